@@ -1,0 +1,114 @@
+"""An Application: the handlers that fill each new document, and its lifecycle hooks."""
+
+from __future__ import annotations
+
+import inspect
+import logging
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Union
+
+from .handlers import FunctionHandler, Handler, ScriptHandler
+
+if TYPE_CHECKING:
+    from ..document import Document
+    from ..session import ServerContext, Session, SessionContext
+
+__all__ = ["AppSpec", "Application", "NotAnAppError", "build_application"]
+
+log = logging.getLogger(__name__)
+
+#: What a user may pass where an app is expected.
+AppSpec = Union["Application", Callable[["Document"], Any], str, os.PathLike]
+
+
+class NotAnAppError(ValueError):
+    """A path or object that cannot be served as an app; the text says why and what to do."""
+
+
+class Application:
+    """Runs its handlers, in order, on every new session's document.
+
+    Lifecycle hooks (each optional; exceptions are logged, never fatal):
+    ``on_server_loaded(server_context)``, ``on_server_unloaded(server_context)``,
+    ``on_session_created(session_context)``, ``on_session_destroyed(session_context)``.
+    """
+
+    def __init__(self, *handlers: Handler, name: str | None = None) -> None:
+        self.handlers = list(handlers)
+        self.name = name or (self.handlers[0].name if self.handlers else "app")
+        self.server_context: ServerContext | None = None
+
+    def add(self, handler: Handler) -> None:
+        self.handlers.append(handler)
+
+    async def initialize_document(self, document: Document) -> None:
+        for handler in self.handlers:
+            result = handler.modify_document(document)
+            if inspect.isawaitable(result):
+                await result
+
+    def url_path(self) -> str:
+        return self.handlers[0].url_path() if self.handlers else "/"
+
+    # Lifecycle
+
+    def on_server_loaded(self, server_context: ServerContext) -> None:
+        self.server_context = server_context
+        self._hook("on_server_loaded", server_context)
+
+    def on_server_unloaded(self, server_context: ServerContext) -> None:
+        self._hook("on_server_unloaded", server_context)
+
+    def session_opened(self, session: Session) -> None:
+        if self.server_context is not None:
+            self.server_context._sessions[session.id] = session
+        self._hook("on_session_created", session.context)
+
+    def session_closed(self, session: Session) -> None:
+        if self.server_context is not None:
+            self.server_context._sessions.pop(session.id, None)
+        self._hook("on_session_destroyed", session.context)
+
+    def _hook(self, name: str, argument: ServerContext | SessionContext) -> None:
+        for handler in self.handlers:
+            hook = getattr(handler, name, None)
+            if hook is None:
+                continue
+            try:
+                hook(argument)
+            except Exception:
+                log.exception("Error in %s of %s", name, self.name)
+
+
+def build_application(spec: AppSpec, argv: list[str] | None = None) -> Application:
+    """An Application from an Application, a ``def app(doc)`` function or a path.
+
+    Raises NotAnAppError (one sentence: the problem and the fix) for a path that
+    does not exist or is not an app, and for a script with a syntax error.
+    """
+    if isinstance(spec, Application):
+        return spec
+    if callable(spec):
+        return Application(FunctionHandler(spec))
+    if not isinstance(spec, (str, os.PathLike)):
+        raise NotAnAppError(
+            f"cannot serve a {type(spec).__name__}; pass an app file path, a "
+            "function app(doc) or an Application"
+        )
+    path = Path(spec)
+    if not path.exists():
+        raise NotAnAppError(f"{path}: no such file or directory; check the path")
+    if path.is_file() and path.suffix == ".py":
+        try:
+            return Application(ScriptHandler(path, argv))
+        except SyntaxError as error:
+            raise NotAnAppError(
+                f"{error.filename}:{error.lineno}: {error.msg}; fix the script and start again"
+            ) from None
+        except (OSError, UnicodeDecodeError) as error:
+            raise NotAnAppError(f"{path}: cannot read it ({error})") from None
+    raise NotAnAppError(
+        f"{path} is not an app: serve a Python script (.py) that builds curdoc()"
+    )

@@ -1,0 +1,89 @@
+"""Handlers: each app format knows how to fill a fresh document."""
+
+from __future__ import annotations
+
+import os
+import sys
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import CodeType, ModuleType
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..document import Document
+
+__all__ = ["FunctionHandler", "Handler", "ScriptHandler"]
+
+
+class Handler:
+    """Fills a document for one session. Subclasses say how."""
+
+    #: A short name for logs, the index page and error messages.
+    name = "app"
+
+    def modify_document(self, document: Document) -> Any:
+        raise NotImplementedError
+
+    def url_path(self) -> str:
+        """The URL path this handler suggests, e.g. ``/sliders`` for sliders.py."""
+        return "/" + self.name
+
+
+class FunctionHandler(Handler):
+    """Runs ``func(doc)``; an ``async def`` function is awaited."""
+
+    def __init__(self, func: Callable[[Document], Any]) -> None:
+        if not callable(func):
+            raise TypeError(f"an app function must be callable, not {type(func).__name__}")
+        self.func = func
+        self.name = getattr(func, "__name__", "app").strip("<>") or "app"
+
+    def modify_document(self, document: Document) -> Any:
+        return self.func(document)
+
+
+class ScriptHandler(Handler):
+    """Runs a Python script in a fresh module namespace for every session.
+
+    The module is named ``jupyter_bridge_app_<hex>`` (so ``if __name__ ==
+    "__main__"`` blocks do not run), ``__file__`` is the script's path, the
+    script's folder is on ``sys.path`` while it runs, and ``sys.argv`` is the
+    script's path followed by ``argv``.
+    """
+
+    def __init__(self, path: str | os.PathLike[str], argv: list[str] | None = None) -> None:
+        self.path = Path(path).resolve()
+        self.argv = list(argv or [])
+        self.name = self.path.stem
+        self._code: CodeType | None = None
+        self._mtime: float | None = None
+        self.compile()
+
+    def compile(self) -> CodeType:
+        """(Re)compile the script if it changed; raises SyntaxError or OSError."""
+        mtime = self.path.stat().st_mtime
+        if self._code is None or mtime != self._mtime:
+            source = self.path.read_text(encoding="utf-8")
+            self._code = compile(source, str(self.path), "exec")
+            self._mtime = mtime
+        return self._code
+
+    def modify_document(self, document: Document) -> Any:
+        code = self.compile()
+        module = ModuleType(f"jupyter_bridge_app_{uuid.uuid4().hex}")
+        module.__dict__["__file__"] = str(self.path)
+        folder = str(self.path.parent)
+        saved_argv, saved_path = sys.argv, list(sys.path)
+        sys.argv = [str(self.path), *self.argv]
+        sys.path.insert(0, folder)
+        sys.modules[module.__name__] = module
+        try:
+            exec(code, module.__dict__)
+        finally:
+            sys.argv = saved_argv
+            sys.path[:] = saved_path
+            # Keep the module findable only while it runs: dataclasses, pickling and
+            # typing look it up there; afterwards the session holds it.
+            sys.modules.pop(module.__name__, None)
+        return None

@@ -1,0 +1,128 @@
+"""``jupyter-bridge`` (also ``jupyter bridge``): serve apps from the command line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+import webbrowser
+from typing import NoReturn
+
+from .application import NotAnAppError, build_application
+from .settings import add_arguments, settings_from_arguments
+
+__all__ = ["main"]
+
+log = logging.getLogger(__name__)
+
+TRACE = 5
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports a bad command line in one line naming the problem, and exits 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
+def make_parser() -> argparse.ArgumentParser:
+    parser = _Parser(
+        prog="jupyter-bridge",
+        description="Serve apps made of Jupyter widgets, one live session per browser tab.",
+    )
+    from . import __version__
+
+    parser.add_argument("--version", action="version", version=f"jupyter-bridge {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    serve = commands.add_parser(
+        "serve",
+        help="serve one or more apps",
+        description=(
+            "Serve apps: each PATH is a Python script that fills curdoc() with widgets. "
+            "Every browser connection gets its own fresh session of the app."
+        ),
+    )
+    serve.add_argument("paths", nargs="+", metavar="PATH", help="app files to serve, each at /<name>")
+    serve.add_argument("--show", action="store_true", help="open the app (or the index) in a browser")
+    add_arguments(serve)
+    serve.add_argument(
+        "--args",
+        nargs=argparse.REMAINDER,
+        default=[],
+        metavar="...",
+        help="everything after --args is passed to the apps as sys.argv[1:]",
+    )
+    return parser
+
+
+def configure_logging(level: str) -> None:
+    logging.addLevelName(TRACE, "TRACE")
+    numeric = TRACE if level == "trace" else getattr(logging, level.upper())
+    logging.basicConfig(
+        level=numeric,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        datefmt="%H:%M:%S",
+    )
+    # Tornado logs every request at INFO; keep that for debug level and below.
+    logging.getLogger("tornado.access").setLevel(max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric)
+
+
+def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .server import Server
+
+    try:
+        settings = settings_from_arguments(args)
+    except ValueError as error:
+        parser.error(str(error))
+    apps = {}
+    for path in args.paths:
+        try:
+            application = build_application(path, argv=args.args)
+        except NotAnAppError as error:
+            parser.error(str(error))
+        url_path = application.url_path()
+        if url_path in apps:
+            parser.error(f"two apps would be served at {url_path}; rename one of them")
+        apps[url_path] = application
+    configure_logging(settings.log_level)
+    try:
+        server = Server(apps, settings=settings)
+    except ValueError as error:
+        parser.error(str(error))
+
+    def started() -> None:
+        print(f"Serving at {server.url}", flush=True)
+        if args.show:
+            paths = list(server.bridge.managers)
+            webbrowser.open(server.app_url(paths[0]) if len(paths) == 1 else server.url)
+
+    try:
+        server.run_until_shutdown(on_started=started)
+    except OSError as error:
+        log.error(
+            "Cannot listen on port %s: %s; choose another with --port",
+            settings.port,
+            error.strerror or error,
+        )
+        return 1
+    return 0
+
+
+def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices[name]
+    raise KeyError(name)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = make_parser()
+    args = parser.parse_args(argv)
+    if args.command == "serve":
+        return serve(args, _subparser(parser, "serve"))
+    parser.print_help()
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

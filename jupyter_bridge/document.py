@@ -1,0 +1,408 @@
+"""The document: a session's root widgets, title and scheduled callbacks.
+
+Names follow Bokeh's ``Document`` so that Bokeh users feel at home. Callbacks run on
+the session's asyncio loop under the document lock, unless decorated with
+:func:`without_document_lock`. Only :meth:`Document.add_next_tick_callback` and
+:meth:`Document.remove_next_tick_callback` may be called from another thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import inspect
+import itertools
+import logging
+import threading
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from ipywidgets import Widget
+
+    from .session import SessionContext
+
+__all__ = [
+    "Document",
+    "NextTickCallback",
+    "PeriodicCallback",
+    "SessionCallback",
+    "TimeoutCallback",
+    "curdoc",
+    "without_document_lock",
+]
+
+log = logging.getLogger(__name__)
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: The document of the session whose code is running now (None outside sessions).
+_current_document: contextvars.ContextVar[Document | None] = contextvars.ContextVar(
+    "jupyter_bridge_document", default=None
+)
+_default_document: Document | None = None
+_ids = itertools.count(1)
+
+
+def curdoc() -> Document:
+    """The document of the session that is running this code.
+
+    Outside any session (a plain Python prompt, a test) it is one process-wide
+    document, as in Bokeh.
+    """
+    document = _current_document.get()
+    if document is not None:
+        return document
+    global _default_document
+    if _default_document is None:
+        _default_document = Document()
+    return _default_document
+
+
+def without_document_lock(func: F) -> F:
+    """Run this callback without holding the document lock.
+
+    Use it for a coroutine that waits on slow work (an executor, the network); it
+    must not change widgets itself, but schedule a locked
+    ``add_next_tick_callback`` to do so, as in the Bokeh guide.
+    """
+    func.__jupyter_bridge_nolock__ = True  # type: ignore[attr-defined]
+    return func
+
+
+class SessionCallback:
+    """A callback the document has scheduled; pass it to the matching ``remove_*``."""
+
+    def __init__(self, callback: Callable[[], Any]) -> None:
+        if not callable(callback):
+            raise TypeError(f"a callback must be callable, not {type(callback).__name__}")
+        self.callback = callback
+        self.id = next(_ids)
+        self._handle: asyncio.Handle | asyncio.TimerHandle | None = None
+        self._cancelled = False
+
+    def _cancel(self) -> None:
+        self._cancelled = True
+        if self._handle is not None:
+            self._handle.cancel()
+            self._handle = None
+
+    def __repr__(self) -> str:
+        name = getattr(self.callback, "__qualname__", repr(self.callback))
+        return f"<{type(self).__name__} {self.id} {name}>"
+
+
+class NextTickCallback(SessionCallback):
+    """Runs once, as soon as the loop is free."""
+
+
+class TimeoutCallback(SessionCallback):
+    """Runs once, after ``timeout`` milliseconds."""
+
+    def __init__(self, callback: Callable[[], Any], timeout: float) -> None:
+        super().__init__(callback)
+        self.timeout = _milliseconds(timeout, "timeout")
+
+
+class PeriodicCallback(SessionCallback):
+    """Runs every ``period`` milliseconds until removed or the session ends."""
+
+    def __init__(self, callback: Callable[[], Any], period: float) -> None:
+        super().__init__(callback)
+        self.period = _milliseconds(period, "period")
+        if self.period <= 0:
+            raise ValueError(f"a periodic callback needs a period above 0 ms, not {period}")
+        self._running = False
+
+
+def _milliseconds(value: float, name: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise TypeError(f"{name} must be a number of milliseconds, not {value!r}")
+    if value < 0:
+        raise ValueError(f"{name} must not be negative, got {value}")
+    return float(value)
+
+
+class Document:
+    """Root widgets, title, template variables and callbacks of one session."""
+
+    def __init__(self) -> None:
+        self._roots: list[Widget] = []
+        self._title = "jupyter_bridge app"
+        self.template_variables: dict[str, Any] = {}
+        self._session_context: SessionContext | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._context: contextvars.Context | None = None
+        self._lock: asyncio.Lock | None = None
+        # Guarded by _callbacks_lock: threads may add and remove next-tick callbacks.
+        self._callbacks_lock = threading.Lock()
+        self._callbacks: dict[int, SessionCallback] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._destroy_callbacks: list[Callable[[SessionContext], Any]] = []
+        self._change_listeners: list[Callable[[Document], None]] = []
+        self._error_listeners: list[Callable[[BaseException, str], None]] = []
+        self._destroyed = False
+        self._owner_check: Callable[[Widget], str | None] | None = None
+
+    # Roots and title
+
+    @property
+    def roots(self) -> list[Widget]:
+        """The root widgets, in display order (a copy)."""
+        return list(self._roots)
+
+    def add_root(self, widget: Widget) -> None:
+        """Display ``widget`` as a root of this document (once; again is a no-op)."""
+        from ipywidgets import Widget
+
+        if not isinstance(widget, Widget):
+            raise TypeError(
+                f"add_root takes an ipywidgets Widget, not {type(widget).__name__}; "
+                "wrap other objects in a widget (e.g. ipywidgets.HTML or Output)"
+            )
+        if self._owner_check is not None:
+            problem = self._owner_check(widget)
+            if problem:
+                raise ValueError(problem)
+        if widget in self._roots:
+            return
+        self._roots.append(widget)
+        self._changed()
+
+    def remove_root(self, widget: Widget) -> None:
+        """Stop displaying ``widget`` (it stays alive; close it to free it)."""
+        try:
+            self._roots.remove(widget)
+        except ValueError:
+            raise ValueError(f"{widget!r} is not a root of this document") from None
+        self._changed()
+
+    def clear(self) -> None:
+        """Remove every root."""
+        if self._roots:
+            self._roots.clear()
+            self._changed()
+
+    @property
+    def title(self) -> str:
+        return self._title
+
+    @title.setter
+    def title(self, value: str) -> None:
+        if not isinstance(value, str):
+            raise TypeError(f"title must be a string, not {type(value).__name__}")
+        if value != self._title:
+            self._title = value
+            self._changed()
+
+    @property
+    def session_context(self) -> SessionContext | None:
+        """The session this document belongs to (None outside a served session)."""
+        return self._session_context
+
+    def _changed(self) -> None:
+        for listener in self._change_listeners:
+            listener(self)
+
+    # Callbacks
+
+    def add_next_tick_callback(self, callback: Callable[[], Any]) -> NextTickCallback:
+        """Run ``callback`` once on the loop, soon. Thread-safe."""
+        cb = NextTickCallback(callback)
+        self._register(cb)
+        loop = self._loop
+        if loop is not None:
+            loop.call_soon_threadsafe(self._start_next_tick, cb)
+        return cb
+
+    def remove_next_tick_callback(self, callback: NextTickCallback) -> None:
+        """Cancel a next-tick callback that has not run yet. Thread-safe."""
+        self._unregister(callback, NextTickCallback)
+
+    def add_timeout_callback(self, callback: Callable[[], Any], timeout: float) -> TimeoutCallback:
+        """Run ``callback`` once after ``timeout`` milliseconds."""
+        cb = TimeoutCallback(callback, timeout)
+        self._register(cb)
+        if self._loop is not None:
+            self._start_timeout(cb)
+        return cb
+
+    def remove_timeout_callback(self, callback: TimeoutCallback) -> None:
+        self._unregister(callback, TimeoutCallback)
+
+    def add_periodic_callback(self, callback: Callable[[], Any], period: float) -> PeriodicCallback:
+        """Run ``callback`` every ``period`` milliseconds.
+
+        A run that is still going when the next is due makes that next run skip.
+        """
+        cb = PeriodicCallback(callback, period)
+        self._register(cb)
+        if self._loop is not None:
+            self._start_periodic(cb)
+        return cb
+
+    def remove_periodic_callback(self, callback: PeriodicCallback) -> None:
+        self._unregister(callback, PeriodicCallback)
+
+    @property
+    def callbacks(self) -> list[SessionCallback]:
+        """The callbacks still scheduled (a copy)."""
+        with self._callbacks_lock:
+            return list(self._callbacks.values())
+
+    def on_session_destroyed(self, *callbacks: Callable[[SessionContext], Any]) -> None:
+        """Call each ``callback(session_context)`` when the session is destroyed."""
+        for callback in callbacks:
+            if not callable(callback):
+                raise TypeError(f"on_session_destroyed takes callables, not {callback!r}")
+            self._destroy_callbacks.append(callback)
+
+    def _register(self, cb: SessionCallback) -> None:
+        if self._destroyed:
+            raise RuntimeError("this document's session has been destroyed; it runs no more callbacks")
+        with self._callbacks_lock:
+            self._callbacks[cb.id] = cb
+
+    def _unregister(self, cb: SessionCallback, kind: type[SessionCallback]) -> None:
+        if not isinstance(cb, kind):
+            raise TypeError(
+                f"expected the {kind.__name__} returned by add_…, got {type(cb).__name__}"
+            )
+        with self._callbacks_lock:
+            found = self._callbacks.pop(cb.id, None)
+        if found is None:
+            raise ValueError(f"{cb!r} has already run or been removed")
+        if self._loop is not None and not _on_loop(self._loop):
+            self._loop.call_soon_threadsafe(cb._cancel)
+        else:
+            cb._cancel()
+
+    # Running on a loop
+
+    def _attach(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        context: contextvars.Context,
+        session_context: SessionContext | None = None,
+    ) -> None:
+        """Start running callbacks on ``loop``, inside ``context``.
+
+        Called once by the session that owns this document, on the loop thread.
+        """
+        self._loop = loop
+        self._context = context
+        self._session_context = session_context
+        self._lock = asyncio.Lock()
+        for cb in self.callbacks:
+            if isinstance(cb, NextTickCallback):
+                loop.call_soon(self._start_next_tick, cb)
+            elif isinstance(cb, TimeoutCallback):
+                self._start_timeout(cb)
+            elif isinstance(cb, PeriodicCallback):
+                self._start_periodic(cb)
+
+    def _start_next_tick(self, cb: NextTickCallback) -> None:
+        with self._callbacks_lock:
+            if self._callbacks.pop(cb.id, None) is None:
+                return
+        self._spawn(cb)
+
+    def _start_timeout(self, cb: TimeoutCallback) -> None:
+        assert self._loop is not None
+
+        def fire() -> None:
+            with self._callbacks_lock:
+                if self._callbacks.pop(cb.id, None) is None:
+                    return
+            self._spawn(cb)
+
+        cb._handle = self._loop.call_later(cb.timeout / 1000, fire)
+
+    def _start_periodic(self, cb: PeriodicCallback) -> None:
+        assert self._loop is not None
+        loop = self._loop
+        period = cb.period / 1000
+        due = loop.time() + period
+
+        def fire() -> None:
+            nonlocal due
+            if cb._cancelled:
+                return
+            due += period
+            now = loop.time()
+            if due < now:  # fell behind (a blocked loop): skip the missed runs
+                due = now + period
+            cb._handle = loop.call_at(due, fire)
+            if not cb._running:
+                self._spawn(cb)
+
+        cb._handle = loop.call_at(due, fire)
+
+    def _spawn(self, cb: SessionCallback) -> None:
+        if cb._cancelled or self._destroyed:
+            return
+        assert self._loop is not None and self._context is not None
+        task = self._loop.create_task(self._invoke(cb), context=self._context)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _invoke(self, cb: SessionCallback) -> None:
+        if isinstance(cb, PeriodicCallback):
+            cb._running = True
+        try:
+            await self.run_locked(cb.callback)
+        finally:
+            if isinstance(cb, PeriodicCallback):
+                cb._running = False
+
+    async def run_locked(self, func: Callable[[], Any], *, label: str | None = None) -> Any:
+        """Run ``func`` (plain or coroutine function) as a document callback.
+
+        It holds the document lock until all its work, awaited included, is done,
+        unless ``func`` is decorated with :func:`without_document_lock`. An exception
+        is logged with its traceback and reported; the session goes on.
+        """
+        locked = not getattr(func, "__jupyter_bridge_nolock__", False)
+        token = _current_document.set(self)
+        try:
+            if locked and self._lock is not None:
+                async with self._lock:
+                    return await _call(func)
+            return await _call(func)
+        except asyncio.CancelledError:
+            raise
+        except Exception as error:
+            where = label or getattr(func, "__qualname__", repr(func))
+            log.exception("Error in callback %s", where)
+            for listener in self._error_listeners:
+                listener(error, where)
+            return None
+        finally:
+            _current_document.reset(token)
+
+    def _destroy(self) -> list[Callable[[SessionContext], Any]]:
+        """Stop every callback; return the on_session_destroyed callbacks to run."""
+        self._destroyed = True
+        with self._callbacks_lock:
+            pending = list(self._callbacks.values())
+            self._callbacks.clear()
+        for cb in pending:
+            cb._cancel()
+        for task in list(self._tasks):
+            task.cancel()
+        callbacks, self._destroy_callbacks = self._destroy_callbacks, []
+        return callbacks
+
+
+async def _call(func: Callable[[], Any]) -> Any:
+    result = func()
+    if inspect.isawaitable(result):
+        result = await result
+    return result
+
+
+def _on_loop(loop: asyncio.AbstractEventLoop) -> bool:
+    try:
+        return asyncio.get_running_loop() is loop
+    except RuntimeError:
+        return False

@@ -1,0 +1,161 @@
+"""A session's ordered, numbered, coalescing queue of server→client messages."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+
+from .protocol import Message, encode
+
+__all__ = ["Outbox"]
+
+class Outbox:
+    """Collects one loop tick's messages, merges what can be merged, numbers and sends.
+
+    Messages are kept after sending until the client acknowledges them, so a client
+    that reconnects can be sent what it missed. Only the event-loop thread touches
+    the queue; ``put`` from another thread hops to the loop first.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self._thread = threading.get_ident() if _running_loop() is loop else None
+        self._pending: list[Message] = []
+        # comm id -> index in _pending of that comm's latest mergeable update
+        self._mergeable: dict[str, int] = {}
+        self._flush_scheduled = False
+        self._seq = 0
+        self._sent: deque[tuple[int, str | bytes]] = deque()
+        self._send: Callable[[str | bytes], None] | None = None
+        self.closed = False
+
+    @property
+    def last_seq(self) -> int:
+        return self._seq
+
+    def put(self, content: dict[str, Any], buffers: list[Any] | None = None) -> None:
+        """Queue a message for the end of this tick."""
+        if self.closed:
+            return
+        if not self._on_loop():
+            self._loop.call_soon_threadsafe(self.put, content, buffers)
+            return
+        message = Message(content, list(buffers or []))
+        if not self._merge(message):
+            self._pending.append(message)
+        if not self._flush_scheduled:
+            self._flush_scheduled = True
+            self._loop.call_soon(self.flush)
+
+    def _merge(self, message: Message) -> bool:
+        """Fold a state update into the same comm's pending update; True if folded."""
+        content = message.content
+        kind = content["type"]
+        if kind == "doc":
+            # Only the newest document state matters; it goes last so every root is open.
+            self._pending = [m for m in self._pending if m.content["type"] != "doc"]
+            self._mergeable.clear()
+            return False
+        if kind in ("comm_open", "comm_close"):
+            # Later updates may name the new model, or must not outlive the closed one:
+            # nothing merges across this point.
+            self._mergeable.clear()
+            return False
+        if kind != "comm_msg":
+            return False
+        comm_id = content["comm_id"]
+        data = content.get("data") or {}
+        if data.get("method") != "update" or "state" not in data:
+            self._mergeable.pop(comm_id, None)
+            return False
+        index = self._mergeable.get(comm_id)
+        if index is None:
+            self._mergeable[comm_id] = len(self._pending)
+            return False
+        earlier = self._pending[index]
+        earlier.content["data"], earlier.buffers = _merge_updates(
+            earlier.content["data"], earlier.buffers, data, message.buffers
+        )
+        return True
+
+    def flush(self) -> None:
+        """Number and send everything queued this tick."""
+        self._flush_scheduled = False
+        pending, self._pending = self._pending, []
+        self._mergeable.clear()
+        if self.closed:
+            return
+        for message in pending:
+            self._seq += 1
+            message.content["seq"] = self._seq
+            frame = encode(message)
+            self._sent.append((self._seq, frame))
+            if self._send is not None:
+                self._send(frame)
+
+    def attach(self, send: Callable[[str | bytes], None], last_seq: int = 0) -> None:
+        """Send through ``send`` from now on, starting with what the client lacks."""
+        self.flush()
+        self._send = send
+        for seq, frame in self._sent:
+            if seq > last_seq:
+                send(frame)
+
+    def detach(self, send: Callable[[str | bytes], None]) -> None:
+        if self._send is send:
+            self._send = None
+
+    def can_resume(self, last_seq: int) -> bool:
+        """Whether every message after ``last_seq`` is still kept."""
+        oldest = self._sent[0][0] if self._sent else self._seq + 1
+        return last_seq <= self._seq and last_seq >= oldest - 1
+
+    def ack(self, seq: int) -> None:
+        """The client has applied everything up to ``seq``: forget it."""
+        while self._sent and self._sent[0][0] <= seq:
+            self._sent.popleft()
+
+    def unnumbered(self, content: dict[str, Any]) -> str | bytes:
+        """A frame outside the stream (``hello``): seq 0, never kept or replayed."""
+        return encode(Message({**content, "seq": 0}))
+
+    def close(self) -> None:
+        self.closed = True
+        self._pending.clear()
+        self._sent.clear()
+        self._send = None
+
+    def _on_loop(self) -> bool:
+        if self._thread is None and _running_loop() is self._loop:
+            self._thread = threading.get_ident()
+        return self._thread == threading.get_ident()
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None
+
+
+def _merge_updates(
+    first: dict[str, Any], first_buffers: list[Any], second: dict[str, Any], second_buffers: list[Any]
+) -> tuple[dict[str, Any], list[Any]]:
+    """One update carrying ``first`` overridden by ``second``, buffers included."""
+    overridden = set(second["state"])
+    paths: list[Any] = []
+    buffers: list[Any] = []
+    for path, buffer in zip(first.get("buffer_paths", []), first_buffers):
+        if path[0] not in overridden:
+            paths.append(path)
+            buffers.append(buffer)
+    for path, buffer in zip(second.get("buffer_paths", []), second_buffers):
+        paths.append(path)
+        buffers.append(buffer)
+    merged = {**first, "state": {**first["state"], **second["state"]}}
+    if paths or "buffer_paths" in first or "buffer_paths" in second:
+        merged["buffer_paths"] = paths
+    return merged, buffers

@@ -1,0 +1,130 @@
+"""The route list: every page, socket and asset of a set of apps, mountable under any prefix.
+
+The standalone :class:`~jupyter_bridge.server.Server` and the Jupyter server
+extension both mount ``Bridge.routes()``; handlers find their state in the
+``Bridge`` passed to them, never in globals.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Mapping
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ..application import Application, AppSpec, build_application
+from ..settings import BridgeSettings
+from .sessions import SessionManager
+
+__all__ = ["Bridge", "normalize_app_path"]
+
+log = logging.getLogger(__name__)
+
+STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def normalize_app_path(path: str) -> str:
+    """'/sliders' for 'sliders', '/sliders/' or '/sliders'; '/' stays '/'."""
+    path = "/" + path.strip("/")
+    return path
+
+
+class Bridge:
+    """The apps of one server, their sessions, and the settings they are served with."""
+
+    def __init__(
+        self,
+        apps: Mapping[str, AppSpec] | AppSpec,
+        settings: BridgeSettings | None = None,
+        *,
+        prefix: str | None = None,
+        argv: list[str] | None = None,
+    ) -> None:
+        self.settings = settings or BridgeSettings()
+        raw = prefix if prefix is not None else self.settings.prefix
+        self.prefix = ("/" + raw.strip("/")) if raw.strip("/") else ""
+        if not isinstance(apps, Mapping):
+            application = build_application(apps, argv)
+            apps = {application.url_path(): application}
+        self.managers: dict[str, SessionManager] = {}
+        for path, spec in apps.items():
+            url_path = normalize_app_path(path)
+            if url_path in self.managers:
+                raise ValueError(f"two apps want the URL path {url_path}; give them different names")
+            if url_path in ("/static", "/healthz"):
+                raise ValueError(f"{url_path} is reserved for the server; serve the app under another name")
+            self.managers[url_path] = SessionManager(
+                build_application(spec, argv), url_path, dev=self.settings.dev
+            )
+
+    @property
+    def applications(self) -> dict[str, Application]:
+        return {path: manager.application for path, manager in self.managers.items()}
+
+    def url(self, path: str) -> str:
+        """The absolute URL path of ``path`` under this bridge's prefix."""
+        return self.prefix + "/" + path.lstrip("/")
+
+    def routes(self) -> list[tuple[str, type, dict[str, Any]]]:
+        """Tornado URL specs for every handler, under the prefix."""
+        from . import handlers, websocket
+
+        args = {"bridge": self}
+        routes: list[tuple[str, type, dict[str, Any]]] = [
+            (self.prefix + r"/static/nbextensions/(.*)", handlers.WidgetModuleHandler, args),
+            (self.prefix + r"/static/(.*)", handlers.AssetHandler, args),
+        ]
+        for url_path in self.managers:
+            app_url = "" if url_path == "/" else url_path
+            app_args = {"bridge": self, "url_path": url_path}
+            routes.append((self.prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
+            routes.append((self.prefix + app_url + r"/?", handlers.PageHandler, app_args))
+        if "/" not in self.managers:
+            routes.append((self.prefix + r"/?", handlers.IndexHandler, args))
+        return routes
+
+    # Shared by the handlers
+
+    @cached_property
+    def templates(self) -> jinja2.Environment:
+        return jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
+            autoescape=jinja2.select_autoescape(["html"]),
+        )
+
+    @cached_property
+    def manifest(self) -> dict[str, str]:
+        """Built asset names ('client.js' -> 'client-<hash>.js')."""
+        path = STATIC_DIR / "manifest.json"
+        try:
+            return json.loads(path.read_text())
+        except (OSError, ValueError):
+            log.error(
+                "The page client is not built (%s is missing); run `pip install -e .` "
+                "or `npm run build` in labextension/",
+                path,
+            )
+            return {}
+
+    def asset_url(self, name: str) -> str:
+        return self.url("static/" + self.manifest.get(name, name))
+
+    async def destroy_unused_sessions(self) -> None:
+        for manager in self.managers.values():
+            try:
+                await manager.destroy_unused(self.settings.unused_session_lifetime)
+            except Exception:
+                log.exception("Error destroying unused sessions of %s", manager.url_path)
+
+    async def destroy_all_sessions(self) -> None:
+        for manager in self.managers.values():
+            await manager.destroy_all()
+
+    @property
+    def session_count(self) -> int:
+        return sum(len(m.sessions) for m in self.managers.values())

@@ -1,0 +1,184 @@
+"""HTTP handlers: the app page (which creates the session), the index, and assets."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import logging
+import mimetypes
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from jupyter_core.paths import jupyter_path
+from tornado import web
+
+from ..session import AppError, Request
+from ..tokens import make_token
+from .bridge import STATIC_DIR, Bridge
+
+__all__ = [
+    "AssetHandler",
+    "BridgeHandler",
+    "IndexHandler",
+    "PageHandler",
+    "WidgetModuleHandler",
+    "request_context",
+]
+
+log = logging.getLogger(__name__)
+
+
+def request_context(handler: web.RequestHandler) -> Request:
+    """The parts of a page request an app may read (``session_context.request``)."""
+    request = handler.request
+    return Request(
+        arguments={k: list(v) for k, v in request.query_arguments.items()},
+        headers={k: v for k, v in request.headers.get_all() if k.lower() != "cookie"},
+        cookies={name: morsel.value for name, morsel in request.cookies.items()},
+        remote_ip=request.remote_ip,
+        path=request.path,
+    )
+
+
+class BridgeHandler(web.RequestHandler):
+    """Base of every handler: knows its Bridge, renders errors as readable pages."""
+
+    def initialize(self, bridge: Bridge, url_path: str | None = None) -> None:
+        self.bridge = bridge
+        self.url_path = url_path
+
+    def render_template(self, name: str, **variables: Any) -> str:
+        return self.bridge.templates.get_template(name).render(bridge=self.bridge, **variables)
+
+    def write_error(self, status_code: int, **kwargs: Any) -> None:
+        self.finish(
+            self.render_template(
+                "error.html", status=status_code, title=self._reason, message=self._reason, detail=None
+            )
+        )
+
+
+class PageHandler(BridgeHandler):
+    """GET an app: create its session now and send the page that connects to it."""
+
+    async def get(self) -> None:
+        assert self.url_path is not None
+        manager = self.bridge.managers[self.url_path]
+        request = request_context(self)
+        try:
+            session = await manager.create(request, user=self.current_user)
+        except AppError as error:
+            log.error("%s: %s\n%s", self.request.path, error, error.traceback)
+            self.set_status(500)
+            show_detail = self.bridge.settings.dev or log.isEnabledFor(logging.DEBUG)
+            self.finish(
+                self.render_template(
+                    "error.html",
+                    status=500,
+                    title=f"{manager.application.name} failed",
+                    message=str(error),
+                    detail=error.traceback if show_detail else None,
+                )
+            )
+            return
+        settings = self.bridge.settings
+        token = make_token(session.id, request, expiration=settings.session_token_expiration)
+        config = {
+            "wsUrl": self.bridge.url(self.url_path.strip("/") + "/ws"),
+            "token": token,
+            "sessionId": session.id,
+            "modulesUrl": self.bridge.url("static/nbextensions/"),
+        }
+        self.set_header("Cache-Control", "no-store")
+        self.finish(
+            self.render_template(
+                "page.html",
+                title=session.document.title,
+                config_json=json.dumps(config).replace("</", "<\\/"),
+                document=session.document,
+                template_variables=session.document.template_variables,
+                css_url=self.bridge.asset_url("client.css"),
+                js_url=self.bridge.asset_url("client.js"),
+            )
+        )
+
+
+class IndexHandler(BridgeHandler):
+    """``/``: list the apps, or go straight to the only one."""
+
+    def get(self) -> None:
+        settings = self.bridge.settings
+        paths = sorted(self.bridge.managers)
+        if settings.disable_index:
+            raise web.HTTPError(404)
+        if len(paths) == 1 and not settings.disable_index_redirect:
+            self.redirect(self.bridge.url(paths[0]))
+            return
+        apps = [(self.bridge.url(path), self.bridge.managers[path].application.name) for path in paths]
+        self.finish(self.render_template("index.html", apps=apps))
+
+
+@lru_cache(maxsize=64)
+def _compressed(path: str, mtime: float) -> bytes:
+    return gzip.compress(Path(path).read_bytes(), compresslevel=9)
+
+
+class AssetHandler(BridgeHandler):
+    """The page client's files: content-hashed names, cached for a year, sent gzipped."""
+
+    def get(self, name: str) -> None:
+        path = (STATIC_DIR / name).resolve()
+        if STATIC_DIR not in path.parents or not path.is_file() or name == "manifest.json":
+            raise web.HTTPError(404)
+        content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
+        self.set_header("Content-Type", content_type)
+        self.set_header("Cache-Control", "public, max-age=31536000, immutable")
+        self.set_header("Vary", "Accept-Encoding")
+        stat = path.stat()
+        if "gzip" in self.request.headers.get("Accept-Encoding", "") and _compressible(content_type):
+            self.set_header("Content-Encoding", "gzip")
+            self.finish(_compressed(str(path), stat.st_mtime))
+        else:
+            self.finish(path.read_bytes())
+
+    def compute_etag(self) -> None:
+        return None  # the name is the version
+
+
+def _compressible(content_type: str) -> bool:
+    return content_type.startswith("text/") or content_type in (
+        "application/javascript",
+        "application/json",
+        "image/svg+xml",
+    )
+
+
+class WidgetModuleHandler(BridgeHandler):
+    """Front-end code of third-party widget libraries installed in this environment.
+
+    ``/static/nbextensions/<name>/<file>`` is looked up in each
+    ``share/jupyter/nbextensions`` folder Jupyter knows (``jupyter --paths``),
+    first match wins; nothing outside those folders is ever served.
+    """
+
+    def get(self, relative: str) -> None:
+        found = _find_widget_file(relative)
+        if found is None:
+            raise web.HTTPError(404, f"no widget module file {relative!r} is installed")
+        content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"
+        self.set_header("Content-Type", content_type)
+        self.set_header("Cache-Control", "no-cache")
+        self.finish(Path(found).read_bytes())
+
+
+def _find_widget_file(relative: str) -> str | None:
+    if not relative or relative.startswith("/") or "\\" in relative:
+        return None
+    for root in jupyter_path("nbextensions"):
+        root_real = os.path.realpath(root)
+        candidate = os.path.realpath(os.path.join(root_real, relative))
+        if candidate.startswith(root_real + os.sep) and os.path.isfile(candidate):
+            return candidate
+    return None

@@ -1,0 +1,80 @@
+"""The sessions of one served application: create, find, recreate, reap."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+from ..application import Application
+from ..session import Request, ServerContext, Session, SessionContext
+from ..tokens import generate_session_id
+
+__all__ = ["SessionManager"]
+
+log = logging.getLogger(__name__)
+
+
+class SessionManager:
+    """Holds the live sessions of one application, keyed by session id."""
+
+    def __init__(self, application: Application, url_path: str, *, dev: bool = False) -> None:
+        self.application = application
+        self.url_path = url_path
+        self.dev = dev
+        self.server_context = ServerContext(url_path)
+        self.sessions: dict[str, Session] = {}
+        # Sessions being built, so two sockets carrying one token build it once.
+        self._pending: dict[str, asyncio.Future[Session]] = {}
+
+    async def create(self, request: Request, session_id: str | None = None, user: Any = None) -> Session:
+        """Build a new session by running the app; raises AppError if the app fails."""
+        session_id = session_id or generate_session_id()
+        context = SessionContext(session_id, request, self.server_context, user=user)
+        session = Session(context, self.application, dev=self.dev)
+        await session.start()
+        self.sessions[session_id] = session
+        log.info("Session %s created for %s", session_id, self.url_path)
+        return session
+
+    async def get_or_recreate(self, session_id: str, request: Request, user: Any = None) -> Session:
+        """The live session with this id, or a new one built from the token's request."""
+        session = self.sessions.get(session_id)
+        if session is not None and not session.destroyed:
+            return session
+        pending = self._pending.get(session_id)
+        if pending is not None:
+            return await asyncio.shield(pending)
+        future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        self._pending[session_id] = future
+        try:
+            session = await self.create(request, session_id, user)
+            future.set_result(session)
+            return session
+        except BaseException as error:
+            future.set_exception(error)
+            future.exception()  # retrieved: nobody else may be waiting
+            raise
+        finally:
+            del self._pending[session_id]
+
+    async def destroy(self, session: Session) -> None:
+        self.sessions.pop(session.id, None)
+        await session.destroy()
+
+    async def destroy_unused(self, lifetime_ms: int) -> int:
+        """Destroy sessions with no connection for longer than ``lifetime_ms``."""
+        now = time.monotonic()
+        unused = [
+            s for s in self.sessions.values()
+            if s.connections == 0 and (now - s.last_seen) * 1000 > lifetime_ms
+        ]
+        for session in unused:
+            log.info("Session %s unused for %d ms: destroying it", session.id, lifetime_ms)
+            await self.destroy(session)
+        return len(unused)
+
+    async def destroy_all(self) -> None:
+        for session in list(self.sessions.values()):
+            await self.destroy(session)

@@ -1,0 +1,144 @@
+"""The session WebSocket: one connection to one session, speaking docs/protocol.md."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any
+from urllib.parse import urlsplit
+
+from tornado import websocket
+
+from ..protocol import SUBPROTOCOL, ProtocolError, decode
+from ..session import AppError, Session
+from ..tokens import TokenError, read_token
+from .bridge import Bridge
+
+__all__ = ["SessionSocket", "origin_host"]
+
+log = logging.getLogger(__name__)
+
+#: Close codes (4000-4999 are the application's to define).
+CLOSE_BAD_TOKEN = 4001
+CLOSE_APP_FAILED = 4500
+CLOSE_SESSION_GONE = 4404
+
+
+def origin_host(origin: str) -> str:
+    """'host:port' of an Origin header, with the scheme's default port filled in."""
+    parts = urlsplit(origin)
+    host = (parts.hostname or "").lower()
+    if ":" in host:
+        host = f"[{host}]"
+    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    return f"{host}:{port}"
+
+
+def _allowed(host: str, allowed: set[str]) -> bool:
+    if "*" in allowed or host in allowed:
+        return True
+    # An entry without a port means port 80, as in Bokeh.
+    return any(":" not in entry.rsplit("]", 1)[-1] and f"{entry}:80" == host for entry in allowed)
+
+
+class SessionSocket(websocket.WebSocketHandler):
+    """Attaches a WebSocket to the session its token names (recreating it if needed)."""
+
+    def initialize(self, bridge: Bridge, url_path: str) -> None:
+        self.bridge = bridge
+        self.url_path = url_path
+        self.session: Session | None = None
+        self._token: str | None = None
+
+    def check_origin(self, origin: str) -> bool:
+        host = origin_host(origin)
+        allowed = self.bridge.settings.allowed_origins()
+        if _allowed(host, allowed):
+            return True
+        log.warning(
+            "Refused a WebSocket connection to %s from origin %s; to allow it, start the "
+            "server with --allow-websocket-origin=%s",
+            self.request.path,
+            origin,
+            host.removesuffix(":80"),
+        )
+        return False
+
+    def select_subprotocol(self, subprotocols: list[str]) -> str | None:
+        if len(subprotocols) >= 2 and subprotocols[0] == SUBPROTOCOL:
+            self._token = subprotocols[1]
+            return SUBPROTOCOL
+        return None
+
+    def get_compression_options(self) -> dict[str, Any] | None:
+        return {}
+
+    async def open(self, *args: Any) -> None:
+        if self._token is None:
+            self.close(CLOSE_BAD_TOKEN, f"offer the subprotocols '{SUBPROTOCOL}' and a session token")
+            return
+        manager = self.bridge.managers[self.url_path]
+        secret_key = None
+        try:
+            session_id, request = read_token(self._token, secret_key=secret_key, check_expiry=False)
+            live = manager.sessions.get(session_id)
+            if live is None:
+                # Only a live session may be resumed with an expired token.
+                read_token(self._token, secret_key=secret_key)
+        except TokenError as error:
+            log.warning("Refused a WebSocket to %s: %s", self.request.path, error)
+            self.close(CLOSE_BAD_TOKEN, str(error))
+            return
+        last_seq = self._last_seq()
+        if last_seq and (live is None or not live.outbox.can_resume(last_seq)):
+            self._send_error("this session has ended; reload the page to start a new one")
+            self.close(CLOSE_SESSION_GONE, "session gone")
+            return
+        try:
+            session = await manager.get_or_recreate(session_id, request, user=self.current_user)
+        except AppError as error:
+            log.error("%s: %s\n%s", self.request.path, error, error.traceback)
+            self._send_error(str(error))
+            self.close(CLOSE_APP_FAILED, "app failed")
+            return
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return  # the client left while the session was built; the reaper frees it
+        self.session = session
+        session.attach(self.send_frame, last_seq)
+
+    def _last_seq(self) -> int:
+        value = self.get_query_argument("last_seq", "0")
+        try:
+            return max(0, int(value))
+        except ValueError:
+            return 0
+
+    def _send_error(self, message: str) -> None:
+        self.write_message(json.dumps({"type": "error", "seq": 0, "where": "session", "message": message}))
+
+    def send_frame(self, frame: str | bytes) -> None:
+        try:
+            self.write_message(frame, binary=isinstance(frame, bytes))
+        except websocket.WebSocketClosedError:
+            pass
+
+    async def on_message(self, frame: str | bytes) -> None:
+        session = self.session
+        if session is None or session.destroyed:
+            return
+        try:
+            message = decode(frame)
+        except ProtocolError as error:
+            session.refuse(str(error), error.parent)
+            return
+        try:
+            await session.receive(message)
+        except Exception:
+            # A bug of ours, not the client's: keep the connection and the session.
+            log.exception("Session %s: error handling a %s message", session.id, message.type)
+            session.refuse(f"the server failed to handle this {message.type} message", message.content.get("id"))
+
+    def on_close(self) -> None:
+        if self.session is not None:
+            self.session.detach(self.send_frame)
+            self.session = None

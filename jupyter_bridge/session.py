@@ -1,0 +1,308 @@
+"""A session: one document, its comms and its outbox, for one browser connection."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import logging
+import time
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from . import comms
+from .document import Document, _current_document
+from .outbox import Outbox
+from .protocol import PROTOCOL_VERSION, Message
+
+if TYPE_CHECKING:
+    from .application import Application
+
+__all__ = ["AppError", "Request", "ServerContext", "Session", "SessionContext"]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the page request carried, as the app sees it.
+
+    ``arguments`` maps each query argument to its list of values as bytes
+    (``?N=10`` gives ``{"N": [b"10"]}``), like Tornado and Bokeh.
+    """
+
+    arguments: dict[str, list[bytes]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    remote_ip: str | None = None
+    path: str = "/"
+
+
+class ServerContext:
+    """What an application can see of the server that runs it."""
+
+    def __init__(self, url_path: str = "/") -> None:
+        self.url_path = url_path
+        self._sessions: dict[str, Session] = {}
+
+    @property
+    def sessions(self) -> list[SessionContext]:
+        """The contexts of the sessions of this application that are alive."""
+        return [s.context for s in self._sessions.values()]
+
+
+class SessionContext:
+    """Who a session is for: its id, the request that made it, the server's context."""
+
+    def __init__(
+        self,
+        session_id: str,
+        request: Request,
+        server_context: ServerContext | None = None,
+        user: Any = None,
+    ) -> None:
+        self.id = session_id
+        self.request = request
+        self.server_context = server_context or ServerContext()
+        self.user = user
+        self.destroyed = False
+        self._document: Document | None = None
+
+    @property
+    def document(self) -> Document | None:
+        return self._document
+
+    def __repr__(self) -> str:
+        return f"<SessionContext {self.id}>"
+
+
+class AppError(Exception):
+    """The application raised while building a session's document."""
+
+    def __init__(self, app_name: str, error: BaseException) -> None:
+        self.error = error
+        self.traceback = "".join(traceback.format_exception(error))
+        super().__init__(f"{app_name} failed: {type(error).__name__}: {error}")
+
+
+class Session:
+    """One document served to one client, with the comms its widgets opened.
+
+    Everything the session runs (app code, callbacks, incoming widget messages)
+    runs inside its own ``contextvars.Context``, where ``curdoc()`` is its document
+    and ``comm.create_comm`` makes comms that belong to it.
+    """
+
+    def __init__(
+        self,
+        context: SessionContext,
+        application: Application,
+        loop: asyncio.AbstractEventLoop | None = None,
+        *,
+        dev: bool = False,
+    ) -> None:
+        self.context = context
+        self.id = context.id
+        self.application = application
+        self.dev = dev
+        self.loop = loop or asyncio.get_running_loop()
+        self.document = Document()
+        self.comm_manager = comms.SessionCommManager()
+        self.outbox = Outbox(self.loop)
+        self.connections = 0
+        self.last_seen = time.monotonic()
+        self.destroyed = False
+        self.namespace: dict[str, Any] | None = None
+
+        context._document = self.document
+        self._context = contextvars.copy_context()
+        self._context.run(comms._current_session.set, self)
+        self._context.run(_current_document.set, self.document)
+        self.document._owner_check = self._owner_problem
+        self.document._error_listeners.append(self._report_error)
+        self.document._attach(self.loop, self._context, context)
+
+    # Life
+
+    async def start(self) -> None:
+        """Run the application to fill the document; raise AppError if it fails."""
+        comms.install()
+        try:
+            await self.run(self.application.initialize_document, self.document)
+        except Exception as error:
+            await self.destroy()
+            raise AppError(self.application.name, error) from error
+        # The client shows the document once it has its first `doc` message; from
+        # now on every change of roots or title sends another.
+        self._document_changed(self.document)
+        self.document._change_listeners.append(self._document_changed)
+        self.application.session_opened(self)
+
+    async def run(self, func: Callable[..., Any], *args: Any) -> Any:
+        """Run ``func(*args)`` (plain or coroutine function) inside this session."""
+
+        async def call() -> Any:
+            result = func(*args)
+            if asyncio.iscoroutine(result):
+                result = await result
+            return result
+
+        return await self.loop.create_task(call(), context=self._context)
+
+    async def destroy(self) -> None:
+        """Stop callbacks, run on_session_destroyed, close every widget; idempotent."""
+        if self.destroyed:
+            return
+        self.destroyed = True
+        self.context.destroyed = True
+        for callback in self.document._destroy():
+            try:
+                await self.run(callback, self.context)
+            except Exception:
+                log.exception("Error in on_session_destroyed callback %r", callback)
+        await self.run(self._close_comms)
+        self.document._roots.clear()
+        self.outbox.close()
+        self.namespace = None
+        self.application.session_closed(self)
+        log.debug("Session %s destroyed", self.id)
+
+    def _close_comms(self) -> None:
+        from ipywidgets.widgets.widget import _instances
+
+        for comm_id, comm in list(self.comm_manager.comms.items()):
+            widget = _instances.get(comm_id)
+            try:
+                if widget is not None:
+                    widget.close()
+                else:
+                    comm.close()
+            except Exception:
+                log.exception("Error closing comm %s of session %s", comm_id, self.id)
+        self.comm_manager.comms.clear()
+
+    # Connections
+
+    def attach(self, send: Callable[[str | bytes], None], last_seq: int = 0) -> None:
+        """Start sending to a new connection, from ``last_seq`` on."""
+        self.connections += 1
+        self.last_seen = time.monotonic()
+        from . import __version__
+
+        send(
+            self.outbox.unnumbered(
+                {
+                    "type": "hello",
+                    "protocol": PROTOCOL_VERSION,
+                    "session_id": self.id,
+                    "server": f"jupyter-bridge {__version__}",
+                }
+            )
+        )
+        self.outbox.attach(send, last_seq)
+
+    def detach(self, send: Callable[[str | bytes], None]) -> None:
+        self.connections = max(0, self.connections - 1)
+        self.last_seen = time.monotonic()
+        self.outbox.detach(send)
+
+    async def receive(self, message: Message) -> None:
+        """Handle one validated client message."""
+        content = message.content
+        kind = content["type"]
+        self.last_seen = time.monotonic()
+        if kind == "ack":
+            self.outbox.ack(content["seq"])
+            return
+        parent = content["id"]
+        if kind == "ping":
+            self.outbox.put({"type": "pong", "parent": parent})
+            return
+        comm = self.comm_manager.get_comm(content["comm_id"])
+        if comm is None:
+            self.refuse(
+                f"there is no comm {content['comm_id']!r} in this session; "
+                "a page can only talk to its own session's widgets",
+                parent,
+            )
+            return
+        kernel_msg = {
+            "header": {"msg_id": parent, "msg_type": kind},
+            "parent_header": {},
+            "metadata": content.get("metadata", {}),
+            "content": {"comm_id": comm.comm_id, "data": content.get("data", {})},
+            "buffers": message.buffers,
+        }
+        handle = comm.handle_msg if kind == "comm_msg" else comm.handle_close
+        await self.document.run_locked(lambda: self._deliver(comm, handle, kernel_msg), label=kind)
+        self.outbox.put({"type": "idle", "parent": parent})
+
+    def _deliver(self, comm: Any, handle: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:
+        # ipywidgets catches and logs exceptions raised by observers of a browser
+        # change; catch those log records too, so the page can show the error.
+        from ipywidgets.widgets.widget import _instances
+
+        widget = _instances.get(comm.comm_id)
+        logger = getattr(widget, "log", None)
+        logger = getattr(logger, "logger", logger)
+        capture = _ErrorCapture()
+        if isinstance(logger, logging.Logger):
+            logger.addHandler(capture)
+        try:
+            self._context.run(handle, msg)
+        finally:
+            if isinstance(logger, logging.Logger):
+                logger.removeHandler(capture)
+        for record in capture.records:
+            assert record.exc_info is not None and record.exc_info[1] is not None
+            self._report_error(record.exc_info[1], f"a callback of {type(widget).__name__}")
+
+    def refuse(self, reason: str, parent: str | None = None) -> None:
+        """Answer a bad client frame with an error message, and log it."""
+        log.warning("Session %s: refused a frame: %s", self.id, reason)
+        content: dict[str, Any] = {"type": "error", "where": "frame", "message": reason}
+        if parent is not None:
+            content["parent"] = parent
+        self.outbox.put(content)
+
+    # Document events
+
+    def _document_changed(self, document: Document) -> None:
+        self.outbox.put(
+            {"type": "doc", "title": document.title, "roots": [w.model_id for w in document.roots]}
+        )
+
+    def _report_error(self, error: BaseException, where: str) -> None:
+        content: dict[str, Any] = {
+            "type": "error",
+            "where": "app",
+            "message": f"{where} raised {type(error).__name__}: {error}",
+        }
+        if self.dev:
+            content["detail"] = "".join(traceback.format_exception(error))
+        self.outbox.put(content)
+
+    def _owner_problem(self, widget: Any) -> str | None:
+        comm = getattr(widget, "comm", None)
+        if comm is None:
+            return f"{type(widget).__name__} has been closed; create a new widget to display"
+        if getattr(comm, "session", None) is not self:
+            return (
+                f"{type(widget).__name__} was not created in this session; create the "
+                "widgets a document shows inside the app code (each session gets its own)"
+            )
+        return None
+
+    def __repr__(self) -> str:
+        return f"<Session {self.id} {self.application.name}>"
+
+
+class _ErrorCapture(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.exc_info and record.exc_info[1] is not None:
+            self.records.append(record)

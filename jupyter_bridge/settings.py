@@ -1,0 +1,121 @@
+"""The server's settings: one traitlets object read by the CLI and the Jupyter extension.
+
+Every option is a trait here, so it can be set on the command line
+(``--unused-session-lifetime 30000``), in code (``Server(apps, port=0)``) or in a
+Jupyter config file. The CLI builds its flags from these traits, with their help.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode, Union
+from traitlets.config import Configurable
+
+__all__ = ["BridgeSettings", "add_arguments", "settings_from_arguments"]
+
+
+class BridgeSettings(Configurable):
+    """How a jupyter_bridge server serves its apps."""
+
+    port = Int(5006, help="Port to listen on (0 picks a free port).").tag(config=True, cli=True)
+    address = Unicode(
+        None,
+        allow_none=True,
+        help="Address to listen on (default: all interfaces).",
+    ).tag(config=True, cli=True)
+    prefix = Unicode(
+        "",
+        help="URL prefix for every page and socket, e.g. /apps when behind a proxy at /apps.",
+    ).tag(config=True, cli=True)
+    allow_websocket_origin = List(
+        Unicode(),
+        help=(
+            "A HOST[:PORT] whose pages may open session WebSockets (repeatable). "
+            "By default only localhost:PORT and the served address:PORT are allowed."
+        ),
+    ).tag(config=True, cli=True, metavar="HOST[:PORT]")
+    disable_index = Bool(False, help="Do not serve the index page at /.").tag(config=True, cli=True)
+    disable_index_redirect = Bool(
+        False, help="With a single app, show the index page at / instead of redirecting to the app."
+    ).tag(config=True, cli=True)
+    unused_session_lifetime = Int(
+        15000,
+        help="How long (ms) a session with no open connection lives before it is destroyed.",
+    ).tag(config=True, cli=True, metavar="MS")
+    check_unused_sessions = Int(
+        17000, help="How often (ms) to look for unused sessions to destroy."
+    ).tag(config=True, cli=True, metavar="MS")
+    keep_alive = Int(
+        37000,
+        help="Interval (ms) of WebSocket keep-alive pings; 0 disables them. Keep it under "
+        "your proxy's idle timeout (often 60 s).",
+    ).tag(config=True, cli=True, metavar="MS")
+    websocket_max_message_size = Int(
+        20 * 1024 * 1024,
+        help="Largest WebSocket message (bytes) a client may send; larger ones close the socket.",
+    ).tag(config=True, cli=True, metavar="BYTES")
+    session_token_expiration = Int(
+        300,
+        help="Seconds a page's session token stays valid for opening a new session.",
+    ).tag(config=True, cli=True, metavar="SECONDS")
+    dev = Bool(
+        False, help="Development mode: tracebacks in pages and error messages."
+    ).tag(config=True, cli=True)
+    log_level = Enum(
+        ["trace", "debug", "info", "warning", "error", "critical"],
+        "info",
+        help="How much to log.",
+    ).tag(config=True, cli=True)
+
+    def __init__(self, **kwargs: Any) -> None:
+        unknown = sorted(set(kwargs) - set(self.trait_names(config=True)) - {"parent", "config"})
+        if unknown:
+            known = ", ".join(sorted(self.trait_names(config=True)))
+            raise TypeError(f"unknown server setting(s) {', '.join(unknown)}; known: {known}")
+        super().__init__(**kwargs)
+
+    def allowed_origins(self) -> set[str]:
+        """The host:port values whose pages may connect (lower case)."""
+        if self.allow_websocket_origin:
+            return {o.lower() for o in self.allow_websocket_origin}
+        port = self.port
+        hosts = {"localhost", "127.0.0.1", "[::1]"}
+        if self.address and self.address not in ("0.0.0.0", "::"):
+            hosts.add(f"[{self.address}]" if ":" in self.address else self.address)
+        return {f"{host}:{port}" for host in hosts}
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per CLI setting to ``parser``, named and documented from the trait."""
+    for name, trait in sorted(BridgeSettings.class_traits(cli=True).items()):
+        flag = "--" + name.replace("_", "-")
+        metavar = trait.metadata.get("metavar")
+        if isinstance(trait, Bool):
+            parser.add_argument(flag, action="store_true", default=None, dest=name, help=trait.help)
+        elif isinstance(trait, List):
+            parser.add_argument(flag, action="append", dest=name, metavar=metavar, help=trait.help)
+        elif isinstance(trait, Enum):
+            choices = list(trait.values or [])
+            parser.add_argument(flag, choices=choices, dest=name, help=f"{trait.help} (default: {trait.default_value})")
+        elif isinstance(trait, Int):
+            parser.add_argument(
+                flag, type=int, dest=name, metavar=metavar or "N",
+                help=f"{trait.help} (default: {trait.default_value})",
+            )
+        elif isinstance(trait, (Unicode, Union)):
+            parser.add_argument(flag, dest=name, metavar=metavar or name.upper(), help=trait.help)
+
+
+def settings_from_arguments(args: argparse.Namespace) -> BridgeSettings:
+    """A BridgeSettings holding every flag that was given; raises ValueError when one is bad."""
+    given = {
+        name: getattr(args, name)
+        for name in BridgeSettings.class_trait_names(cli=True)
+        if getattr(args, name, None) is not None
+    }
+    try:
+        return BridgeSettings(**given)
+    except TraitError as error:
+        raise ValueError(str(error)) from None

@@ -1,0 +1,38 @@
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from jupyter_bridge.server import Server
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "examples"
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+
+@pytest.fixture
+async def serve():
+    """Start a real server on a free loopback port: ``server = serve(apps, **settings)``."""
+    servers: list[Server] = []
+
+    def start(apps: Any, **settings: Any) -> Server:
+        settings.setdefault("port", 0)
+        settings.setdefault("address", "127.0.0.1")
+        server = Server(apps, **settings)
+        server.start()
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        await server.shutdown()
+
+
+@pytest.fixture
+def widget_count():
+    from ipywidgets.widgets.widget import _instances
+
+    return lambda: len(_instances)

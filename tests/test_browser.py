@@ -1,0 +1,149 @@
+"""End to end in headless Chromium: real pages, real widget views, real WebSockets."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def app_server() -> Iterator[str]:
+    """`jupyter-bridge serve` of the examples, as a user would start it."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", *sorted(map(str, EXAMPLES.glob("*.py"))),
+         "--port", str(port), "--unused-session-lifetime", "1000", "--check-unused-sessions", "200",
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://localhost:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/", timeout=5).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
+            time.sleep(0.1)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    context = browser.new_context()
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+def open_app(page, url: str) -> None:
+    page.goto(url)
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+
+
+def move_slider(page, steps: int) -> None:
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(steps):
+        handle.press("ArrowRight")
+
+
+def label_text(page) -> str:
+    return page.locator(".widget-label").last.inner_text()
+
+
+def test_slider_runs_python_and_tabs_are_independent(app_server, browser, page):
+    open_app(page, app_server + "/sliders")
+    assert page.title() == "Sliders"
+    assert label_text(page) == "value*2 = 0"
+
+    move_slider(page, 3)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 6')"
+    )
+    # Every step reached Python, not only the first (the page waits for each "idle").
+    move_slider(page, 2)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 10')"
+    )
+
+    other = browser.new_context().new_page()
+    other_errors: list[str] = []
+    other.on("pageerror", lambda error: other_errors.append(str(error)))
+    open_app(other, app_server + "/sliders")
+    assert label_text(other) == "value*2 = 0"
+    move_slider(other, 1)
+    other.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 2')"
+    )
+    assert label_text(page) == "value*2 = 10"
+    assert page.errors == [] and other_errors == []  # type: ignore[attr-defined]
+    other.context.close()
+
+
+def test_press_me_adds_one_number_per_click(app_server, page):
+    open_app(page, app_server + "/button_random")
+    assert page.locator("svg text.jb-point").count() == 0
+    button = page.get_by_role("button", name="Press Me")
+    for clicks in range(1, 4):
+        button.click()
+        page.wait_for_function(f"() => document.querySelectorAll('svg text.jb-point').length === {clicks}")
+    assert page.locator("svg text.jb-point").nth(2).text_content() == "2"
+
+
+def test_thread_updates_arrive(app_server, page):
+    open_app(page, app_server + "/thread_updates")
+    page.wait_for_function(
+        "() => Number(document.querySelector('.widget-text input').value) >= 3", timeout=20_000
+    )
+    assert "latest first:" in page.locator(".widget-label").last.inner_text()
+
+
+def test_page_shows_disconnection(app_server, page):
+    open_app(page, app_server + "/sliders")
+    assert page.evaluate("document.documentElement.dataset.jbState") == "connected"
+    page.evaluate("window.jupyterBridge.connection.socket && window.jupyterBridge.connection.socket.close()")
+    # The page reconnects to the same session and goes on working.
+    page.wait_for_function("document.documentElement.dataset.jbState === 'connected'", timeout=20_000)
+    move_slider(page, 1)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 2')"
+    )

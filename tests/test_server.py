@@ -1,0 +1,408 @@
+"""A real server on a loopback port, driven over real HTTP and WebSockets."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+import ipywidgets as w
+import pytest
+from conftest import EXAMPLES
+from tornado.httpclient import HTTPClientError
+from wsclient import Client, fetch_page
+
+from jupyter_bridge.server import Server
+
+SLIDERS = str(EXAMPLES / "sliders.py")
+
+
+async def test_slider_change_runs_the_python_callback(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    hello = client.frames[0].content
+    assert hello["type"] == "hello" and hello["protocol"] == 1 and hello["seq"] == 0
+    assert client.doc["title"] == "Sliders"
+    (root,) = client.doc["roots"]
+    assert client.models[root]["_model_name"] == "VBoxModel"
+
+    reply = await client.set_state("IntSliderModel", value=21)
+
+    assert reply["type"] == "idle"
+    assert client.model("LabelModel")["value"] == "value*2 = 42"
+    await client.close()
+
+
+async def test_every_connection_gets_its_own_session(serve):
+    server = serve({"/sliders": SLIDERS})
+    first = await Client.open(server.url, "sliders")
+    second = await Client.open(server.url, "sliders")
+    assert first.config["sessionId"] != second.config["sessionId"]
+    assert set(first.models).isdisjoint(second.models)
+
+    await first.set_state("IntSliderModel", value=10)
+    await second.set_state("IntSliderModel", value=3)
+
+    assert first.model("LabelModel")["value"] == "value*2 = 20"
+    assert second.model("LabelModel")["value"] == "value*2 = 6"
+    assert len(server.bridge.managers["/sliders"].sessions) == 2
+    await first.close()
+    await second.close()
+
+
+async def test_frames_are_numbered_in_order(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    await client.set_state("IntSliderModel", value=1)
+    await client.set_state("IntSliderModel", value=2)
+    numbers = [m.content["seq"] for m in client.frames[1:]]
+    assert numbers == list(range(1, len(numbers) + 1))
+    await client.close()
+
+
+def arguments_app(doc):
+    request = doc.session_context.request
+    doc.add_root(w.Label(repr(request.arguments.get("N"))))
+    doc.add_root(w.Label(request.headers.get("X-Test", "no header")))
+    doc.add_root(w.Label(request.cookies.get("flavour", "no cookie")))
+    doc.add_root(w.Label(doc.session_context.id))
+
+
+async def test_request_arguments_headers_and_cookies_reach_the_app(serve):
+    server = serve({"/args": arguments_app})
+    client = Client(server.url, "args?N=10")
+    code, html = await fetch_page(
+        server.url + "args?N=10", headers={"X-Test": "hello", "Cookie": "flavour=lemon"}
+    )
+    assert code == 200
+    from wsclient import CONFIG
+
+    client.config = json.loads(CONFIG.search(html).group(1))
+    await client.connect()
+    await client.wait_for(lambda: client.doc)
+    labels = [client.models[r]["value"] for r in client.doc["roots"]]
+    assert labels == ["[b'10']", "hello", "lemon", client.config["sessionId"]]
+    await client.close()
+
+
+async def test_closed_session_is_destroyed_and_frees_its_widgets(serve, widget_count):
+    baseline = widget_count()
+    destroyed = []
+
+    def app(doc):
+        doc.add_root(w.VBox([w.IntSlider(), w.Button()]))
+        doc.add_periodic_callback(lambda: None, 50)
+        doc.on_session_destroyed(lambda ctx: destroyed.append(ctx.id))
+
+    server = serve({"/app": app}, unused_session_lifetime=100, check_unused_sessions=50)
+    client = await Client.open(server.url, "app")
+    assert widget_count() > baseline
+    await client.close()
+
+    for _ in range(100):
+        if destroyed:
+            break
+        await asyncio.sleep(0.05)
+    assert destroyed == [client.config["sessionId"]]
+    assert widget_count() == baseline
+    assert server.bridge.session_count == 0
+
+
+async def test_page_whose_socket_never_arrives_is_reaped(serve, widget_count):
+    baseline = widget_count()
+    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50)
+    code, _ = await fetch_page(server.url + "sliders")
+    assert code == 200 and server.bridge.session_count == 1
+    for _ in range(100):
+        if server.bridge.session_count == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert server.bridge.session_count == 0
+    assert widget_count() == baseline
+
+
+async def test_connected_session_outlives_the_unused_lifetime(serve):
+    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=50, check_unused_sessions=20)
+    client = await Client.open(server.url, "sliders")
+    await asyncio.sleep(0.4)
+    assert server.bridge.session_count == 1
+    reply = await client.set_state("IntSliderModel", value=4)
+    assert reply["type"] == "idle"
+    await client.close()
+
+
+def broken_app(doc):
+    doc.add_root(w.Label("partly built"))
+    raise ValueError("the data file is missing")
+
+
+async def test_app_that_raises_answers_500_and_others_keep_serving(serve, widget_count, caplog):
+    baseline = widget_count()
+    server = serve({"/broken": broken_app, "/sliders": SLIDERS})
+    with caplog.at_level(logging.ERROR):
+        code, html = await fetch_page(server.url + "broken")
+    assert code == 500
+    assert "ValueError: the data file is missing" in html
+    assert "Traceback" not in html  # only with --dev
+    assert "the data file is missing" in caplog.text and "Traceback" in caplog.text
+    assert widget_count() == baseline  # the half-built session was cleaned up
+
+    client = await Client.open(server.url, "sliders")
+    assert (await client.set_state("IntSliderModel", value=1))["type"] == "idle"
+    await client.close()
+
+
+async def test_dev_mode_shows_the_traceback(serve):
+    server = serve({"/broken": broken_app}, dev=True)
+    code, html = await fetch_page(server.url + "broken")
+    assert code == 500 and "Traceback" in html and "raise ValueError" in html
+
+
+async def test_bad_frames_get_errors_and_the_session_goes_on(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    other = await Client.open(server.url, "sliders")
+    assert client.ws is not None
+
+    client.ws.write_message("not json")
+    client.ws.write_message(b"\x00\x00\x00\x09garbage", binary=True)
+    client.ws.write_message(json.dumps({"type": "exec", "id": "x1", "code": "import os"}))
+    client.ws.write_message(json.dumps({"type": "comm_open", "id": "x2", "comm_id": "c", "target_name": "jupyter.widget"}))
+    reply = await client.request({"type": "comm_msg", "comm_id": other.model_ids("IntSliderModel")[0], "data": {"method": "update", "state": {"value": 99}}})
+    errors = await client.wait_for(lambda: len(client.of_type("error")) >= 5 and client.of_type("error"))
+
+    assert reply["type"] == "error" and "no comm" in reply["message"]
+    messages = [e["message"] for e in errors]
+    assert any("not valid JSON" in m for m in messages)
+    assert any("binary frame" in m for m in messages)
+    assert any("unknown message type 'exec'" in m for m in messages)
+    assert any("unknown message type 'comm_open'" in m for m in messages)
+    assert all(e["where"] == "frame" for e in errors)
+    # Neither session was harmed, and the other session's slider did not move.
+    assert (await client.set_state("IntSliderModel", value=5))["type"] == "idle"
+    assert client.model("LabelModel")["value"] == "value*2 = 10"
+    assert other.model("IntSliderModel")["value"] == 0
+    assert (await other.set_state("IntSliderModel", value=1))["type"] == "idle"
+    await client.close()
+    await other.close()
+
+
+async def test_oversized_frame_closes_only_that_connection(serve):
+    server = serve({"/sliders": SLIDERS}, websocket_max_message_size=10_000)
+    client = await Client.open(server.url, "sliders")
+    other = await Client.open(server.url, "sliders")
+    client.ws.write_message("x" * 20_000)
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == 1009
+    assert (await other.set_state("IntSliderModel", value=2))["type"] == "idle"
+    await other.close()
+
+
+async def test_websocket_from_another_origin_is_refused_with_the_fix_in_the_log(serve, caplog):
+    server = serve({"/sliders": SLIDERS})
+    client = Client(server.url, "sliders")
+    await client.load_page()
+    with caplog.at_level(logging.WARNING), pytest.raises(HTTPClientError) as refused:
+        await client.connect(origin="http://evil.example:8000")
+    assert "403" in str(refused.value)
+    assert "--allow-websocket-origin=evil.example:8000" in caplog.text
+
+
+async def test_allowed_origin_flag_admits_that_origin(serve):
+    server = serve({"/sliders": SLIDERS}, allow_websocket_origin=["apps.example.org"])
+    client = Client(server.url, "sliders")
+    await client.load_page()
+    await client.connect(origin="http://apps.example.org")
+    await client.wait_for(lambda: client.doc)
+    await client.close()
+    with pytest.raises(HTTPClientError, match="403"):
+        await client.connect()  # localhost is no longer implied
+
+
+async def test_socket_on_another_process_recreates_the_session_from_the_token(serve):
+    first = serve({"/args": arguments_app})
+    second = serve({"/args": arguments_app})
+    client = Client(first.url, "args?N=7")
+    await client.load_page()
+    # The page came from the first server; the socket lands on the second.
+    await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin=f"http://localhost:{second.port}")
+    await client.wait_for(lambda: client.doc)
+    labels = [client.models[r]["value"] for r in client.doc["roots"]]
+    assert labels[0] == "[b'7']" and labels[3] == client.config["sessionId"]
+    assert client.config["sessionId"] in second.bridge.managers["/args"].sessions
+    await client.close()
+
+
+async def test_forged_token_is_refused(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = Client(server.url, "sliders")
+    await client.load_page()
+    await client.connect(token="bm90LWEtdG9rZW4")
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == 4001 and "malformed" in client.close_reason
+
+
+async def test_reconnect_resumes_without_losing_or_repeating_frames(serve):
+    def app(doc):
+        counter = w.IntText(0)
+        doc.add_root(counter)
+
+        def tick():
+            counter.value += 1
+
+        doc.add_periodic_callback(tick, 20)
+
+    server = serve({"/count": app})
+    client = await Client.open(server.url, "count")
+    await client.wait_for(lambda: client.model("IntTextModel")["value"] >= 3)
+    last = client.frames[-1].content["seq"]
+    await client.close()
+    await asyncio.sleep(0.2)  # updates happen while nobody listens
+    frames_before = len(client.frames)
+    await client.connect(query=f"?last_seq={last}")
+    await client.wait_for(lambda: client.model("IntTextModel")["value"] >= 15)
+    resumed = [m.content for m in client.frames[frames_before:] if m.content["seq"] > 0]
+    assert resumed[0]["seq"] == last + 1
+    numbers = [m["seq"] for m in resumed]
+    assert numbers == list(range(last + 1, last + 1 + len(numbers)))
+    values = [m["data"]["state"]["value"] for m in resumed if m["type"] == "comm_msg"]
+    assert values == list(range(values[0], values[0] + len(values)))
+    await client.close()
+
+
+async def test_resuming_an_ended_session_says_so(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    await client.close()
+    await server.bridge.destroy_all_sessions()
+    await client.connect(query="?last_seq=3")
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == 4404
+    assert "reload the page" in client.of_type("error")[-1]["message"]
+
+
+def failing_callback_app(doc):
+    button = w.Button(description="fail")
+    label = w.Label("ok")
+
+    def on_click(_):
+        raise RuntimeError("boom in the click handler")
+
+    button.on_click(on_click)
+    doc.add_root(w.VBox([button, label]))
+    doc.add_timeout_callback(lambda: 1 / 0, 10)
+    doc.add_timeout_callback(lambda: setattr(label, "value", "still running"), 100)
+
+
+async def test_callback_errors_are_reported_and_the_session_goes_on(serve, caplog):
+    server = serve({"/fail": failing_callback_app})
+    with caplog.at_level(logging.WARNING):
+        client = await Client.open(server.url, "fail")
+        button = client.model_ids("ButtonModel")[0]
+        reply = await client.request(
+            {"type": "comm_msg", "comm_id": button, "data": {"method": "custom", "content": {"event": "click"}}}
+        )
+        await client.wait_for(lambda: client.model("LabelModel")["value"] == "still running")
+    assert reply["type"] == "idle"
+    messages = [e["message"] for e in client.of_type("error")]
+    assert any("ZeroDivisionError" in m for m in messages)
+    assert any("RuntimeError: boom in the click handler" in m for m in messages)
+    assert all(e["where"] == "app" and "detail" not in e for e in client.of_type("error"))
+    assert "ZeroDivisionError" in caplog.text and "Traceback" in caplog.text
+    await client.close()
+
+
+async def test_updates_of_one_widget_in_one_tick_are_coalesced(serve):
+    def app(doc):
+        number = w.IntText(0)
+        text = w.Text("")
+        button = w.Button()
+
+        def burst(_):
+            for i in range(1, 6):
+                number.value = i
+                text.value = str(i)
+
+        button.on_click(burst)
+        doc.add_root(w.VBox([number, text, button]))
+
+    server = serve({"/burst": app})
+    client = await Client.open(server.url, "burst")
+    button = client.model_ids("ButtonModel")[0]
+    start = len(client.frames)
+    await client.request({"type": "comm_msg", "comm_id": button, "data": {"method": "custom", "content": {"event": "click"}}})
+    updates = [m.content for m in client.frames[start:] if m.content["type"] == "comm_msg"]
+    number, text = client.model_ids("IntTextModel")[0], client.model_ids("TextModel")[0]
+    assert [(u["comm_id"], u["data"]["state"]) for u in updates] == [
+        (number, {"value": 5}),
+        (text, {"value": "5"}),
+    ]
+    await client.close()
+
+
+def widget_owner_app(doc):
+    doc.add_root(SHARED_LABEL)
+
+
+SHARED_LABEL: w.Widget | None = None
+
+
+async def test_adding_a_widget_from_outside_the_session_is_a_clear_error(serve):
+    global SHARED_LABEL
+    SHARED_LABEL = w.Label("made at import time")
+    try:
+        server = serve({"/owner": widget_owner_app})
+        code, html = await fetch_page(server.url + "owner")
+        assert code == 500
+        assert "was not created in this session" in html
+    finally:
+        SHARED_LABEL.close()
+
+
+async def test_index_lists_apps_or_redirects_to_the_only_one(serve):
+    several = serve({"/sliders": SLIDERS, "/args": arguments_app})
+    code, html = await fetch_page(several.url)
+    assert code == 200 and 'href="/sliders"' in html and 'href="/args"' in html
+
+    single = serve({"/sliders": SLIDERS})
+    code, _ = await fetch_page(single.url)
+    assert code == 302
+
+    listed = serve({"/sliders": SLIDERS}, disable_index_redirect=True)
+    code, html = await fetch_page(listed.url)
+    assert code == 200 and 'href="/sliders"' in html
+
+    hidden = serve({"/sliders": SLIDERS}, disable_index=True)
+    code, _ = await fetch_page(hidden.url)
+    assert code == 404
+
+
+async def test_prefix_applies_to_pages_sockets_and_assets(serve):
+    server = serve({"/sliders": SLIDERS}, prefix="/apps/")
+    assert server.url.endswith("/apps/")
+    code, html = await fetch_page(server.url + "sliders")
+    assert code == 200
+    assert 'src="/apps/static/' in html
+    client = await Client.open(server.url, "sliders")
+    assert client.config["wsUrl"] == "/apps/sliders/ws"
+    await client.close()
+    code, _ = await fetch_page(f"http://127.0.0.1:{server.port}/sliders")
+    assert code == 404
+
+
+async def test_server_embedded_in_a_running_loop(widget_count):
+    from tornado.ioloop import IOLoop
+
+    server = Server({"/sliders": SLIDERS}, io_loop=IOLoop.current(), port=0, address="127.0.0.1")
+    server.start()
+    try:
+        client = await Client.open(server.url, "sliders")
+        assert (await client.set_state("IntSliderModel", value=8))["type"] == "idle"
+        await client.close()
+    finally:
+        await server.shutdown()
+
+
+def test_unknown_setting_is_a_clear_error():
+    with pytest.raises(TypeError, match="unknown server setting.*colour"):
+        Server({"/sliders": SLIDERS}, colour="blue")
