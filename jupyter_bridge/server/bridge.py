@@ -12,7 +12,7 @@ import logging
 from collections.abc import Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import jinja2
 
@@ -44,6 +44,7 @@ class Bridge:
         *,
         prefix: str | None = None,
         argv: list[str] | None = None,
+        resolver: Callable[[str], AppSpec | None] | None = None,
     ) -> None:
         self.settings = settings or BridgeSettings()
         raw = prefix if prefix is not None else self.settings.prefix
@@ -52,6 +53,8 @@ class Bridge:
             application = build_application(apps, argv)
             apps = {application.url_path(): application}
         self.managers: dict[str, SessionManager] = {}
+        self.resolver = resolver
+        self.argv = argv
         for path, spec in apps.items():
             url_path = normalize_app_path(path)
             if url_path in self.managers:
@@ -62,6 +65,24 @@ class Bridge:
                 build_application(spec, argv), url_path, dev=self.settings.dev
             )
 
+    def manager_for(self, url_path: str) -> SessionManager | None:
+        """The session manager of the app at ``url_path``, resolving it on first use.
+
+        With a resolver (the Jupyter extension's: app files under the root folder),
+        ``/apps/<path>`` is looked up when first requested; the resolver raises
+        NotAnAppError or returns None for paths it will not serve.
+        """
+        manager = self.managers.get(url_path)
+        if manager is not None or self.resolver is None or not url_path.startswith("/apps/"):
+            return manager
+        spec = self.resolver(url_path.removeprefix("/apps/"))
+        if spec is None:
+            return None
+        manager = SessionManager(build_application(spec, self.argv), url_path, dev=self.settings.dev)
+        manager.application.on_server_loaded(manager.server_context)
+        self.managers[url_path] = manager
+        return manager
+
     @property
     def applications(self) -> dict[str, Application]:
         return {path: manager.application for path, manager in self.managers.items()}
@@ -70,8 +91,12 @@ class Bridge:
         """The absolute URL path of ``path`` under this bridge's prefix."""
         return self.prefix + "/" + path.lstrip("/")
 
-    def routes(self) -> list[tuple[str, type, dict[str, Any]]]:
-        """Tornado URL specs for every handler, under the prefix."""
+    def routes(self, wrap: Callable[[type], type] | None = None) -> list[tuple[str, type, dict[str, Any]]]:
+        """Tornado URL specs for every handler, under the prefix.
+
+        ``wrap`` turns each handler class into the one to mount (the Jupyter
+        extension adds Jupyter's authentication to every handler this way).
+        """
         from . import handlers, websocket
 
         args = {"bridge": self}
@@ -84,8 +109,14 @@ class Bridge:
             app_args = {"bridge": self, "url_path": url_path}
             routes.append((self.prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
             routes.append((self.prefix + app_url + r"/?", handlers.PageHandler, app_args))
+        if self.resolver is not None:
+            dynamic = {"bridge": self, "url_path": None}
+            routes.append((self.prefix + r"(/apps/.+?)/ws", websocket.SessionSocket, dynamic))
+            routes.append((self.prefix + r"(/apps/.+?)/?", handlers.PageHandler, dynamic))
         if "/" not in self.managers:
             routes.append((self.prefix + r"/?", handlers.IndexHandler, args))
+        if wrap is not None:
+            routes = [(pattern, wrap(handler), kwargs) for pattern, handler, kwargs in routes]
         return routes
 
     # Shared by the handlers

@@ -14,6 +14,7 @@ from typing import Any
 from jupyter_core.paths import jupyter_path
 from tornado import web
 
+from ..application import NotAnAppError
 from ..session import AppError, Request
 from ..tokens import make_token
 from .bridge import STATIC_DIR, Bridge
@@ -63,9 +64,14 @@ class BridgeHandler(web.RequestHandler):
 class PageHandler(BridgeHandler):
     """GET an app: create its session now and send the page that connects to it."""
 
-    async def get(self) -> None:
-        assert self.url_path is not None
-        manager = self.bridge.managers[self.url_path]
+    async def get(self, url_path: str | None = None) -> None:
+        self.url_path = self.url_path or url_path
+        try:
+            manager = self.bridge.manager_for(self.url_path or "")
+        except NotAnAppError as error:
+            raise web.HTTPError(404, reason=_one_line(str(error))) from None
+        if manager is None:
+            raise web.HTTPError(404)
         request = request_context(self)
         try:
             session = await manager.create(request, user=self.current_user)
@@ -105,12 +111,17 @@ class PageHandler(BridgeHandler):
         )
 
 
+def _one_line(text: str) -> str:
+    # An HTTP reason phrase must be a single line of Latin-1.
+    return " ".join(text.split()).encode("latin-1", "replace").decode("latin-1")
+
+
 class IndexHandler(BridgeHandler):
     """``/``: list the apps, or go straight to the only one."""
 
     def get(self) -> None:
         settings = self.bridge.settings
-        paths = sorted(self.bridge.managers)
+        paths = sorted(p for p in self.bridge.managers if not p.startswith("/apps/"))
         if settings.disable_index:
             raise web.HTTPError(404)
         if len(paths) == 1 and not settings.disable_index_redirect:

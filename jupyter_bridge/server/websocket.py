@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from tornado import websocket
 
+from ..application import NotAnAppError
 from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
@@ -44,7 +45,7 @@ def _allowed(host: str, allowed: set[str]) -> bool:
 class SessionSocket(websocket.WebSocketHandler):
     """Attaches a WebSocket to the session its token names (recreating it if needed)."""
 
-    def initialize(self, bridge: Bridge, url_path: str) -> None:
+    def initialize(self, bridge: Bridge, url_path: str | None) -> None:
         self.bridge = bridge
         self.url_path = url_path
         self.session: Session | None = None
@@ -73,11 +74,18 @@ class SessionSocket(websocket.WebSocketHandler):
     def get_compression_options(self) -> dict[str, Any] | None:
         return {}
 
-    async def open(self, *args: Any) -> None:
+    async def open(self, url_path: str | None = None) -> None:
         if self._token is None:
             self.close(CLOSE_BAD_TOKEN, f"offer the subprotocols '{SUBPROTOCOL}' and a session token")
             return
-        manager = self.bridge.managers[self.url_path]
+        self.url_path = self.url_path or url_path
+        try:
+            manager = self.bridge.manager_for(self.url_path or "")
+        except NotAnAppError:
+            manager = None
+        if manager is None:
+            self.close(CLOSE_SESSION_GONE, "no such app")
+            return
         secret_key = None
         try:
             session_id, request = read_token(self._token, secret_key=secret_key, check_expiry=False)
