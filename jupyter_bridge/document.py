@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from ipywidgets import Widget
 
     from .session import SessionContext
+    from .theme import Theme
 
 __all__ = [
     "Document",
@@ -130,6 +131,9 @@ class Document:
         self._roots: list[Widget] = []
         self._title = "jupyter_bridge app"
         self.template_variables: dict[str, Any] = {}
+        #: Default trait values per widget class for widgets this document's code makes.
+        self.theme: Theme | None = None
+        self._root_names: dict[str, Widget] = {}
         self._session_context: SessionContext | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._context: contextvars.Context | None = None
@@ -151,8 +155,11 @@ class Document:
         """The root widgets, in display order (a copy)."""
         return list(self._roots)
 
-    def add_root(self, widget: Widget) -> None:
-        """Display ``widget`` as a root of this document (once; again is a no-op)."""
+    def add_root(self, widget: Widget, name: str | None = None) -> None:
+        """Display ``widget`` as a root of this document (once; again is a no-op).
+
+        ``name`` lets a page template place this root: ``{{ embed(roots.<name>) }}``.
+        """
         from ipywidgets import Widget
 
         if not isinstance(widget, Widget):
@@ -164,6 +171,8 @@ class Document:
             problem = self._owner_check(widget)
             if problem:
                 raise ValueError(problem)
+        if name is not None:
+            self._root_names[name] = widget
         if widget in self._roots:
             return
         self._roots.append(widget)
@@ -175,13 +184,20 @@ class Document:
             self._roots.remove(widget)
         except ValueError:
             raise ValueError(f"{widget!r} is not a root of this document") from None
+        self._root_names = {k: v for k, v in self._root_names.items() if v is not widget}
         self._changed()
 
     def clear(self) -> None:
         """Remove every root."""
+        self._root_names.clear()
         if self._roots:
             self._roots.clear()
             self._changed()
+
+    @property
+    def named_roots(self) -> dict[str, Widget]:
+        """Roots added with a name (a copy)."""
+        return dict(self._root_names)
 
     @property
     def title(self) -> str:

@@ -128,6 +128,7 @@ class Session:
     async def start(self) -> None:
         """Run the application to fill the document; raise AppError if it fails."""
         comms.install()
+        await self.application.session_opened(self)
         try:
             await self.run(self.application.initialize_document, self.document)
         except Exception as error:
@@ -137,7 +138,6 @@ class Session:
         # now on every change of roots or title sends another.
         self._document_changed(self.document)
         self.document._change_listeners.append(self._document_changed)
-        self.application.session_opened(self)
 
     async def run(self, func: Callable[..., Any], *args: Any) -> Any:
         """Run ``func(*args)`` (plain or coroutine function) inside this session."""
@@ -165,7 +165,7 @@ class Session:
         self.document._roots.clear()
         self.outbox.close()
         self.namespace = None
-        self.application.session_closed(self)
+        await self.application.session_closed(self)
         log.debug("Session %s destroyed", self.id)
 
     def _close_comms(self) -> None:

@@ -13,7 +13,7 @@ from .handlers import FunctionHandler, Handler, ScriptHandler
 
 if TYPE_CHECKING:
     from ..document import Document
-    from ..session import ServerContext, Session, SessionContext
+    from ..session import ServerContext, Session
 
 __all__ = ["AppSpec", "Application", "NotAnAppError", "build_application"]
 
@@ -61,17 +61,18 @@ class Application:
     def on_server_unloaded(self, server_context: ServerContext) -> None:
         self._hook("on_server_unloaded", server_context)
 
-    def session_opened(self, session: Session) -> None:
+    async def session_opened(self, session: Session) -> None:
+        """Called before the app fills a new session's document."""
         if self.server_context is not None:
             self.server_context._sessions[session.id] = session
-        self._hook("on_session_created", session.context)
+        await self._session_hook("on_session_created", session)
 
-    def session_closed(self, session: Session) -> None:
+    async def session_closed(self, session: Session) -> None:
         if self.server_context is not None:
             self.server_context._sessions.pop(session.id, None)
-        self._hook("on_session_destroyed", session.context)
+        await self._session_hook("on_session_destroyed", session)
 
-    def _hook(self, name: str, argument: ServerContext | SessionContext) -> None:
+    def _hook(self, name: str, argument: ServerContext) -> None:
         for handler in self.handlers:
             hook = getattr(handler, name, None)
             if hook is None:
@@ -81,9 +82,34 @@ class Application:
             except Exception:
                 log.exception("Error in %s of %s", name, self.name)
 
+    async def _session_hook(self, name: str, session: Session) -> None:
+        for handler in self.handlers:
+            hook = getattr(handler, name, None)
+            if hook is None:
+                continue
+            try:
+                await session.run(hook, session.context)
+            except Exception:
+                log.exception("Error in %s of %s", name, self.name)
 
-def build_application(spec: AppSpec, argv: list[str] | None = None) -> Application:
+    @property
+    def static_path(self) -> str | None:
+        """A folder served at ``<app>/static/`` (a directory app's ``static/``)."""
+        return next((h.static_path for h in self.handlers if getattr(h, "static_path", None)), None)
+
+    @property
+    def template_path(self) -> str | None:
+        """A folder whose ``index.html`` Jinja2 template renders the app's page."""
+        return next((h.template_path for h in self.handlers if getattr(h, "template_path", None)), None)
+
+
+def build_application(
+    spec: AppSpec, argv: list[str] | None = None, *, notebook_layout: str = "cells"
+) -> Application:
     """An Application from an Application, a ``def app(doc)`` function or a path.
+
+    A path may be a Python script, a directory holding ``main.py``, or a notebook
+    (``notebook_layout`` says what its page shows: ``cells`` or only the ``roots``).
 
     Raises NotAnAppError (one sentence: the problem and the fix) for a path that
     does not exist or is not an app, and for a script with a syntax error.
@@ -109,6 +135,15 @@ def build_application(spec: AppSpec, argv: list[str] | None = None) -> Applicati
             ) from None
         except (OSError, UnicodeDecodeError) as error:
             raise NotAnAppError(f"{path}: cannot read it ({error})") from None
+    if path.is_dir():
+        from .directory import DirectoryHandler
+
+        return Application(DirectoryHandler(path, argv))
+    if path.is_file() and path.suffix == ".ipynb":
+        from .notebook import NotebookHandler
+
+        return Application(NotebookHandler(path, argv, layout=notebook_layout))
     raise NotAnAppError(
-        f"{path} is not an app: serve a Python script (.py) that builds curdoc()"
+        f"{path} is not an app: serve a Python script (.py) that builds curdoc(), "
+        "a directory with main.py, or a notebook (.ipynb)"
     )

@@ -5,7 +5,8 @@ from __future__ import annotations
 import os
 import sys
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
@@ -13,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..document import Document
 
-__all__ = ["FunctionHandler", "Handler", "ScriptHandler"]
+__all__ = ["FunctionHandler", "Handler", "ScriptHandler", "app_imports"]
 
 
 class Handler:
@@ -52,10 +53,12 @@ class ScriptHandler(Handler):
     script's path followed by ``argv``.
     """
 
-    def __init__(self, path: str | os.PathLike[str], argv: list[str] | None = None) -> None:
+    def __init__(
+        self, path: str | os.PathLike[str], argv: list[str] | None = None, name: str | None = None
+    ) -> None:
         self.path = Path(path).resolve()
         self.argv = list(argv or [])
-        self.name = self.path.stem
+        self.name = name or self.path.stem
         self._code: CodeType | None = None
         self._mtime: float | None = None
         self.compile()
@@ -74,16 +77,36 @@ class ScriptHandler(Handler):
         module = ModuleType(f"jupyter_bridge_app_{uuid.uuid4().hex}")
         module.__dict__["__file__"] = str(self.path)
         folder = str(self.path.parent)
-        saved_argv, saved_path = sys.argv, list(sys.path)
-        sys.argv = [str(self.path), *self.argv]
-        sys.path.insert(0, folder)
-        sys.modules[module.__name__] = module
-        try:
-            exec(code, module.__dict__)
-        finally:
-            sys.argv = saved_argv
-            sys.path[:] = saved_path
-            # Keep the module findable only while it runs: dataclasses, pickling and
-            # typing look it up there; afterwards the session holds it.
-            sys.modules.pop(module.__name__, None)
+        with app_imports(folder, [str(self.path), *self.argv]):
+            sys.modules[module.__name__] = module
+            try:
+                exec(code, module.__dict__)
+            finally:
+                # Findable only while it runs (dataclasses, pickle and typing look
+                # it up there); afterwards its functions keep it alive.
+                sys.modules.pop(module.__name__, None)
         return None
+
+
+@contextmanager
+def app_imports(folder: str, argv: list[str]) -> Iterator[None]:
+    """Run app code with ``folder`` first on ``sys.path`` and ``argv`` as ``sys.argv``.
+
+    Modules the app imports from its own folder (``from helpers import load``)
+    are dropped from ``sys.modules`` afterwards, so every session gets fresh ones
+    and two apps that both have a ``helpers.py`` never see each other's.
+    """
+    saved_argv, saved_path = sys.argv, list(sys.path)
+    before = set(sys.modules)
+    sys.argv = argv
+    sys.path.insert(0, folder)
+    try:
+        yield
+    finally:
+        sys.argv = saved_argv
+        sys.path[:] = saved_path
+        prefix = os.path.join(folder, "")
+        for name in set(sys.modules) - before:
+            file = getattr(sys.modules[name], "__file__", None) or ""
+            if file.startswith(prefix) and "-packages" not in file:
+                del sys.modules[name]

@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 import jinja2
+from tornado import web
 
 from ..application import Application, AppSpec, build_application
 from ..settings import BridgeSettings
@@ -54,6 +55,7 @@ class Bridge:
             apps = {application.url_path(): application}
         self.managers: dict[str, SessionManager] = {}
         self.resolver = resolver
+        self._app_templates: dict[str, jinja2.Environment] = {}
         self.argv = argv
         for path, spec in apps.items():
             url_path = normalize_app_path(path)
@@ -108,6 +110,9 @@ class Bridge:
             app_url = "" if url_path == "/" else url_path
             app_args = {"bridge": self, "url_path": url_path}
             routes.append((self.prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
+            static_path = self.managers[url_path].application.static_path
+            if static_path:
+                routes.append((self.prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
             routes.append((self.prefix + app_url + r"/?", handlers.PageHandler, app_args))
         if self.resolver is not None:
             dynamic = {"bridge": self, "url_path": None}
@@ -127,6 +132,23 @@ class Bridge:
             loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)),
             autoescape=jinja2.select_autoescape(["html"]),
         )
+
+    def page_template(self, application: Application) -> jinja2.Template:
+        """The app's own ``index.html`` if it has one (it may extend "page.html"), else ours."""
+        folder = application.template_path
+        if folder is None:
+            return self.templates.get_template("page.html")
+        env = self._app_templates.get(folder)
+        if env is None:
+            env = jinja2.Environment(
+                loader=jinja2.ChoiceLoader(
+                    [jinja2.FileSystemLoader(folder), jinja2.FileSystemLoader(str(TEMPLATES_DIR))]
+                ),
+                autoescape=jinja2.select_autoescape(["html"]),
+                auto_reload=True,
+            )
+            self._app_templates[folder] = env
+        return env.get_template("index.html")
 
     @cached_property
     def manifest(self) -> dict[str, str]:

@@ -11,7 +11,9 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+import jinja2
 from jupyter_core.paths import jupyter_path
+from markupsafe import Markup
 from tornado import web
 
 from ..application import NotAnAppError
@@ -98,17 +100,59 @@ class PageHandler(BridgeHandler):
             "modulesUrl": self.bridge.url("static/nbextensions/"),
         }
         self.set_header("Cache-Control", "no-store")
-        self.finish(
-            self.render_template(
-                "page.html",
-                title=session.document.title,
-                config_json=json.dumps(config).replace("</", "<\\/"),
-                document=session.document,
-                template_variables=session.document.template_variables,
-                css_url=self.bridge.asset_url("client.css"),
-                js_url=self.bridge.asset_url("client.js"),
-            )
+        document = session.document
+        template = self.bridge.page_template(manager.application)
+        variables = {
+            **document.template_variables,
+            "bridge": self.bridge,
+            "title": document.title,
+            "config_json": json.dumps(config).replace("</", "<\\/"),
+            "document": document,
+            "template_variables": document.template_variables,
+            "roots": Roots(document.roots, document.named_roots),
+            "embed": embed,
+            "app_url": self.bridge.url(self.url_path),
+            "static_url": self.bridge.url(self.url_path.rstrip("/") + "/static/"),
+            "css_url": self.bridge.asset_url("client.css"),
+            "js_url": self.bridge.asset_url("client.js"),
+        }
+        try:
+            html = template.render(**variables)
+        except Exception as error:  # a broken app template: say so, keep serving
+            log.exception("%s: the page template failed", self.request.path)
+            await manager.destroy(session)
+            self.set_status(500)
+            self.finish(self.render_template(
+                "error.html", status=500, title="The page template failed",
+                message=f"{type(error).__name__}: {error}", detail=None,
+            ))
+            return
+        self.finish(html)
+
+
+class Roots(list):
+    """The document's roots for a template: ``roots[0]``, or ``roots.<name>`` for a named root."""
+
+    def __init__(self, widgets: list[Any], named: dict[str, Any]) -> None:
+        super().__init__(widgets)
+        self._named = named
+
+    def __getattr__(self, name: str) -> Any:
+        try:
+            return self._named[name]
+        except KeyError:
+            raise AttributeError(f"the document has no root named {name!r}") from None
+
+
+def embed(widget: Any) -> Markup:
+    """A placeholder the page client renders ``widget`` (a root) into."""
+    if isinstance(widget, jinja2.Undefined):
+        name = widget._undefined_name  # type: ignore[attr-defined]
+        raise ValueError(
+            f"embed() was given roots.{name}, but the document has no root named {name!r}; "
+            "name it with curdoc().add_root(widget, name=...)"
         )
+    return Markup('<div class="jb-root" data-jb-root-id="{}"></div>').format(widget.model_id)
 
 
 def _one_line(text: str) -> str:

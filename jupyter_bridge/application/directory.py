@@ -1,0 +1,82 @@
+"""Directory apps, as in the Bokeh server guide.
+
+```
+myapp/
+  main.py                the app, run for every session
+  server_lifecycle.py    optional: on_server_loaded / on_server_unloaded /
+                         on_session_created / on_session_destroyed
+  static/                optional: served at /myapp/static/
+  theme.yaml             optional: default trait values per widget class
+  templates/index.html   optional: Jinja2 template of the page
+```
+"""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from types import ModuleType
+from typing import TYPE_CHECKING, Any
+
+from ..theme import Theme, ThemeError
+from ..theme import install as install_theme
+from .application import NotAnAppError
+from .handlers import Handler, ScriptHandler, app_imports
+
+if TYPE_CHECKING:
+    from ..document import Document
+
+__all__ = ["DirectoryHandler"]
+
+LIFECYCLE_HOOKS = ("on_server_loaded", "on_server_unloaded", "on_session_created", "on_session_destroyed")
+
+
+class DirectoryHandler(Handler):
+    def __init__(self, path: str | os.PathLike[str], argv: list[str] | None = None) -> None:
+        self.path = Path(path).resolve()
+        self.name = self.path.name
+        main = self.path / "main.py"
+        if not main.is_file():
+            raise NotAnAppError(f"{self.path} has no main.py; a directory app runs its main.py")
+        try:
+            self.main = ScriptHandler(main, argv, name=self.name)
+        except SyntaxError as error:
+            raise NotAnAppError(f"{error.filename}:{error.lineno}: {error.msg}; fix the script and start again") from None
+        self.lifecycle = self._load_lifecycle(argv or [])
+        static = self.path / "static"
+        self.static_path = str(static) if static.is_dir() else None
+        templates = self.path / "templates"
+        self.template_path = str(templates) if (templates / "index.html").is_file() else None
+        theme_file = self.path / "theme.yaml"
+        try:
+            self.theme = Theme.from_file(theme_file) if theme_file.is_file() else None
+        except ThemeError as error:
+            raise NotAnAppError(f"{error}; fix the theme and start again") from None
+
+    def _load_lifecycle(self, argv: list[str]) -> ModuleType | None:
+        path = self.path / "server_lifecycle.py"
+        if not path.is_file():
+            return None
+        module = ModuleType(f"jupyter_bridge_lifecycle_{uuid.uuid4().hex}")
+        module.__file__ = str(path)
+        try:
+            code = compile(path.read_text(encoding="utf-8"), str(path), "exec")
+        except SyntaxError as error:
+            raise NotAnAppError(f"{error.filename}:{error.lineno}: {error.msg}; fix the script and start again") from None
+        with app_imports(str(self.path), [str(path), *argv]):
+            exec(code, module.__dict__)
+        return module
+
+    def modify_document(self, document: Document) -> Any:
+        if self.theme is not None:
+            install_theme()
+            document.theme = self.theme
+        return self.main.modify_document(document)
+
+    def __getattr__(self, name: str) -> Callable[..., Any] | None:
+        # Lifecycle hooks come from server_lifecycle.py; absent ones are None.
+        if name in LIFECYCLE_HOOKS:
+            return getattr(self.__dict__.get("lifecycle"), name, None)
+        raise AttributeError(name)
