@@ -21,6 +21,7 @@ from .session import Request, ServerContext, SessionContext
 from .settings import BridgeSettings
 
 if TYPE_CHECKING:
+    from .jupyter.show import show
     from .server import Server
 
 __version__ = "0.1.0"
@@ -38,6 +39,7 @@ __all__ = [
     "TimeoutCallback",
     "__version__",
     "curdoc",
+    "show",
     "without_document_lock",
 ]
 
@@ -48,4 +50,8 @@ def __getattr__(name: str) -> Any:
         from .server import Server
 
         return Server
+    if name == "show":
+        from .jupyter.show import show
+
+        return show
     raise AttributeError(f"module 'jupyter_bridge' has no attribute {name!r}")

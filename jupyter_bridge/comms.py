@@ -113,7 +113,7 @@ _previous_create_comm: Any = None
 
 def _create_comm(*args: Any, **kwargs: Any) -> BaseComm:
     session = _current_session.get()
-    if session is None:
+    if session is None or not session.routes_comms:
         return _previous_create_comm(*args, **kwargs)
     return SessionComm(*args, session=session, **kwargs)
 

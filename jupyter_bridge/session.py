@@ -94,6 +94,10 @@ class Session:
     and ``comm.create_comm`` makes comms that belong to it.
     """
 
+    #: Whether widgets made in this session get comms of its own (False in a
+    #: kernel, where the kernel's comms already reach the frontend).
+    routes_comms = True
+
     def __init__(
         self,
         context: SessionContext,

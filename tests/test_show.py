@@ -1,0 +1,118 @@
+"""show(app) in a real kernel (nbclient), driven the way a notebook frontend would."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+from nbclient import NotebookClient
+
+NOTEBOOKS = Path(__file__).resolve().parent.parent / "notebooks"
+ROOT = NOTEBOOKS.parent
+
+
+class Kernel:
+    """A notebook executed in a live kernel, with helpers to poke it afterwards."""
+
+    def __init__(self, client: NotebookClient, notebook) -> None:
+        self.client = client
+        self.notebook = notebook
+
+    def run(self, source: str) -> str:
+        cell = nbformat.v4.new_code_cell(source)
+        self.notebook.cells.append(cell)
+        self.client.execute_cell(cell, len(self.notebook.cells) - 1)
+        errors = [o for o in cell.outputs if o.output_type == "error"]
+        assert not errors, "\n".join(errors[0].traceback)
+        return "".join(o.get("text", "") for o in cell.outputs if o.output_type == "stream")
+
+    def value(self, expression: str):
+        return json.loads(self.run(f"import json; print(json.dumps({expression}))").strip().splitlines()[-1])
+
+    def send_comm_msg(self, comm_id: str, data: dict) -> None:
+        """What a frontend sends when a view changes: a comm_msg on the shell channel."""
+        kc = self.client.kc
+        msg = kc.session.msg("comm_msg", {"comm_id": comm_id, "data": data})
+        kc.shell_channel.send(msg)
+
+    def wait_until(self, expression: str, timeout: float = 20.0):
+        deadline = time.monotonic() + timeout
+        while True:
+            result = self.value(expression)
+            if result or time.monotonic() > deadline:
+                return result
+            time.sleep(0.1)
+
+
+@pytest.fixture(scope="module")
+def show_app():
+    notebook = nbformat.read(NOTEBOOKS / "show_app.ipynb", as_version=4)
+    client = NotebookClient(
+        notebook, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
+    )
+    with client.setup_kernel():
+        for index, cell in enumerate(notebook.cells):
+            client.execute_cell(cell, index)
+        yield Kernel(client, notebook)
+
+
+def widget_views(cell) -> list[str]:
+    return [
+        o["data"]["application/vnd.jupyter.widget-view+json"]["model_id"]
+        for o in cell.outputs
+        if o.output_type == "display_data" and "application/vnd.jupyter.widget-view+json" in o.get("data", {})
+    ]
+
+
+def test_show_displays_the_document_as_a_widget_view(show_app):
+    code_cells = [c for c in show_app.notebook.cells if c.cell_type == "code"]
+    assert all(len(widget_views(c)) == 1 for c in code_cells[:3])
+    assert show_app.value("handle.document.roots[0].children[1].value") == "value*2 = 0"
+    # No extra port: nothing in the kernel listens for the app.
+    assert show_app.value("handle.session.routes_comms") is False
+
+
+def test_frontend_slider_change_runs_the_kernel_callback(show_app):
+    slider_id = show_app.value("handle.document.roots[0].children[0].model_id")
+    show_app.send_comm_msg(slider_id, {"method": "update", "state": {"value": 7}, "buffer_paths": []})
+    assert show_app.wait_until("handle.document.roots[0].children[1].value == 'value*2 = 14'")
+
+
+def test_periodic_callback_runs_while_the_kernel_is_idle(show_app):
+    first = show_app.value("len(stream_handle.document.roots[0].children[0].marks[0].x)")
+    time.sleep(1.0)
+    later = show_app.value("len(stream_handle.document.roots[0].children[0].marks[0].x)")
+    assert later >= first + 3
+
+
+def test_thread_updates_arrive_through_next_tick(show_app):
+    assert show_app.wait_until("thread_handle.document.roots[0].value == 20")
+
+
+def test_adding_a_root_after_show_updates_the_output(show_app):
+    show_app.run("handle.document.add_root(w.Label('added later'))")
+    assert show_app.value("[c.value for c in handle.session.container.children[1:]]") == ["added later"]
+    show_app.run("handle.document.remove_root(handle.document.roots[-1])")
+    assert show_app.value("len(handle.session.container.children)") == 1
+
+
+def test_showing_the_app_again_destroys_the_previous_session(show_app):
+    show_app.run("old = stream_handle\nold_line = old.document.roots[0].children[0].marks[0]")
+    output = show_app.run(
+        "stream_handle = show(stream)\nimport asyncio\nawait asyncio.sleep(0.3)\nprint('closed', old.closed)"
+    )
+    assert "closed True" in output
+    assert show_app.value("old_line.comm is None")  # its widgets were closed
+    count = show_app.value("len(old_line.x)")
+    time.sleep(0.5)
+    assert show_app.value("len(old_line.x)") == count  # its periodic callback stopped
+    assert show_app.value("stream_handle.closed") is False
+
+
+def test_close_ends_the_session(show_app):
+    show_app.run("thread_handle.close()\nimport asyncio\nawait asyncio.sleep(0.1)")
+    assert show_app.value("thread_handle.closed") is True
+    assert show_app.value("thread_handle.session.container.comm is None") is True
