@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import glob
+import json
 import logging
+import os
 import sys
 import webbrowser
 from typing import NoReturn
@@ -42,8 +45,15 @@ def make_parser() -> argparse.ArgumentParser:
             "Every browser connection gets its own fresh session of the app."
         ),
     )
-    serve.add_argument("paths", nargs="+", metavar="PATH", help="app files to serve, each at /<name>")
+    serve.add_argument(
+        "paths", nargs="+", metavar="PATH",
+        help="apps to serve, each at /<name>: a script (.py), a directory with main.py, or a notebook (.ipynb)",
+    )
     serve.add_argument("--show", action="store_true", help="open the app (or the index) in a browser")
+    serve.add_argument(
+        "--glob", action="store_true",
+        help="treat each PATH as a glob pattern (quote it: 'apps/*'); matches that are not apps are skipped",
+    )
     add_arguments(serve)
     serve.add_argument(
         "--args",
@@ -52,6 +62,18 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="...",
         help="everything after --args is passed to the apps as sys.argv[1:]",
     )
+    export = commands.add_parser(
+        "json",
+        help="print an app's document as widget-state JSON",
+        description=(
+            "Run the app once, without a server, and print its document in Jupyter's "
+            "widget-state JSON format (application/vnd.jupyter.widget-state+json)."
+        ),
+    )
+    export.add_argument("path", metavar="PATH", help="the app: a script, a directory app or a notebook")
+    export.add_argument("--indent", type=int, default=None, metavar="N", help="indent the JSON by N spaces")
+    export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
+    export.add_argument("--args", nargs=argparse.REMAINDER, default=[], metavar="...", help="passed to the app as sys.argv[1:]")
     return parser
 
 
@@ -75,10 +97,13 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     except ValueError as error:
         parser.error(str(error))
     apps = {}
-    for path in args.paths:
+    for path in _expand(args.paths, args.glob, parser):
         try:
-            application = build_application(path, argv=args.args)
+            application = build_application(path, argv=args.args, notebook_layout=settings.notebook_layout)
         except NotAnAppError as error:
+            if args.glob:
+                log.warning("Skipping %s: %s", path, error)
+                continue
             parser.error(str(error))
         url_path = application.url_path()
         if url_path in apps:
@@ -108,6 +133,38 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def _expand(patterns: list[str], use_glob: bool, parser: argparse.ArgumentParser) -> list[str]:
+    if not use_glob:
+        return patterns
+    paths = sorted(
+        {p for pattern in patterns for p in glob.glob(pattern) if not os.path.basename(p).startswith((".", "_"))}
+    )
+    if not paths:
+        parser.error(f"no files match {' '.join(patterns)}")
+    return paths
+
+
+def export_json(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    from .export import document_state
+    from .session import AppError
+
+    configure_logging("warning")
+    try:
+        state = document_state(args.path, args.args)
+    except NotAnAppError as error:
+        parser.error(str(error))
+    except AppError as error:
+        sys.stderr.write(f"{parser.prog}: error: {error}\n{error.traceback}")
+        return 1
+    text = json.dumps(state, indent=args.indent) + "\n"
+    if args.output:
+        with open(args.output, "w", encoding="utf-8") as file:
+            file.write(text)
+    else:
+        sys.stdout.write(text)
+    return 0
+
+
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -120,6 +177,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args, _subparser(parser, "serve"))
+    if args.command == "json":
+        return export_json(args, _subparser(parser, "json"))
     parser.print_help()
     return 2
 

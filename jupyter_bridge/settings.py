@@ -60,6 +60,12 @@ class BridgeSettings(Configurable):
         300,
         help="Seconds a page's session token stays valid for opening a new session.",
     ).tag(config=True, cli=True, metavar="SECONDS")
+    notebook_layout = Enum(
+        ["cells", "roots"],
+        "cells",
+        help="What a served notebook's page shows: every cell's output and markdown "
+        "(cells), or only its widget roots (roots).",
+    ).tag(config=True, cli=True)
     dev = Bool(
         False, help="Development mode: tracebacks in pages and error messages."
     ).tag(config=True, cli=True)

@@ -146,3 +146,55 @@ def test_port_in_use_is_a_clear_error():
         result = run("serve", str(EXAMPLES / "sliders.py"), "--port", str(port), "--address", "127.0.0.1")
     assert result.returncode == 1
     assert f"Cannot listen on port {port}" in result.stderr and "--port" in result.stderr
+
+
+def test_json_prints_the_document_as_widget_state():
+    result = run("json", str(EXAMPLES / "sliders.py"))
+    assert result.returncode == 0, result.stderr
+    import json
+
+    state = json.loads(result.stdout)
+    assert state["version_major"] == 2 and state["title"] == "Sliders"
+    (root,) = state["roots"]
+    assert state["state"][root]["model_name"] == "VBoxModel"
+    names = sorted(model["model_name"] for model in state["state"].values())
+    assert "IntSliderModel" in names and "LabelModel" in names
+
+
+def test_json_of_a_failing_app_reports_the_error(tmp_path):
+    app = tmp_path / "fails.py"
+    app.write_text("raise KeyError('no such column')\n")
+    result = run("json", str(app))
+    assert result.returncode == 1
+    assert "KeyError: 'no such column'" in result.stderr
+
+
+def test_glob_serves_every_app_and_skips_the_rest(tmp_path):
+    (tmp_path / "one.py").write_text("")
+    (tmp_path / "notes.txt").write_text("")
+    (tmp_path / "nomain").mkdir()
+    port = free_port()
+    process = subprocess.Popen(
+        [*CLI, "serve", "--glob", str(tmp_path / "*"), "--port", str(port), "--address", "127.0.0.1"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                status, _ = get(f"http://127.0.0.1:{port}/one")
+                break
+            except (urllib.error.URLError, ConnectionError):
+                assert time.monotonic() < deadline and process.poll() is None, process.communicate()
+                time.sleep(0.1)
+        assert status == 200
+        process.send_signal(signal.SIGTERM)
+        _, err = process.communicate(timeout=30)
+    finally:
+        if process.poll() is None:
+            process.kill()
+    assert "Skipping" in err and "notes.txt" in err and "nomain" in err
+
+
+def test_glob_matching_nothing_is_an_error(tmp_path):
+    assert "no files match" in one_line_error(run("serve", "--glob", str(tmp_path / "*.py")))

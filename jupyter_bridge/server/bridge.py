@@ -50,8 +50,9 @@ class Bridge:
         self.settings = settings or BridgeSettings()
         raw = prefix if prefix is not None else self.settings.prefix
         self.prefix = ("/" + raw.strip("/")) if raw.strip("/") else ""
+        layout = self.settings.notebook_layout
         if not isinstance(apps, Mapping):
-            application = build_application(apps, argv)
+            application = build_application(apps, argv, notebook_layout=layout)
             apps = {application.url_path(): application}
         self.managers: dict[str, SessionManager] = {}
         self.resolver = resolver
@@ -64,7 +65,7 @@ class Bridge:
             if url_path in ("/static", "/healthz"):
                 raise ValueError(f"{url_path} is reserved for the server; serve the app under another name")
             self.managers[url_path] = SessionManager(
-                build_application(spec, argv), url_path, dev=self.settings.dev
+                build_application(spec, argv, notebook_layout=layout), url_path, dev=self.settings.dev
             )
 
     def manager_for(self, url_path: str) -> SessionManager | None:
@@ -80,7 +81,8 @@ class Bridge:
         spec = self.resolver(url_path.removeprefix("/apps/"))
         if spec is None:
             return None
-        manager = SessionManager(build_application(spec, self.argv), url_path, dev=self.settings.dev)
+        application = build_application(spec, self.argv, notebook_layout=self.settings.notebook_layout)
+        manager = SessionManager(application, url_path, dev=self.settings.dev)
         manager.application.on_server_loaded(manager.server_context)
         self.managers[url_path] = manager
         return manager
