@@ -13,6 +13,7 @@ import contextvars
 import inspect
 import itertools
 import logging
+import math
 import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -119,6 +120,9 @@ class PeriodicCallback(SessionCallback):
 def _milliseconds(value: float, name: str) -> float:
     if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise TypeError(f"{name} must be a number of milliseconds, not {value!r}")
+    if math.isnan(value):
+        # NaN compares false with everything, so the loop's timer heap would misorder it.
+        raise ValueError(f"{name} must be a number of milliseconds, not NaN")
     if value < 0:
         raise ValueError(f"{name} must not be negative, got {value}")
     return float(value)

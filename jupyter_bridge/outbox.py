@@ -105,7 +105,8 @@ class Outbox:
                 send(frame)
 
     def detach(self, send: Callable[[str | bytes], None]) -> None:
-        if self._send is send:
+        # ==, not is: each access to a bound method (handler.send_frame) is a new object.
+        if self._send == send:
             self._send = None
 
     def can_resume(self, last_seq: int) -> bool:
@@ -145,7 +146,8 @@ def _merge_updates(
     first: dict[str, Any], first_buffers: list[Any], second: dict[str, Any], second_buffers: list[Any]
 ) -> tuple[dict[str, Any], list[Any]]:
     """One update carrying ``first`` overridden by ``second``, buffers included."""
-    overridden = set(second["state"])
+    # ipywidgets deletes a top-level binary value from "state"; only its buffer path names it.
+    overridden = set(second["state"]) | {path[0] for path in second.get("buffer_paths", [])}
     paths: list[Any] = []
     buffers: list[Any] = []
     for path, buffer in zip(first.get("buffer_paths", []), first_buffers):

@@ -83,12 +83,15 @@ def decode(frame: str | bytes) -> Message:
         content = json.loads(text)
     except ValueError as error:
         raise ProtocolError(f"frame is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ProtocolError("frame's JSON is nested too deeply") from None
     if not isinstance(content, dict):
         raise ProtocolError("frame must be a JSON object")
     parent = content.get("id")
     parent = parent if isinstance(parent, str) else None
     kind = content.get("type")
-    if kind not in CLIENT_TYPES:
+    # A list or object "type" is unhashable: test for str before the dict lookup.
+    if not isinstance(kind, str) or kind not in CLIENT_TYPES:
         allowed = ", ".join(sorted(CLIENT_TYPES))
         raise ProtocolError(f"unknown message type {kind!r}; a client may send {allowed}", parent)
     for name in CLIENT_TYPES[kind]:

@@ -1,0 +1,226 @@
+from __future__ import annotations
+
+import json
+import struct
+from typing import Any
+
+import pytest
+
+from jupyter_bridge.protocol import Message, ProtocolError, decode, encode
+
+
+def comm_msg(data: Any = None, **fields: Any) -> dict[str, Any]:
+    return {"type": "comm_msg", "id": "m1", "comm_id": "c1", "data": {} if data is None else data, **fields}
+
+
+def binary(*parts: bytes, count: int | None = None, offsets: list[int] | None = None) -> bytes:
+    """A binary frame built by hand, so the decoder is not checked against itself."""
+    n = len(parts) if count is None else count
+    if offsets is None:
+        offsets = []
+        position = 4 * (len(parts) + 1)
+        for part in parts:
+            offsets.append(position)
+            position += len(part)
+    header = struct.pack(f">{1 + len(offsets)}I", n, *offsets)
+    return header + b"".join(parts)
+
+
+def refused(frame: str | bytes, match: str) -> ProtocolError:
+    with pytest.raises(ProtocolError, match=match) as info:
+        decode(frame)
+    return info.value
+
+
+def test_a_message_without_buffers_is_a_text_frame_that_round_trips():
+    content = {"type": "ping", "id": "p1"}
+
+    frame = encode(Message(content))
+
+    assert isinstance(frame, str)
+    assert json.loads(frame) == content
+    message = decode(frame)
+    assert message.content == content
+    assert message.type == "ping"
+    assert message.buffers == []
+
+
+def test_a_comm_msg_without_buffers_round_trips_as_text():
+    content = comm_msg({"method": "update", "state": {"value": 3}})
+
+    frame = encode(Message(content))
+
+    assert isinstance(frame, str)
+    assert decode(frame).content == content
+
+
+@pytest.mark.parametrize(
+    "buffers",
+    [
+        [b"\x00\x01\x02\xff"],
+        [b"first", b"", bytes(range(256)) * 40],
+    ],
+    ids=["one buffer", "three buffers"],
+)
+def test_buffers_travel_in_a_binary_frame_and_arrive_byte_identical(buffers):
+    paths = [["state", f"b{i}"] for i in range(len(buffers))]
+    content = comm_msg({"method": "update", "state": {}, "buffer_paths": paths})
+
+    frame = encode(Message(content, [memoryview(b) for b in buffers]))
+
+    assert isinstance(frame, bytes)
+    assert struct.unpack_from(">I", frame)[0] == 1 + len(buffers)
+    message = decode(frame)
+    assert message.content == content
+    assert [bytes(b) for b in message.buffers] == buffers
+    assert [memoryview(b).nbytes for b in message.buffers] == [len(b) for b in buffers]
+
+
+def test_a_hand_built_binary_frame_with_no_buffers_decodes():
+    message = decode(binary(json.dumps({"type": "ping", "id": "p1"}).encode()))
+
+    assert message.content == {"type": "ping", "id": "p1"}
+    assert message.buffers == []
+
+
+def test_a_hand_built_binary_frame_gives_each_buffer_its_own_slice():
+    content = comm_msg({"buffer_paths": [["a"], ["b"], ["c"]]})
+    frame = binary(json.dumps(content).encode(), b"AAA", b"B", b"CCCCC")
+
+    message = decode(frame)
+
+    assert [bytes(b) for b in message.buffers] == [b"AAA", b"B", b"CCCCC"]
+
+
+def test_text_that_is_not_json_is_refused():
+    error = refused("{not json", "not valid JSON")
+    assert error.parent is None
+
+
+def test_json_that_is_not_an_object_is_refused():
+    refused("[1, 2]", "must be a JSON object")
+    refused('"ping"', "must be a JSON object")
+
+
+def test_json_nested_too_deeply_is_refused_not_crashed():
+    depth = 100_000
+    frame = '{"type": "ping", "id": "p1", "x": ' + "[" * depth + "]" * depth + "}"
+    refused(frame, "JSON")
+
+
+def test_an_unknown_type_is_refused_naming_it_and_what_is_allowed():
+    error = refused(json.dumps({"type": "comm_open", "id": "o1"}), "unknown message type 'comm_open'")
+    assert "comm_msg" in str(error) and "ping" in str(error)
+    assert error.parent == "o1"
+
+
+@pytest.mark.parametrize("kind", [None, 3, ["ping"], {"ping": 1}])
+def test_a_missing_or_non_string_type_is_refused(kind):
+    content = {"id": "x1"} if kind is None else {"type": kind, "id": "x1"}
+    refused(json.dumps(content), "unknown message type")
+
+
+@pytest.mark.parametrize(
+    ("content", "field"),
+    [
+        ({"type": "ping"}, "id"),
+        ({"type": "ack"}, "seq"),
+        ({"type": "comm_close", "id": "m1"}, "comm_id"),
+        ({"type": "comm_msg", "id": "m1", "comm_id": "c1"}, "data"),
+    ],
+)
+def test_a_missing_field_is_refused_naming_it(content, field):
+    error = refused(json.dumps(content), f"lacks the field '{field}'")
+    assert error.parent == content.get("id")
+
+
+@pytest.mark.parametrize("bad_id", [5, None, ["m1"]])
+def test_a_non_string_id_is_refused_without_a_parent(bad_id):
+    error = refused(json.dumps({"type": "ping", "id": bad_id}), "'id' must be a string")
+    assert error.parent is None
+
+
+def test_a_non_string_comm_id_is_refused():
+    error = refused(json.dumps(comm_msg(comm_id=7)), "'comm_id' must be a string")
+    assert error.parent == "m1"
+
+
+@pytest.mark.parametrize("seq", ["3", 1.5, True, None])
+def test_an_ack_whose_seq_is_not_an_integer_is_refused(seq):
+    refused(json.dumps({"type": "ack", "seq": seq}), "'seq' must be an integer")
+
+
+def test_an_ack_with_an_integer_seq_is_accepted():
+    assert decode(json.dumps({"type": "ack", "seq": 12})).content["seq"] == 12
+
+
+@pytest.mark.parametrize("data", [[], "update", 3])
+def test_comm_msg_data_that_is_not_an_object_is_refused(data):
+    error = refused(json.dumps(comm_msg(data=data)), "'data' must be an object")
+    assert error.parent == "m1"
+
+
+def test_comm_msg_metadata_or_state_that_is_not_an_object_is_refused():
+    refused(json.dumps(comm_msg(metadata=[])), "'metadata' must be an object")
+    refused(json.dumps(comm_msg({"method": "update", "state": [1]})), "'state' must be an object")
+
+
+def test_more_buffer_paths_than_buffers_is_refused():
+    content = comm_msg({"state": {}, "buffer_paths": [["a"], ["b"]]})
+    error = refused(binary(json.dumps(content).encode(), b"x"), "2 buffer paths but carries 1 buffers")
+    assert error.parent == "m1"
+
+
+def test_buffers_without_buffer_paths_are_refused():
+    content = comm_msg({"state": {}})
+    refused(binary(json.dumps(content).encode(), b"x"), "0 buffer paths but carries 1 buffers")
+
+
+def test_buffer_paths_that_are_not_a_list_are_refused():
+    content = comm_msg({"state": {}, "buffer_paths": "a"})
+    refused(binary(json.dumps(content).encode(), b"x"), "buffer paths")
+
+
+@pytest.mark.parametrize("path", [[], "a", [True], [1.5], [None], [["a"]]])
+def test_a_malformed_buffer_path_is_refused(path):
+    content = comm_msg({"state": {}, "buffer_paths": [path]})
+    error = refused(binary(json.dumps(content).encode(), b"x"), "buffer path must be a non-empty list")
+    assert error.parent == "m1"
+
+
+def test_a_binary_frame_shorter_than_its_header_is_refused():
+    refused(b"\x00\x00\x00", "shorter than its header")
+    refused(b"", "shorter than its header")
+
+
+@pytest.mark.parametrize("count", [0, 50, 2**32 - 1])
+def test_a_binary_frame_announcing_an_impossible_part_count_is_refused(count):
+    frame = binary(b'{"type":"ping","id":"p1"}', count=count)
+    refused(frame, f"announces {count} parts")
+
+
+def test_binary_frame_offsets_out_of_range_are_refused():
+    text = b'{"type":"ping","id":"p1"}'
+    refused(binary(text, b"xy", offsets=[12, 12 + len(text) + 100]), "offsets")
+
+
+def test_binary_frame_offsets_out_of_order_are_refused():
+    text = b'{"type":"ping","id":"p1"}'
+    refused(binary(text, b"xy", b"z", offsets=[16, 30, 20]), "offsets")
+
+
+def test_a_binary_frame_whose_message_does_not_start_after_the_header_is_refused():
+    refused(binary(b'{"type":"ping","id":"p1"}', offsets=[12]), "offsets")
+
+
+def test_a_binary_frame_whose_message_is_not_utf8_is_refused():
+    refused(binary(b'{"type":"ping","id":"\xff\xfe"}'), "not UTF-8")
+
+
+def test_buffers_on_a_message_that_cannot_carry_them_are_refused():
+    error = refused(binary(b'{"type":"ping","id":"p1"}', b"x"), "ping message cannot carry buffers")
+    assert error.parent == "p1"
+
+
+def test_a_protocol_error_is_a_value_error():
+    assert issubclass(ProtocolError, ValueError)
