@@ -1,0 +1,144 @@
+// The comm objects the widget manager talks to (its IClassicComm interface),
+// standing in for a kernel's comms: they route over the session's connection.
+
+import type { ICallbacks, IClassicComm } from '@jupyter-widgets/base';
+import type { Buffer, ClientMessage, CommClose, CommMsg, JSONObject } from './protocol';
+
+/** The kernel-style message a comm callback receives. */
+interface CommEvent {
+  content: { comm_id: string; data: JSONObject };
+  metadata: JSONObject;
+  buffers: DataView[];
+  parent_header: { msg_id?: string };
+}
+
+interface Sender {
+  nextId(): string;
+  send(message: ClientMessage, buffers?: readonly Buffer[]): void;
+}
+
+type Callback = (event: CommEvent) => void;
+
+export class Comm implements IClassicComm {
+  private onMessage: Callback | null = null;
+  private onClose: Callback | null = null;
+  /** Events that arrived before the model attached its callbacks, in arrival order. */
+  private queue: { close: boolean; event: CommEvent }[] = [];
+
+  constructor(
+    readonly comm_id: string,
+    readonly target_name: string,
+    /** null for a comm the page opened itself: the server accepts no comm_open from a page. */
+    private readonly comms: Comms | null,
+  ) {}
+
+  open(): string {
+    return '';
+  }
+
+  send(data: unknown, callbacks?: ICallbacks, metadata?: JSONObject, buffers?: Buffer[]): string {
+    return this.comms?.send(this.comm_id, data, callbacks, metadata, buffers) ?? '';
+  }
+
+  close(): string {
+    return this.comms?.close(this.comm_id) ?? '';
+  }
+
+  on_msg(callback: Callback): void {
+    this.onMessage = callback;
+    this.flush();
+  }
+
+  on_close(callback: Callback): void {
+    this.onClose = callback;
+    this.flush();
+  }
+
+  deliver(close: boolean, event: CommEvent): void {
+    this.queue.push({ close, event });
+    this.flush();
+  }
+
+  private flush(): void {
+    // The model attaches on_close before on_msg: hold everything until the
+    // first queued event has its callback, so order is kept.
+    while (this.queue.length > 0) {
+      const callback = this.queue[0].close ? this.onClose : this.onMessage;
+      if (callback === null) {
+        return;
+      }
+      callback(this.queue.shift()!.event);
+    }
+  }
+}
+
+/** The session's comms, and the callbacks waiting for the server's `idle`. */
+export class Comms {
+  private comms = new Map<string, Comm>();
+  private waiting = new Map<string, ICallbacks>();
+
+  constructor(private readonly connection: Sender) {}
+
+  opened(commId: string, targetName: string): Comm {
+    const comm = new Comm(commId, targetName, this);
+    this.comms.set(commId, comm);
+    return comm;
+  }
+
+  received(message: CommMsg, buffers: DataView[]): void {
+    this.comms.get(message.comm_id)?.deliver(false, toEvent(message, buffers));
+  }
+
+  closedByServer(message: CommClose): void {
+    const comm = this.comms.get(message.comm_id);
+    this.comms.delete(message.comm_id);
+    comm?.deliver(true, toEvent(message, []));
+  }
+
+  /** The server has handled message `parent`: let the model send its next update. */
+  idle(parent: string): void {
+    const callbacks = this.waiting.get(parent);
+    this.waiting.delete(parent);
+    callbacks?.iopub?.status?.({
+      content: { execution_state: 'idle' },
+      parent_header: { msg_id: parent },
+    } as never);
+  }
+
+  /** The socket dropped: no `idle` may come for what is in flight, so do not wait for it. */
+  releaseAll(): void {
+    const parents = [...this.waiting.keys()];
+    parents.forEach((parent) => this.idle(parent));
+  }
+
+  send(commId: string, data: unknown, callbacks?: ICallbacks, metadata?: JSONObject, buffers?: Buffer[]): string {
+    const id = this.connection.nextId();
+    if (callbacks?.iopub?.status) {
+      this.waiting.set(id, callbacks);
+    }
+    this.connection.send({ type: 'comm_msg', id, comm_id: commId, data, metadata }, buffers);
+    return id;
+  }
+
+  close(commId: string): string {
+    if (!this.comms.delete(commId)) {
+      return '';
+    }
+    const id = this.connection.nextId();
+    this.connection.send({ type: 'comm_close', id, comm_id: commId });
+    return id;
+  }
+}
+
+function toEvent(message: CommMsg | CommClose, buffers: DataView[]): CommEvent {
+  return {
+    content: { comm_id: message.comm_id, data: message.data ?? {} },
+    metadata: message.metadata ?? {},
+    buffers,
+    // ipywidgets matches an echo_update to the update that caused it by this id.
+    // Without one it drops echoes of values it sent itself, which is harmless
+    // (a value Python changes comes back as a plain update) and avoids a
+    // dragged slider jumping back to an older value.
+    parent_header: 'parent' in message && message.parent ? { msg_id: message.parent } : {},
+  };
+}

@@ -1,0 +1,180 @@
+// One session's WebSocket: applies frames in `seq` order, acknowledges them, and
+// resumes the session with `?last_seq=N` when the socket drops.
+
+import { SUBPROTOCOL, decodeFrame, encodeFrame } from './protocol';
+import type { Buffer, ClientMessage, ServerMessage } from './protocol';
+
+export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
+
+export interface ConnectionHandlers {
+  message(message: ServerMessage, buffers: DataView[]): void;
+  state(state: ConnectionState, reason?: string): void;
+  /** The socket is gone: answers to messages already sent may never come. */
+  lost(): void;
+}
+
+const ACK_DELAY_MS = 200;
+const FIRST_RETRY_MS = 500;
+const LAST_RETRY_MS = 5000;
+const MAX_RETRIES = 10;
+/** Close codes (docs/protocol.md): 4xxx is a refusal that retrying cannot mend. */
+const SESSION_GONE = 4404;
+const isRefusal = (code: number) => code >= 4000 && code < 5000;
+
+export class Connection {
+  state: ConnectionState = 'connecting';
+  sessionId: string | null = null;
+  /** The last `seq` applied; a resumed connection asks only for what follows it. */
+  lastSeq = 0;
+
+  private socket: WebSocket | null = null;
+  private everConnected = false;
+  private retries = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private ackTimer: ReturnType<typeof setTimeout> | undefined;
+  private ackedSeq = 0;
+  private nextIdNumber = 0;
+  /** Messages sent while no socket is open go out, in order, after the next hello. */
+  private outbox: (string | ArrayBuffer)[] = [];
+  private stopped = false;
+
+  constructor(
+    private readonly url: URL,
+    private readonly token: string,
+    private readonly handlers: ConnectionHandlers,
+  ) {}
+
+  /** An id unique for the page's lifetime, so answers never match a message of an older socket. */
+  nextId(): string {
+    this.nextIdNumber += 1;
+    return `m${this.nextIdNumber}`;
+  }
+
+  send(message: ClientMessage, buffers?: readonly Buffer[]): void {
+    const frame = encodeFrame(message, buffers);
+    if (this.state === 'connected' && this.socket?.readyState === WebSocket.OPEN) {
+      this.socket.send(frame);
+    } else if (!this.stopped) {
+      this.outbox.push(frame);
+    }
+  }
+
+  open(): void {
+    this.stopped = false;
+    const url = new URL(this.url);
+    if (this.everConnected || this.retries > 0) {
+      url.searchParams.set('last_seq', String(this.lastSeq));
+    }
+    const socket = new WebSocket(url, [SUBPROTOCOL, this.token]);
+    socket.binaryType = 'arraybuffer';
+    socket.onmessage = (event: MessageEvent<string | ArrayBuffer>) => this.receive(event.data);
+    socket.onclose = (event) => {
+      if (this.socket === socket) {
+        this.socket = null;
+        this.closed(event.code);
+      }
+    };
+    this.socket = socket;
+  }
+
+  /** Closes the socket on purpose: no reconnecting, no "disconnected" state. */
+  close(): void {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    const socket = this.socket;
+    this.socket = null;
+    socket?.close(1000);
+  }
+
+  private receive(data: string | ArrayBuffer): void {
+    let frame;
+    try {
+      frame = decodeFrame(data);
+    } catch (error) {
+      console.error('jupyter_bridge: dropped a frame that could not be decoded', error);
+      return;
+    }
+    const { message, buffers } = frame;
+    // Messages outside the session's stream (hello, the "session is gone" error)
+    // carry seq 0 and are never replayed: apply them without moving lastSeq.
+    const seq = message.seq ?? 0;
+    if (seq > 0) {
+      if (seq <= this.lastSeq) {
+        return; // replayed by a resumed connection and already applied
+      }
+      this.lastSeq = seq;
+      this.scheduleAck();
+    }
+    if (message.type === 'hello') {
+      this.greeted(message.session_id);
+    }
+    try {
+      this.handlers.message(message, buffers);
+    } catch (error) {
+      // One bad message must not stop the stream; the page shows what it can.
+      console.error(`jupyter_bridge: failed to apply a ${message.type} message`, error);
+    }
+  }
+
+  private greeted(sessionId: string): void {
+    this.sessionId = sessionId;
+    this.everConnected = true;
+    this.retries = 0;
+    this.setState('connected');
+    const waiting = this.outbox;
+    this.outbox = [];
+    for (const frame of waiting) {
+      this.socket?.send(frame);
+    }
+    // Frames applied while the last socket was closing are acknowledged to this one.
+    if (this.lastSeq > this.ackedSeq) {
+      this.scheduleAck();
+    }
+  }
+
+  private scheduleAck(): void {
+    if (this.ackTimer !== undefined) {
+      return;
+    }
+    this.ackTimer = setTimeout(() => {
+      this.ackTimer = undefined;
+      if (this.lastSeq > this.ackedSeq && this.socket?.readyState === WebSocket.OPEN) {
+        this.ackedSeq = this.lastSeq;
+        this.socket.send(encodeFrame({ type: 'ack', seq: this.lastSeq }));
+      }
+    }, ACK_DELAY_MS);
+  }
+
+  private closed(code: number): void {
+    clearTimeout(this.ackTimer);
+    this.ackTimer = undefined;
+    this.handlers.lost();
+    if (this.stopped) {
+      return;
+    }
+    if (isRefusal(code)) {
+      this.stop(code === SESSION_GONE ? 'session ended' : 'disconnected');
+    } else if (this.retries >= MAX_RETRIES) {
+      this.stop('connection lost');
+    } else {
+      const delay = Math.min(FIRST_RETRY_MS * 2 ** this.retries, LAST_RETRY_MS);
+      this.retries += 1;
+      // Before the first hello the page shows nothing yet: it is still connecting.
+      this.setState(this.everConnected ? 'reconnecting' : 'connecting');
+      this.retryTimer = setTimeout(() => this.open(), delay);
+    }
+  }
+
+  private stop(reason: string): void {
+    this.stopped = true;
+    this.outbox = [];
+    this.setState('disconnected', reason);
+  }
+
+  private setState(state: ConnectionState, reason?: string): void {
+    this.state = state;
+    this.handlers.state(state, reason);
+  }
+}

@@ -1,0 +1,2 @@
+// esbuild gathers imported stylesheets into client-HASH.css; they export nothing.
+declare module '*.css';

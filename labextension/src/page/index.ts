@@ -1,0 +1,141 @@
+// The page client: reads the config the server put in the page, connects to
+// the session and renders its widgets.
+
+import '@fortawesome/fontawesome-free/css/all.min.css';
+import '@fortawesome/fontawesome-free/css/v4-shims.min.css';
+import '@jupyter-widgets/controls/css/labvariables.css';
+import '@jupyter-widgets/controls/css/widgets-base.css';
+import './page.css';
+
+import { Comms } from './comm';
+import { Connection } from './connection';
+import { BridgeManager } from './manager';
+import { amdLoader } from './modules';
+import type { ServerMessage } from './protocol';
+import { Roots } from './roots';
+import { Status } from './status';
+
+/** The hashed file name of require.js next to this script; set by build.mjs. */
+declare const REQUIRE_JS_FILE: string;
+
+interface Config {
+  wsUrl: string;
+  token: string;
+  modulesUrl: string;
+  sessionId?: string;
+}
+
+export interface JupyterBridge {
+  manager: BridgeManager;
+  connection: Connection;
+  /** Resolves once the roots of the first `doc` message are displayed. */
+  ready: Promise<void>;
+}
+
+declare global {
+  interface Window {
+    jupyterBridge?: JupyterBridge;
+  }
+}
+
+// Only known while this script runs: later, currentScript is someone else.
+const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src || document.baseURI;
+
+function readConfig(): Config {
+  const element = document.getElementById('jupyter-bridge-config');
+  if (element === null) {
+    throw new Error('jupyter_bridge: the page has no #jupyter-bridge-config element');
+  }
+  return JSON.parse(element.textContent ?? '') as Config;
+}
+
+function webSocketUrl(relative: string): URL {
+  const url = new URL(relative, document.baseURI);
+  url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
+  return url;
+}
+
+function start(): JupyterBridge {
+  const config = readConfig();
+  const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
+  const status = new Status(document.body);
+  const modulesUrl = new URL(config.modulesUrl, document.baseURI).href;
+  const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
+  const roots = new Roots(manager, container);
+
+  let shown: () => void;
+  const ready = new Promise<void>((resolve) => (shown = resolve));
+  let firstDoc = true;
+
+  const apply = (message: ServerMessage, buffers: DataView[]): void => {
+    switch (message.type) {
+      case 'comm_open':
+        if (message.target_name === manager.comm_target_name) {
+          manager.open(comms.opened(message.comm_id, message.target_name), message, buffers);
+        } else {
+          console.warn(`jupyter_bridge: ignored a comm for unknown target ${message.target_name}`);
+        }
+        break;
+      case 'comm_msg':
+        comms.received(message, buffers);
+        break;
+      case 'comm_close':
+        comms.closedByServer(message);
+        break;
+      case 'idle':
+        comms.idle(message.parent);
+        break;
+      case 'doc': {
+        document.title = message.title;
+        const displayed = roots.update(message.roots);
+        if (firstDoc) {
+          firstDoc = false;
+          void displayed.then(() => {
+            container.dataset.jbReady = '1';
+            shown();
+          });
+        }
+        break;
+      }
+      case 'error':
+        console.error(`jupyter_bridge: ${message.message}`, message.detail ?? '');
+        status.error(message);
+        break;
+      // hello is handled by the connection; pong and unknown types need nothing.
+    }
+  };
+
+  // The handlers run only once connection.open() below is called, when comms exists.
+  const connection = new Connection(webSocketUrl(config.wsUrl), config.token, {
+    message: apply,
+    state: (state, reason) => status.show(state, reason),
+    lost: () => comms.releaseAll(),
+  });
+  const comms = new Comms(connection);
+
+  // Leaving the page is not losing the connection; coming back from the
+  // back/forward cache resumes the session where it stopped.
+  window.addEventListener('pagehide', () => connection.close());
+  window.addEventListener('pageshow', (event) => {
+    if (event.persisted) {
+      connection.open();
+    }
+  });
+  connection.open();
+  return { manager, connection, ready };
+}
+
+function boot(): void {
+  try {
+    window.jupyterBridge = start();
+  } catch (error) {
+    document.documentElement.dataset.jbState = 'disconnected';
+    console.error(error);
+  }
+}
+
+if (document.readyState === 'loading') {
+  document.addEventListener('DOMContentLoaded', boot, { once: true });
+} else {
+  boot();
+}

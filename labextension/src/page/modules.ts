@@ -1,0 +1,102 @@
+// Loads third-party widget front-ends (bqplot, anywidget, ...). Widget packages
+// install AMD modules as share/jupyter/nbextensions/<name>/index.js; the server
+// serves those folders at `modulesUrl`. RequireJS is fetched on first need only,
+// so pages made of standard controls never download it.
+
+import * as base from '@jupyter-widgets/base';
+import * as controls from '@jupyter-widgets/controls';
+import * as output from '@jupyter-widgets/output';
+import type { ModuleLoader } from './manager';
+
+interface RequireError extends Error {
+  requireModules?: string[];
+}
+
+interface RequireJS {
+  (ids: string[], loaded: (...modules: unknown[]) => void, failed: (error: RequireError) => void): void;
+  config(options: object): void;
+  undef(id: string): void;
+}
+
+type Define = (id: string, deps: string[], factory: () => unknown) => void;
+
+/** The modules bundled here, shared with third-party modules instead of loaded again. */
+const SHARED: Record<string, unknown> = {
+  '@jupyter-widgets/base': base,
+  '@jupyter-widgets/controls': controls,
+  '@jupyter-widgets/output': output,
+};
+
+/** `name` and `@scope/name` are packages; anything longer is a file inside one. */
+const PACKAGE = /^(@[^/]+\/)?[^/@]+$/;
+
+export function amdLoader(modulesUrl: string, requireUrl: string): ModuleLoader {
+  let loading: Promise<RequireJS> | null = null;
+  return async (name, version) => {
+    let req: RequireJS;
+    try {
+      loading ??= loadRequire(modulesUrl, requireUrl);
+      req = await loading;
+    } catch (error) {
+      loading = null; // let a later widget try again
+      throw new Error(`Could not load widget package ${name}: ${(error as Error).message}`);
+    }
+    return new Promise((resolve, reject) => {
+      req(
+        [name],
+        (module) => resolve(module),
+        (error) => {
+          // Forget the failure so that a later widget of this package can try again.
+          (error.requireModules ?? [name]).forEach((id) => req.undef(id));
+          reject(new Error(`Could not load widget package ${name}@${version} from ${modulesUrl}${name}/index.js: ${error.message}`));
+        },
+      );
+    });
+  };
+}
+
+function loadRequire(modulesUrl: string, requireUrl: string): Promise<RequireJS> {
+  return new Promise((resolve, reject) => {
+    const ready = () => resolve(configure(modulesUrl));
+    // A page template may bring its own RequireJS; use it rather than load a second one.
+    if (typeof window.requirejs === 'function') {
+      ready();
+      return;
+    }
+    const script = document.createElement('script');
+    script.src = requireUrl;
+    script.onload = ready;
+    script.onerror = () => {
+      script.remove();
+      reject(new Error(`the module loader ${requireUrl} did not load`));
+    };
+    document.head.appendChild(script);
+  });
+}
+
+function configure(modulesUrl: string): RequireJS {
+  const req = window.requirejs as RequireJS;
+  req.config({
+    baseUrl: modulesUrl,
+    waitSeconds: 30,
+    // RequireJS looks for package `name` at <baseUrl>name.js; packages keep it in name/index.js.
+    // Rewriting here (RequireJS's own hook) also covers packages that depend on packages.
+    onNodeCreated(node: HTMLScriptElement, _config: object, id: string, url: string) {
+      if (PACKAGE.test(id) && url === `${modulesUrl}${id}.js`) {
+        node.src = `${modulesUrl}${id}/index.js`;
+      }
+    },
+  });
+  const define = window.define as Define;
+  for (const [id, module] of Object.entries(SHARED)) {
+    define(id, [], () => module);
+  }
+  return req;
+}
+
+declare global {
+  interface Window {
+    requirejs?: unknown;
+    define?: unknown;
+  }
+}

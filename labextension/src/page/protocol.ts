@@ -1,0 +1,154 @@
+// The browser side of docs/protocol.md: message shapes and frame encoding.
+// The Python side is jupyter_bridge/protocol.py; keep the two in step.
+
+export const SUBPROTOCOL = 'jupyter-bridge.v1';
+
+export type JSONObject = { [key: string]: unknown };
+
+/** `seq` orders the session's stream; 0 marks a message outside it (hello). */
+interface Sequenced {
+  seq?: number;
+}
+
+export interface Hello extends Sequenced {
+  type: 'hello';
+  protocol: number;
+  session_id: string;
+  server: string;
+}
+
+export interface Doc extends Sequenced {
+  type: 'doc';
+  title: string;
+  roots: string[];
+}
+
+export interface CommOpen extends Sequenced {
+  type: 'comm_open';
+  comm_id: string;
+  target_name: string;
+  target_module?: string | null;
+  data: JSONObject;
+  metadata: JSONObject;
+}
+
+export interface CommMsg extends Sequenced {
+  type: 'comm_msg';
+  comm_id: string;
+  data: JSONObject;
+  metadata: JSONObject;
+  /** Not in version 1 of the document; used when a server sends it (see comm.ts). */
+  parent?: string;
+}
+
+export interface CommClose extends Sequenced {
+  type: 'comm_close';
+  comm_id: string;
+  data: JSONObject;
+  metadata: JSONObject;
+}
+
+export interface Idle extends Sequenced {
+  type: 'idle';
+  parent: string;
+}
+
+export interface Pong extends Sequenced {
+  type: 'pong';
+  parent: string;
+}
+
+export interface ErrorMessage extends Sequenced {
+  type: 'error';
+  message: string;
+  detail?: string;
+  parent?: string;
+  /** `frame`, `app`, or `session` (the session is gone). */
+  where: string;
+}
+
+export type ServerMessage = Hello | Doc | CommOpen | CommMsg | CommClose | Idle | Pong | ErrorMessage;
+
+export type ClientMessage =
+  | { type: 'comm_msg'; id: string; comm_id: string; data: unknown; metadata?: JSONObject }
+  | { type: 'comm_close'; id: string; comm_id: string }
+  | { type: 'ping'; id: string }
+  | { type: 'ack'; seq: number };
+
+export type Buffer = ArrayBuffer | ArrayBufferView;
+
+export interface Frame {
+  message: ServerMessage;
+  /** Each buffer owns its ArrayBuffer: widget libraries build typed arrays over `value.buffer`. */
+  buffers: DataView[];
+}
+
+export class ProtocolError extends Error {}
+
+const HEADER_WORD = 4;
+
+export function decodeFrame(data: string | ArrayBuffer): Frame {
+  if (typeof data === 'string') {
+    return { message: parseMessage(data), buffers: [] };
+  }
+  const view = new DataView(data);
+  const size = data.byteLength;
+  const count = size >= HEADER_WORD ? view.getUint32(0) : 0;
+  const headerSize = HEADER_WORD * (1 + count);
+  if (count < 1 || headerSize > size) {
+    throw new ProtocolError(`binary frame of ${size} bytes has a bad part count (${count})`);
+  }
+  const offsets: number[] = [];
+  for (let i = 0; i < count; i++) {
+    offsets.push(view.getUint32(HEADER_WORD * (1 + i)));
+  }
+  offsets.push(size);
+  for (let i = 0; i < count; i++) {
+    if (offsets[i] < headerSize || offsets[i] > offsets[i + 1]) {
+      throw new ProtocolError(`binary frame of ${size} bytes has bad part offsets`);
+    }
+  }
+  const text = new TextDecoder().decode(new Uint8Array(data, offsets[0], offsets[1] - offsets[0]));
+  const buffers: DataView[] = [];
+  for (let i = 1; i < count; i++) {
+    buffers.push(new DataView(data.slice(offsets[i], offsets[i + 1])));
+  }
+  return { message: parseMessage(text), buffers };
+}
+
+function parseMessage(text: string): ServerMessage {
+  const message: unknown = JSON.parse(text);
+  if (typeof message !== 'object' || message === null || typeof (message as JSONObject).type !== 'string') {
+    throw new ProtocolError('frame is not a message object with a type');
+  }
+  // Fields are trusted past this point: the server is the one that made the page.
+  return message as ServerMessage;
+}
+
+/** A text frame, or a binary frame when there are buffers. */
+export function encodeFrame(message: ClientMessage, buffers: readonly Buffer[] = []): string | ArrayBuffer {
+  const text = JSON.stringify(message);
+  if (buffers.length === 0) {
+    return text;
+  }
+  const parts = [new TextEncoder().encode(text), ...buffers.map(asBytes)];
+  const headerSize = HEADER_WORD * (1 + parts.length);
+  const size = parts.reduce((total, part) => total + part.byteLength, headerSize);
+  const frame = new ArrayBuffer(size);
+  const view = new DataView(frame);
+  const bytes = new Uint8Array(frame);
+  view.setUint32(0, parts.length);
+  let offset = headerSize;
+  parts.forEach((part, i) => {
+    view.setUint32(HEADER_WORD * (1 + i), offset);
+    bytes.set(part, offset);
+    offset += part.byteLength;
+  });
+  return frame;
+}
+
+function asBytes(buffer: Buffer): Uint8Array {
+  return ArrayBuffer.isView(buffer)
+    ? new Uint8Array(buffer.buffer, buffer.byteOffset, buffer.byteLength)
+    : new Uint8Array(buffer);
+}
