@@ -62,6 +62,9 @@ class SessionComm(BaseComm):
             "data": data or {},
             "metadata": metadata or {},
         }
+        if self.session.handling is not None:
+            # Lets the page match an echo_update to the change it sent.
+            content["parent"] = self.session.handling
         if msg_type == "comm_open":
             content["target_name"] = keys.get("target_name", self.target_name)
             content["target_module"] = keys.get("target_module", self.target_module)

@@ -114,10 +114,12 @@ class Session:
         self.document = Document()
         self.comm_manager = comms.SessionCommManager()
         self.outbox = Outbox(self.loop)
-        self.connections = 0
+        # send -> what to call if the session ends while that connection is open
+        self._connections: dict[Callable[[str | bytes], None], Callable[[str], None] | None] = {}
         self.last_seen = time.monotonic()
         self.destroyed = False
-        self.namespace: dict[str, Any] | None = None
+        #: The id of the client message being handled, named as `parent` in replies.
+        self.handling: str | None = None
 
         context._document = self.document
         self._context = contextvars.copy_context()
@@ -165,10 +167,15 @@ class Session:
                 await self.run(callback, self.context)
             except Exception:
                 log.exception("Error in on_session_destroyed callback %r", callback)
+        # Tell open pages first, so they keep showing the last state and say the
+        # session ended, rather than watching every widget close.
+        connections, self._connections = self._connections, {}
+        for on_end in connections.values():
+            if on_end is not None:
+                on_end("this session has ended; reload the page to start a new one")
+        self.outbox.close()
         await self.run(self._close_comms)
         self.document._roots.clear()
-        self.outbox.close()
-        self.namespace = None
         await self.application.session_closed(self)
         log.debug("Session %s destroyed", self.id)
 
@@ -188,9 +195,22 @@ class Session:
 
     # Connections
 
-    def attach(self, send: Callable[[str | bytes], None], last_seq: int = 0) -> None:
-        """Start sending to a new connection, from ``last_seq`` on."""
-        self.connections += 1
+    @property
+    def connections(self) -> int:
+        """How many connections are attached now."""
+        return len(self._connections)
+
+    def attach(
+        self,
+        send: Callable[[str | bytes], None],
+        last_seq: int = 0,
+        on_end: Callable[[str], None] | None = None,
+    ) -> None:
+        """Start sending to a new connection, from ``last_seq`` on.
+
+        ``on_end(reason)`` is called if the session is destroyed while attached.
+        """
+        self._connections[send] = on_end
         self.last_seen = time.monotonic()
         from . import __version__
 
@@ -207,7 +227,7 @@ class Session:
         self.outbox.attach(send, last_seq)
 
     def detach(self, send: Callable[[str | bytes], None]) -> None:
-        self.connections = max(0, self.connections - 1)
+        self._connections.pop(send, None)
         self.last_seen = time.monotonic()
         self.outbox.detach(send)
 
@@ -253,9 +273,11 @@ class Session:
         capture = _ErrorCapture()
         if isinstance(logger, logging.Logger):
             logger.addHandler(capture)
+        self.handling = msg["header"]["msg_id"]
         try:
             self._context.run(handle, msg)
         finally:
+            self.handling = None
             if isinstance(logger, logging.Logger):
                 logger.removeHandler(capture)
         for record in capture.records:

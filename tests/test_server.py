@@ -406,3 +406,26 @@ async def test_server_embedded_in_a_running_loop(widget_count):
 def test_unknown_setting_is_a_clear_error():
     with pytest.raises(TypeError, match="unknown server setting.*colour"):
         Server({"/sliders": SLIDERS}, colour="blue")
+
+
+async def test_echo_of_a_change_names_the_message_that_caused_it(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    slider = client.model_ids("IntSliderModel")[0]
+    msg_id = client.send(
+        {"type": "comm_msg", "comm_id": slider, "data": {"method": "update", "state": {"value": 3}, "buffer_paths": []}}
+    )
+    await client.wait_for(lambda: client.of_type("idle"))
+    echoes = [m for m in client.of_type("comm_msg") if m["data"]["method"] == "echo_update"]
+    assert [(e["comm_id"], e["parent"]) for e in echoes] == [(slider, msg_id)]
+    await client.close()
+
+
+async def test_shutdown_tells_connected_pages_before_closing_widgets(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    await server.shutdown()
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == 4404
+    assert client.of_type("error")[-1]["where"] == "session"
+    assert client.of_type("comm_close") == []  # the page keeps its last state

@@ -144,7 +144,14 @@ class Client:
         """Send and wait for the reply naming this message as parent (idle, pong or error)."""
         msg_id = self.send(content, buffers)
         return await self.wait_for(
-            lambda: next((m.content for m in self.frames if m.content.get("parent") == msg_id), None)
+            lambda: next(
+                (
+                    m.content
+                    for m in self.frames
+                    if m.content.get("parent") == msg_id and m.content["type"] in ("idle", "pong", "error")
+                ),
+                None,
+            )
         )
 
     async def set_state(self, model_name: str, **state: Any) -> dict[str, Any]:

@@ -112,7 +112,13 @@ class SessionSocket(websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
-        session.attach(self.send_frame, last_seq)
+        session.attach(self.send_frame, last_seq, on_end=self._session_ended)
+
+    def _session_ended(self, reason: str) -> None:
+        self.session = None
+        if self.ws_connection is not None and not self.ws_connection.is_closing():
+            self._send_error(reason)
+            self.close(CLOSE_SESSION_GONE, "session ended")
 
     def _last_seq(self) -> int:
         value = self.get_query_argument("last_seq", "0")
