@@ -14,5 +14,5 @@ if ! command -v chromium >/dev/null 2>&1; then
 fi
 
 python -m pip install -q -e ".[test]"
-python -m ruff check jupyter_bridge tests examples bench
+python -m ruff check .
 python -m pytest "$@"
