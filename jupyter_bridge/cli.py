@@ -62,6 +62,18 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="...",
         help="everything after --args is passed to the apps as sys.argv[1:]",
     )
+    page = commands.add_parser(
+        "html",
+        help="write an app's document as a self-contained static page",
+        description=(
+            "Run the app once, without a server, and write a static HTML page of its "
+            "document: widgets render and browser-side links (jslink) work, but no "
+            "Python runs. Script, styles and fonts are inline: the page needs no server."
+        ),
+    )
+    page.add_argument("path", metavar="PATH", help="the app: a script, a directory app or a notebook")
+    page.add_argument("-o", "--output", metavar="FILE", help="the page to write (default: <app name>.html)")
+    page.add_argument("--args", nargs=argparse.REMAINDER, default=[], metavar="...", help="passed to the app as sys.argv[1:]")
     export = commands.add_parser(
         "json",
         help="print an app's document as widget-state JSON",
@@ -144,19 +156,24 @@ def _expand(patterns: list[str], use_glob: bool, parser: argparse.ArgumentParser
     return paths
 
 
-def export_json(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
-    from .export import document_state
+def export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
+    """``json`` and ``html``: the app's document, without a server."""
+    from .export import document_html, document_state
     from .session import AppError
 
     configure_logging("warning")
     try:
-        state = document_state(args.path, args.args)
+        if args.command == "json":
+            text = json.dumps(document_state(args.path, args.args), indent=args.indent) + "\n"
+        else:
+            text = document_html(args.path, args.args)
     except NotAnAppError as error:
         parser.error(str(error))
     except AppError as error:
         sys.stderr.write(f"{parser.prog}: error: {error}\n{error.traceback}")
         return 1
-    text = json.dumps(state, indent=args.indent) + "\n"
+    if args.command == "html" and not args.output:
+        args.output = os.path.splitext(os.path.basename(os.path.normpath(args.path)))[0] + ".html"
     if args.output:
         with open(args.output, "w", encoding="utf-8") as file:
             file.write(text)
@@ -177,8 +194,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args, _subparser(parser, "serve"))
-    if args.command == "json":
-        return export_json(args, _subparser(parser, "json"))
+    if args.command in ("json", "html"):
+        return export(args, _subparser(parser, args.command))
     parser.print_help()
     return 2
 

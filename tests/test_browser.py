@@ -147,3 +147,33 @@ def test_page_shows_disconnection(app_server, page):
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 2')"
     )
+
+
+LINKED_APP = """
+import ipywidgets as w
+from jupyter_bridge import curdoc
+a = w.IntSlider(description="a")
+b = w.IntText(description="b")
+w.jslink((a, "value"), (b, "value"))
+curdoc().title = "Linked"
+curdoc().add_root(w.VBox([a, b, w.Button(description="ok", icon="check")]))
+"""
+
+
+def test_static_page_works_offline_with_browser_side_links(tmp_path, page):
+    app = tmp_path / "linked.py"
+    app.write_text(LINKED_APP)
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "html", str(app), "-o", str(tmp_path / "linked.html")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
+    page.goto((tmp_path / "linked.html").as_uri())
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+    assert page.title() == "Linked"
+    move_slider(page, 2)
+    page.wait_for_function("document.querySelector('.widget-text input').value === '2'")
+    assert [url for url in requested if not url.startswith(("file:", "data:", "blob:"))] == []
+    assert page.errors == []  # type: ignore[attr-defined]

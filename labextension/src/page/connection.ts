@@ -19,6 +19,8 @@ const LAST_RETRY_MS = 5000;
 const MAX_RETRIES = 10;
 /** Close codes (docs/protocol.md): 4xxx is a refusal that retrying cannot mend. */
 const SESSION_GONE = 4404;
+/** The app's files changed (development mode): load the page again for a fresh session. */
+const APP_CHANGED = 4205;
 const isRefusal = (code: number) => code >= 4000 && code < 5000;
 
 export class Connection {
@@ -154,7 +156,10 @@ export class Connection {
     if (this.stopped) {
       return;
     }
-    if (isRefusal(code)) {
+    if (code === APP_CHANGED) {
+      this.setState('reconnecting', 'the app changed: reloading');
+      window.location.reload();
+    } else if (isRefusal(code)) {
       this.stop(code === SESSION_GONE ? 'session ended' : 'disconnected');
     } else if (this.retries >= MAX_RETRIES) {
       this.stop('connection lost');

@@ -25,6 +25,14 @@ interface Config {
   sessionId?: string;
 }
 
+/** A page written by `jupyter-bridge html`: the document's state, no server. */
+interface StaticConfig {
+  title: string;
+  roots: string[];
+  state: Parameters<BridgeManager['set_state']>[0];
+  modulesUrl?: string;
+}
+
 export interface JupyterBridge {
   manager: BridgeManager;
   connection: Connection;
@@ -41,18 +49,36 @@ declare global {
 // Only known while this script runs: later, currentScript is someone else.
 const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src || document.baseURI;
 
-function readConfig(): Config {
+function readConfig(): Config & Partial<StaticConfig> {
   const element = document.getElementById('jupyter-bridge-config');
   if (element === null) {
     throw new Error('jupyter_bridge: the page has no #jupyter-bridge-config element');
   }
-  return JSON.parse(element.textContent ?? '') as Config;
+  return JSON.parse(element.textContent ?? '') as Config & Partial<StaticConfig>;
 }
 
 function webSocketUrl(relative: string): URL {
   const url = new URL(relative, document.baseURI);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url;
+}
+
+/**
+ * A static page: models from the embedded widget state, views of its roots.
+ * Links made in the browser (jslink) keep working; nothing reaches Python.
+ */
+function startStatic(config: StaticConfig): Promise<void> {
+  const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
+  const modulesUrl = new URL(config.modulesUrl ?? './', document.baseURI).href;
+  const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
+  const roots = new Roots(manager, container);
+  document.documentElement.dataset.jbState = 'static';
+  return manager
+    .set_state(config.state)
+    .then(() => roots.update(config.roots))
+    .then(() => {
+      container.dataset.jbReady = '1';
+    });
 }
 
 function start(): JupyterBridge {
@@ -127,6 +153,11 @@ function start(): JupyterBridge {
 
 function boot(): void {
   try {
+    const config = readConfig();
+    if (config.state !== undefined) {
+      void startStatic(config as StaticConfig).catch((error: unknown) => console.error(error));
+      return;
+    }
     window.jupyterBridge = start();
   } catch (error) {
     document.documentElement.dataset.jbState = 'disconnected';
