@@ -115,7 +115,7 @@ class Session:
         self.comm_manager = comms.SessionCommManager()
         self.outbox = Outbox(self.loop)
         # send -> what to call if the session ends while that connection is open
-        self._connections: dict[Callable[[str | bytes], None], Callable[[str], None] | None] = {}
+        self._connections: dict[Callable[[str | bytes], None], Callable[[bool], None] | None] = {}
         self.last_seen = time.monotonic()
         self.destroyed = False
         #: The id of the client message being handled, named as `parent` in replies.
@@ -137,7 +137,7 @@ class Session:
         await self.application.session_opened(self)
         try:
             await self.run(self.application.initialize_document, self.document)
-        except Exception as error:
+        except (Exception, SystemExit) as error:  # an app's sys.exit() must not stop the server
             await self.destroy()
             raise AppError(self.application.name, error) from error
         # The client shows the document once it has its first `doc` message; from
@@ -156,8 +156,11 @@ class Session:
 
         return await self.loop.create_task(call(), context=self._context)
 
-    async def destroy(self) -> None:
-        """Stop callbacks, run on_session_destroyed, close every widget; idempotent."""
+    async def destroy(self, *, app_changed: bool = False) -> None:
+        """Stop callbacks, run on_session_destroyed, close every widget; idempotent.
+
+        ``app_changed`` tells connected pages to load again (development mode).
+        """
         if self.destroyed:
             return
         self.destroyed = True
@@ -172,7 +175,7 @@ class Session:
         connections, self._connections = self._connections, {}
         for on_end in connections.values():
             if on_end is not None:
-                on_end("this session has ended; reload the page to start a new one")
+                on_end(app_changed)
         self.outbox.close()
         await self.run(self._close_comms)
         self.document._roots.clear()
@@ -204,11 +207,11 @@ class Session:
         self,
         send: Callable[[str | bytes], None],
         last_seq: int = 0,
-        on_end: Callable[[str], None] | None = None,
+        on_end: Callable[[bool], None] | None = None,
     ) -> None:
         """Start sending to a new connection, from ``last_seq`` on.
 
-        ``on_end(reason)`` is called if the session is destroyed while attached.
+        ``on_end(app_changed)`` is called if the session is destroyed while attached.
         """
         self._connections[send] = on_end
         self.last_seen = time.monotonic()

@@ -67,7 +67,9 @@ class BridgeSettings(Configurable):
         "(cells), or only its widget roots (roots).",
     ).tag(config=True, cli=True)
     dev = Bool(
-        False, help="Development mode: tracebacks in pages and error messages."
+        False,
+        help="Development mode: reload an app when its files change (open pages load "
+        "again, with a fresh session), and show tracebacks in pages and error messages.",
     ).tag(config=True, cli=True)
     log_level = Enum(
         ["trace", "debug", "info", "warning", "error", "critical"],

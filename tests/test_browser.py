@@ -177,3 +177,33 @@ def test_static_page_works_offline_with_browser_side_links(tmp_path, page):
     page.wait_for_function("document.querySelector('.widget-text input').value === '2'")
     assert [url for url in requested if not url.startswith(("file:", "data:", "blob:"))] == []
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):
+    script = tmp_path / "live.py"
+    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('before'))\n")
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(script), "--dev", "--port", str(port),
+         "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                urllib.request.urlopen(f"http://localhost:{port}/live", timeout=5).close()
+                break
+            except OSError:
+                assert time.monotonic() < deadline and process.poll() is None
+                time.sleep(0.1)
+        open_app(page, f"http://localhost:{port}/live")
+        assert label_text(page) == "before"
+        script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('after'))\n")
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'after')",
+            timeout=20_000,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

@@ -429,3 +429,45 @@ async def test_shutdown_tells_connected_pages_before_closing_widgets(serve):
     assert client.close_code == 4404
     assert client.of_type("error")[-1]["where"] == "session"
     assert client.of_type("comm_close") == []  # the page keeps its last state
+
+
+async def test_dev_mode_reloads_a_changed_app_and_tells_pages(serve, tmp_path):
+    script = tmp_path / "live.py"
+    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('first'))\n")
+    server = serve({"/live": str(script)}, dev=True)
+    client = await Client.open(server.url, "live")
+    assert client.model("LabelModel")["value"] == "first"
+
+    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('second'))\n")
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == 4205  # the page loads again
+    fresh = await Client.open(server.url, "live")
+    assert fresh.model("LabelModel")["value"] == "second"
+    await fresh.close()
+
+    script.write_text("def broken(:\n")
+    for _ in range(100):
+        code, html = await fetch_page(server.url + "live")
+        if code == 500:
+            break
+        await asyncio.sleep(0.1)
+    assert code == 500 and "live.py:1" in html and "fix the script" in html
+
+    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('third'))\n")
+    for _ in range(100):
+        code, html = await fetch_page(server.url + "live")
+        if code == 200:
+            break
+        await asyncio.sleep(0.1)
+    assert code == 200
+
+
+async def test_without_dev_mode_changes_wait_for_a_restart(serve, tmp_path):
+    script = tmp_path / "still.py"
+    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('first'))\n")
+    server = serve({"/still": str(script)})
+    script.write_text("raise SystemExit('should not run')\n")
+    await asyncio.sleep(1.0)
+    client = await Client.open(server.url, "still")
+    assert client.model("LabelModel")["value"] == "first"
+    await client.close()

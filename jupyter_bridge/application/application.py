@@ -52,6 +52,12 @@ class Application:
     def url_path(self) -> str:
         return self.handlers[0].url_path() if self.handlers else "/"
 
+    @property
+    def source(self) -> Path | None:
+        """The file or folder this app was built from, if it was built from one."""
+        path = getattr(self.handlers[0], "path", None) if len(self.handlers) == 1 else None
+        return Path(path) if path is not None else None
+
     # Lifecycle
 
     def on_server_loaded(self, server_context: ServerContext) -> None:

@@ -59,21 +59,12 @@ class ScriptHandler(Handler):
         self.path = Path(path).resolve()
         self.argv = list(argv or [])
         self.name = name or self.path.stem
-        self._code: CodeType | None = None
-        self._mtime: float | None = None
-        self.compile()
-
-    def compile(self) -> CodeType:
-        """(Re)compile the script if it changed; raises SyntaxError or OSError."""
-        mtime = self.path.stat().st_mtime
-        if self._code is None or mtime != self._mtime:
-            source = self.path.read_text(encoding="utf-8")
-            self._code = compile(source, str(self.path), "exec")
-            self._mtime = mtime
-        return self._code
+        # Compiled once: a changed file is picked up by a restart, or by --dev.
+        source = self.path.read_text(encoding="utf-8")
+        self.code: CodeType = compile(source, str(self.path), "exec")
 
     def modify_document(self, document: Document) -> Any:
-        code = self.compile()
+        code = self.code
         module = ModuleType(f"jupyter_bridge_app_{uuid.uuid4().hex}")
         module.__dict__["__file__"] = str(self.path)
         folder = str(self.path.parent)

@@ -19,6 +19,9 @@ __all__ = ["Server"]
 
 log = logging.getLogger(__name__)
 
+#: How often development mode looks for changed app files.
+DEV_POLL_MS = 500
+
 
 class Server:
     """Serve apps like ``bokeh serve``: one fresh session per browser connection.
@@ -49,6 +52,7 @@ class Server:
         self._http: httpserver.HTTPServer | None = None
         self._sockets: list[socket.socket] = []
         self._reaper: ioloop.PeriodicCallback | None = None
+        self._watcher: ioloop.PeriodicCallback | None = None
         self._stopped: asyncio.Event | None = None
         self.port: int | None = None
 
@@ -85,13 +89,19 @@ class Server:
             self.bridge.destroy_unused_sessions, self.settings.check_unused_sessions
         )
         self.io_loop.add_callback(self._reaper.start)
+        if self.settings.dev:
+            from .watch import AppWatcher
+
+            self._watcher = ioloop.PeriodicCallback(AppWatcher(self.bridge).check, DEV_POLL_MS)
+            self.io_loop.add_callback(self._watcher.start)
         log.info("Serving %s at %s", ", ".join(self.bridge.managers), self.url)
 
     def stop(self) -> None:
         """Stop listening and reaping; sessions stay until :meth:`shutdown`."""
-        if self._reaper is not None:
-            self._reaper.stop()
-            self._reaper = None
+        for timer in (self._reaper, self._watcher):
+            if timer is not None:
+                timer.stop()
+        self._reaper = self._watcher = None
         if self._http is not None:
             self._http.stop()
             self._http = None

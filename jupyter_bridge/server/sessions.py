@@ -59,9 +59,18 @@ class SessionManager:
         finally:
             del self._pending[session_id]
 
-    async def destroy(self, session: Session) -> None:
+    async def destroy(self, session: Session, *, app_changed: bool = False) -> None:
         self.sessions.pop(session.id, None)
-        await session.destroy()
+        await session.destroy(app_changed=app_changed)
+
+    async def replace_application(self, application: Application) -> None:
+        """Serve ``application`` from now on; open pages load again to get it."""
+        old, self.application = self.application, application
+        for session in list(self.sessions.values()):
+            await self.destroy(session, app_changed=True)
+        old.on_server_unloaded(self.server_context)
+        self.server_context = ServerContext(self.url_path)
+        application.on_server_loaded(self.server_context)
 
     async def destroy_unused(self, lifetime_ms: int) -> int:
         """Destroy sessions with no connection for longer than ``lifetime_ms``."""

@@ -23,6 +23,7 @@ log = logging.getLogger(__name__)
 CLOSE_BAD_TOKEN = 4001
 CLOSE_APP_FAILED = 4500
 CLOSE_SESSION_GONE = 4404
+CLOSE_APP_CHANGED = 4205
 
 
 def origin_host(origin: str) -> str:
@@ -114,10 +115,14 @@ class SessionSocket(websocket.WebSocketHandler):
         self.session = session
         session.attach(self.send_frame, last_seq, on_end=self._session_ended)
 
-    def _session_ended(self, reason: str) -> None:
+    def _session_ended(self, app_changed: bool) -> None:
         self.session = None
-        if self.ws_connection is not None and not self.ws_connection.is_closing():
-            self._send_error(reason)
+        if self.ws_connection is None or self.ws_connection.is_closing():
+            return
+        if app_changed:
+            self.close(CLOSE_APP_CHANGED, "the app changed")
+        else:
+            self._send_error("this session has ended; reload the page to start a new one")
             self.close(CLOSE_SESSION_GONE, "session ended")
 
     def _last_seq(self) -> int:
