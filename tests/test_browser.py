@@ -34,7 +34,7 @@ def app_server() -> Iterator[str]:
     """`jupyter-bridge serve` of the examples, as a user would start it."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", *sorted(map(str, EXAMPLES.glob("*.py"))),
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", "--glob", str(EXAMPLES / "*"),
          "--port", str(port), "--unused-session-lifetime", "1000", "--check-unused-sessions", "200",
          "--log-level", "warning"],
         stdout=subprocess.DEVNULL,
@@ -207,3 +207,54 @@ def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+def test_bqplot_press_me_adds_one_mark_per_click(app_server, page):
+    open_app(page, app_server + "/press_me_bqplot")
+    button = page.get_by_role("button", name="Press Me")
+    for clicks in range(1, 4):
+        button.click()
+        page.wait_for_function(f"() => document.querySelectorAll('svg .label').length === {clicks}")
+    assert page.locator("svg .label").nth(2).text_content() == "2"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_bqplot_streaming_from_a_thread(app_server, page):
+    open_app(page, app_server + "/streaming_bqplot")
+    page.wait_for_function("() => document.querySelectorAll('svg .dot').length >= 5", timeout=20_000)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_anywidget_from_a_file_in_the_app_folder(app_server, page):
+    open_app(page, app_server + "/anywidget_counter")
+    page.locator(".counter-button").click()
+    page.locator(".counter-button").click()
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'doubled: 4')"
+    )
+    assert page.locator(".counter-button").inner_text() == "count is 2"
+
+
+def test_request_arguments_set_the_number_of_points(app_server, page):
+    open_app(page, app_server + "/request_arguments?N=10")
+    page.wait_for_function("() => document.querySelectorAll('svg .dot').length === 10")
+    assert page.title() == "10 random points"
+
+
+def test_unlocked_callback_does_not_hold_up_locked_updates(app_server, page):
+    open_app(page, app_server + "/unlocked_callbacks")
+    values = "[...document.querySelectorAll('.widget-text input')].map(e => Number(e.value))"
+    page.wait_for_function(f"() => {values}[1] >= 2", timeout=20_000)
+    ticks, slow = page.evaluate(values)
+    # Each slow result took a second of work; the locked ticks went on meanwhile.
+    assert ticks >= 2 * slow
+
+
+def test_directory_app_page_uses_template_static_files_and_theme(app_server, page):
+    open_app(page, app_server + "/dashboard")
+    assert page.locator("header.stand h1").inner_text() == "Fruit stand"
+    assert page.locator("header.stand img").evaluate("img => img.naturalWidth") > 0
+    assert page.locator("header.stand").evaluate("e => getComputedStyle(e).display") == "flex"
+    assert "mod-primary" in page.get_by_role("button", name="reset").get_attribute("class")
+    page.locator("select").select_option("mango")
+    page.wait_for_function("() => document.querySelector('.total').textContent.includes('mango = 1.80')")
