@@ -62,6 +62,11 @@ def make_parser() -> argparse.ArgumentParser:
         metavar="...",
         help="everything after --args is passed to the apps as sys.argv[1:]",
     )
+    commands.add_parser(
+        "secret",
+        help="print a new secret key for JUPYTER_BRIDGE_SECRET_KEY",
+        description="Print a new random secret key, for signed session ids and tokens.",
+    )
     page = commands.add_parser(
         "html",
         help="write an app's document as a self-contained static page",
@@ -194,6 +199,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.command == "serve":
         return serve(args, _subparser(parser, "serve"))
+    if args.command == "secret":
+        from .tokens import generate_secret_key
+
+        print(generate_secret_key())
+        return 0
     if args.command in ("json", "html"):
         return export(args, _subparser(parser, args.command))
     parser.print_help()

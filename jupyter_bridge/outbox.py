@@ -29,7 +29,8 @@ class Outbox:
         self._flush_scheduled = False
         self._seq = 0
         self._sent: deque[tuple[int, str | bytes]] = deque()
-        self._send: Callable[[str | bytes], None] | None = None
+        # Each attached connection, with the last seq it acknowledged.
+        self._sends: dict[Callable[[str | bytes], None], int] = {}
         self.closed = False
 
     @property
@@ -93,41 +94,50 @@ class Outbox:
             message.content["seq"] = self._seq
             frame = encode(message)
             self._sent.append((self._seq, frame))
-            if self._send is not None:
-                self._send(frame)
+            for send in list(self._sends):
+                send(frame)
 
     def attach(self, send: Callable[[str | bytes], None], last_seq: int = 0) -> None:
-        """Send through ``send`` from now on, starting with what the client lacks."""
+        """Send through ``send`` from now on, starting after ``last_seq``.
+
+        The caller checks :meth:`can_resume` first; frames the client already
+        acknowledged are sent again only if they are still kept.
+        """
         self.flush()
-        self._send = send
+        self._sends[send] = last_seq
         for seq, frame in self._sent:
             if seq > last_seq:
                 send(frame)
 
     def detach(self, send: Callable[[str | bytes], None]) -> None:
-        # ==, not is: each access to a bound method (handler.send_frame) is a new object.
-        if self._send == send:
-            self._send = None
+        # Keyed by equality: each access to a bound method (handler.send_frame) is a new object.
+        self._sends.pop(send, None)
 
     def can_resume(self, last_seq: int) -> bool:
         """Whether every message after ``last_seq`` is still kept."""
         oldest = self._sent[0][0] if self._sent else self._seq + 1
         return last_seq <= self._seq and last_seq >= oldest - 1
 
-    def ack(self, seq: int) -> None:
-        """The client has applied everything up to ``seq``: forget it."""
-        while self._sent and self._sent[0][0] <= seq:
+    def ack(self, seq: int, send: Callable[[str | bytes], None] | None = None) -> None:
+        """A client has applied everything up to ``seq``.
+
+        Frames every attached connection has acknowledged are forgotten.
+        """
+        if send is not None and send in self._sends:
+            self._sends[send] = max(self._sends[send], min(seq, self._seq))
+        done = min(self._sends.values()) if self._sends else seq
+        while self._sent and self._sent[0][0] <= min(done, seq):
             self._sent.popleft()
 
-    def unnumbered(self, content: dict[str, Any]) -> str | bytes:
-        """A frame outside the stream (``hello``): seq 0, never kept or replayed."""
-        return encode(Message({**content, "seq": 0}))
+    def unnumbered(self, content: dict[str, Any], buffers: list[Any] | None = None) -> str | bytes:
+        """A frame outside the stream (``hello``, a snapshot): seq 0, never kept or replayed."""
+        return encode(Message({**content, "seq": 0}, list(buffers or [])))
 
     def close(self) -> None:
         self.closed = True
         self._pending.clear()
         self._sent.clear()
-        self._send = None
+        self._sends.clear()
 
     def _on_loop(self) -> bool:
         if self._thread is None and _running_loop() is self._loop:

@@ -211,36 +211,79 @@ class Session:
     ) -> None:
         """Start sending to a new connection, from ``last_seq`` on.
 
-        ``on_end(app_changed)`` is called if the session is destroyed while attached.
+        A new page (``last_seq`` 0) of a session whose first messages are already
+        forgotten gets a snapshot instead: every widget's current state, then the
+        stream from the session's current position. ``on_end(app_changed)`` is
+        called if the session is destroyed while attached.
         """
-        self._connections[send] = on_end
-        self.last_seen = time.monotonic()
         from . import __version__
 
-        send(
-            self.outbox.unnumbered(
-                {
-                    "type": "hello",
-                    "protocol": PROTOCOL_VERSION,
-                    "session_id": self.id,
-                    "server": f"jupyter-bridge {__version__}",
-                }
-            )
-        )
-        self.outbox.attach(send, last_seq)
+        self._connections[send] = on_end
+        self.last_seen = time.monotonic()
+        self.outbox.flush()
+        snapshot = last_seq == 0 and not self.outbox.can_resume(0)
+        start = self.outbox.last_seq if snapshot else last_seq
+        hello = {
+            "type": "hello",
+            "protocol": PROTOCOL_VERSION,
+            "session_id": self.id,
+            "server": f"jupyter-bridge {__version__}",
+            "last_seq": start,
+        }
+        send(self.outbox.unnumbered(hello))
+        if snapshot:
+            for content, buffers in self._snapshot():
+                send(self.outbox.unnumbered(content, buffers))
+        self.outbox.attach(send, start)
+
+    def _snapshot(self) -> list[tuple[dict[str, Any], list[Any]]]:
+        """comm_open messages of every widget's current state, models before their users."""
+        from ipywidgets.widgets.widget import _instances, _remove_buffers
+
+        widgets = {cid: _instances[cid] for cid in self.comm_manager.comms if cid in _instances}
+        ordered: list[str] = []
+        visiting: set[str] = set()
+
+        def visit(comm_id: str) -> None:
+            if comm_id in visiting or comm_id in ordered:
+                return
+            visiting.add(comm_id)
+            for ref in _model_refs(widgets[comm_id].get_state()):
+                if ref in widgets:
+                    visit(ref)
+            ordered.append(comm_id)
+
+        for comm_id in widgets:
+            visit(comm_id)
+        messages = []
+        for comm_id in ordered:
+            widget = widgets[comm_id]
+            state, paths, buffers = _remove_buffers(widget.get_state())
+            comm = widget.comm
+            messages.append(({
+                "type": "comm_open",
+                "comm_id": comm_id,
+                "target_name": comm.target_name,
+                "target_module": comm.target_module,
+                "data": {"state": state, "buffer_paths": paths},
+                "metadata": {"version": _widget_protocol_version()},
+            }, buffers))
+        document = self.document
+        messages.append(({"type": "doc", "title": document.title, "roots": [w.model_id for w in document.roots]}, []))
+        return messages
 
     def detach(self, send: Callable[[str | bytes], None]) -> None:
         self._connections.pop(send, None)
         self.last_seen = time.monotonic()
         self.outbox.detach(send)
 
-    async def receive(self, message: Message) -> None:
-        """Handle one validated client message."""
+    async def receive(self, message: Message, sender: Callable[[str | bytes], None] | None = None) -> None:
+        """Handle one validated client message (``sender``: the connection it came from)."""
         content = message.content
         kind = content["type"]
         self.last_seen = time.monotonic()
         if kind == "ack":
-            self.outbox.ack(content["seq"])
+            self.outbox.ack(content["seq"], sender)
             return
         parent = content["id"]
         if kind == "ping":
@@ -325,6 +368,23 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.application.name}>"
+
+
+def _model_refs(value: Any) -> list[str]:
+    """Model ids a widget state refers to ("IPY_MODEL_<id>" strings, at any depth)."""
+    if isinstance(value, str):
+        return [value[10:]] if value.startswith("IPY_MODEL_") else []
+    if isinstance(value, dict):
+        return [ref for item in value.values() for ref in _model_refs(item)]
+    if isinstance(value, (list, tuple)):
+        return [ref for item in value for ref in _model_refs(item)]
+    return []
+
+
+def _widget_protocol_version() -> str:
+    from ipywidgets._version import __protocol_version__
+
+    return __protocol_version__
 
 
 class _ErrorCapture(logging.Handler):

@@ -8,9 +8,10 @@ Jupyter config file. The CLI builds its flags from these traits, with their help
 from __future__ import annotations
 
 import argparse
+import os
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, TraitError, Unicode, Union
+from traitlets import Bool, Enum, Int, List, TraitError, Unicode, Union, default
 from traitlets.config import Configurable
 
 __all__ = ["BridgeSettings", "add_arguments", "settings_from_arguments"]
@@ -32,8 +33,9 @@ class BridgeSettings(Configurable):
     allow_websocket_origin = List(
         Unicode(),
         help=(
-            "A HOST[:PORT] whose pages may open session WebSockets (repeatable). "
-            "By default only localhost:PORT and the served address:PORT are allowed."
+            "A HOST[:PORT] whose pages may open session WebSockets (repeatable; also "
+            "JUPYTER_BRIDGE_ALLOW_WS_ORIGIN, comma-separated). By default only "
+            "localhost:PORT and the served address:PORT are allowed; '*' allows any."
         ),
     ).tag(config=True, cli=True, metavar="HOST[:PORT]")
     disable_index = Bool(False, help="Do not serve the index page at /.").tag(config=True, cli=True)
@@ -66,6 +68,33 @@ class BridgeSettings(Configurable):
         help="What a served notebook's page shows: every cell's output and markdown "
         "(cells), or only its widget roots (roots).",
     ).tag(config=True, cli=True)
+    session_ids = Enum(
+        ["unsigned", "signed", "external-signed"],
+        "unsigned",
+        help="How session ids are made: unsigned (anyone may name a session), signed (the "
+        "server signs the ids it makes, and every process checks the signature), or "
+        "external-signed (only ids signed by another process holding the key are accepted: "
+        "pages need ?jb-session-id=). signed modes need JUPYTER_BRIDGE_SECRET_KEY.",
+    ).tag(config=True, cli=True)
+    secret_key = Unicode(
+        None,
+        allow_none=True,
+        help="Key that signs session ids and tokens; set JUPYTER_BRIDGE_SECRET_KEY rather than "
+        "a config file (make one with `jupyter-bridge secret`). Every process behind one "
+        "address must share it.",
+    ).tag(config=True)
+    include_headers = List(
+        Unicode(), help="Only these request headers go into the session token (repeatable)."
+    ).tag(config=True, cli=True, metavar="HEADER")
+    exclude_headers = List(
+        Unicode(), help="Request headers kept out of the session token (repeatable)."
+    ).tag(config=True, cli=True, metavar="HEADER")
+    include_cookies = List(
+        Unicode(), help="Only these cookies go into the session token (repeatable)."
+    ).tag(config=True, cli=True, metavar="COOKIE")
+    exclude_cookies = List(
+        Unicode(), help="Cookies kept out of the session token (repeatable)."
+    ).tag(config=True, cli=True, metavar="COOKIE")
     dev = Bool(
         False,
         help="Development mode: reload an app when its files change (open pages load "
@@ -83,6 +112,35 @@ class BridgeSettings(Configurable):
             known = ", ".join(sorted(self.trait_names(config=True)))
             raise TypeError(f"unknown server setting(s) {', '.join(unknown)}; known: {known}")
         super().__init__(**kwargs)
+
+    @default("secret_key")
+    def _secret_key_from_environment(self) -> str | None:
+        return os.environ.get("JUPYTER_BRIDGE_SECRET_KEY") or None
+
+    @default("allow_websocket_origin")
+    def _origins_from_environment(self) -> list[str]:
+        value = os.environ.get("JUPYTER_BRIDGE_ALLOW_WS_ORIGIN", "")
+        return [o.strip() for o in value.split(",") if o.strip()]
+
+    @property
+    def signing_key(self) -> bytes | None:
+        """The key to sign ids and tokens with, or None in unsigned mode."""
+        if self.session_ids == "unsigned" and not self.secret_key:
+            return None
+        return self.secret_key.encode("utf-8") if self.secret_key else None
+
+    def check(self) -> None:
+        """Raise ValueError, naming the fix, for settings that cannot work together."""
+        if self.session_ids != "unsigned" and not self.secret_key:
+            raise ValueError(
+                f"--session-ids {self.session_ids} needs a secret key: set "
+                "JUPYTER_BRIDGE_SECRET_KEY (make one with `jupyter-bridge secret`)"
+            )
+        if self.secret_key is not None and len(self.secret_key) < 32:
+            raise ValueError(
+                "JUPYTER_BRIDGE_SECRET_KEY is too short (at least 32 characters); "
+                "make one with `jupyter-bridge secret`"
+            )
 
     def allowed_origins(self) -> set[str]:
         """The host:port values whose pages may connect (lower case)."""

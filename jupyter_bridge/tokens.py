@@ -18,7 +18,14 @@ from typing import Any
 
 from .session import Request
 
-__all__ = ["TokenError", "generate_session_id", "make_token", "read_token"]
+__all__ = [
+    "TokenError",
+    "check_session_id",
+    "generate_secret_key",
+    "generate_session_id",
+    "make_token",
+    "read_token",
+]
 
 
 class TokenError(ValueError):
@@ -37,9 +44,33 @@ def _sign(payload: str, secret_key: bytes) -> str:
     return _b64(hmac.new(secret_key, payload.encode("ascii"), hashlib.sha256).digest())
 
 
-def generate_session_id() -> str:
-    """A random, URL-safe session id (256 bits)."""
+def generate_secret_key() -> str:
+    """A new random secret key (for ``JUPYTER_BRIDGE_SECRET_KEY``)."""
     return secrets.token_urlsafe(32)
+
+
+def generate_session_id(secret_key: bytes | None = None) -> str:
+    """A random, URL-safe session id (256 bits), signed when a secret key is given.
+
+    A signed id is ``<random>.<signature>``: a server holding the same key can tell
+    it made the id (or that an external process sharing the key did).
+    """
+    session_id = secrets.token_urlsafe(32)
+    if secret_key is None:
+        return session_id
+    return f"{session_id}.{_sign(session_id, secret_key)}"
+
+
+def check_session_id(session_id: str, secret_key: bytes) -> bool:
+    """Whether ``session_id`` was signed with ``secret_key`` (constant-time compare)."""
+    value, _, signature = session_id.rpartition(".")
+    if not value or not signature:
+        return False
+    try:
+        expected = _sign(value, secret_key)
+    except UnicodeEncodeError:
+        return False
+    return hmac.compare_digest(signature.encode("ascii", "replace"), expected.encode("ascii"))
 
 
 def make_token(
@@ -49,7 +80,11 @@ def make_token(
     secret_key: bytes | None = None,
     expiration: float = 300.0,
 ) -> str:
-    """A token for ``session_id`` carrying ``request``; valid for ``expiration`` seconds."""
+    """A token for ``session_id`` carrying ``request``; valid for ``expiration`` seconds.
+
+    Without a secret key anyone can make a token (the ``unsigned`` mode, fine on a
+    trusted network); with one, only processes sharing the key can.
+    """
     body = {
         "session_id": session_id,
         "arguments": {
@@ -73,10 +108,16 @@ def read_token(
     """The session id and request context a token carries; raises TokenError."""
     payload, _, signature = token.partition(".")
     if secret_key is not None:
-        if not signature or not hmac.compare_digest(signature, _sign(payload, secret_key)):
+        try:
+            valid = bool(signature) and hmac.compare_digest(
+                signature.encode("ascii", "replace"), _sign(payload, secret_key).encode("ascii")
+            )
+        except UnicodeEncodeError:
+            valid = False
+        if not valid:
             raise TokenError(
                 "the session token's signature is wrong; every server process must share "
-                "the same secret key"
+                "the same JUPYTER_BRIDGE_SECRET_KEY"
             )
     try:
         body: dict[str, Any] = json.loads(_unb64(payload))

@@ -258,3 +258,21 @@ def test_directory_app_page_uses_template_static_files_and_theme(app_server, pag
     assert "mod-primary" in page.get_by_role("button", name="reset").get_attribute("class")
     page.locator("select").select_option("mango")
     page.wait_for_function("() => document.querySelector('.total').textContent.includes('mango = 1.80')")
+
+
+def test_second_tab_of_the_same_session_shows_its_current_state(app_server, browser, page):
+    open_app(page, app_server + "/sliders")
+    move_slider(page, 4)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 8')"
+    )
+    page.wait_for_timeout(500)  # acknowledgements go out every 200 ms: the stream start is forgotten
+    session_id = page.evaluate("window.jupyterBridge.connection.sessionId")
+    other = browser.new_context().new_page()
+    open_app(other, f"{app_server}/sliders?jb-session-id={session_id}")
+    assert label_text(other) == "value*2 = 8"
+    move_slider(other, 1)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 10')"
+    )
+    other.context.close()

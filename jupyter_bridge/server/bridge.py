@@ -19,14 +19,19 @@ from tornado import web
 
 from ..application import Application, AppSpec, build_application
 from ..settings import BridgeSettings
+from ..tokens import check_session_id, generate_session_id
 from .sessions import SessionManager
 
-__all__ = ["Bridge", "normalize_app_path"]
+__all__ = ["Bridge", "SessionIdError", "normalize_app_path"]
 
 log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+
+class SessionIdError(ValueError):
+    """A session id this server must not accept; the text says why and what to do."""
 
 
 def normalize_app_path(path: str) -> str:
@@ -48,6 +53,7 @@ class Bridge:
         resolver: Callable[[str], AppSpec | None] | None = None,
     ) -> None:
         self.settings = settings or BridgeSettings()
+        self.settings.check()
         raw = prefix if prefix is not None else self.settings.prefix
         self.prefix = ("/" + raw.strip("/")) if raw.strip("/") else ""
         layout = self.settings.notebook_layout
@@ -86,6 +92,29 @@ class Bridge:
         manager.application.on_server_loaded(manager.server_context)
         self.managers[url_path] = manager
         return manager
+
+    def session_id_for(self, requested: str | None) -> str:
+        """The id for a page's session: ``requested`` if acceptable, else a new one.
+
+        Raises SessionIdError when the mode needs a signed id and this one is not.
+        """
+        settings = self.settings
+        key = settings.signing_key
+        if requested is None:
+            if settings.session_ids == "external-signed":
+                raise SessionIdError(
+                    "this server only serves sessions whose signed id comes from another "
+                    "process (--session-ids external-signed); open the page with ?jb-session-id="
+                )
+            return generate_session_id(key if settings.session_ids != "unsigned" else None)
+        if settings.session_ids != "unsigned" and (key is None or not check_session_id(requested, key)):
+            raise SessionIdError(
+                "the session id is not signed with this server's key; every process must "
+                "share JUPYTER_BRIDGE_SECRET_KEY"
+            )
+        if not requested or len(requested) > 512:
+            raise SessionIdError("a session id must be 1 to 512 characters")
+        return requested
 
     @property
     def applications(self) -> dict[str, Application]:

@@ -18,8 +18,9 @@ from tornado import web
 
 from ..application import NotAnAppError
 from ..session import AppError, Request
+from ..settings import BridgeSettings
 from ..tokens import make_token
-from .bridge import STATIC_DIR, Bridge
+from .bridge import STATIC_DIR, Bridge, SessionIdError
 
 __all__ = [
     "AssetHandler",
@@ -27,22 +28,49 @@ __all__ = [
     "IndexHandler",
     "PageHandler",
     "WidgetModuleHandler",
+    "SESSION_ID_ARGUMENT",
     "request_context",
 ]
 
 log = logging.getLogger(__name__)
 
 
-def request_context(handler: web.RequestHandler) -> Request:
-    """The parts of a page request an app may read (``session_context.request``)."""
+#: The query argument that names a session (an existing one, or the id to give a new one).
+SESSION_ID_ARGUMENT = "jb-session-id"
+
+
+def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Request:
+    """The parts of a page request an app may read (``session_context.request``).
+
+    Headers and cookies are filtered by the include/exclude settings: the same
+    request context travels in the session token to any other process.
+    """
     request = handler.request
     return Request(
-        arguments={k: list(v) for k, v in request.query_arguments.items()},
-        headers={k: v for k, v in request.headers.get_all() if k.lower() != "cookie"},
-        cookies={name: morsel.value for name, morsel in request.cookies.items()},
+        arguments={k: list(v) for k, v in request.query_arguments.items() if k != SESSION_ID_ARGUMENT},
+        headers=_kept(
+            {k: v for k, v in request.headers.get_all() if k.lower() != "cookie"},
+            settings.include_headers,
+            settings.exclude_headers,
+        ),
+        cookies=_kept(
+            {name: morsel.value for name, morsel in request.cookies.items()},
+            settings.include_cookies,
+            settings.exclude_cookies,
+        ),
         remote_ip=request.remote_ip,
         path=request.path,
     )
+
+
+def _kept(values: dict[str, str], include: list[str], exclude: list[str]) -> dict[str, str]:
+    if include:
+        wanted = {name.lower() for name in include}
+        values = {k: v for k, v in values.items() if k.lower() in wanted}
+    if exclude:
+        unwanted = {name.lower() for name in exclude}
+        values = {k: v for k, v in values.items() if k.lower() not in unwanted}
+    return values
 
 
 class BridgeHandler(web.RequestHandler):
@@ -74,9 +102,18 @@ class PageHandler(BridgeHandler):
             raise web.HTTPError(404, reason=_one_line(str(error))) from None
         if manager is None:
             raise web.HTTPError(404)
-        request = request_context(self)
+        settings = self.bridge.settings
+        request = request_context(self, settings)
+        requested = self.get_query_argument(SESSION_ID_ARGUMENT, None)
         try:
-            session = await manager.create(request, user=self.current_user)
+            session_id = self.bridge.session_id_for(requested)
+        except SessionIdError as error:
+            log.warning("Refused a page for %s: %s", self.request.path, error)
+            raise web.HTTPError(403, reason=_one_line(str(error))) from None
+        try:
+            session = manager.sessions.get(session_id) or await manager.create(
+                request, session_id, user=self.current_user
+            )
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             self.set_status(500)
@@ -91,8 +128,12 @@ class PageHandler(BridgeHandler):
                 )
             )
             return
-        settings = self.bridge.settings
-        token = make_token(session.id, request, expiration=settings.session_token_expiration)
+        token = make_token(
+            session.id,
+            session.context.request,
+            secret_key=settings.signing_key,
+            expiration=settings.session_token_expiration,
+        )
         config = {
             "wsUrl": self.bridge.url(self.url_path.strip("/") + "/ws"),
             "token": token,

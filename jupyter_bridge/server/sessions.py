@@ -30,7 +30,7 @@ class SessionManager:
 
     async def create(self, request: Request, session_id: str | None = None, user: Any = None) -> Session:
         """Build a new session by running the app; raises AppError if the app fails."""
-        session_id = session_id or generate_session_id()
+        session_id = session_id or generate_session_id()  # callers with a key pass a signed one
         context = SessionContext(session_id, request, self.server_context, user=user)
         session = Session(context, self.application, dev=self.dev)
         await session.start()

@@ -13,7 +13,7 @@ from ..application import NotAnAppError
 from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
-from .bridge import Bridge
+from .bridge import Bridge, SessionIdError
 
 __all__ = ["SessionSocket", "origin_host"]
 
@@ -87,14 +87,15 @@ class SessionSocket(websocket.WebSocketHandler):
         if manager is None:
             self.close(CLOSE_SESSION_GONE, "no such app")
             return
-        secret_key = None
+        secret_key = self.bridge.settings.signing_key
         try:
             session_id, request = read_token(self._token, secret_key=secret_key, check_expiry=False)
             live = manager.sessions.get(session_id)
             if live is None:
                 # Only a live session may be resumed with an expired token.
                 read_token(self._token, secret_key=secret_key)
-        except TokenError as error:
+                self.bridge.session_id_for(session_id)
+        except (TokenError, SessionIdError) as error:
             log.warning("Refused a WebSocket to %s: %s", self.request.path, error)
             self.close(CLOSE_BAD_TOKEN, str(error))
             return
@@ -151,7 +152,7 @@ class SessionSocket(websocket.WebSocketHandler):
             session.refuse(str(error), error.parent)
             return
         try:
-            await session.receive(message)
+            await session.receive(message, self.send_frame)
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
             log.exception("Session %s: error handling a %s message", session.id, message.type)

@@ -110,7 +110,7 @@ export class Connection {
       this.scheduleAck();
     }
     if (message.type === 'hello') {
-      this.greeted(message.session_id);
+      this.greeted(message.session_id, message.last_seq ?? 0);
     }
     try {
       this.handlers.message(message, buffers);
@@ -120,8 +120,13 @@ export class Connection {
     }
   }
 
-  private greeted(sessionId: string): void {
+  private greeted(sessionId: string, streamStart: number): void {
     this.sessionId = sessionId;
+    // A new page of a session that already ran gets a snapshot (seq 0 messages)
+    // and then the stream from the session's current position.
+    if (!this.everConnected && streamStart > this.lastSeq) {
+      this.lastSeq = streamStart;
+    }
     this.everConnected = true;
     this.retries = 0;
     this.setState('connected');

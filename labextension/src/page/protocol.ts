@@ -15,6 +15,8 @@ export interface Hello extends Sequenced {
   protocol: number;
   session_id: string;
   server: string;
+  /** Where the stream starts for this connection: frames above it follow. */
+  last_seq?: number;
 }
 
 export interface Doc extends Sequenced {

@@ -1,0 +1,186 @@
+"""Signed session ids and tokens, header and cookie filtering: real server, real sockets."""
+
+from __future__ import annotations
+
+import ipywidgets as w
+import pytest
+from conftest import EXAMPLES
+from wsclient import CONFIG, Client, fetch_page
+
+from jupyter_bridge.server import Server
+from jupyter_bridge.session import Request
+from jupyter_bridge.tokens import (
+    TokenError,
+    check_session_id,
+    generate_secret_key,
+    generate_session_id,
+    make_token,
+    read_token,
+)
+
+SLIDERS = str(EXAMPLES / "sliders.py")
+KEY = generate_secret_key()
+
+
+def test_signed_session_ids_verify_only_with_their_key():
+    key = KEY.encode()
+    session_id = generate_session_id(key)
+    assert check_session_id(session_id, key)
+    assert not check_session_id(session_id, b"another key, also at least 32 characters")
+    assert not check_session_id(session_id.split(".")[0], key)
+    assert not check_session_id(session_id[:-2] + "xx", key)
+    assert not check_session_id("é.é", key)
+
+
+def test_tokens_carry_the_request_and_refuse_tampering_and_expiry():
+    key = KEY.encode()
+    request = Request(arguments={"N": [b"10"]}, headers={"X-A": "1"}, cookies={"c": "v"})
+    token = make_token("abc", request, secret_key=key)
+    assert read_token(token, secret_key=key) == ("abc", request)
+    payload, signature = token.split(".")
+    forged = make_token("someone-else", request)  # unsigned: made without the key
+    with pytest.raises(TokenError, match="signature is wrong"):
+        read_token(forged + "." + signature, secret_key=key)
+    with pytest.raises(TokenError, match="signature is wrong"):
+        read_token(payload, secret_key=key)
+    expired = make_token("abc", request, secret_key=key, expiration=-1)
+    with pytest.raises(TokenError, match="expired"):
+        read_token(expired, secret_key=key)
+    assert read_token(expired, secret_key=key, check_expiry=False)[0] == "abc"
+
+
+def test_signed_modes_need_a_key(monkeypatch):
+    monkeypatch.delenv("JUPYTER_BRIDGE_SECRET_KEY", raising=False)
+    with pytest.raises(ValueError, match="set JUPYTER_BRIDGE_SECRET_KEY"):
+        Server({"/sliders": SLIDERS}, session_ids="signed")
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", "short")
+    with pytest.raises(ValueError, match="too short"):
+        Server({"/sliders": SLIDERS}, session_ids="signed")
+
+
+async def test_signed_server_signs_ids_and_tokens(serve, monkeypatch):
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", KEY)
+    server = serve({"/sliders": SLIDERS}, session_ids="signed")
+    client = await Client.open(server.url, "sliders")
+    session_id = client.config["sessionId"]
+    assert check_session_id(session_id, KEY.encode())
+    assert read_token(client.config["token"], secret_key=KEY.encode())[0] == session_id
+    assert (await client.set_state("IntSliderModel", value=2))["type"] == "idle"
+    await client.close()
+
+    # A token made without the key is refused, with the setting to check named.
+    forged = Client(server.url, "sliders")
+    await forged.load_page()
+    await forged.connect(token=make_token(generate_session_id(), Request()))
+    await forged.wait_for(lambda: forged.close_code is not None)
+    assert forged.close_code == 4001 and "JUPYTER_BRIDGE_SECRET_KEY" in forged.close_reason
+
+    # So is a page asking for an unsigned session id.
+    code, html = await fetch_page(server.url + "sliders?jb-session-id=made-up")
+    assert code == 403 and "not signed" in html
+
+
+async def test_processes_sharing_the_key_recreate_each_others_sessions(serve, monkeypatch):
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", KEY)
+    first = serve({"/sliders": SLIDERS}, session_ids="signed")
+    second = serve({"/sliders": SLIDERS}, session_ids="signed")
+    client = Client(first.url, "sliders")
+    await client.load_page()
+    await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin=f"http://localhost:{second.port}")
+    await client.wait_for(lambda: client.doc)
+    assert client.config["sessionId"] in second.bridge.managers["/sliders"].sessions
+    await client.close()
+
+
+async def test_external_signed_serves_only_ids_signed_elsewhere(serve, monkeypatch):
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", KEY)
+    server = serve({"/sliders": SLIDERS}, session_ids="external-signed")
+    code, html = await fetch_page(server.url + "sliders")
+    assert code == 403 and "jb-session-id" in html
+    external_id = generate_session_id(KEY.encode())  # e.g. made by a web app holding the key
+    client = await Client.open(server.url, f"sliders?jb-session-id={external_id}")
+    assert client.config["sessionId"] == external_id
+    await client.close()
+
+
+async def test_page_for_an_existing_session_attaches_to_it(serve):
+    def app(doc):
+        doc.add_root(w.IntText(0))
+
+    server = serve({"/app": app})
+    first = await Client.open(server.url, "app")
+    await first.set_state("IntTextModel", value=42)
+    again = await Client.open(server.url, f"app?jb-session-id={first.config['sessionId']}")
+    await again.wait_for(lambda: again.model("IntTextModel")["value"] == 42)
+    assert server.bridge.session_count == 1
+    # Both pages stay live: a change from one reaches the other.
+    await again.set_state("IntTextModel", value=7)
+    await first.wait_for(lambda: first.model("IntTextModel")["value"] == 7)
+    await first.close()
+    await again.close()
+
+
+async def test_new_page_of_an_acknowledged_session_gets_a_snapshot(serve):
+    def app(doc):
+        box = w.VBox()
+        doc.add_root(box)
+        doc.add_root(w.Button(description="grow"))
+        # A child made after its parent: a snapshot must open it first.
+        doc.add_next_tick_callback(lambda: setattr(box, "children", [w.IntText(5), w.Label("late")]))
+
+    server = serve({"/app": app})
+    first = await Client.open(server.url, "app")
+    await first.wait_for(lambda: first.model_ids("LabelModel"))
+    last = first.frames[-1].content["seq"]
+    first.send({"type": "ack", "seq": last})
+    await first.request({"type": "ping"})
+    again = await Client.open(server.url, f"app?jb-session-id={first.config['sessionId']}")
+    hello = again.frames[0].content
+    assert hello["type"] == "hello" and hello["last_seq"] >= last
+    opens = [m.content for m in again.frames if m.content["type"] == "comm_open"]
+    assert all(m["seq"] == 0 for m in opens)
+    order = [m["comm_id"] for m in opens]
+    for message in opens:
+        for child in message["data"]["state"].get("children", []):
+            assert order.index(child.removeprefix("IPY_MODEL_")) < order.index(message["comm_id"])
+    assert again.model("IntTextModel")["value"] == 5
+    assert again.doc["roots"] == first.doc["roots"]
+    await again.set_state("IntTextModel", value=6)
+    await first.wait_for(lambda: first.model("IntTextModel")["value"] == 6)
+    await first.close()
+    await again.close()
+
+
+def request_echo(doc):
+    request = doc.session_context.request
+    doc.add_root(w.Label(",".join(sorted(k.lower() for k in request.headers))))
+    doc.add_root(w.Label(",".join(sorted(request.cookies))))
+    doc.add_root(w.Label(",".join(sorted(request.arguments))))
+
+
+async def test_header_and_cookie_filters_apply_to_the_app_and_the_token(serve):
+    server = serve(
+        {"/echo": request_echo},
+        include_headers=["X-Keep", "X-Drop"],
+        exclude_headers=["X-Drop"],
+        exclude_cookies=["secret"],
+    )
+    code, html = await fetch_page(
+        server.url + "echo?a=1&jb-session-id=mine",
+        headers={"X-Keep": "1", "X-Drop": "2", "X-Other": "3", "Cookie": "secret=s; flavour=lemon"},
+    )
+    assert code == 200
+    import json
+
+    config = json.loads(CONFIG.search(html).group(1))
+    _, request = read_token(config["token"])
+    assert set(request.headers) == {"X-Keep"}
+    assert request.cookies == {"flavour": "lemon"}
+    assert request.arguments == {"a": [b"1"]}
+    client = Client(server.url, "echo")
+    client.config = config
+    await client.connect()
+    await client.wait_for(lambda: client.doc)
+    labels = [client.models[r]["value"] for r in client.doc["roots"]]
+    assert labels == ["x-keep", "flavour", "a"]
+    await client.close()
