@@ -94,13 +94,13 @@ def make_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def configure_logging(level: str) -> None:
+def configure_logging(level: str, format: str | None = None, file: str | None = None) -> None:
     logging.addLevelName(TRACE, "TRACE")
     numeric = TRACE if level == "trace" else getattr(logging, level.upper())
     logging.basicConfig(
         level=numeric,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        datefmt="%H:%M:%S",
+        format=format or "%(asctime)s %(levelname)s %(name)s: %(message)s",
+        filename=file,
     )
     # Tornado logs every request at INFO; keep that for debug level and below.
     logging.getLogger("tornado.access").setLevel(max(numeric, logging.WARNING) if numeric > logging.DEBUG else numeric)
@@ -126,7 +126,10 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
         if url_path in apps:
             parser.error(f"two apps would be served at {url_path}; rename one of them")
         apps[url_path] = application
-    configure_logging(settings.log_level)
+    try:
+        configure_logging(settings.log_level, settings.log_format, settings.log_file)
+    except (OSError, ValueError) as error:
+        parser.error(f"--log-file/--log-format: {error}")
     try:
         server = Server(apps, settings=settings)
     except ValueError as error:

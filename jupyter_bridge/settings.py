@@ -95,6 +95,64 @@ class BridgeSettings(Configurable):
     exclude_cookies = List(
         Unicode(), help="Cookies kept out of the session token (repeatable)."
     ).tag(config=True, cli=True, metavar="COOKIE")
+    num_procs = Int(
+        1,
+        help="Worker processes sharing the port (0: one per core). A socket that reaches a "
+        "process without its session recreates it from the page's token. --dev forces 1.",
+    ).tag(config=True, cli=True)
+    use_xheaders = Bool(
+        False,
+        help="Behind a proxy: take the client's address and scheme from X-Real-Ip / "
+        "X-Forwarded-For and X-Scheme / X-Forwarded-Proto.",
+    ).tag(config=True, cli=True)
+    ssl_certfile = Unicode(
+        None, allow_none=True, help="Serve HTTPS with this certificate (PEM) file."
+    ).tag(config=True, cli=True, metavar="FILE")
+    ssl_keyfile = Unicode(
+        None,
+        allow_none=True,
+        help="The certificate's private key file; its password, if any, comes from "
+        "JUPYTER_BRIDGE_SSL_PASSWORD.",
+    ).tag(config=True, cli=True, metavar="FILE")
+    unix_socket = Unicode(
+        None, allow_none=True, help="Listen on this Unix socket instead of a TCP port."
+    ).tag(config=True, cli=True, metavar="PATH")
+    auth_module = Unicode(
+        None,
+        allow_none=True,
+        help="A Python file deciding who may open apps: it defines get_user(handler) or "
+        "get_user_async(handler), and login_url or LoginHandler (optionally logout_url or "
+        "LogoutHandler), as for Bokeh.",
+    ).tag(config=True, cli=True, metavar="FILE")
+    cookie_secret = Unicode(
+        None,
+        allow_none=True,
+        help="Secret for signed cookies (needed by auth modules that use them); set "
+        "JUPYTER_BRIDGE_COOKIE_SECRET rather than a config file.",
+    ).tag(config=True)
+    enable_xsrf_cookies = Bool(
+        False, help="Require Tornado's XSRF cookie on form posts (e.g. an auth module's login form)."
+    ).tag(config=True, cli=True)
+    websocket_compression_level = Int(
+        None,
+        allow_none=True,
+        help="zlib level (-1 to 9) of WebSocket compression; 0 stores without compressing.",
+    ).tag(config=True, cli=True, metavar="LEVEL")
+    websocket_compression_mem_level = Int(
+        None, allow_none=True, help="zlib memory level (1 to 9) of WebSocket compression."
+    ).tag(config=True, cli=True, metavar="LEVEL")
+    log_format = Unicode(
+        "%(asctime)s %(levelname)s %(name)s: %(message)s", help="Python logging format of log lines."
+    ).tag(config=True, cli=True, metavar="FORMAT")
+    log_file = Unicode(
+        None, allow_none=True, help="Write the log to this file instead of standard error."
+    ).tag(config=True, cli=True, metavar="FILE")
+    stats_log_frequency = Int(
+        15000, help="How often (ms) to log the number of sessions and connections; 0 never."
+    ).tag(config=True, cli=True, metavar="MS")
+    mem_log_frequency = Int(
+        0, help="How often (ms) to log memory use (RSS, widgets, sessions); 0 never."
+    ).tag(config=True, cli=True, metavar="MS")
     dev = Bool(
         False,
         help="Development mode: reload an app when its files change (open pages load "
@@ -117,6 +175,10 @@ class BridgeSettings(Configurable):
     def _secret_key_from_environment(self) -> str | None:
         return os.environ.get("JUPYTER_BRIDGE_SECRET_KEY") or None
 
+    @default("cookie_secret")
+    def _cookie_secret_from_environment(self) -> str | None:
+        return os.environ.get("JUPYTER_BRIDGE_COOKIE_SECRET") or None
+
     @default("allow_websocket_origin")
     def _origins_from_environment(self) -> list[str]:
         value = os.environ.get("JUPYTER_BRIDGE_ALLOW_WS_ORIGIN", "")
@@ -136,6 +198,15 @@ class BridgeSettings(Configurable):
                 f"--session-ids {self.session_ids} needs a secret key: set "
                 "JUPYTER_BRIDGE_SECRET_KEY (make one with `jupyter-bridge secret`)"
             )
+        if self.ssl_keyfile and not self.ssl_certfile:
+            raise ValueError("--ssl-keyfile needs --ssl-certfile too")
+        for name in ("ssl_certfile", "ssl_keyfile", "auth_module"):
+            path = getattr(self, name)
+            if path and not os.path.isfile(path):
+                flag = "--" + name.replace("_", "-")
+                raise ValueError(f"{flag} {path}: no such file; check the path")
+        if self.num_procs < 0:
+            raise ValueError(f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         if self.secret_key is not None and len(self.secret_key) < 32:
             raise ValueError(
                 "JUPYTER_BRIDGE_SECRET_KEY is too short (at least 32 characters); "

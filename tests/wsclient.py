@@ -41,9 +41,11 @@ async def fetch_page(url: str, **kwargs: Any) -> tuple[int, str]:
 class Client:
     """One browser-tab-like session client."""
 
-    def __init__(self, base: str, page_path: str) -> None:
+    def __init__(self, base: str, page_path: str, headers: dict[str, str] | None = None) -> None:
         self.base = base.rstrip("/")
         self.page_path = page_path
+        #: Extra headers (e.g. Cookie, Authorization) sent with the page request and the socket handshake.
+        self.headers = dict(headers or {})
         self.frames: list[Message] = []
         self.models: dict[str, dict[str, Any]] = {}
         self.closed_models: set[str] = set()
@@ -56,15 +58,17 @@ class Client:
         self.close_reason: str | None = None
 
     @classmethod
-    async def open(cls, base: str, page_path: str, **kwargs: Any) -> Client:
-        client = cls(base, page_path)
+    async def open(
+        cls, base: str, page_path: str, headers: dict[str, str] | None = None, **kwargs: Any
+    ) -> Client:
+        client = cls(base, page_path, headers)
         await client.load_page()
         await client.connect(**kwargs)
         await client.wait_for(lambda: client.doc is not None)
         return client
 
     async def load_page(self) -> None:
-        code, html = await fetch_page(self.base + "/" + self.page_path.lstrip("/"))
+        code, html = await fetch_page(self.base + "/" + self.page_path.lstrip("/"), headers=self.headers)
         assert code == 200, (code, html[:500])
         self.config = json.loads(CONFIG.search(html).group(1))  # type: ignore[union-attr]
 
@@ -82,7 +86,7 @@ class Client:
             ws_base = "/".join(ws_base)
         request = HTTPRequest(
             ws_base + self.config["wsUrl"] + query,
-            headers={"Origin": origin, "Sec-WebSocket-Protocol": f"{SUBPROTOCOL}, {token}"},
+            headers={**self.headers, "Origin": origin, "Sec-WebSocket-Protocol": f"{SUBPROTOCOL}, {token}"},
         )
         self.ws = await websocket_connect(request)
         self._reader = asyncio.ensure_future(self._read(self.ws))

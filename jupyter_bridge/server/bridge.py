@@ -54,6 +54,11 @@ class Bridge:
     ) -> None:
         self.settings = settings or BridgeSettings()
         self.settings.check()
+        self.auth = None
+        if self.settings.auth_module:
+            from .auth import AuthModule
+
+            self.auth = AuthModule(self.settings.auth_module)
         raw = prefix if prefix is not None else self.settings.prefix
         self.prefix = ("/" + raw.strip("/")) if raw.strip("/") else ""
         layout = self.settings.notebook_layout
@@ -136,7 +141,10 @@ class Bridge:
         routes: list[tuple[str, type, dict[str, Any]]] = [
             (self.prefix + r"/static/nbextensions/(.*)", handlers.WidgetModuleHandler, args),
             (self.prefix + r"/static/(.*)", handlers.AssetHandler, args),
+            (self.prefix + r"/healthz", handlers.HealthHandler, args),
         ]
+        if self.auth is not None:
+            routes.extend(self.auth.routes(self.prefix))
         for url_path in self.managers:
             app_url = "" if url_path == "/" else url_path
             app_args = {"bridge": self, "url_path": url_path}
@@ -212,3 +220,7 @@ class Bridge:
     @property
     def session_count(self) -> int:
         return sum(len(m.sessions) for m in self.managers.values())
+
+    @property
+    def connection_count(self) -> int:
+        return sum(s.connections for m in self.managers.values() for s in m.sessions.values())

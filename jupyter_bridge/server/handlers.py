@@ -10,6 +10,7 @@ import os
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from jupyter_core.paths import jupyter_path
@@ -25,6 +26,7 @@ from .bridge import STATIC_DIR, Bridge, SessionIdError
 __all__ = [
     "AssetHandler",
     "BridgeHandler",
+    "HealthHandler",
     "IndexHandler",
     "PageHandler",
     "WidgetModuleHandler",
@@ -76,9 +78,15 @@ def _kept(values: dict[str, str], include: list[str], exclude: list[str]) -> dic
 class BridgeHandler(web.RequestHandler):
     """Base of every handler: knows its Bridge, renders errors as readable pages."""
 
+    #: Whether this handler needs a logged-in user when an auth module is set.
+    requires_user = False
+
     def initialize(self, bridge: Bridge, url_path: str | None = None) -> None:
         self.bridge = bridge
         self.url_path = url_path
+
+    async def prepare(self) -> None:
+        await authenticate(self, self.bridge, redirect=True)
 
     def render_template(self, name: str, **variables: Any) -> str:
         return self.bridge.templates.get_template(name).render(bridge=self.bridge, **variables)
@@ -91,8 +99,27 @@ class BridgeHandler(web.RequestHandler):
         )
 
 
+async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect: bool) -> None:
+    """With an auth module, set ``current_user``; without a user, send to login or refuse."""
+    auth = bridge.auth
+    if auth is None or not getattr(handler, "requires_user", False):
+        return
+    user = await auth.current_user(handler)
+    if user is not None:
+        handler.current_user = user
+        return
+    if redirect and handler.request.method in ("GET", "HEAD") and auth.login_url:
+        login = auth.login_url if "://" in auth.login_url else bridge.url(auth.login_url)
+        separator = "&" if "?" in login else "?"
+        handler.redirect(f"{login}{separator}{urlencode({'next': handler.request.uri})}")
+        return
+    raise web.HTTPError(403, reason="log in to open this app")
+
+
 class PageHandler(BridgeHandler):
     """GET an app: create its session now and send the page that connects to it."""
+
+    requires_user = True
 
     async def get(self, url_path: str | None = None) -> None:
         self.url_path = self.url_path or url_path
@@ -204,6 +231,8 @@ def _one_line(text: str) -> str:
 class IndexHandler(BridgeHandler):
     """``/``: list the apps, or go straight to the only one."""
 
+    requires_user = True
+
     def get(self) -> None:
         settings = self.bridge.settings
         paths = sorted(p for p in self.bridge.managers if not p.startswith("/apps/"))
@@ -241,6 +270,21 @@ class AssetHandler(BridgeHandler):
 
     def compute_etag(self) -> None:
         return None  # the name is the version
+
+
+class HealthHandler(BridgeHandler):
+    """``/healthz``: 200 with a little JSON while the process serves (for load balancers)."""
+
+    def get(self) -> None:
+        self.set_header("Cache-Control", "no-store")
+        self.finish(
+            {
+                "status": "ok",
+                "pid": os.getpid(),
+                "sessions": self.bridge.session_count,
+                "connections": self.bridge.connection_count,
+            }
+        )
 
 
 def _compressible(content_type: str) -> bool:

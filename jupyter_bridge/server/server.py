@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
+import os
 import signal
 import socket
+import ssl
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -51,8 +54,7 @@ class Server:
         self._extra_patterns = list(extra_patterns or [])
         self._http: httpserver.HTTPServer | None = None
         self._sockets: list[socket.socket] = []
-        self._reaper: ioloop.PeriodicCallback | None = None
-        self._watcher: ioloop.PeriodicCallback | None = None
+        self._timers: list[ioloop.PeriodicCallback] = []
         self._stopped: asyncio.Event | None = None
         self.port: int | None = None
 
@@ -69,39 +71,69 @@ class Server:
             compress_response=True,
             websocket_max_message_size=settings.websocket_max_message_size,
             websocket_ping_interval=settings.keep_alive / 1000 if settings.keep_alive > 0 else None,
+            cookie_secret=settings.cookie_secret,
+            xsrf_cookies=settings.enable_xsrf_cookies,
+            login_url=self.bridge.auth.login_url if self.bridge.auth else None,
             debug=False,
         )
 
+    def bind(self) -> list[socket.socket]:
+        """Open the listening sockets (before forking worker processes, they share them)."""
+        if not self._sockets:
+            if self.settings.unix_socket:
+                self._sockets = [netutil.bind_unix_socket(self.settings.unix_socket)]
+            else:
+                self._sockets = netutil.bind_sockets(self.settings.port, self.settings.address or None)
+                self.port = self._sockets[0].getsockname()[1]
+                if self.settings.port == 0:
+                    # Origins are checked against the port actually served.
+                    self.settings.port = self.port
+        return self._sockets
+
     def start(self) -> None:
-        """Listen and start the session reaper; call on (or before starting) the loop."""
+        """Listen and start the periodic work; call on (or before starting) the loop."""
         if self._http is not None:
             return
-        self._sockets = netutil.bind_sockets(self.settings.port, self.settings.address or None)
-        self.port = self._sockets[0].getsockname()[1]
-        if self.settings.port == 0:
-            # Origins are checked against the port actually served.
-            self.settings.port = self.port
-        self._http = httpserver.HTTPServer(self.make_tornado_app())
+        settings = self.settings
+        self.bind()
+        self._http = httpserver.HTTPServer(
+            self.make_tornado_app(), xheaders=settings.use_xheaders, ssl_options=self._ssl_context()
+        )
         self._http.add_sockets(self._sockets)
         for manager in self.bridge.managers.values():
             manager.application.on_server_loaded(manager.server_context)
-        self._reaper = ioloop.PeriodicCallback(
-            self.bridge.destroy_unused_sessions, self.settings.check_unused_sessions
-        )
-        self.io_loop.add_callback(self._reaper.start)
-        if self.settings.dev:
+        self._every(settings.check_unused_sessions, self.bridge.destroy_unused_sessions)
+        self._every(settings.stats_log_frequency, self.log_stats)
+        self._every(settings.mem_log_frequency, self.log_memory)
+        if settings.dev:
             from .watch import AppWatcher
 
-            self._watcher = ioloop.PeriodicCallback(AppWatcher(self.bridge).check, DEV_POLL_MS)
-            self.io_loop.add_callback(self._watcher.start)
+            self._every(DEV_POLL_MS, AppWatcher(self.bridge).check)
         log.info("Serving %s at %s", ", ".join(self.bridge.managers), self.url)
 
+    def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
+        if milliseconds > 0:
+            timer = ioloop.PeriodicCallback(callback, milliseconds)
+            self._timers.append(timer)
+            self.io_loop.add_callback(timer.start)
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        settings = self.settings
+        if not settings.ssl_certfile:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(
+            settings.ssl_certfile,
+            settings.ssl_keyfile or None,
+            password=os.environ.get("JUPYTER_BRIDGE_SSL_PASSWORD") or None,
+        )
+        return context
+
     def stop(self) -> None:
-        """Stop listening and reaping; sessions stay until :meth:`shutdown`."""
-        for timer in (self._reaper, self._watcher):
-            if timer is not None:
-                timer.stop()
-        self._reaper = self._watcher = None
+        """Stop listening and the periodic work; sessions stay until :meth:`shutdown`."""
+        for timer in self._timers:
+            timer.stop()
+        self._timers.clear()
         if self._http is not None:
             self._http.stop()
             self._http = None
@@ -115,18 +147,53 @@ class Server:
         for manager in self.bridge.managers.values():
             manager.application.on_server_unloaded(manager.server_context)
 
+    def log_stats(self) -> None:
+        log.info(
+            "[pid %d] %d sessions, %d connections",
+            os.getpid(),
+            self.bridge.session_count,
+            self.bridge.connection_count,
+        )
+
+    def log_memory(self) -> None:
+        from ipywidgets.widgets.widget import _instances
+
+        log.info(
+            "[pid %d] memory: RSS %.1f MB, %d widgets, %d sessions, gc counts %s",
+            os.getpid(),
+            _rss_bytes() / 2**20,
+            len(_instances),
+            self.bridge.session_count,
+            gc.get_count(),
+        )
+
     @property
     def url(self) -> str:
-        host = self.settings.address if self.settings.address not in (None, "", "0.0.0.0", "::") else "localhost"
+        settings = self.settings
+        scheme = "https" if settings.ssl_certfile else "http"
+        if settings.unix_socket:
+            return f"{scheme}+unix://{settings.unix_socket}{self.bridge.prefix}/"
+        host = settings.address if settings.address not in (None, "", "0.0.0.0", "::") else "localhost"
         if ":" in host:
             host = f"[{host}]"
-        return f"http://{host}:{self.port}{self.bridge.prefix}/"
+        return f"{scheme}://{host}:{self.port}{self.bridge.prefix}/"
 
     def app_url(self, path: str) -> str:
         return self.url.rstrip("/") + "/" + path.strip("/")
 
     def run_until_shutdown(self, on_started: Callable[[], None] | None = None) -> None:
-        """Start, run the loop until SIGINT or SIGTERM, then shut down gracefully."""
+        """Serve until SIGINT or SIGTERM, then shut down gracefully.
+
+        With ``num_procs`` other than 1 the listening sockets are opened once and
+        shared by that many worker processes; the first process waits for them and
+        passes SIGINT/SIGTERM on.
+        """
+        procs = 1 if self.settings.dev else self.settings.num_procs
+        if procs == 0:
+            procs = os.cpu_count() or 1
+        self.bind()
+        if procs > 1 and _fork_workers(procs, on_started):
+            return
 
         async def main() -> None:
             self._stopped = asyncio.Event()
@@ -137,10 +204,59 @@ class Server:
                 except (NotImplementedError, RuntimeError):
                     pass
             self.start()
-            if on_started is not None:
+            if on_started is not None and procs == 1:
                 on_started()
             await self._stopped.wait()
-            log.info("Shutting down")
+            log.info("[pid %d] shutting down", os.getpid())
             await self.shutdown()
 
         asyncio.run(main())
+
+
+def _fork_workers(count: int, on_started: Callable[[], None] | None) -> bool:
+    """Fork ``count`` workers; in the parent, wait for them and return True."""
+    children = []
+    for _ in range(count):
+        pid = os.fork()
+        if pid == 0:
+            return False  # a worker: go on serving
+        children.append(pid)
+    log.info("Started %d worker processes: %s", count, ", ".join(map(str, children)))
+    if on_started is not None:
+        on_started()
+
+    def forward(signum: int, _frame: Any) -> None:
+        for child in children:
+            try:
+                os.kill(child, signum)
+            except ProcessLookupError:
+                pass
+
+    signal.signal(signal.SIGTERM, forward)
+    signal.signal(signal.SIGINT, forward)
+    failed = 0
+    for child in children:
+        while True:
+            try:
+                _, status = os.waitpid(child, 0)
+                break
+            except InterruptedError:
+                continue
+        if os.waitstatus_to_exitcode(status) != 0:
+            failed += 1
+    if failed:
+        raise SystemExit(1)
+    return True
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) * 1024
+    except OSError:
+        pass
+    import resource
+
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

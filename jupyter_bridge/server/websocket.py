@@ -14,6 +14,7 @@ from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
 from .bridge import Bridge, SessionIdError
+from .handlers import authenticate
 
 __all__ = ["SessionSocket", "origin_host"]
 
@@ -52,6 +53,11 @@ class SessionSocket(websocket.WebSocketHandler):
         self.session: Session | None = None
         self._token: str | None = None
 
+    requires_user = True
+
+    async def prepare(self) -> None:
+        await authenticate(self, self.bridge, redirect=False)
+
     def check_origin(self, origin: str) -> bool:
         host = origin_host(origin)
         allowed = self.bridge.settings.allowed_origins()
@@ -73,7 +79,13 @@ class SessionSocket(websocket.WebSocketHandler):
         return None
 
     def get_compression_options(self) -> dict[str, Any] | None:
-        return {}
+        settings = self.bridge.settings
+        options: dict[str, Any] = {}
+        if settings.websocket_compression_level is not None:
+            options["compression_level"] = settings.websocket_compression_level
+        if settings.websocket_compression_mem_level is not None:
+            options["mem_level"] = settings.websocket_compression_mem_level
+        return options
 
     async def open(self, url_path: str | None = None) -> None:
         if self._token is None:

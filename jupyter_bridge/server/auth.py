@@ -1,0 +1,87 @@
+"""Who may open apps: an auth module, with Bokeh's contract.
+
+The module (``--auth-module FILE``) defines:
+
+- ``get_user(request_handler)`` or ``async get_user_async(request_handler)``:
+  the current user, or None when nobody is logged in;
+- ``login_url`` (where to send someone who is not logged in), or a
+  ``LoginHandler`` (a ``tornado.web.RequestHandler`` the server mounts at
+  ``login_url``, ``/login`` by default);
+- optionally ``logout_url`` or a ``LogoutHandler`` (mounted at ``/logout`` by default).
+
+The user becomes ``session_context.user``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import inspect
+import uuid
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from tornado import web
+
+__all__ = ["AuthModule", "AuthModuleError"]
+
+
+class AuthModuleError(ValueError):
+    """An auth module that does not keep the contract; the text names what is missing."""
+
+
+class AuthModule:
+    def __init__(self, path: str) -> None:
+        self.path = Path(path)
+        module = self._load()
+        self.get_user = getattr(module, "get_user", None)
+        self.get_user_async = getattr(module, "get_user_async", None)
+        if (self.get_user is None) == (self.get_user_async is None):
+            raise AuthModuleError(
+                f"{path} must define exactly one of get_user(request_handler) or "
+                "get_user_async(request_handler)"
+            )
+        if self.get_user_async is not None and not inspect.iscoroutinefunction(self.get_user_async):
+            raise AuthModuleError(f"{path}: get_user_async must be an async function")
+        self.login_handler = _handler_class(module, "LoginHandler", path)
+        self.logout_handler = _handler_class(module, "LogoutHandler", path)
+        self.login_url: str | None = getattr(module, "login_url", None)
+        self.logout_url: str | None = getattr(module, "logout_url", None)
+        if self.login_url is None and self.login_handler is not None:
+            self.login_url = "/login"
+        if self.logout_url is None and self.logout_handler is not None:
+            self.logout_url = "/logout"
+        if self.login_url is None:
+            raise AuthModuleError(f"{path} must define login_url or a LoginHandler")
+
+    def _load(self) -> ModuleType:
+        name = f"jupyter_bridge_auth_{uuid.uuid4().hex}"
+        spec = importlib.util.spec_from_file_location(name, self.path)
+        if spec is None or spec.loader is None:
+            raise AuthModuleError(f"{self.path} cannot be loaded as a Python module")
+        module = importlib.util.module_from_spec(spec)
+        try:
+            spec.loader.exec_module(module)
+        except Exception as error:
+            raise AuthModuleError(f"{self.path} raised {type(error).__name__}: {error}") from None
+        return module
+
+    async def current_user(self, handler: web.RequestHandler) -> Any:
+        if self.get_user_async is not None:
+            return await self.get_user_async(handler)
+        return self.get_user(handler)  # type: ignore[misc]
+
+    def routes(self, prefix: str) -> list[tuple[str, type, dict[str, Any]]]:
+        routes = []
+        if self.login_handler is not None and self.login_url:
+            routes.append((prefix + self.login_url, self.login_handler, {}))
+        if self.logout_handler is not None and self.logout_url:
+            routes.append((prefix + self.logout_url, self.logout_handler, {}))
+        return routes
+
+
+def _handler_class(module: ModuleType, name: str, path: str) -> type | None:
+    handler = getattr(module, name, None)
+    if handler is not None and not (isinstance(handler, type) and issubclass(handler, web.RequestHandler)):
+        raise AuthModuleError(f"{path}: {name} must be a tornado.web.RequestHandler subclass")
+    return handler
