@@ -276,3 +276,28 @@ def test_second_tab_of_the_same_session_shows_its_current_state(app_server, brow
         "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 10')"
     )
     other.context.close()
+
+
+def test_cut_connection_resumes_with_every_update_once(app_server, page):
+    open_app(page, app_server + "/counter?until=160")
+    # Record every value the page's model takes, in order.
+    page.evaluate(
+        """async () => {
+            const id = document.querySelector('.jb-root').dataset.jbModelId;
+            const model = await window.jupyterBridge.manager.get_model(id);
+            window.seen = [model.get('value')];
+            model.on('change:value', () => window.seen.push(model.get('value')));
+        }"""
+    )
+    page.wait_for_function("window.seen.length >= 5")
+    for _ in range(3):
+        page.evaluate("window.jupyterBridge.connection.socket.close()")
+        page.wait_for_function("document.documentElement.dataset.jbState === 'reconnecting'", timeout=5_000)
+        page.wait_for_function("document.documentElement.dataset.jbState === 'connected'", timeout=20_000)
+        before = page.evaluate("window.seen.length")
+        page.wait_for_function(f"window.seen.length >= {before + 5}")
+    # The server stops at 160: the page ends on the server's value, having seen each one once.
+    page.wait_for_function("window.seen[window.seen.length - 1] === 160", timeout=30_000)
+    seen = page.evaluate("window.seen")
+    assert seen == list(range(seen[0], 161))
+    assert page.errors == []  # type: ignore[attr-defined]

@@ -49,6 +49,7 @@ export class Roots {
     if (element === null) {
       element = document.createElement('div');
       element.className = 'jb-root';
+      element.dataset.jbModelId = id;
       // Attach before displaying: the view cannot be attached to a detached host.
       this.container.appendChild(element);
     }
