@@ -43,6 +43,8 @@ _current_document: contextvars.ContextVar[Document | None] = contextvars.Context
     "jupyter_bridge_document", default=None
 )
 _default_document: Document | None = None
+#: The title of a document whose app did not set one.
+DEFAULT_TITLE = "jupyter_bridge app"
 _ids = itertools.count(1)
 
 
@@ -133,7 +135,7 @@ class Document:
 
     def __init__(self) -> None:
         self._roots: list[Widget] = []
-        self._title = "jupyter_bridge app"
+        self._title = DEFAULT_TITLE
         self.template_variables: dict[str, Any] = {}
         #: Default trait values per widget class for widgets this document's code makes.
         self.theme: Theme | None = None

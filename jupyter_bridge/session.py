@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import comms
-from .document import Document, _current_document
+from .document import DEFAULT_TITLE, Document, _current_document
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message
 
@@ -140,6 +140,8 @@ class Session:
         except (Exception, SystemExit) as error:  # an app's sys.exit() must not stop the server
             await self.destroy()
             raise AppError(self.application.name, error) from error
+        if self.document.title != DEFAULT_TITLE:
+            self.application.last_title = self.document.title
         # The client shows the document once it has its first `doc` message; from
         # now on every change of roots or title sends another.
         self._document_changed(self.document)

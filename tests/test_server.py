@@ -363,6 +363,8 @@ async def test_index_lists_apps_or_redirects_to_the_only_one(serve):
     several = serve({"/sliders": SLIDERS, "/args": arguments_app})
     code, html = await fetch_page(several.url)
     assert code == 200 and 'href="/sliders"' in html and 'href="/args"' in html
+    # Titles: read from the script before any session ran; the function app shows its name.
+    assert ">Sliders<" in html and ">arguments_app<" in html
 
     single = serve({"/sliders": SLIDERS})
     code, _ = await fetch_page(single.url)

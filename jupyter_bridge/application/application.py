@@ -39,6 +39,8 @@ class Application:
         self.handlers = list(handlers)
         self.name = name or (self.handlers[0].name if self.handlers else "app")
         self.server_context: ServerContext | None = None
+        #: The title its last session's document had (None until one ran).
+        self.last_title: str | None = None
 
     def add(self, handler: Handler) -> None:
         self.handlers.append(handler)
@@ -51,6 +53,12 @@ class Application:
 
     def url_path(self) -> str:
         return self.handlers[0].url_path() if self.handlers else "/"
+
+    @property
+    def title(self) -> str:
+        """A title for the index page: the last session's, else a guess, else the name."""
+        guesses = (h.guess_title() for h in self.handlers if hasattr(h, "guess_title"))
+        return self.last_title or next((g for g in guesses if g), None) or self.name
 
     @property
     def source(self) -> Path | None:

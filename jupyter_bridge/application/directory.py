@@ -69,6 +69,9 @@ class DirectoryHandler(Handler):
             exec(code, module.__dict__)
         return module
 
+    def guess_title(self) -> str | None:
+        return self.main.guess_title()
+
     def modify_document(self, document: Document) -> Any:
         if self.theme is not None:
             install_theme()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import sys
 import uuid
@@ -29,6 +30,10 @@ class Handler:
     def url_path(self) -> str:
         """The URL path this handler suggests, e.g. ``/sliders`` for sliders.py."""
         return "/" + self.name
+
+    def guess_title(self) -> str | None:
+        """The page title, if it can be known without running the app (for the index)."""
+        return None
 
 
 class FunctionHandler(Handler):
@@ -62,6 +67,10 @@ class ScriptHandler(Handler):
         # Compiled once: a changed file is picked up by a restart, or by --dev.
         source = self.path.read_text(encoding="utf-8")
         self.code: CodeType = compile(source, str(self.path), "exec")
+        self._title = _title_assigned(source)
+
+    def guess_title(self) -> str | None:
+        return self._title
 
     def modify_document(self, document: Document) -> Any:
         code = self.code
@@ -77,6 +86,23 @@ class ScriptHandler(Handler):
                 # it up there); afterwards its functions keep it alive.
                 sys.modules.pop(module.__name__, None)
         return None
+
+
+def _title_assigned(source: str) -> str | None:
+    """The string in a top-level ``<something>.title = "..."`` assignment, if any."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return None
+    for node in tree.body:
+        if (
+            isinstance(node, ast.Assign)
+            and any(isinstance(t, ast.Attribute) and t.attr == "title" for t in node.targets)
+            and isinstance(node.value, ast.Constant)
+            and isinstance(node.value.value, str)
+        ):
+            return node.value.value
+    return None
 
 
 @contextmanager

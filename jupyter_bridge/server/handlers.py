@@ -241,7 +241,9 @@ class IndexHandler(BridgeHandler):
         if len(paths) == 1 and not settings.disable_index_redirect:
             self.redirect(self.bridge.url(paths[0]))
             return
-        apps = [(self.bridge.url(path), self.bridge.managers[path].application.name) for path in paths]
+        apps = [
+            (self.bridge.url(path), path, self.bridge.managers[path].application.title) for path in paths
+        ]
         self.finish(self.render_template("index.html", apps=apps))
 
 
