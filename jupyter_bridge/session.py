@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from . import comms
+from . import comms, output
 from .document import DEFAULT_TITLE, Document, _current_document
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message
@@ -134,6 +134,7 @@ class Session:
     async def start(self) -> None:
         """Run the application to fill the document; raise AppError if it fails."""
         comms.install()
+        output.install()
         await self.application.session_opened(self)
         try:
             await self.run(self.application.initialize_document, self.document)
@@ -291,6 +292,10 @@ class Session:
         if kind == "ping":
             self.outbox.put({"type": "pong", "parent": parent})
             return
+        if kind in ("doc", "push_doc"):
+            await self.document.run_locked(lambda: self._context.run(self._receive_document, message), label=kind)
+            self.outbox.put({"type": "idle", "parent": parent})
+            return
         comm = self.comm_manager.get_comm(content["comm_id"])
         if comm is None:
             self.refuse(
@@ -309,6 +314,40 @@ class Session:
         handle = comm.handle_msg if kind == "comm_msg" else comm.handle_close
         await self.document.run_locked(lambda: self._deliver(comm, handle, kernel_msg), label=kind)
         self.outbox.put({"type": "idle", "parent": parent})
+
+    def _receive_document(self, message: Message) -> None:
+        """A client sets the title or roots (``doc``), or fills a push target (``push_doc``)."""
+        content = message.content
+        parent = content["id"]
+        if content["type"] == "push_doc":
+            # Only an app that asks for pushes (jupyter_bridge.client.PushTarget) gets them.
+            receive_push = getattr(self.application, "receive_push", None)
+            if receive_push is None:
+                self.refuse(
+                    f"{self.application.name} does not accept pushed documents; push to an app "
+                    "served as jupyter_bridge.client.PushTarget()",
+                    parent,
+                )
+                return
+            receive_push(self, message)
+            return
+        from ipywidgets.widgets.widget import _instances
+
+        roots = []
+        for model_id in content.get("roots", []):
+            widget = _instances.get(model_id) if self.comm_manager.get_comm(model_id) else None
+            if widget is None:
+                self.refuse(f"there is no widget {model_id!r} in this session to show as a root", parent)
+                return
+            roots.append(widget)
+        document = self.document
+        if "title" in content:
+            document.title = content["title"]
+        if "roots" in content and roots != document.roots:
+            names = {id(widget): name for name, widget in document.named_roots.items()}
+            document.clear()
+            for widget in roots:
+                document.add_root(widget, name=names.get(id(widget)))
 
     def _deliver(self, comm: Any, handle: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:
         # ipywidgets catches and logs exceptions raised by observers of a browser

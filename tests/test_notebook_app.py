@@ -1,0 +1,343 @@
+"""Notebooks served as apps: a real server, the protocol client, and one real Chromium page."""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import logging
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import weakref
+from pathlib import Path
+from typing import Any
+
+import nbformat
+import pytest
+from conftest import EXAMPLES
+from wsclient import Client, fetch_page
+
+from jupyter_bridge.application import NotAnAppError
+from jupyter_bridge.application.notebook import NotebookHandler
+
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
+
+
+def write_notebook(folder: Path, *cells: str, name: str = "nb") -> Path:
+    """A notebook of ``cells``; a source starting with ``md:`` is a markdown cell."""
+    notebook = nbformat.v4.new_notebook()
+    for source in cells:
+        if source.startswith("md:"):
+            notebook.cells.append(nbformat.v4.new_markdown_cell(source[3:]))
+        else:
+            notebook.cells.append(nbformat.v4.new_code_cell(source))
+    path = folder / f"{name}.ipynb"
+    nbformat.write(notebook, path)
+    return path
+
+
+def roots(client: Client) -> list[tuple[str, dict[str, Any]]]:
+    return [(client.models[r]["_model_name"], client.models[r]) for r in client.doc["roots"]]
+
+
+def child(client: Client, state: dict[str, Any], index: int = 0) -> dict[str, Any]:
+    return client.models[state["children"][index].removeprefix("IPY_MODEL_")]
+
+
+async def open_notebook(server, name: str = "nb") -> Client:
+    return await Client.open(server.url, name)
+
+
+async def test_the_page_shows_markdown_and_widgets_in_cell_order(serve, tmp_path):
+    path = write_notebook(
+        tmp_path,
+        "md:# A notebook app\n\nSome *emphasis* and a table:\n\n| a | b |\n|---|---|\n| 1 | 2 |",
+        "import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('added as a root'))",
+        "md:## Second part",
+        "w.IntSlider(value=3)",
+        "display(w.Button(description='displayed'))\nw.Label('not shown: not the last expression')\nNone",
+    )
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["HTMLModel", "LabelModel", "HTMLModel", "IntSliderModel", "ButtonModel"]
+    heading = shown[0][1]
+    assert "<h1>A notebook app</h1>" in heading["value"] and "<em>emphasis</em>" in heading["value"]
+    assert "<table>" in heading["value"] and "jb-notebook-markdown" in heading["_dom_classes"]
+    assert shown[1][1]["value"] == "added as a root"
+    assert shown[2][1]["value"].strip() == "<h2>Second part</h2>"
+    assert shown[3][1]["value"] == 3
+    assert shown[4][1]["description"] == "displayed"
+    assert client.doc["title"] == "A notebook app"
+    await client.close()
+
+
+RICH = (
+    "from IPython.display import HTML, SVG, Image, Markdown",
+    "display(HTML('<b>bold</b>'))",
+    f"Image(data={PNG!r}, format='png')",
+    "SVG('<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"4\" height=\"4\"></svg>')",
+    "print('hello')\nprint('world')\nimport sys\nprint('oops', file=sys.stderr)",
+    "6 * 7",
+    "6 * 8;  # a trailing semicolon hides the value",
+    "Markdown('*rendered*')",
+    "import ipywidgets as w\nw.Label('a widget')",
+)
+
+
+async def test_rich_outputs_become_html_image_and_text_widgets(serve, tmp_path):
+    server = serve({"/nb": str(write_notebook(tmp_path, *RICH))})
+    client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == [
+        "HTMLModel", "ImageModel", "ImageModel", "HTMLModel", "HTMLModel", "HTMLModel", "HTMLModel", "LabelModel",
+    ]
+    assert shown[0][1]["value"] == "<b>bold</b>"
+    assert shown[1][1]["format"] == "png" and shown[2][1]["format"] == "svg+xml"
+    assert ">hello\nworld\n</pre>" in shown[3][1]["value"]
+    assert ">oops\n</pre>" in shown[4][1]["value"] and "jb-notebook-stderr" in shown[4][1]["_dom_classes"]
+    assert ">42</pre>" in shown[5][1]["value"]
+    assert "48" not in "".join(str(state.get("value")) for _, state in shown)
+    assert shown[6][1]["value"].strip() == "<p><em>rendered</em></p>"
+    await client.close()
+
+
+async def test_roots_layout_shows_only_widgets_and_prints_go_to_stdout(serve, tmp_path, capfd):
+    server = serve({"/nb": str(write_notebook(tmp_path, "md:# Heading", *RICH))}, notebook_layout="roots")
+    client = await open_notebook(server)
+    assert [name for name, _ in roots(client)] == ["LabelModel"]
+    assert "hello\nworld\n" in capfd.readouterr().out
+    await client.close()
+
+
+async def test_cell_outputs_can_be_cleared_and_displays_updated(serve, tmp_path):
+    path = write_notebook(
+        tmp_path,
+        "import ipywidgets as w\nfrom IPython.display import HTML, clear_output",
+        "display(w.Label('gone'))\nprint('gone too')\nclear_output()\ndisplay(w.Label('kept'))",
+        "handle = display(HTML('<p>first</p>'), display_id=True)",
+        "handle.update(HTML('<p>second</p>'))",
+        "button = w.Button(description='later')\nbutton.on_click(lambda _: handle.update(HTML('<p>third</p>')))\nbutton",
+    )
+    server = serve({"/nb": str(path)}, unused_session_lifetime=100, check_unused_sessions=50)
+    client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["LabelModel", "VBoxModel", "ButtonModel"]
+    assert shown[0][1]["value"] == "kept"
+    assert child(client, shown[1][1])["value"] == "<p>second</p>"
+    await client.request(
+        {"type": "comm_msg", "comm_id": client.doc["roots"][2], "data": {"method": "custom", "content": {"event": "click"}}}
+    )
+    assert child(client, client.models[client.doc["roots"][1]])["value"] == "<p>third</p>"
+
+    # Where its displays went is forgotten with the session, which memory lets go.
+    (session,) = server.bridge.managers["/nb"].sessions.values()
+    session = weakref.ref(session)
+    await client.close()
+    for _ in range(100):
+        if server.bridge.session_count == 0:
+            break
+        await asyncio.sleep(0.05)
+    gc.collect()
+    assert session() is None
+
+
+async def test_harmless_magics_run_and_the_others_are_skipped_with_a_note(serve, tmp_path, caplog):
+    path = write_notebook(
+        tmp_path,
+        "%matplotlib inline\nimport ipywidgets as w",
+        "%time y = 21 * 2",
+        "%timeit -n 10 -r 2 z = y + 1",
+        "%%capture captured\nprint('captured text')\ndisplay(w.Label('captured widget'))",
+        "%pip install some-package",
+        "%who",
+        "%%html\n<i>from a cell magic</i>",
+        "w.Label(f'{y} {z} {captured.stdout.strip()}')",
+    )
+    server = serve({"/nb": str(path)})
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge.application.notebook"):
+        client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["HTMLModel", "LabelModel"]
+    assert shown[0][1]["value"] == "<i>from a cell magic</i>\n"
+    assert shown[1][1]["value"] == "42 43 captured text"
+    notes = [r.getMessage() for r in caplog.records if r.name == "jupyter_bridge.application.notebook"]
+    assert len(notes) == 2
+    assert notes[0].startswith("nb.ipynb cell 5: %pip install some-package skipped: install packages")
+    assert notes[1].startswith("nb.ipynb cell 6: %who skipped")
+    await client.close()
+
+
+async def test_shell_escapes_never_run(serve, tmp_path, caplog):
+    marker = tmp_path / "marker"
+    path = write_notebook(
+        tmp_path,
+        f"!touch {marker}",
+        f"listing = !ls {tmp_path}",
+        f"%%bash\ntouch {marker}",
+        "import ipywidgets as w\nw.Label(repr(listing))",
+    )
+    server = serve({"/nb": str(path)})
+    with caplog.at_level(logging.WARNING):
+        client = await open_notebook(server)
+    assert not marker.exists()
+    assert client.model("LabelModel")["value"] == "[]"
+    assert f"cell 1: !touch {marker} skipped" in caplog.text
+    assert f"cell 2: !ls {tmp_path} skipped" in caplog.text
+    assert "cell 3: %%bash cell skipped" in caplog.text
+    await client.close()
+
+
+async def test_a_failing_cell_answers_500_naming_the_cell(serve, tmp_path, caplog, widget_count):
+    baseline = widget_count()
+    path = write_notebook(
+        tmp_path,
+        "md:# Broken",
+        "import ipywidgets as w\nw.Label('built before the failure')",
+        "x = 1\nprint(undefined_name)",
+        "raise AssertionError('never reached')",
+    )
+    server = serve({"/nb": str(path)})
+    with caplog.at_level(logging.ERROR):
+        code, html = await fetch_page(server.url + "nb")
+    assert code == 500
+    assert "cell 3 raised NameError: name &#39;undefined_name&#39; is not defined" in html
+    assert "(line 2: print(undefined_name))" in html
+    assert "cell 3 raised NameError" in caplog.text and "never reached" not in caplog.text
+    assert widget_count() == baseline
+    assert server.bridge.session_count == 0
+
+
+def test_a_syntax_error_is_a_clear_error_when_the_notebook_loads(tmp_path):
+    path = write_notebook(tmp_path, "x = 1", "def broken(:\n    pass")
+    with pytest.raises(NotAnAppError, match=r"nb\.ipynb cell 2, line 1: .*fix the cell"):
+        NotebookHandler(path)
+    (tmp_path / "junk.ipynb").write_text("not json")
+    with pytest.raises(NotAnAppError, match="junk.ipynb is not a readable notebook"):
+        NotebookHandler(tmp_path / "junk.ipynb")
+
+
+async def test_every_session_runs_the_notebook_in_a_fresh_namespace(serve, tmp_path):
+    (tmp_path / "nb_helper.py").write_text("VALUE = 'from the notebook folder'\n")
+    path = write_notebook(
+        tmp_path,
+        "import sys\nimport ipywidgets as w\nimport nb_helper",
+        "counter = globals().get('counter', 0) + 1",
+        "w.Label(f'{counter} {nb_helper.VALUE} {sys.argv[1:]} {__file__ == sys.argv[0]} {__name__ != \"__main__\"}')",
+    )
+    server = serve({"/nb": str(path)}, argv=["--flag"])
+    first = await open_notebook(server)
+    second = await open_notebook(server)
+    expected = "1 from the notebook folder ['--flag'] True True"
+    assert first.model("LabelModel")["value"] == expected
+    assert second.model("LabelModel")["value"] == expected
+    await first.close()
+    await second.close()
+
+
+async def test_a_cell_may_await(serve, tmp_path):
+    path = write_notebook(
+        tmp_path, "import asyncio\nimport ipywidgets as w", "await asyncio.sleep(0.01)\nw.Label(await asyncio.sleep(0, 'awaited'))"
+    )
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    assert client.model("LabelModel")["value"] == "awaited"
+    await client.close()
+
+
+async def test_output_widgets_and_interact_in_a_notebook_are_per_session(serve, tmp_path, capfd):
+    path = write_notebook(
+        tmp_path,
+        "import ipywidgets as w\nout = w.Output()\ndisplay(out)",
+        "with out:\n    print('inside the output')\nprint('in the cell')",
+        "@w.interact(x=(0, 10))\ndef f(x=2):\n    print(f'x is {x}')",
+    )
+    server = serve({"/nb": str(path)})
+    first = await open_notebook(server)
+    second = await open_notebook(server)
+    for client in (first, second):
+        shown = roots(client)
+        assert [name for name, _ in shown] == ["OutputModel", "HTMLModel", "VBoxModel"]
+        assert shown[0][1]["outputs"] == [{"output_type": "stream", "name": "stdout", "text": "inside the output\n"}]
+        assert ">in the cell\n</pre>" in shown[1][1]["value"]
+
+    await first.set_state("IntSliderModel", value=7)
+    interact_output = [cid for cid in first.model_ids("OutputModel") if cid != first.doc["roots"][0]][0]
+    assert first.models[interact_output]["outputs"][0]["text"] == "x is 7\n"
+    other = [cid for cid in second.model_ids("OutputModel") if cid != second.doc["roots"][0]][0]
+    assert second.models[other]["outputs"][0]["text"] == "x is 2\n"
+    captured = capfd.readouterr()
+    assert "x is" not in captured.out and "inside the output" not in captured.out
+    await first.close()
+    await second.close()
+
+
+def test_the_example_notebook_is_valid_and_saved_without_outputs():
+    notebook = nbformat.read(EXAMPLES / "notebook_app.ipynb", as_version=4)
+    nbformat.validate(notebook)
+    assert all(not cell.get("outputs") for cell in notebook.cells if cell.cell_type == "code")
+
+
+# One real page
+
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
+
+
+@pytest.fixture
+def example_server():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(EXAMPLES / "notebook_app.ipynb"),
+         "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://localhost:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/notebook_app", timeout=5).close()
+            break
+        except OSError:
+            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
+            time.sleep(0.1)
+    yield base
+    process.terminate()
+    process.wait(timeout=30)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+def test_the_example_notebook_in_chromium(example_server):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(example_server + "/notebook_app")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+            assert page.title() == "Notebook app"
+            assert page.locator("h1").first.inner_text() == "Notebook app"
+            assert "HTML" in page.locator("b", has_text="HTML").inner_text()
+            page.wait_for_selector("text=3 squared is 9")
+
+            handle = page.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            for _ in range(4):
+                handle.press("ArrowRight")
+            page.wait_for_function(
+                "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 8')"
+            )
+            assert errors == []
+        finally:
+            browser.close()
