@@ -9,6 +9,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -179,34 +180,75 @@ def test_static_page_works_offline_with_browser_side_links(tmp_path, page):
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):
-    script = tmp_path / "live.py"
-    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('before'))\n")
+@contextmanager
+def serving(script: Path, *flags: str) -> Iterator[str]:
+    """`jupyter-bridge serve script` in a process of its own; yields the app's URL."""
     port = free_port()
     process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(script), "--dev", "--port", str(port),
-         "--log-level", "warning"],
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(script), "--port", str(port),
+         "--log-level", "warning", *flags],
         stdout=subprocess.DEVNULL,
     )
+    url = f"http://localhost:{port}/{script.stem}"
     try:
         deadline = time.monotonic() + 30
         while True:
             try:
-                urllib.request.urlopen(f"http://localhost:{port}/live", timeout=5).close()
+                urllib.request.urlopen(url, timeout=5).close()
                 break
             except OSError:
-                assert time.monotonic() < deadline and process.poll() is None
+                assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
                 time.sleep(0.1)
-        open_app(page, f"http://localhost:{port}/live")
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):
+    script = tmp_path / "live.py"
+    script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('before'))\n")
+    with serving(script, "--dev") as url:
+        open_app(page, url)
         assert label_text(page) == "before"
         script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('after'))\n")
         page.wait_for_function(
             "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'after')",
             timeout=20_000,
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+
+
+MISSING_MODULE_APP = """
+import ipywidgets as w
+from traitlets import Unicode
+from jupyter_bridge import curdoc
+
+class Gauge(w.DOMWidget):
+    _model_name = Unicode("GaugeModel").tag(sync=True)
+    _model_module = Unicode("not-installed-gauges").tag(sync=True)
+    _model_module_version = Unicode("^1.0.0").tag(sync=True)
+    _view_name = Unicode("GaugeView").tag(sync=True)
+    _view_module = Unicode("not-installed-gauges").tag(sync=True)
+    _view_module_version = Unicode("^1.0.0").tag(sync=True)
+
+slider = w.IntSlider(description="N")
+label = w.Label("value*2 = 0")
+slider.observe(lambda ch: setattr(label, "value", f"value*2 = {ch['new'] * 2}"), "value")
+curdoc().add_root(Gauge())
+curdoc().add_root(w.VBox([slider, label]))
+"""
+
+
+def test_missing_widget_module_shows_a_placeholder_and_the_rest_works(tmp_path, page):
+    script = tmp_path / "gauge.py"
+    script.write_text(MISSING_MODULE_APP)
+    with serving(script) as url:
+        open_app(page, url)
+        assert "not-installed-gauges" in page.locator(".jb-root").first.inner_text()
+        move_slider(page, 2)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 4')"
+        )
 
 
 def test_bqplot_press_me_adds_one_mark_per_click(app_server, page):

@@ -2,7 +2,7 @@
 // html-manager package index also pulls in the embedding helpers (and ajv).
 
 import { HTMLManager } from '@jupyter-widgets/html-manager/lib/htmlmanager';
-import { uuid, type IClassicComm } from '@jupyter-widgets/base';
+import { DOMWidgetModel, DOMWidgetView, uuid, type IClassicComm } from '@jupyter-widgets/base';
 import { Comm } from './comm';
 import type { CommOpen } from './protocol';
 
@@ -40,4 +40,29 @@ export class BridgeManager extends HTMLManager {
   override _get_comm_info(): Promise<{}> {
     return Promise.resolve({});
   }
+
+  /**
+   * A widget whose front-end package the server does not have gets a
+   * placeholder naming the package, instead of an error icon; the rest of the
+   * page is unaffected.
+   */
+  protected override loadClass(className: string, moduleName: string, moduleVersion: string): Promise<any> {
+    return super.loadClass(className, moduleName, moduleVersion).catch((error: unknown) => {
+      console.error(`jupyter_bridge: ${String(error)}`);
+      return className.endsWith('View') ? missingView(moduleName, className) : MissingModel;
+    });
+  }
+}
+
+class MissingModel extends DOMWidgetModel {}
+
+function missingView(moduleName: string, className: string): typeof DOMWidgetView {
+  return class MissingView extends DOMWidgetView {
+    override render(): void {
+      this.el.classList.add('jb-missing-widget');
+      this.el.textContent =
+        `This widget needs the front end of the package "${moduleName}" (${className}), ` +
+        'which this server does not have: install that package where the server runs.';
+    }
+  };
 }
