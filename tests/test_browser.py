@@ -343,3 +343,32 @@ def test_cut_connection_resumes_with_every_update_once(app_server, page):
     seen = page.evaluate("window.seen")
     assert seen == list(range(seen[0], 161))
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_interact_output_stays_in_its_own_tab(app_server, browser, page):
+    other = browser.new_context().new_page()
+    open_app(page, app_server + "/interact_app")
+    open_app(other, app_server + "/interact_app")
+    for tab, steps in ((page, 2), (other, 4)):
+        handle = tab.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(steps):
+            handle.press("ArrowRight")
+    page.wait_for_function("() => document.querySelector('.widget-output').textContent.includes('5 squared is 25')")
+    other.wait_for_function("() => document.querySelector('.widget-output').textContent.includes('7 squared is 49')")
+    mine = page.locator(".widget-output").inner_text()
+    theirs = other.locator(".widget-output").inner_text()
+    my_tab = page.evaluate("window.jupyterBridge.connection.sessionId.slice(0, 6)")
+    their_tab = other.evaluate("window.jupyterBridge.connection.sessionId.slice(0, 6)")
+    assert f"tab {my_tab}" in mine and their_tab not in mine and "49" not in mine
+    assert f"tab {their_tab}" in theirs and my_tab not in theirs
+    other.context.close()
+
+
+def test_jslink_works_in_the_browser_without_the_server(app_server, page):
+    open_app(page, app_server + "/linked_sliders")
+    page.evaluate("window.jupyterBridge.connection.close()")  # no more round trips
+    move_slider(page, 3)
+    readouts = "[...document.querySelectorAll('.widget-readout')].map(e => e.textContent.trim())"
+    page.wait_for_function(f"() => JSON.stringify({readouts}) === JSON.stringify(['3', '3'])")
+    assert "Python saw 0" in page.locator(".widget-label").last.inner_text()
