@@ -1,0 +1,279 @@
+"""The Jupyter server extension: the Bridge's pages and sockets under ``{base_url}bridge/``.
+
+Every app file under the Jupyter root is served at ``{base_url}bridge/apps/<path>``
+on the Jupyter server's own loop, behind Jupyter's authentication; ``{base_url}bridge/``
+lists them. Loading the extension stays cheap: this module imports nothing the
+Jupyter server has not imported already, and one lazy route builds the Bridge and
+its handlers (``.handlers``) on the first ``/bridge`` request.
+
+Options are the :class:`~jupyter_bridge.settings.BridgeSettings` traits, copied onto
+:class:`BridgeExtension` so each is ``c.BridgeExtension.<name>`` in a Jupyter config
+file and ``--BridgeExtension.<name>=`` on the command line; the ones in
+``NOT_IN_JUPYTER`` belong to the Jupyter server instead.
+"""
+
+from __future__ import annotations
+
+import copy
+import logging
+import re
+from typing import TYPE_CHECKING, Any
+
+from jupyter_server.extension.application import ExtensionApp
+from jupyter_server.utils import url_path_join
+from tornado import httputil, ioloop, routing, web
+from traitlets import Int, TraitType
+
+from ..settings import BridgeSettings
+
+if TYPE_CHECKING:
+    from ..server.bridge import Bridge
+
+__all__ = ["NOT_IN_JUPYTER", "BridgeExtension"]
+
+log = logging.getLogger(__name__)
+
+#: BridgeSettings the Jupyter server decides (or that only the standalone server has), and why.
+#: docs/jupyter.md lists the same.
+NOT_IN_JUPYTER: dict[str, str] = {
+    "port": "the Jupyter server's port (ServerApp.port) serves the apps",
+    "address": "the Jupyter server's address (ServerApp.ip) serves the apps",
+    "unix_socket": "the Jupyter server's socket (ServerApp.sock) serves the apps",
+    "prefix": "the apps live under {base_url}bridge/ (ServerApp.base_url)",
+    "num_procs": "the Jupyter server is one process",
+    "use_xheaders": "Jupyter's ServerApp.trust_xheaders applies",
+    "ssl_certfile": "Jupyter's ServerApp.certfile applies",
+    "ssl_keyfile": "Jupyter's ServerApp.keyfile applies",
+    "allow_websocket_origin": "Jupyter's origin policy applies (ServerApp.allow_origin, allow_origin_pat)",
+    "auth_module": "Jupyter's identity provider and authorizer decide who may open apps",
+    "cookie_secret": "Jupyter's cookie secret signs its cookies",
+    "enable_xsrf_cookies": "Jupyter's XSRF protection applies",
+    "disable_index_redirect": "the /bridge/ listing never redirects",
+    "log_level": "Jupyter's --log-level applies (c.BridgeExtension.log_level is the extension's own)",
+    "log_format": "Jupyter's log format applies (c.BridgeExtension.log_format is the extension's own)",
+    "log_file": "Jupyter's logging applies",
+    "stats_log_frequency": "a standalone-server log; Jupyter has its own metrics",
+    "mem_log_frequency": "a standalone-server log; Jupyter has its own metrics",
+}
+
+#: How often (ms) dev mode looks for changed app files, as the standalone server does.
+DEV_POLL_MS = 500
+
+
+def _settings_traits() -> dict[str, TraitType[Any, Any]]:
+    """A copy of each BridgeSettings option that applies inside Jupyter."""
+    traits = {}
+    for name, trait in BridgeSettings.class_traits(config=True).items():
+        if name in NOT_IN_JUPYTER:
+            continue
+        if hasattr(ExtensionApp, name):
+            # A new BridgeSettings option clashing with an ExtensionApp trait: tests catch it.
+            continue
+        traits[name] = copy.deepcopy(trait)
+    return traits
+
+
+class BridgeExtension(ExtensionApp):
+    """Serve jupyter_bridge apps from the Jupyter root, one session per browser tab."""
+
+    # Every BridgeSettings option that applies inside Jupyter becomes a trait of
+    # this class, declared once (in settings.py). A class body's locals() is the
+    # namespace the class is built from.
+    locals().update(_settings_traits())
+
+    name = "bridge"
+    description = __doc__
+
+    scan_depth = Int(
+        4, help="How many folders deep the /bridge/ listing looks for apps under the root."
+    ).tag(config=True)
+    scan_limit = Int(
+        10000,
+        help="How many files and folders the /bridge/ listing looks at before it stops "
+        "(it then says the list is incomplete).",
+    ).tag(config=True)
+
+    _bridge: Bridge | None = None
+    _settings: BridgeSettings | None = None
+    _timers: list[ioloop.PeriodicCallback] = []
+    #: Dev mode: url_path -> (source, its files' stamps when it was resolved).
+    _stamps: dict[str, tuple[str, dict[str, int]]] = {}
+
+    @property
+    def prefix(self) -> str:
+        """The URL path every page and socket of the extension lives under (no trailing '/')."""
+        assert self.serverapp is not None
+        return url_path_join(self.serverapp.base_url, "bridge")
+
+    def bridge_settings(self) -> BridgeSettings:
+        """A BridgeSettings holding the shared options set on this extension.
+
+        Options left unset keep BridgeSettings' own defaults (some read the
+        environment, e.g. JUPYTER_BRIDGE_SECRET_KEY).
+        """
+        configured = self.config[type(self).__name__] if type(self).__name__ in self.config else {}
+        shared = set(BridgeSettings.class_trait_names(config=True)) - set(NOT_IN_JUPYTER)
+        values = {}
+        for name, trait in self.traits(config=True).items():
+            if name not in shared:
+                continue
+            value = getattr(self, name)
+            if name in configured or value != trait.default():
+                values[name] = value
+        return BridgeSettings(**values)
+
+    @property
+    def shared_settings(self) -> BridgeSettings:
+        """The one BridgeSettings the extension's Bridge serves with."""
+        if self._settings is None:
+            self._settings = self.bridge_settings()
+        return self._settings
+
+    def initialize_settings(self) -> None:
+        _use_server_logging(self.serverapp.log)
+        # A bad combination fails the extension's loading now, with the reason in the log.
+        self.shared_settings.check()
+
+    def initialize_handlers(self) -> None:
+        # Straight onto the web app: jupyter_server would treat a Router in
+        # self.handlers as a handler class.
+        pattern = re.escape(self.prefix) + r"(?:/.*)?"
+        self.serverapp.web_app.add_handlers(".*$", [(pattern, LazyRoutes(self))])
+
+    @property
+    def bridge(self) -> Bridge:
+        """The Bridge, built on first use (the first /bridge request)."""
+        if self._bridge is None:
+            from ..server.bridge import Bridge
+
+            self._bridge = Bridge({}, self.shared_settings, prefix=self.prefix, resolver=self.resolve)
+            log.debug("jupyter_bridge routes built under %s/", self.prefix)
+        return self._bridge
+
+    @property
+    def root_dir(self) -> str:
+        assert self.serverapp is not None
+        return str(self.serverapp.root_dir)
+
+    @property
+    def allow_hidden(self) -> bool:
+        return bool(getattr(self.serverapp.contents_manager, "allow_hidden", False))
+
+    def resolve(self, path: str) -> str | None:
+        """The Bridge resolver: the file ``/apps/<path>`` names, or None for 404."""
+        from .apps import app_files_stamp, resolve_app_path
+
+        resolved = resolve_app_path(self.root_dir, path, allow_hidden=self.allow_hidden)
+        if resolved is None:
+            log.info("Refused to serve %r: not a visible file inside the Jupyter root", path)
+        elif self.shared_settings.dev:
+            # Taken before the app is built, so no edit after it goes unnoticed.
+            self._stamps = {**self._stamps, "/apps/" + path: (resolved, app_files_stamp(resolved))}
+        return resolved
+
+    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
+        # Timers on the Jupyter loop; cheap until the Bridge exists.
+        settings = self.shared_settings
+        self._timers = [ioloop.PeriodicCallback(self._reap, settings.check_unused_sessions)]
+        if settings.dev:
+            self._timers.append(ioloop.PeriodicCallback(self._reload_changed_apps, DEV_POLL_MS))
+        for timer in self._timers:
+            timer.start()
+
+    async def _reap(self) -> None:
+        if self._bridge is not None:
+            await self._bridge.destroy_unused_sessions()
+
+    async def _reload_changed_apps(self) -> None:
+        """Dev mode: forget an app whose files changed; its open pages load again and get the new one.
+
+        The next request resolves and builds it afresh (or answers 404 with the
+        error, e.g. a syntax error, until the file is fixed).
+        """
+        from .apps import app_files_stamp
+
+        bridge = self._bridge
+        if bridge is None:
+            return
+        for url_path, (source, seen) in list(self._stamps.items()):
+            if app_files_stamp(source) == seen:
+                continue
+            self._stamps = {k: v for k, v in self._stamps.items() if k != url_path}
+            manager = bridge.managers.pop(url_path, None)
+            if manager is None:
+                continue
+            log.info("%s changed: reloading %s", source, url_path)
+            for session in list(manager.sessions.values()):
+                await manager.destroy(session, app_changed=True)
+            manager.application.on_server_unloaded(manager.server_context)
+
+    async def stop_extension(self) -> None:
+        """On server shutdown: stop the timers, destroy every session, unload the apps."""
+        for timer in self._timers:
+            timer.stop()
+        self._timers = []
+        bridge = self._bridge
+        if bridge is None:
+            return
+        count = bridge.session_count
+        await bridge.destroy_all_sessions()
+        for manager in bridge.managers.values():
+            manager.application.on_server_unloaded(manager.server_context)
+        log.info("Destroyed %d jupyter_bridge session(s) on shutdown", count)
+
+
+class LazyRoutes(routing.Router):
+    """Every ``{base_url}bridge`` request: builds the routes on the first one, then dispatches.
+
+    The route list is ``Bridge.routes()`` after a route for directory apps'
+    ``static/`` files, each handler wrapped with Jupyter's authentication
+    (``.handlers.jupyter_handler``).
+    """
+
+    # jupyter_server's start-up audit walks each target's HTTP methods; the real
+    # handlers are built (authenticated) later.
+    SUPPORTED_METHODS: tuple[str, ...] = ()
+
+    def __init__(self, extension: BridgeExtension) -> None:
+        self.extension = extension
+        self._router: routing.Router | None = None
+
+    def find_handler(self, request: httputil.HTTPServerRequest, **kwargs: Any) -> httputil.HTTPMessageDelegate | None:
+        webapp = self.extension.serverapp.web_app
+        if self._router is None:
+            try:
+                from .handlers import AppStaticFiles, AppStaticHandler, jupyter_handler
+
+                bridge = self.extension.bridge
+                static = routing.Rule(AppStaticFiles(bridge), jupyter_handler(AppStaticHandler), {"bridge": bridge})
+                self._router = HandlerRoutes(webapp, [static, *bridge.routes(wrap=jupyter_handler)])
+            except Exception:
+                log.exception("jupyter_bridge could not build its routes; it tries again on the next request")
+                return webapp.get_handler_delegate(request, web.ErrorHandler, {"status_code": 500})
+        return self._router.find_handler(request)
+
+
+class HandlerRoutes(routing.RuleRouter):
+    """Rules whose targets are RequestHandler classes, run by ``webapp``."""
+
+    def __init__(self, webapp: web.Application, rules: list[Any]) -> None:
+        self.webapp = webapp
+        super().__init__(rules)
+
+    def get_target_delegate(
+        self, target: Any, request: httputil.HTTPServerRequest, **target_params: Any
+    ) -> httputil.HTTPMessageDelegate | None:
+        if isinstance(target, type) and issubclass(target, web.RequestHandler):
+            return self.webapp.get_handler_delegate(request, target, **target_params)
+        return super().get_target_delegate(target, request, **target_params)
+
+
+def _use_server_logging(server_log: logging.Logger) -> None:
+    """Send jupyter_bridge's log records through the Jupyter server's log handlers."""
+    package = logging.getLogger("jupyter_bridge")
+    if package.handlers or not server_log.handlers:
+        return  # configured by someone else
+    for handler in server_log.handlers:
+        package.addHandler(handler)
+    package.setLevel(server_log.getEffectiveLevel())
+    package.propagate = False

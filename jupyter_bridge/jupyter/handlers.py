@@ -1,0 +1,243 @@
+"""The Bridge's handlers behind Jupyter's authentication and authorization.
+
+:func:`jupyter_handler` is the ``wrap`` given to ``Bridge.routes()``: each handler
+class becomes a subclass that is also a ``JupyterHandler`` (so Jupyter's identity
+provider sets ``current_user`` from the token or login cookie) and whose methods
+require an authenticated user authorized on the ``bridge`` resource. Imported on
+the first ``/bridge`` request, never at server start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+import jinja2
+from jupyter_core.utils import ensure_async
+from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
+from jupyter_server.base.handlers import JupyterHandler
+from tornado import httputil, routing, web, websocket
+from tornado.escape import url_unescape
+
+from ..server import handlers as bridge_handlers
+from ..server.bridge import TEMPLATES_DIR as BRIDGE_TEMPLATES_DIR
+from ..server.bridge import Bridge
+from .apps import file_inside_root, find_apps
+
+__all__ = ["AUTH_RESOURCE", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
+
+TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+
+#: The resource name an Authorizer sees for every /bridge request.
+AUTH_RESOURCE = "bridge"
+
+#: Request parts that carry Jupyter's credentials: kept out of session_context.request
+#: (which app code reads and which travels, unsigned, in the page's session token).
+CREDENTIAL_ARGUMENTS = ("token",)
+CREDENTIAL_HEADERS = ("Authorization",)
+
+
+class AppIndexHandler(bridge_handlers.BridgeHandler):
+    """``/bridge/``: the apps under the Jupyter root (see docs/jupyter.md for the rule)."""
+
+    async def get(self) -> None:
+        extension = self.settings["bridge"]  # ExtensionApp puts itself in the settings by name
+        if self.bridge.settings.disable_index:
+            raise web.HTTPError(404)
+        manager = extension.serverapp.contents_manager
+        apps, truncated = await asyncio.get_running_loop().run_in_executor(
+            None,
+            lambda: find_apps(
+                extension.root_dir,
+                allow_hidden=extension.allow_hidden,
+                hide_globs=tuple(getattr(manager, "hide_globs", ())),
+                max_depth=extension.scan_depth,
+                max_entries=extension.scan_limit,
+            ),
+        )
+        template = _templates().get_template("apps.html")
+        self.finish(
+            template.render(
+                bridge=self.bridge,
+                apps=[(self.bridge.url("apps/" + quote(app.path)), app.path, app.kind) for app in apps],
+                truncated=truncated,
+                scan_depth=extension.scan_depth,
+                scan_limit=extension.scan_limit,
+            )
+        )
+
+
+class AppStaticFiles(routing.Matcher):
+    """``/apps/<app>/static/<file>`` of an app already loaded that has a ``static/`` folder.
+
+    A matcher rather than a pattern: ``/apps/a/static/b.py`` is the app ``b.py``
+    in a folder named ``static`` unless ``a`` is a loaded directory app.
+    """
+
+    def __init__(self, bridge: Bridge) -> None:
+        self.bridge = bridge
+        self.start = bridge.prefix + "/apps/"
+
+    def match(self, request: httputil.HTTPServerRequest) -> dict[str, Any] | None:
+        path = url_unescape(request.path, plus=False)
+        if not path.startswith(self.start):
+            return None
+        at = path.find("/static/", len(self.start))
+        while at != -1:
+            app = path[len(self.bridge.prefix) : at]
+            manager = self.bridge.managers.get(app)
+            if manager is not None and manager.application.static_path:
+                return {"path_args": [], "path_kwargs": {"app": app, "file": path[at + len("/static/") :]}}
+            at = path.find("/static/", at + 1)
+        return None
+
+
+class AppStaticHandler(web.StaticFileHandler):
+    """A directory app's ``static/`` files; hidden files and symlinks out of the root are 404."""
+
+    def initialize(self, bridge: Bridge) -> None:  # type: ignore[override]
+        self.bridge = bridge
+        super().initialize(path="")
+
+    async def get(self, app: str, file: str, include_body: bool = True) -> None:  # type: ignore[override]
+        manager = self.bridge.managers.get(app)
+        if manager is None or not manager.application.static_path:
+            raise web.HTTPError(404)
+        self.root = manager.application.static_path
+        await super().get(file, include_body)
+
+    async def head(self, app: str, file: str) -> None:  # type: ignore[override]
+        await self.get(app, file, include_body=False)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        extension = self.settings["bridge"]
+        if file_inside_root(absolute_path, extension.root_dir, allow_hidden=extension.allow_hidden) is None:
+            raise web.HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)
+
+
+@functools.cache
+def _templates() -> jinja2.Environment:
+    """Our templates, extending the Bridge's ``base.html``."""
+    return jinja2.Environment(
+        loader=jinja2.ChoiceLoader(
+            [jinja2.FileSystemLoader(str(TEMPLATES_DIR)), jinja2.FileSystemLoader(str(BRIDGE_TEMPLATES_DIR))]
+        ),
+        autoescape=jinja2.select_autoescape(["html"]),
+    )
+
+
+#: Handlers that only read (files, the list, counts); every other one may run an app.
+READ_ONLY_HANDLERS: tuple[type[web.RequestHandler], ...] = (
+    bridge_handlers.AssetHandler,
+    bridge_handlers.WidgetModuleHandler,
+    bridge_handlers.IndexHandler,
+    AppIndexHandler,
+    web.StaticFileHandler,
+    *([bridge_handlers.HealthHandler] if hasattr(bridge_handlers, "HealthHandler") else []),
+)
+
+
+def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
+    """``cls`` behind Jupyter's auth: pages redirect to the login page, sockets get 403.
+
+    A handler that may run an app (a page, a socket, anything not in
+    ``READ_ONLY_HANDLERS``) needs the ``execute`` action on the ``bridge``
+    resource and never sees Jupyter's credentials; the others need ``read``.
+    """
+    if cls is bridge_handlers.IndexHandler:
+        cls = AppIndexHandler
+    if issubclass(cls, websocket.WebSocketHandler):
+        return _socket_handler(cls)
+    runs_apps = not issubclass(cls, READ_ONLY_HANDLERS)
+    namespace: dict[str, Any] = {
+        "auth_resource": AUTH_RESOURCE,
+        "__module__": __name__,
+        "prepare": _prepare(cls, redirect_to_login=True),
+    }
+    for method_name in cls.SUPPORTED_METHODS:
+        method = getattr(cls, method_name.lower())
+        if method is web.RequestHandler._unimplemented_method:
+            continue
+        action = HTTP_METHOD_TO_AUTH_ACTION[method_name]
+        if runs_apps:
+            action = "execute"
+            method = _without_credentials(method)
+        namespace[method_name.lower()] = web.authenticated(authorized(action, AUTH_RESOURCE)(method))
+    return type(f"Jupyter{cls.__name__}", (cls, JupyterHandler), namespace)
+
+
+def _prepare(cls: type[web.RequestHandler], *, redirect_to_login: bool) -> Any:
+    """Jupyter's prepare (which sets ``current_user``), then the handler's own."""
+
+    async def prepare(self: JupyterHandler) -> None:
+        await JupyterHandler.prepare(self, _redirect_to_login=redirect_to_login)
+        if not self._finished:
+            await ensure_async(cls.prepare(self))
+
+    return prepare
+
+
+def _without_credentials(get: Any) -> Any:
+    """``get`` that first takes Jupyter's credentials out of the request it reads."""
+
+    @functools.wraps(get)
+    def get_page(self: JupyterHandler, *args: Any, **kwargs: Any) -> Any:
+        # Authentication is done (prepare()); the app must not see, nor the page's
+        # session token carry, the token or the httponly login cookie.
+        request = self.request
+        for name in CREDENTIAL_ARGUMENTS:
+            request.query_arguments.pop(name, None)
+            request.arguments.pop(name, None)
+        for name in CREDENTIAL_HEADERS:
+            if name in request.headers:
+                del request.headers[name]
+        for name in (self.identity_provider.get_cookie_name(self), "_xsrf"):
+            request.cookies.pop(name, None)
+        return get(self, *args, **kwargs)
+
+    return get_page
+
+
+def _socket_handler(cls: type[websocket.WebSocketHandler]) -> type[websocket.WebSocketHandler]:
+    class JupyterSocket(cls, JupyterHandler):  # type: ignore[valid-type,misc]
+        """A session socket that needs the Jupyter user; refused (403) without one."""
+
+        auth_resource = AUTH_RESOURCE
+
+        def set_default_headers(self) -> None:
+            pass  # JupyterHandler's page headers (CSP) mean nothing on a 101 response
+
+        def clear_cookie(self, *args: Any, **kwargs: Any) -> None:
+            pass  # as jupyter_server's own sockets: a socket does not log anyone out
+
+        prepare = _prepare(cls, redirect_to_login=False)
+
+        def check_origin(self, origin: str) -> bool:
+            # Jupyter's policy: same host, a token in the URL, or ServerApp.allow_origin(_pat).
+            return JupyterHandler.check_origin(self, origin)
+
+        @property
+        def ping_interval(self) -> float | None:
+            keep_alive = self.bridge.settings.keep_alive
+            return keep_alive / 1000 if keep_alive > 0 else None
+
+        @property
+        def max_message_size(self) -> int:
+            return self.bridge.settings.websocket_max_message_size
+
+        @ws_authenticated
+        async def get(self, *args: Any, **kwargs: Any) -> None:
+            allowed = await ensure_async(
+                self.authorizer.is_authorized(self, self.current_user, "execute", AUTH_RESOURCE)
+            )
+            if not allowed:
+                raise web.HTTPError(403, f"not authorized to execute on resource {AUTH_RESOURCE}")
+            await super().get(*args, **kwargs)
+
+    JupyterSocket.__name__ = JupyterSocket.__qualname__ = f"Jupyter{cls.__name__}"
+    return JupyterSocket
