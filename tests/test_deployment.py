@@ -192,3 +192,22 @@ async def test_several_processes_serve_one_port_and_stop_together(tmp_path):
     assert "Started 2 worker processes" in text
     assert text.count("shutting down") == 2
     assert "sessions," in text and "connections" in text and "memory: RSS" in text
+
+
+async def test_a_users_session_cannot_be_joined_by_another_user(serve, auth_file):
+    server = serve({"/hello": user_app}, auth_module=auth_file)
+    ada = await Client.open(server.url, "hello", headers={"Cookie": "user=ada"})
+    session_id = ada.config["sessionId"]
+    code, _ = await fetch_page(server.url + f"hello?jb-session-id={session_id}", headers={"Cookie": "user=bob"})
+    assert code == 403
+    # Bob replays Ada's page token on his own socket: refused.
+    bob = Client(server.url, "hello", headers={"Cookie": "user=bob"})
+    bob.config = ada.config
+    await bob.connect()
+    await bob.wait_for(lambda: bob.close_code is not None)
+    assert bob.close_code == 4001 and "another user" in bob.close_reason
+    # Ada herself may open a second page of it.
+    again = await Client.open(server.url, f"hello?jb-session-id={session_id}", headers={"Cookie": "user=ada"})
+    assert again.model("LabelModel")["value"] == "hello ada"
+    await ada.close()
+    await again.close()

@@ -116,6 +116,26 @@ async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect:
     raise web.HTTPError(403, reason="log in to open this app")
 
 
+def may_join(bridge: Bridge, session: Any, user: Any) -> bool:
+    """Whether ``user`` may open a page or socket of an existing ``session``.
+
+    With an auth module, a session made for a logged-in user is that user's
+    alone: another user who learns its id cannot attach to it. (Inside Jupyter
+    every authenticated request is the server's one owner, and token requests
+    get a new anonymous name each time, so no such check applies there.)
+    """
+    owner = session.context.user
+    return bridge.auth is None or owner is None or _user_key(owner) == _user_key(user)
+
+
+def _user_key(user: Any) -> Any:
+    if user is None:
+        return None
+    if isinstance(user, dict):
+        return user.get("username", user.get("name", repr(sorted(user.items()))))
+    return getattr(user, "username", None) or getattr(user, "name", None) or str(user)
+
+
 class PageHandler(BridgeHandler):
     """GET an app: create its session now and send the page that connects to it."""
 
@@ -137,10 +157,12 @@ class PageHandler(BridgeHandler):
         except SessionIdError as error:
             log.warning("Refused a page for %s: %s", self.request.path, error)
             raise web.HTTPError(403, reason=_one_line(str(error))) from None
+        existing = manager.sessions.get(session_id)
+        if existing is not None and not may_join(self.bridge, existing, self.current_user):
+            log.warning("Refused %s a page of another user's session", self.request.path)
+            raise web.HTTPError(403, reason="this session belongs to another user")
         try:
-            session = manager.sessions.get(session_id) or await manager.create(
-                request, session_id, user=self.current_user
-            )
+            session = existing or await manager.create(request, session_id, user=self.current_user)
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             self.set_status(500)

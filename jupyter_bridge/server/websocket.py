@@ -14,7 +14,7 @@ from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
 from .bridge import Bridge, SessionIdError
-from .handlers import authenticate
+from .handlers import authenticate, may_join
 
 __all__ = ["SessionSocket", "origin_host"]
 
@@ -110,6 +110,10 @@ class SessionSocket(websocket.WebSocketHandler):
         except (TokenError, SessionIdError) as error:
             log.warning("Refused a WebSocket to %s: %s", self.request.path, error)
             self.close(CLOSE_BAD_TOKEN, str(error))
+            return
+        if live is not None and not may_join(self.bridge, live, self.current_user):
+            log.warning("Refused a WebSocket to %s: the session belongs to another user", self.request.path)
+            self.close(CLOSE_BAD_TOKEN, "this session belongs to another user")
             return
         last_seq = self._last_seq()
         if last_seq and (live is None or not live.outbox.can_resume(last_seq)):
