@@ -21,6 +21,7 @@ from .session import Request, ServerContext, SessionContext
 from .settings import BridgeSettings
 
 if TYPE_CHECKING:
+    from .client import PushTarget, pull_session, push_session, server_document, server_session
     from .jupyter.show import show
     from .server import Server
 
@@ -32,6 +33,7 @@ __all__ = [
     "Document",
     "NextTickCallback",
     "PeriodicCallback",
+    "PushTarget",
     "Request",
     "Server",
     "ServerContext",
@@ -39,9 +41,16 @@ __all__ = [
     "TimeoutCallback",
     "__version__",
     "curdoc",
+    "pull_session",
+    "push_session",
+    "server_document",
+    "server_session",
     "show",
     "without_document_lock",
 ]
+
+#: Names of jupyter_bridge.client offered here, imported on first use (the client needs tornado).
+_CLIENT_NAMES = {"PushTarget", "pull_session", "push_session", "server_document", "server_session"}
 
 
 def __getattr__(name: str) -> Any:
@@ -54,4 +63,8 @@ def __getattr__(name: str) -> Any:
         from .jupyter.show import show
 
         return show
+    if name in _CLIENT_NAMES:
+        from . import client
+
+        return getattr(client, name)
     raise AttributeError(f"module 'jupyter_bridge' has no attribute {name!r}")

@@ -31,6 +31,8 @@ CLIENT_TYPES: dict[str, tuple[str, ...]] = {
     "comm_close": ("id", "comm_id"),
     "ping": ("id",),
     "ack": ("seq",),
+    "doc": ("id",),
+    "push_doc": ("id", "models", "roots"),
 }
 
 _U32 = struct.Struct(">I")
@@ -105,7 +107,11 @@ def decode(frame: str | bytes) -> Message:
         raise ProtocolError("ack message 'seq' must be an integer")
     if kind == "comm_msg":
         _check_comm_data(content, len(buffers), parent)
-    elif buffers:
+    elif kind == "push_doc":
+        _check_push(content, len(buffers), parent)
+    elif kind == "doc":
+        _check_doc(content, parent)
+    if buffers and kind not in ("comm_msg", "push_doc"):
         raise ProtocolError(f"{kind} message cannot carry buffers", parent)
     return Message(content, buffers)
 
@@ -152,3 +158,45 @@ def _check_comm_data(content: dict[str, Any], buffer_count: int, parent: str | N
             raise ProtocolError("each buffer path must be a non-empty list of keys", parent)
     if "state" in data and not isinstance(data["state"], dict):
         raise ProtocolError("comm_msg 'state' must be an object", parent)
+
+
+def _check_doc(content: dict[str, Any], parent: str | None) -> None:
+    if "title" in content and not isinstance(content["title"], str):
+        raise ProtocolError("doc message 'title' must be a string", parent)
+    roots = content.get("roots", [])
+    if not isinstance(roots, list) or not all(isinstance(r, str) for r in roots):
+        raise ProtocolError("doc message 'roots' must be a list of model ids", parent)
+
+
+def _check_push(content: dict[str, Any], buffer_count: int, parent: str | None) -> None:
+    _check_doc(content, parent)
+    models = content["models"]
+    if not isinstance(models, list):
+        raise ProtocolError("push_doc message 'models' must be a list", parent)
+    seen: set[str] = set()
+    paths = 0
+    for model in models:
+        if not isinstance(model, dict) or not isinstance(model.get("model_id"), str):
+            raise ProtocolError("each pushed model must be an object with a string 'model_id'", parent)
+        if model["model_id"] in seen:
+            raise ProtocolError(f"the push names model {model['model_id']!r} twice", parent)
+        seen.add(model["model_id"])
+        if not isinstance(model.get("state"), dict):
+            raise ProtocolError("each pushed model's 'state' must be an object", parent)
+        _check_buffer_paths(model.get("buffer_paths", []), parent)
+        paths += len(model.get("buffer_paths", []))
+    if paths != buffer_count:
+        raise ProtocolError(f"push_doc names {paths} buffer paths but carries {buffer_count} buffers", parent)
+    missing = [r for r in content["roots"] if r not in seen]
+    if missing:
+        raise ProtocolError(f"push_doc roots {missing} are not among its models", parent)
+
+
+def _check_buffer_paths(paths: Any, parent: str | None) -> None:
+    if not isinstance(paths, list):
+        raise ProtocolError("'buffer_paths' must be a list", parent)
+    for path in paths:
+        if not isinstance(path, list) or not path or not all(
+            isinstance(p, (str, int)) and not isinstance(p, bool) for p in path
+        ):
+            raise ProtocolError("each buffer path must be a non-empty list of keys", parent)

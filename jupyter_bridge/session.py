@@ -271,8 +271,7 @@ class Session:
                 "data": {"state": state, "buffer_paths": paths},
                 "metadata": {"version": _widget_protocol_version()},
             }, buffers))
-        document = self.document
-        messages.append(({"type": "doc", "title": document.title, "roots": [w.model_id for w in document.roots]}, []))
+        messages.append((_doc_message(self.document), []))
         return messages
 
     def detach(self, send: Callable[[str | bytes], None]) -> None:
@@ -290,11 +289,13 @@ class Session:
             return
         parent = content["id"]
         if kind == "ping":
-            self.outbox.put({"type": "pong", "parent": parent})
+            self.reply({"type": "pong", "parent": parent}, sender)
             return
         if kind in ("doc", "push_doc"):
-            await self.document.run_locked(lambda: self._context.run(self._receive_document, message), label=kind)
-            self.outbox.put({"type": "idle", "parent": parent})
+            await self.document.run_locked(
+                lambda: self._context.run(self._receive_document, message, sender), label=kind
+            )
+            self.reply({"type": "idle", "parent": parent}, sender)
             return
         comm = self.comm_manager.get_comm(content["comm_id"])
         if comm is None:
@@ -302,6 +303,7 @@ class Session:
                 f"there is no comm {content['comm_id']!r} in this session; "
                 "a page can only talk to its own session's widgets",
                 parent,
+                sender,
             )
             return
         kernel_msg = {
@@ -313,9 +315,21 @@ class Session:
         }
         handle = comm.handle_msg if kind == "comm_msg" else comm.handle_close
         await self.document.run_locked(lambda: self._deliver(comm, handle, kernel_msg), label=kind)
-        self.outbox.put({"type": "idle", "parent": parent})
+        self.reply({"type": "idle", "parent": parent}, sender)
 
-    def _receive_document(self, message: Message) -> None:
+    def reply(self, content: dict[str, Any], sender: Callable[[str | bytes], None] | None) -> None:
+        """Answer the connection a message came from (idle, pong, a refusal).
+
+        Answers go to that connection only, after everything the message caused,
+        and outside the stream (seq 0): other pages of the session never see them.
+        """
+        if sender is None:
+            self.outbox.put(content)
+            return
+        self.outbox.flush()
+        sender(self.outbox.unnumbered(content))
+
+    def _receive_document(self, message: Message, sender: Callable[[str | bytes], None] | None = None) -> None:
         """A client sets the title or roots (``doc``), or fills a push target (``push_doc``)."""
         content = message.content
         parent = content["id"]
@@ -327,9 +341,10 @@ class Session:
                     f"{self.application.name} does not accept pushed documents; push to an app "
                     "served as jupyter_bridge.client.PushTarget()",
                     parent,
+                    sender,
                 )
                 return
-            receive_push(self, message)
+            receive_push(self, message, sender)
             return
         from ipywidgets.widgets.widget import _instances
 
@@ -337,7 +352,7 @@ class Session:
         for model_id in content.get("roots", []):
             widget = _instances.get(model_id) if self.comm_manager.get_comm(model_id) else None
             if widget is None:
-                self.refuse(f"there is no widget {model_id!r} in this session to show as a root", parent)
+                self.refuse(f"there is no widget {model_id!r} in this session to show as a root", parent, sender)
                 return
             roots.append(widget)
         document = self.document
@@ -371,20 +386,20 @@ class Session:
             assert record.exc_info is not None and record.exc_info[1] is not None
             self._report_error(record.exc_info[1], f"a callback of {type(widget).__name__}")
 
-    def refuse(self, reason: str, parent: str | None = None) -> None:
+    def refuse(
+        self, reason: str, parent: str | None = None, sender: Callable[[str | bytes], None] | None = None
+    ) -> None:
         """Answer a bad client frame with an error message, and log it."""
         log.warning("Session %s: refused a frame: %s", self.id, reason)
         content: dict[str, Any] = {"type": "error", "where": "frame", "message": reason}
         if parent is not None:
             content["parent"] = parent
-        self.outbox.put(content)
+        self.reply(content, sender)
 
     # Document events
 
     def _document_changed(self, document: Document) -> None:
-        self.outbox.put(
-            {"type": "doc", "title": document.title, "roots": [w.model_id for w in document.roots]}
-        )
+        self.outbox.put(_doc_message(document))
 
     def _report_error(self, error: BaseException, where: str) -> None:
         content: dict[str, Any] = {
@@ -409,6 +424,15 @@ class Session:
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.application.name}>"
+
+
+def _doc_message(document: Document) -> dict[str, Any]:
+    return {
+        "type": "doc",
+        "title": document.title,
+        "roots": [w.model_id for w in document.roots],
+        "names": {w.model_id: name for name, w in document.named_roots.items()},
+    }
 
 
 def _model_refs(value: Any) -> list[str]:

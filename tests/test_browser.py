@@ -372,3 +372,51 @@ def test_jslink_works_in_the_browser_without_the_server(app_server, page):
     readouts = "[...document.querySelectorAll('.widget-readout')].map(e => e.textContent.trim())"
     page.wait_for_function(f"() => JSON.stringify({readouts}) === JSON.stringify(['3', '3'])")
     assert "Python saw 0" in page.locator(".widget-label").last.inner_text()
+
+
+def test_template_places_roots_of_a_session_recreated_in_another_process(browser):
+    """The page comes from one server, its socket reaches another: new ids, same places."""
+    first_port, second_port = free_port(), free_port()
+    dashboard = str(EXAMPLES / "dashboard")
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-m", "jupyter_bridge.cli", "serve", dashboard, "--port", str(port),
+             "--log-level", "warning", "--allow-websocket-origin", f"localhost:{first_port}"],
+            stdout=subprocess.DEVNULL,
+        )
+        for port in (first_port, second_port)
+    ]
+    try:
+        for port, process in zip((first_port, second_port), processes):
+            deadline = time.monotonic() + 30
+            while True:
+                try:
+                    urllib.request.urlopen(f"http://localhost:{port}/healthz", timeout=5).close()
+                    break
+                except OSError:
+                    assert time.monotonic() < deadline and process.poll() is None
+                    time.sleep(0.1)
+
+        def to_second_server(route):
+            html = route.fetch().text()
+            html = html.replace('"wsUrl": "/dashboard/ws"', f'"wsUrl": "ws://localhost:{second_port}/dashboard/ws"')
+            route.fulfill(body=html, content_type="text/html")
+
+        # The rewritten page reaches another loopback port, which Chromium's local
+        # network checks would stop; a load balancer makes that hop in real life.
+        rerouting = browser.browser_type.launch(
+            executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
+        )
+        page = rerouting.new_page()
+        page.route(f"http://localhost:{first_port}/dashboard", to_second_server)
+        open_app(page, f"http://localhost:{first_port}/dashboard")
+        assert page.locator("section.controls select").count() == 1
+        assert page.locator("section.result .total").count() == 1
+        assert page.locator("#jupyter-bridge-roots .jb-root").count() == 0
+        page.locator("select").select_option("pear")
+        page.wait_for_function("() => document.querySelector('.total').textContent.includes('pear = 0.60')")
+        rerouting.close()
+    finally:
+        for process in processes:
+            process.terminate()
+            process.wait(timeout=30)

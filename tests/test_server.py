@@ -9,7 +9,8 @@ import logging
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
-from tornado.httpclient import HTTPClientError
+from tornado.httpclient import HTTPClientError, HTTPRequest
+from tornado.websocket import websocket_connect
 from wsclient import Client, fetch_page
 
 from jupyter_bridge.server import Server
@@ -55,8 +56,10 @@ async def test_frames_are_numbered_in_order(serve):
     client = await Client.open(server.url, "sliders")
     await client.set_state("IntSliderModel", value=1)
     await client.set_state("IntSliderModel", value=2)
-    numbers = [m.content["seq"] for m in client.frames[1:]]
+    numbers = [m.content["seq"] for m in client.frames if m.content["seq"] > 0]
     assert numbers == list(range(1, len(numbers) + 1))
+    # Answers to this connection's own messages are outside the shared stream.
+    assert {m.content["type"] for m in client.frames if m.content["seq"] == 0} == {"hello", "idle"}
     await client.close()
 
 
@@ -473,3 +476,21 @@ async def test_without_dev_mode_changes_wait_for_a_restart(serve, tmp_path):
     client = await Client.open(server.url, "still")
     assert client.model("LabelModel")["value"] == "first"
     await client.close()
+
+
+async def test_origin_equal_to_host_is_still_checked(serve, caplog):
+    # A DNS-rebinding page: its Origin and the Host header name the attacker's site.
+    server = serve({"/sliders": SLIDERS})
+    client = Client(server.url, "sliders")
+    await client.load_page()
+    request = HTTPRequest(
+        f"ws://127.0.0.1:{server.port}/sliders/ws",
+        headers={
+            "Origin": f"http://rebind.example:{server.port}",
+            "Host": f"rebind.example:{server.port}",
+            "Sec-WebSocket-Protocol": f"jupyter-bridge.v1, {client.config['token']}",
+        },
+    )
+    with caplog.at_level(logging.WARNING), pytest.raises(HTTPClientError, match="403"):
+        await websocket_connect(request)
+    assert f"--allow-websocket-origin=rebind.example:{server.port}" in caplog.text

@@ -135,7 +135,7 @@ class Bridge:
         ``wrap`` turns each handler class into the one to mount (the Jupyter
         extension adds Jupyter's authentication to every handler this way).
         """
-        from . import handlers, websocket
+        from . import autoload, handlers, websocket
 
         args = {"bridge": self}
         routes: list[tuple[str, type, dict[str, Any]]] = [
@@ -152,10 +152,12 @@ class Bridge:
             static_path = self.managers[url_path].application.static_path
             if static_path:
                 routes.append((self.prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
+            routes.append((self.prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
             routes.append((self.prefix + app_url + r"/?", handlers.PageHandler, app_args))
         if self.resolver is not None:
             dynamic = {"bridge": self, "url_path": None}
             routes.append((self.prefix + r"(/apps/.+?)/ws", websocket.SessionSocket, dynamic))
+            routes.append((self.prefix + r"(/apps/.+?)/autoload\.js", autoload.AutoloadHandler, dynamic))
             routes.append((self.prefix + r"(/apps/.+?)/?", handlers.PageHandler, dynamic))
         if "/" not in self.managers:
             routes.append((self.prefix + r"/?", handlers.IndexHandler, args))
@@ -207,14 +209,15 @@ class Bridge:
         return self.url("static/" + self.manifest.get(name, name))
 
     async def destroy_unused_sessions(self) -> None:
-        for manager in self.managers.values():
+        # A copy: apps resolved (or dropped) while this awaits change the dict.
+        for manager in list(self.managers.values()):
             try:
                 await manager.destroy_unused(self.settings.unused_session_lifetime)
             except Exception:
                 log.exception("Error destroying unused sessions of %s", manager.url_path)
 
     async def destroy_all_sessions(self) -> None:
-        for manager in self.managers.values():
+        for manager in list(self.managers.values()):
             await manager.destroy_all()
 
     @property

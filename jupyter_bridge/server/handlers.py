@@ -7,6 +7,7 @@ import json
 import logging
 import mimetypes
 import os
+from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -18,10 +19,11 @@ from markupsafe import Markup
 from tornado import web
 
 from ..application import NotAnAppError
-from ..session import AppError, Request
+from ..session import AppError, Request, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
 from .bridge import STATIC_DIR, Bridge, SessionIdError
+from .sessions import SessionManager
 
 __all__ = [
     "AssetHandler",
@@ -29,6 +31,7 @@ __all__ = [
     "HealthHandler",
     "IndexHandler",
     "PageHandler",
+    "SessionHandler",
     "WidgetModuleHandler",
     "SESSION_ID_ARGUMENT",
     "request_context",
@@ -136,12 +139,12 @@ def _user_key(user: Any) -> Any:
     return getattr(user, "username", None) or getattr(user, "name", None) or str(user)
 
 
-class PageHandler(BridgeHandler):
-    """GET an app: create its session now and send the page that connects to it."""
+class SessionHandler(BridgeHandler):
+    """Base of the handlers that hand a session to a client: the page and autoload.js."""
 
     requires_user = True
 
-    async def get(self, url_path: str | None = None) -> None:
+    def manager(self, url_path: str | None) -> SessionManager:
         self.url_path = self.url_path or url_path
         try:
             manager = self.bridge.manager_for(self.url_path or "")
@@ -149,20 +152,54 @@ class PageHandler(BridgeHandler):
             raise web.HTTPError(404, reason=_one_line(str(error))) from None
         if manager is None:
             raise web.HTTPError(404)
-        settings = self.bridge.settings
-        request = request_context(self, settings)
+        return manager
+
+    async def open_session(self, manager: SessionManager, *, hidden: tuple[str, ...] = ()) -> Session:
+        """The session this request names (``?jb-session-id=``) or a new one.
+
+        ``hidden`` query arguments are the handler's own and never reach the app.
+        Raises HTTPError for an id this server refuses, and AppError when the app fails.
+        """
+        request = request_context(self, self.bridge.settings)
+        for name in hidden:
+            request.arguments.pop(name, None)
         requested = self.get_query_argument(SESSION_ID_ARGUMENT, None)
         try:
             session_id = self.bridge.session_id_for(requested)
         except SessionIdError as error:
-            log.warning("Refused a page for %s: %s", self.request.path, error)
+            log.warning("Refused %s: %s", self.request.path, error)
             raise web.HTTPError(403, reason=_one_line(str(error))) from None
         existing = manager.sessions.get(session_id)
         if existing is not None and not may_join(self.bridge, existing, self.current_user):
-            log.warning("Refused %s a page of another user's session", self.request.path)
+            log.warning("Refused %s a session of another user", self.request.path)
             raise web.HTTPError(403, reason="this session belongs to another user")
+        return existing or await manager.create(request, session_id, user=self.current_user)
+
+    def client_config(self, session: Session) -> dict[str, Any]:
+        """What the page client needs to connect (the page's #jupyter-bridge-config)."""
+        settings = self.bridge.settings
+        assert self.url_path is not None
+        token = make_token(
+            session.id,
+            session.context.request,
+            secret_key=settings.signing_key,
+            expiration=settings.session_token_expiration,
+        )
+        return {
+            "wsUrl": self.bridge.url(self.url_path.strip("/") + "/ws"),
+            "token": token,
+            "sessionId": session.id,
+            "modulesUrl": self.bridge.url("static/nbextensions/"),
+        }
+
+
+class PageHandler(SessionHandler):
+    """GET an app: create its session now and send the page that connects to it."""
+
+    async def get(self, url_path: str | None = None) -> None:
+        manager = self.manager(url_path)
         try:
-            session = existing or await manager.create(request, session_id, user=self.current_user)
+            session = await self.open_session(manager)
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             self.set_status(500)
@@ -177,18 +214,7 @@ class PageHandler(BridgeHandler):
                 )
             )
             return
-        token = make_token(
-            session.id,
-            session.context.request,
-            secret_key=settings.signing_key,
-            expiration=settings.session_token_expiration,
-        )
-        config = {
-            "wsUrl": self.bridge.url(self.url_path.strip("/") + "/ws"),
-            "token": token,
-            "sessionId": session.id,
-            "modulesUrl": self.bridge.url("static/nbextensions/"),
-        }
+        config = self.client_config(session)
         self.set_header("Cache-Control", "no-store")
         document = session.document
         template = self.bridge.page_template(manager.application)
@@ -200,7 +226,7 @@ class PageHandler(BridgeHandler):
             "document": document,
             "template_variables": document.template_variables,
             "roots": Roots(document.roots, document.named_roots),
-            "embed": embed,
+            "embed": embed_for(document),
             "app_url": self.bridge.url(self.url_path),
             "static_url": self.bridge.url(self.url_path.rstrip("/") + "/static/"),
             "css_url": self.bridge.asset_url("client.css"),
@@ -234,15 +260,32 @@ class Roots(list):
             raise AttributeError(f"the document has no root named {name!r}") from None
 
 
-def embed(widget: Any) -> Markup:
-    """A placeholder the page client renders ``widget`` (a root) into."""
-    if isinstance(widget, jinja2.Undefined):
-        name = widget._undefined_name  # type: ignore[attr-defined]
-        raise ValueError(
-            f"embed() was given roots.{name}, but the document has no root named {name!r}; "
-            "name it with curdoc().add_root(widget, name=...)"
+def embed_for(document: Any) -> Callable[[Any], Markup]:
+    """The template's ``embed(root)``: a placeholder the page client shows ``root`` in.
+
+    The placeholder names the root by model id, and also by name and position, so
+    a session recreated in another process (new ids) still finds its places.
+    """
+    names = {id(widget): name for name, widget in document.named_roots.items()}
+
+    def embed(widget: Any) -> Markup:
+        if isinstance(widget, jinja2.Undefined):
+            name = widget._undefined_name  # type: ignore[attr-defined]
+            raise ValueError(
+                f"embed() was given roots.{name}, but the document has no root named {name!r}; "
+                "name it with curdoc().add_root(widget, name=...)"
+            )
+        roots = document.roots
+        if widget not in roots:
+            raise ValueError(f"embed() was given {widget!r}, which is not a root of the document")
+        attributes = Markup(' data-jb-root-id="{}" data-jb-root-index="{}"').format(
+            widget.model_id, roots.index(widget)
         )
-    return Markup('<div class="jb-root" data-jb-root-id="{}"></div>').format(widget.model_id)
+        if id(widget) in names:
+            attributes += Markup(' data-jb-root-name="{}"').format(names[id(widget)])
+        return Markup('<div class="jb-root"{}></div>').format(attributes)
+
+    return embed
 
 
 def _one_line(text: str) -> str:
@@ -275,7 +318,17 @@ def _compressed(path: str, mtime: float) -> bytes:
 
 
 class AssetHandler(BridgeHandler):
-    """The page client's files: content-hashed names, cached for a year, sent gzipped."""
+    """The page client's files: content-hashed names, cached for a year, sent gzipped.
+
+    They are public, so pages of other sites that embed an app (autoload.js) may
+    use them: fonts loaded by a cross-origin stylesheet need CORS, and a page with
+    ``Cross-Origin-Embedder-Policy`` needs CORP.
+    """
+
+    def set_default_headers(self) -> None:
+        super().set_default_headers()
+        self.set_header("Access-Control-Allow-Origin", "*")
+        self.set_header("Cross-Origin-Resource-Policy", "cross-origin")
 
     def get(self, name: str) -> None:
         path = (STATIC_DIR / name).resolve()

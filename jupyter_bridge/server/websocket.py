@@ -7,7 +7,7 @@ import logging
 from typing import Any
 from urllib.parse import urlsplit
 
-from tornado import websocket
+from tornado import web, websocket
 
 from ..application import NotAnAppError
 from ..protocol import SUBPROTOCOL, ProtocolError, decode
@@ -16,7 +16,7 @@ from ..tokens import TokenError, read_token
 from .bridge import Bridge, SessionIdError
 from .handlers import authenticate, may_join
 
-__all__ = ["SessionSocket", "origin_host"]
+__all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
 
@@ -37,7 +37,9 @@ def origin_host(origin: str) -> str:
     return f"{host}:{port}"
 
 
-def _allowed(host: str, allowed: set[str]) -> bool:
+def origin_allowed(origin: str, allowed: set[str]) -> bool:
+    """Whether a page of ``origin`` may connect, given the allowed host[:port] entries."""
+    host = origin_host(origin)
     if "*" in allowed or host in allowed:
         return True
     # An entry without a port means port 80, as in Bokeh.
@@ -56,21 +58,24 @@ class SessionSocket(websocket.WebSocketHandler):
     requires_user = True
 
     async def prepare(self) -> None:
+        # The origin is checked here, for every browser request: Tornado 6.6 calls
+        # check_origin only for requests it deems cross-origin, and an Origin equal
+        # to the Host header (a DNS-rebinding page) is not, for it.
+        origin = self.request.headers.get("Origin")
+        if origin is not None and not self.check_origin(origin):
+            host = origin_host(origin)
+            log.warning(
+                "Refused a WebSocket connection to %s from origin %s; to allow it, start the "
+                "server with --allow-websocket-origin=%s",
+                self.request.path,
+                origin,
+                host.removesuffix(":80"),
+            )
+            raise web.HTTPError(403, reason="Cross origin websockets not allowed")
         await authenticate(self, self.bridge, redirect=False)
 
     def check_origin(self, origin: str) -> bool:
-        host = origin_host(origin)
-        allowed = self.bridge.settings.allowed_origins()
-        if _allowed(host, allowed):
-            return True
-        log.warning(
-            "Refused a WebSocket connection to %s from origin %s; to allow it, start the "
-            "server with --allow-websocket-origin=%s",
-            self.request.path,
-            origin,
-            host.removesuffix(":80"),
-        )
-        return False
+        return origin_allowed(origin, self.bridge.settings.allowed_origins())
 
     def select_subprotocol(self, subprotocols: list[str]) -> str | None:
         if len(subprotocols) >= 2 and subprotocols[0] == SUBPROTOCOL:
@@ -165,14 +170,18 @@ class SessionSocket(websocket.WebSocketHandler):
         try:
             message = decode(frame)
         except ProtocolError as error:
-            session.refuse(str(error), error.parent)
+            session.refuse(str(error), error.parent, self.send_frame)
             return
         try:
             await session.receive(message, self.send_frame)
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
             log.exception("Session %s: error handling a %s message", session.id, message.type)
-            session.refuse(f"the server failed to handle this {message.type} message", message.content.get("id"))
+            session.refuse(
+                f"the server failed to handle this {message.type} message",
+                message.content.get("id"),
+                self.send_frame,
+            )
 
     def on_close(self) -> None:
         if self.session is not None:

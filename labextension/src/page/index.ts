@@ -113,7 +113,7 @@ function start(): JupyterBridge {
         break;
       case 'doc': {
         document.title = message.title;
-        const displayed = roots.update(message.roots);
+        const displayed = roots.update(message.roots, message.names);
         if (firstDoc) {
           firstDoc = false;
           void displayed.then(() => {

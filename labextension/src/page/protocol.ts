@@ -23,6 +23,8 @@ export interface Doc extends Sequenced {
   type: 'doc';
   title: string;
   roots: string[];
+  /** Root model id -> the name it was added with (for template placeholders). */
+  names?: Record<string, string>;
 }
 
 export interface CommOpen extends Sequenced {

@@ -22,7 +22,7 @@ export class Roots {
    * Shows `ids` in order; resolves when each is displayed (or has failed).
    * A root shown before keeps its view: it is moved, never rendered again.
    */
-  update(ids: readonly string[]): Promise<void> {
+  update(ids: readonly string[], names: Readonly<Record<string, string>> = {}): Promise<void> {
     const wanted = new Set(ids);
     for (const [id, shown] of this.shown) {
       if (!wanted.has(id)) {
@@ -31,10 +31,10 @@ export class Roots {
       }
     }
     const displayed: Promise<unknown>[] = [];
-    for (const id of wanted) {
+    for (const [index, id] of [...wanted].entries()) {
       let shown = this.shown.get(id);
       if (shown === undefined) {
-        shown = this.show(id);
+        shown = this.show(id, index, names[id]);
         this.shown.set(id, shown);
       }
       displayed.push(shown.view);
@@ -43,8 +43,8 @@ export class Roots {
     return Promise.all(displayed).then(() => undefined);
   }
 
-  private show(id: string): Shown {
-    let element = document.querySelector<HTMLElement>(`[data-jb-root-id="${CSS.escape(id)}"]`);
+  private show(id: string, index: number, name: string | undefined): Shown {
+    let element = this.placeholder(id, index, name);
     const ours = element === null;
     if (element === null) {
       element = document.createElement('div');
@@ -60,6 +60,27 @@ export class Roots {
       return null;
     });
     return { element, ours, view };
+  }
+
+  /**
+   * The template's element for this root, if any: found by model id, or, when the
+   * session was recreated in another process (new ids, same app), by the root's
+   * name or position. A placeholder already holding a root is not reused.
+   */
+  private placeholder(id: string, index: number, name: string | undefined): HTMLElement | null {
+    const selectors = [`[data-jb-root-id="${CSS.escape(id)}"]`];
+    if (name !== undefined) {
+      selectors.push(`[data-jb-root-name="${CSS.escape(name)}"]`);
+    }
+    selectors.push(`[data-jb-root-index="${index}"]`);
+    const taken = new Set([...this.shown.values()].map((shown) => shown.element));
+    for (const selector of selectors) {
+      const element = document.querySelector<HTMLElement>(selector);
+      if (element !== null && !taken.has(element)) {
+        return element;
+      }
+    }
+    return null;
   }
 
   private async display(id: string, element: HTMLElement): Promise<DOMWidgetView> {

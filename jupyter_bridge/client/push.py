@@ -1,0 +1,115 @@
+"""The client half of pushing: publish a document built in this process as a new session.
+
+The server half is :class:`~jupyter_bridge.client.PushTarget`; the message is
+``push_doc`` (docs/protocol.md).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ipywidgets import Widget
+from ipywidgets.widgets.widget import _instances, _remove_buffers
+
+from .connection import client_loop, fetch_config, split_app_url, ws_url
+from .errors import ClientError
+from .session import ClientSession
+from .widgets import model_refs
+
+__all__ = ["push_session"]
+
+
+def push_session(
+    document: Any,
+    url: str,
+    *,
+    headers: Mapping[str, str] | None = None,
+    origin: str | None = None,
+    timeout: float = 10.0,
+) -> ClientSession:
+    """Publish ``document`` (roots and title, built in this process) as a new session.
+
+    ``url`` is an app the server serves as a :class:`~jupyter_bridge.client.PushTarget`
+    (say ``http://localhost:5006/push``). The server creates the document's widgets
+    from ipywidgets' registry of widget classes it has imported — never from code —
+    and browsers open the session at ``session.url`` (or ``session.show()``).
+    From then on the widgets live in the session: browser changes update them here
+    (and fire their observers in this process), changes made here reach the pages.
+
+    Raises a :class:`ClientError` naming the widget if the server cannot create it.
+    """
+    roots = list(getattr(document, "roots", []))
+    title = getattr(document, "title", "jupyter_bridge app")
+    for root in roots:
+        if not isinstance(root, Widget):
+            raise TypeError(f"a pushed document's roots must be ipywidgets, not {type(root).__name__}")
+    models, buffers = _collect(roots)
+    loop = client_loop()
+    return loop.run(
+        _push(url, roots, title, models, buffers, dict(headers or {}), origin, timeout),
+        timeout,
+        f"push a document to {url}",
+    )
+
+
+def _collect(roots: list[Widget]) -> tuple[list[tuple[Widget, dict[str, Any]]], list[Any]]:
+    """Every widget the roots refer to, each after the widgets it refers to, with its state."""
+    ordered: list[tuple[Widget, dict[str, Any]]] = []
+    done: set[str] = set()
+    visiting: set[str] = set()
+    buffers: list[Any] = []
+
+    def visit(widget: Widget) -> None:
+        if widget.comm is None:
+            raise ClientError(f"{type(widget).__name__} has been closed; push only open widgets")
+        model_id = widget.model_id
+        if model_id in done or model_id in visiting:
+            return
+        visiting.add(model_id)
+        state, paths, widget_buffers = _remove_buffers(widget.get_state())
+        for ref in model_refs(state):
+            other = _instances.get(ref)
+            if other is None:
+                raise ClientError(
+                    f"{type(widget).__name__} refers to a widget that has been closed; push only open widgets"
+                )
+            visit(other)
+        visiting.discard(model_id)
+        done.add(model_id)
+        ordered.append((widget, {"model_id": model_id, "state": state, "buffer_paths": paths}))
+        buffers.extend(widget_buffers)
+
+    for root in roots:
+        visit(root)
+    return ordered, buffers
+
+
+async def _push(
+    url: str,
+    roots: list[Widget],
+    title: str,
+    models: list[tuple[Widget, dict[str, Any]]],
+    buffers: list[Any],
+    headers: dict[str, str],
+    origin: str | None,
+    timeout: float,
+) -> ClientSession:
+    base, path = split_app_url(url)
+    page_url, config = await fetch_config(base + path, headers, timeout)
+    session = ClientSession(
+        app_url=page_url.split("?")[0].rstrip("/") or base,
+        socket_url=ws_url(page_url, config["wsUrl"]),
+        token=config["token"],
+        session_id=config.get("sessionId"),
+        headers=headers,
+        origin=origin,
+        timeout=timeout,
+    )
+    await session._connect()
+    try:
+        await session._push(roots, title, models, buffers)
+    except BaseException:
+        await session._shutdown("the push failed")
+        raise
+    return session
