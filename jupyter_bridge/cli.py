@@ -67,6 +67,15 @@ def make_parser() -> argparse.ArgumentParser:
         help="print a new secret key for JUPYTER_BRIDGE_SECRET_KEY",
         description="Print a new random secret key, for signed session ids and tokens.",
     )
+    commands.add_parser(
+        "static-dir",
+        help="print the folder of the page client's built assets",
+        description=(
+            "Print the folder holding the page client's built assets, served at "
+            "{prefix}/static/, so a proxy can serve them itself. Not "
+            "{prefix}/static/nbextensions/: the server finds those in the environment."
+        ),
+    )
     page = commands.add_parser(
         "html",
         help="write an app's document as a self-contained static page",
@@ -190,6 +199,20 @@ def export(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     return 0
 
 
+def static_dir() -> int:
+    """``static-dir``: the page client's folder, for a proxy to serve ``{prefix}/static/``."""
+    from .server.bridge import STATIC_DIR
+
+    if not (STATIC_DIR / "manifest.json").is_file():
+        sys.stderr.write(
+            f"jupyter-bridge: error: the page client is not built in {STATIC_DIR}; "
+            "reinstall jupyter_bridge (pip install .) or run `npm ci && npm run build` in labextension/\n"
+        )
+        return 1
+    print(STATIC_DIR)
+    return 0
+
+
 def _subparser(parser: argparse.ArgumentParser, name: str) -> argparse.ArgumentParser:
     for action in parser._actions:
         if isinstance(action, argparse._SubParsersAction):
@@ -207,6 +230,8 @@ def main(argv: list[str] | None = None) -> int:
 
         print(generate_secret_key())
         return 0
+    if args.command == "static-dir":
+        return static_dir()
     if args.command in ("json", "html"):
         return export(args, _subparser(parser, args.command))
     parser.print_help()

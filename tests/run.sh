@@ -4,12 +4,27 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if ! command -v chromium >/dev/null 2>&1; then
-    # Browser tests drive Debian's Chromium (Playwright never downloads a browser here).
-    if [ "$(id -u)" = 0 ]; then
-        apt-get update -qq && apt-get install -y -qq chromium >/dev/null
-    else
-        sudo apt-get update -qq && sudo apt-get install -y -qq chromium >/dev/null
+# Debian packages the tests drive: Chromium for the browser tests (Playwright never
+# downloads a browser here), nginx and Apache for tests/test_nginx.py and test_apache.py.
+missing=()
+command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+[ -x /usr/sbin/nginx ] || missing+=(nginx)
+[ -x /usr/sbin/apache2 ] || missing+=(apache2-bin)  # the server and its modules, no service
+if [ ${#missing[@]} -gt 0 ]; then
+    sudo=""
+    [ "$(id -u)" = 0 ] || sudo=sudo
+    # The tests run their own nginx on loopback ports: keep the package from starting
+    # a system-wide one on port 80 (policy-rc.d is Debian's switch for that).
+    made_policy=""
+    if [ ! -e /usr/sbin/policy-rc.d ]; then
+        printf '#!/bin/sh\nexit 101\n' | $sudo tee /usr/sbin/policy-rc.d >/dev/null
+        $sudo chmod +x /usr/sbin/policy-rc.d
+        made_policy=1
+    fi
+    $sudo apt-get update -qq
+    $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+    if [ -n "$made_policy" ]; then
+        $sudo rm -f /usr/sbin/policy-rc.d
     fi
 fi
 
