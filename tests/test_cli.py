@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
+from support import free_port
 
 CLI = [sys.executable, "-m", "jupyter_bridge.cli"]
 
@@ -23,10 +24,6 @@ def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=60, cwd=cwd)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def one_line_error(result: subprocess.CompletedProcess[str]) -> str:

@@ -11,7 +11,6 @@ import asyncio
 import json
 import os
 import re
-import shutil
 import socket
 import subprocess
 import sys
@@ -23,6 +22,7 @@ from typing import Any
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
+from support import CHROMIUM, CHROMIUM_ARGS
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Unicode
 from wsclient import Client
@@ -562,11 +562,6 @@ def test_the_embed_example_folder_is_not_an_app():
 
 # The Flask example, in Chromium
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")

@@ -13,11 +13,11 @@ import subprocess
 import sys
 import textwrap
 import time
-import urllib.request
 
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
+from support import free_port, wait_for_http
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from wsclient import Client, fetch_page
 
@@ -149,21 +149,8 @@ def test_unix_socket(tmp_path):
     assert process.returncode == 0
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
-def wait_for_http(url: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=5).close()
-            return
-        except OSError:
-            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-            time.sleep(0.1)
 
 
 async def test_several_processes_serve_one_port_and_stop_together(tmp_path):

@@ -28,13 +28,9 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, ROOT
+from support import CHROMIUM, CHROMIUM_ARGS, free_port, wait_for_http
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-]
 DEPLOY = ROOT / "deploy"
 GUIDE = ROOT / "docs" / "deploy.md"
 SLIDERS = EXAMPLES / "sliders.py"
@@ -58,10 +54,6 @@ BALANCED_FLAGS = (
 # Helpers shared with test_apache.py and test_supervisor.py
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def render(template: Path, replacements: dict[str, str]) -> str:
@@ -121,21 +113,6 @@ def processes() -> Iterator[Processes]:
         started.stop_all()
 
 
-def wait_for_http(url: str, process: subprocess.Popen, context: ssl.SSLContext | None = None) -> None:
-    deadline = time.monotonic() + STARTUP_S
-    while True:
-        try:
-            urllib.request.urlopen(url, timeout=10, context=context).close()
-            return
-        except urllib.error.HTTPError:
-            return  # it answers
-        except OSError:
-            if process.poll() is not None:
-                output = getattr(process, "output", None)
-                said = output.read_text()[-2000:] if output and output.exists() else ""
-                raise AssertionError(f"{process.args[0]} exited with {process.returncode}:\n{said}") from None
-            assert time.monotonic() < deadline, f"nothing answered at {url}"
-            time.sleep(0.2)
 
 
 def start_server(processes: Processes, tmp_path: Path, flags: str, port: int, origin: str,

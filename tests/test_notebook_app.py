@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import shutil
 import socket
 import subprocess
 import sys
@@ -18,6 +17,7 @@ from typing import Any
 import nbformat
 import pytest
 from conftest import EXAMPLES
+from support import CHROMIUM, CHROMIUM_ARGS
 from wsclient import Client, fetch_page
 
 from jupyter_bridge.application import NotAnAppError
@@ -286,8 +286,6 @@ def test_the_example_notebook_is_valid_and_saved_without_outputs():
 
 # One real page
 
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
 
 
 @pytest.fixture

@@ -1,0 +1,48 @@
+"""What several test files need: free ports, waiting for servers, Chromium's settings."""
+
+from __future__ import annotations
+
+import shutil
+import socket
+import ssl
+import subprocess
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+#: Debian's Chromium; Playwright never downloads a browser here.
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+HAVE_CHROMIUM = Path(CHROMIUM).exists()
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on now (on loopback)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for_http(
+    url: str, process: subprocess.Popen | None = None, context: ssl.SSLContext | None = None, timeout: float = 60
+) -> None:
+    """Wait until ``url`` answers; fail early if ``process`` (the server) has exited."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            urllib.request.urlopen(url, timeout=5, context=context).close()
+            return
+        except urllib.error.HTTPError:
+            return  # it answers, even if not with 200
+        except OSError:
+            if process is not None and process.poll() is not None:
+                # A test may keep the process's output in a file (process.output).
+                output = getattr(process, "output", None)
+                said = output.read_text()[-2000:] if output and output.exists() else ""
+                raise AssertionError(f"{process.args[0]} exited with {process.returncode} before {url} answered:\n{said}") from None
+            assert time.monotonic() < deadline, f"{url} did not answer within {timeout} s"
+            time.sleep(0.1)
