@@ -215,7 +215,6 @@ def jupyter(layout: Layout, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # Also checks that extension options work on the command line.
         "--BridgeExtension.unused_session_lifetime=1000",
         "--BridgeExtension.check_unused_sessions=200",
-        "--BridgeExtension.dev=True",
     )
     try:
         server.wait_until_up()
@@ -357,7 +356,8 @@ async def test_unused_sessions_are_reaped_on_the_jupyter_loop(jupyter, layout):
     assert marker.read_text() == "destroyed"
 
 
-async def test_dev_mode_serves_the_new_version_of_an_edited_app(jupyter, layout):
+async def test_an_edited_app_is_served_in_its_new_version(jupyter, layout):
+    # Inside Jupyter this needs no --dev: apps are written there.
     client = await Client.open(bridge_url(jupyter), "apps/edited.py", headers=AUTH, origin=origin(jupyter))
     try:
         assert client.model("LabelModel")["value"] == "version 1"

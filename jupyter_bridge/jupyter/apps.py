@@ -16,17 +16,15 @@ from pathlib import Path
 
 from jupyter_core.paths import is_hidden
 
-__all__ = ["FoundApp", "app_files_stamp", "file_inside_root", "find_apps", "is_app_notebook", "is_app_script", "resolve_app_path"]
+from ..server.watch import SKIPPED_DIRS
+
+__all__ = ["FoundApp", "file_inside_root", "find_apps", "is_app_notebook", "is_app_script", "resolve_app_path"]
 
 #: How much of a file is read to decide whether it is an app.
 HEAD_BYTES = 256 * 1024
 NOTEBOOK_HEAD_BYTES = 1024 * 1024
 
-#: A directory app's files looked at for changes, at most (more is data, not sources).
-MAX_STAMPED_FILES = 1000
-
-#: Folders that never hold apps and are often huge.
-SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
+#: Folders that never hold apps and are often huge: SKIPPED_DIRS, shared with the change watcher.
 
 _IMPORTS_BRIDGE = re.compile(r"\b(?:from|import)\s+jupyter_bridge\b")
 _IMPORTS_WIDGETS = re.compile(r"\b(?:from|import)\s+(?:jupyter_bridge|ipywidgets)\b")
@@ -161,20 +159,3 @@ def file_inside_root(path: str, root: str, *, allow_hidden: bool = False) -> str
         return None
     return str(Path(real))
 
-
-def app_files_stamp(path: str) -> dict[str, int]:
-    """Modification times of an app's files (a directory app's visible files, bounded)."""
-    files = [path] if os.path.isfile(path) else []
-    if os.path.isdir(path):
-        for folder, dirs, names in os.walk(path):
-            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")) and d not in SKIPPED_DIRS)
-            files.extend(os.path.join(folder, name) for name in sorted(names) if not name.startswith("."))
-            if len(files) > MAX_STAMPED_FILES:
-                break
-    stamps = {}
-    for file in files[:MAX_STAMPED_FILES]:
-        try:
-            stamps[file] = os.stat(file).st_mtime_ns
-        except OSError:
-            pass
-    return stamps

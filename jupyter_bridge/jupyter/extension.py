@@ -146,7 +146,9 @@ class BridgeExtension(ExtensionApp):
         if self._bridge is None:
             from ..server.bridge import Bridge
 
-            self._bridge = Bridge({}, self.shared_settings, prefix=self.prefix, resolver=self.resolve)
+            self._bridge = Bridge(
+                {}, self.shared_settings, prefix=self.prefix, resolver=self.resolve, refresh=self._reload_if_changed
+            )
             log.debug("jupyter_bridge routes built under %s/", self.prefix)
         return self._bridge
 
@@ -161,22 +163,26 @@ class BridgeExtension(ExtensionApp):
 
     def resolve(self, path: str) -> str | None:
         """The Bridge resolver: the file ``/apps/<path>`` names, or None for 404."""
-        from .apps import app_files_stamp, resolve_app_path
+        from ..server.watch import file_stamps
+        from .apps import resolve_app_path
 
         resolved = resolve_app_path(self.root_dir, path, allow_hidden=self.allow_hidden)
         if resolved is None:
             log.info("Refused to serve %r: not a visible file inside the Jupyter root", path)
-        elif self.shared_settings.dev:
+        else:
             # Taken before the app is built, so no edit after it goes unnoticed.
-            self._stamps = {**self._stamps, "/apps/" + path: (resolved, app_files_stamp(resolved))}
+            self._stamps = {**self._stamps, "/apps/" + path: (resolved, file_stamps(resolved))}
         return resolved
 
     async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
         # Timers on the Jupyter loop; cheap until the Bridge exists.
         settings = self.shared_settings
-        self._timers = [ioloop.PeriodicCallback(self._reap, settings.check_unused_sessions)]
-        if settings.dev:
-            self._timers.append(ioloop.PeriodicCallback(self._reload_changed_apps, DEV_POLL_MS))
+        # Inside Jupyter, where apps are written, an app whose files change is always
+        # reloaded: saving a file and looking at its page should show the new version.
+        self._timers = [
+            ioloop.PeriodicCallback(self._reap, settings.check_unused_sessions),
+            ioloop.PeriodicCallback(self._reload_changed_apps, DEV_POLL_MS),
+        ]
         for timer in self._timers:
             timer.start()
 
@@ -185,27 +191,34 @@ class BridgeExtension(ExtensionApp):
             await self._bridge.destroy_unused_sessions()
 
     async def _reload_changed_apps(self) -> None:
-        """Dev mode: forget an app whose files changed; its open pages load again and get the new one.
+        """Forget every app whose files changed; its open pages load again and get the new one."""
+        for url_path in list(self._stamps):
+            await self._reload_if_changed(url_path)
 
-        The next request resolves and builds it afresh (or answers 404 with the
-        error, e.g. a syntax error, until the file is fixed).
+    async def _reload_if_changed(self, url_path: str) -> None:
+        """Forget the app at ``url_path`` if its files changed since it was built.
+
+        Also called before every page of it is served, so a page loaded right after
+        a save runs the saved code. The next request resolves and builds it afresh
+        (or answers with the error, e.g. a syntax error, until the file is fixed).
         """
-        from .apps import app_files_stamp
+        from ..server.watch import file_stamps
 
         bridge = self._bridge
-        if bridge is None:
+        entry = self._stamps.get(url_path)
+        if bridge is None or entry is None:
             return
-        for url_path, (source, seen) in list(self._stamps.items()):
-            if app_files_stamp(source) == seen:
-                continue
-            self._stamps = {k: v for k, v in self._stamps.items() if k != url_path}
-            manager = bridge.managers.pop(url_path, None)
-            if manager is None:
-                continue
-            log.info("%s changed: reloading %s", source, url_path)
-            for session in list(manager.sessions.values()):
-                await manager.destroy(session, app_changed=True)
-            manager.application.on_server_unloaded(manager.server_context)
+        source, seen = entry
+        if file_stamps(source) == seen:
+            return
+        self._stamps = {k: v for k, v in self._stamps.items() if k != url_path}
+        manager = bridge.managers.pop(url_path, None)
+        if manager is None:
+            return
+        log.info("%s changed: reloading %s", source, url_path)
+        for session in list(manager.sessions.values()):
+            await manager.destroy(session, app_changed=True)
+        manager.application.on_server_unloaded(manager.server_context)
 
     async def stop_extension(self) -> None:
         """On server shutdown: stop the timers, destroy every session, unload the apps."""

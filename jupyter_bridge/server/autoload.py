@@ -86,7 +86,7 @@ class AutoloadHandler(SessionHandler):
         self.set_header("Cross-Origin-Resource-Policy", "cross-origin")
 
     async def get(self, url_path: str | None = None) -> None:
-        manager = self.manager(url_path)
+        manager = await self.manager(url_path)
         element_id = self.get_query_argument(ELEMENT_ID_ARGUMENT, None)
         if element_id is not None and not 0 < len(element_id) <= 256:
             raise web.HTTPError(400, reason=f"{ELEMENT_ID_ARGUMENT} must be 1 to 256 characters")

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -51,6 +51,7 @@ class Bridge:
         prefix: str | None = None,
         argv: list[str] | None = None,
         resolver: Callable[[str], AppSpec | None] | None = None,
+        refresh: Callable[[str], Awaitable[None]] | None = None,
     ) -> None:
         self.settings = settings or BridgeSettings()
         self.settings.check()
@@ -67,6 +68,9 @@ class Bridge:
             apps = {application.url_path(): application}
         self.managers: dict[str, SessionManager] = {}
         self.resolver = resolver
+        #: Called with an app's URL path before a page of it is served (the Jupyter
+        #: extension reloads an app whose files changed).
+        self.refresh = refresh
         self._app_templates: dict[str, jinja2.Environment] = {}
         self.argv = argv
         for path, spec in apps.items():

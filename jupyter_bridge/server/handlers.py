@@ -144,8 +144,10 @@ class SessionHandler(BridgeHandler):
 
     requires_user = True
 
-    def manager(self, url_path: str | None) -> SessionManager:
+    async def manager(self, url_path: str | None) -> SessionManager:
         self.url_path = self.url_path or url_path
+        if self.bridge.refresh is not None:
+            await self.bridge.refresh(self.url_path or "")
         try:
             manager = self.bridge.manager_for(self.url_path or "")
         except NotAnAppError as error:
@@ -197,7 +199,7 @@ class PageHandler(SessionHandler):
     """GET an app: create its session now and send the page that connects to it."""
 
     async def get(self, url_path: str | None = None) -> None:
-        manager = self.manager(url_path)
+        manager = await self.manager(url_path)
         try:
             session = await self.open_session(manager)
         except AppError as error:

@@ -9,12 +9,14 @@ from pathlib import Path
 from ..application import Application, FunctionHandler, NotAnAppError, build_application
 from .bridge import Bridge
 
-__all__ = ["AppWatcher"]
+__all__ = ["AppWatcher", "file_stamps"]
 
 log = logging.getLogger(__name__)
 
 #: Stop listing a directory app's files past this many: that is data, not sources.
 MAX_FILES = 1000
+#: Folders inside an app folder that hold no sources of the app.
+SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
 
 
 class AppWatcher:
@@ -33,11 +35,11 @@ class AppWatcher:
             for url_path, manager in bridge.managers.items()
             if manager.application.source is not None
         }
-        self._seen = {url_path: _stamps(source) for url_path, source in self._sources.items()}
+        self._seen = {url_path: file_stamps(source) for url_path, source in self._sources.items()}
 
     async def check(self) -> None:
         for url_path, source in self._sources.items():
-            stamps = _stamps(source)
+            stamps = file_stamps(source)
             if stamps == self._seen[url_path]:
                 continue
             self._seen[url_path] = stamps
@@ -53,16 +55,18 @@ class AppWatcher:
             await manager.replace_application(application)
 
 
-def _stamps(source: Path) -> dict[str, float]:
+def file_stamps(source: str | os.PathLike[str]) -> dict[str, int]:
+    """Modification times of an app's files: the file itself, or a folder's visible files."""
+    source = Path(source)
     files = [source] if source.is_file() else []
     if source.is_dir():
         for folder, dirs, names in os.walk(source):
-            dirs[:] = [d for d in dirs if not d.startswith((".", "__"))]
-            files.extend(Path(folder) / name for name in names if not name.startswith("."))
+            dirs[:] = sorted(d for d in dirs if not d.startswith((".", "__")) and d not in SKIPPED_DIRS)
+            files.extend(Path(folder) / name for name in sorted(names) if not name.startswith("."))
             if len(files) > MAX_FILES:
                 break
     stamps = {}
-    for path in files:
+    for path in files[:MAX_FILES]:
         try:
             stamps[str(path)] = path.stat().st_mtime_ns
         except OSError:
