@@ -184,3 +184,24 @@ async def test_header_and_cookie_filters_apply_to_the_app_and_the_token(serve):
     labels = [client.models[r]["value"] for r in client.doc["roots"]]
     assert labels == ["x-keep", "flavour", "a"]
     await client.close()
+
+
+async def test_an_expired_token_still_resumes_its_live_session(serve):
+    import asyncio
+
+    server = serve({"/sliders": SLIDERS}, session_token_expiration=1)
+    client = await Client.open(server.url, "sliders")
+    await client.set_state("IntSliderModel", value=4)
+    last = max(m.content["seq"] for m in client.frames)
+    await client.close()
+    await asyncio.sleep(1.5)  # the page's token has expired; its session lives on
+    await client.connect(query=f"?last_seq={last}")
+    assert (await client.set_state("IntSliderModel", value=5))["type"] == "idle"
+    assert client.model("LabelModel")["value"] == "value*2 = 10"
+    await client.close()
+
+    # A new session cannot be made from it, though.
+    await server.bridge.destroy_all_sessions()
+    await client.connect()
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == 4001 and "expired" in client.close_reason
