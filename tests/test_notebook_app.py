@@ -339,3 +339,23 @@ def test_the_example_notebook_in_chromium(example_server):
             assert errors == []
         finally:
             browser.close()
+
+
+async def test_show_in_a_served_notebook_fills_the_served_document(serve, tmp_path):
+    """One notebook works in Jupyter (show opens a kernel session) and when served."""
+    path = write_notebook(
+        tmp_path,
+        "import ipywidgets as w\nfrom jupyter_bridge import show",
+        "def app(doc):\n"
+        "    slider = w.IntSlider(description='N')\n"
+        "    label = w.Label('value*2 = 0')\n"
+        "    slider.observe(lambda ch: setattr(label, 'value', f\"value*2 = {ch['new'] * 2}\"), 'value')\n"
+        "    doc.add_root(w.VBox([slider, label]))\n"
+        "handle = show(app)",
+    )
+    server = serve({"/nb": str(path)}, notebook_layout="roots")
+    client = await open_notebook(server)
+    assert [name for name, _ in roots(client)] == ["VBoxModel"]
+    assert (await client.set_state("IntSliderModel", value=6))["type"] == "idle"
+    assert client.model("LabelModel")["value"] == "value*2 = 12"
+    await client.close()
