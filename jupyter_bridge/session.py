@@ -182,6 +182,15 @@ class Session:
         self.outbox.close()
         await self.run(self._close_comms)
         self.document._roots.clear()
+        # The session refers to itself through its context (the current-session
+        # variable) and the document's hooks: break those cycles so its memory
+        # returns without waiting for a full garbage collection.
+        document = self.document
+        document._change_listeners.clear()
+        document._error_listeners.clear()
+        document._owner_check = None
+        document._context = None
+        self._context = contextvars.Context()
         await self.application.session_closed(self)
         log.debug("Session %s destroyed", self.id)
 

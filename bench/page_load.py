@@ -1,0 +1,190 @@
+"""Cold page loads in headless Chromium: jupyter_bridge next to Bokeh server, the same sliders app.
+
+Serves ``examples/sliders.py`` with ``jupyter-bridge serve`` and
+``bench/apps/bokeh_sliders.py`` with ``bokeh serve``, then loads each page
+``--runs`` times, alternating, each in a fresh browser context with the cache
+disabled, and prints the medians:
+
+- time to interactive: from navigation start (the page's clock) until the slider
+  can be used. Ours: ``#jupyter-bridge-roots[data-jb-ready="1"]`` (the page client
+  sets it once the roots are displayed). Bokeh 3: the slider's ``.noUi-handle``,
+  which BokehJS renders inside the Slider's shadow root once the session's
+  document arrived (Playwright's CSS selectors pierce open shadow roots);
+- DOMContentLoaded (navigation start until the event handlers finished);
+- bytes transferred over HTTP (Chromium's encodedDataLength: headers plus the
+  body as sent, compressed if the server compressed it), and the WebSocket
+  payload received until interactive.
+
+One uncounted load of each warms the servers first. Figures, not pass/fail.
+Bokeh is not a jupyter_bridge dependency: ``pip install bokeh`` to compare.
+
+    python bench/page_load.py [--runs 10] [--server-nodelay]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import statistics
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from sessions import Server, start_bokeh, start_ours
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+]  # fmt: skip
+READY = {
+    "jupyter_bridge": '#jupyter-bridge-roots[data-jb-ready="1"]',
+    "bokeh": ".noUi-handle",
+}
+TARGET = 0.7
+
+
+@dataclass
+class Load:
+    interactive_ms: float
+    dom_content_loaded_ms: float
+    http_bytes: int
+    ws_bytes: int
+
+
+class Traffic:
+    """Counts what Chromium receives for one page, from the DevTools protocol's Network events."""
+
+    def __init__(self) -> None:
+        self.http_bytes = 0
+        self.ws_bytes = 0
+
+    def on_http(self, event: dict) -> None:
+        self.http_bytes += int(event["encodedDataLength"])
+
+    def on_ws(self, event: dict) -> None:
+        response = event["response"]
+        data = response["payloadData"]
+        self.ws_bytes += len(data.encode()) if response["opcode"] == 1 else len(base64.b64decode(data))
+
+
+async def load_once(browser, server: Server) -> Load:
+    context = await browser.new_context()
+    try:
+        page = await context.new_page()
+        cdp = await context.new_cdp_session(page)
+        traffic = Traffic()
+        cdp.on("Network.loadingFinished", traffic.on_http)
+        cdp.on("Network.webSocketFrameReceived", traffic.on_ws)
+        await cdp.send("Network.enable")
+        await cdp.send("Network.setCacheDisabled", {"cacheDisabled": True})
+        await page.goto(server.base + server.page_path, wait_until="commit")
+        await page.wait_for_selector(READY[server.name], state="visible", timeout=60_000)
+        interactive = await page.evaluate("performance.now()")
+        ws_bytes = traffic.ws_bytes
+        await page.wait_for_load_state("load")
+        await page.wait_for_load_state("networkidle")
+        dcl = await page.evaluate("performance.getEntriesByType('navigation')[0].domContentLoadedEventEnd")
+        return Load(interactive, dcl, traffic.http_bytes, ws_bytes)
+    finally:
+        await context.close()
+
+
+def median(loads: list[Load], attr: str) -> float:
+    return statistics.median(getattr(load, attr) for load in loads)
+
+
+def row(label: str, ours: float, bokeh: float, unit: str) -> str:
+    return f"  {label:<34}{ours:>10.0f} {unit:<3}{bokeh:>10.0f} {unit:<3}{ours / bokeh:>9.2f}"
+
+
+def report(loads: dict[str, list[Load]], runs: int, nodelay: bool) -> None:
+    ours, bokeh = loads["jupyter_bridge"], loads["bokeh"]
+    sockets = "TCP_NODELAY forced on" if nodelay else "as shipped"
+    print(f"\nsliders, cold loads in headless Chromium, median of {runs} (server sockets {sockets})")
+    print(f"  {'':<34}{'jupyter_bridge':>14}{'bokeh':>14}{'ours/bokeh':>12}")
+    print(row("time to interactive", median(ours, "interactive_ms"), median(bokeh, "interactive_ms"), "ms"))
+    print(
+        row(
+            "DOMContentLoaded",
+            median(ours, "dom_content_loaded_ms"),
+            median(bokeh, "dom_content_loaded_ms"),
+            "ms",
+        )
+    )
+    print(
+        row(
+            "HTTP bytes transferred",
+            median(ours, "http_bytes") / 1024,
+            median(bokeh, "http_bytes") / 1024,
+            "kB",
+        )
+    )
+    print(
+        row(
+            "WebSocket bytes until interactive",
+            median(ours, "ws_bytes") / 1024,
+            median(bokeh, "ws_bytes") / 1024,
+            "kB",
+        )
+    )
+    ratio = median(ours, "interactive_ms") / median(bokeh, "interactive_ms")
+    print(f"  target: time to interactive <= {TARGET}x Bokeh's; measured {ratio:.2f}x")
+    for name, runs_of in loads.items():
+        times = ", ".join(f"{load.interactive_ms:.0f}" for load in runs_of)
+        print(f"  {name} time to interactive, each run (ms): {times}")
+
+
+async def measure(servers: dict[str, Server], runs: int) -> dict[str, list[Load]]:
+    from playwright.async_api import async_playwright
+
+    loads: dict[str, list[Load]] = {name: [] for name in servers}
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(
+            executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True
+        )
+        try:
+            for server in servers.values():
+                await load_once(browser, server)  # warm-up, not counted
+            for run in range(runs):
+                order = list(servers.values())
+                for server in order if run % 2 == 0 else reversed(order):
+                    load = await load_once(browser, server)
+                    loads[server.name].append(load)
+                    print(
+                        f"  run {run + 1}: {server.name:<15}{load.interactive_ms:6.0f} ms",
+                        file=sys.stderr,
+                        flush=True,
+                    )
+        finally:
+            await browser.close()
+    return loads
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=10, help="cold loads per server (default: 10)")
+    parser.add_argument(
+        "--server-nodelay", action="store_true",
+        help="force TCP_NODELAY on both servers' session sockets (Bokeh does not set it; ours does)",
+    )  # fmt: skip
+    options = parser.parse_args()
+    try:
+        import bokeh  # noqa: F401
+    except ImportError:
+        sys.exit("bench/page_load.py compares with Bokeh server: pip install bokeh to compare")
+    with tempfile.TemporaryDirectory() as tmp:
+        logdir, nodelay = Path(tmp), options.server_nodelay
+        servers = {"jupyter_bridge": start_ours(logdir, nodelay), "bokeh": start_bokeh(logdir, nodelay)}
+        try:
+            loads = asyncio.run(measure(servers, options.runs))
+        finally:
+            for server in servers.values():
+                server.stop()
+    report(loads, options.runs, options.server_nodelay)
+
+
+if __name__ == "__main__":
+    main()
