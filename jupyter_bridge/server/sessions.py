@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import ctypes
+import ctypes.util
 import logging
 import time
+from collections.abc import Callable
 from typing import Any
 
 from ..application import Application
@@ -14,6 +17,26 @@ from ..tokens import generate_session_id
 __all__ = ["SessionManager"]
 
 log = logging.getLogger(__name__)
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        return ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").malloc_trim
+    except (OSError, AttributeError):
+        return None  # not glibc
+
+
+_trim = _malloc_trim()
+
+
+def release_free_memory() -> None:
+    """Give the C allocator's free pages back to the system (glibc only).
+
+    Sessions come and go in bursts; without this, glibc keeps the freed memory
+    of past sessions in its arenas and the process's RSS only grows.
+    """
+    if _trim is not None:
+        _trim(0)
 
 
 class SessionManager:
@@ -82,6 +105,8 @@ class SessionManager:
         for session in unused:
             log.info("Session %s unused for %d ms: destroying it", session.id, lifetime_ms)
             await self.destroy(session)
+        if unused:
+            release_free_memory()
         return len(unused)
 
     async def destroy_all(self) -> None:
