@@ -36,3 +36,15 @@ def widget_count():
     from ipywidgets.widgets.widget import _instances
 
     return lambda: len(_instances)
+
+
+@pytest.fixture(scope="module")
+def browser():
+    """Headless Chromium for one test module (Debian's; Playwright downloads none)."""
+    from playwright.sync_api import sync_playwright
+    from support import CHROMIUM, CHROMIUM_ARGS
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield browser
+        browser.close()

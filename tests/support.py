@@ -6,9 +6,12 @@ import shutil
 import socket
 import ssl
 import subprocess
+import sys
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 #: Debian's Chromium; Playwright never downloads a browser here.
@@ -46,3 +49,20 @@ def wait_for_http(
                 raise AssertionError(f"{process.args[0]} exited with {process.returncode} before {url} answered:\n{said}") from None
             assert time.monotonic() < deadline, f"{url} did not answer within {timeout} s"
             time.sleep(0.1)
+
+
+@contextmanager
+def serving(*arguments: str, ready_path: str = "/healthz") -> Iterator[str]:
+    """``jupyter-bridge serve ARGUMENTS`` in a process of its own; yields its base URL."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", *arguments, "--port", str(port), "--log-level", "warning"],
+        stdout=subprocess.DEVNULL,
+    )
+    base = f"http://localhost:{port}"
+    try:
+        wait_for_http(base + ready_path, process)
+        yield base
+    finally:
+        process.terminate()
+        process.wait(timeout=30)

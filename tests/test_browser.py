@@ -7,12 +7,11 @@ import sys
 import time
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS, free_port
+from support import CHROMIUM, CHROMIUM_ARGS, free_port, serving
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
 
@@ -22,35 +21,10 @@ pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is
 @pytest.fixture(scope="module")
 def app_server() -> Iterator[str]:
     """`jupyter-bridge serve` of the examples, as a user would start it."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", "--glob", str(EXAMPLES / "*"),
-         "--port", str(port), "--unused-session-lifetime", "1000", "--check-unused-sessions", "200",
-         "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://localhost:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/", timeout=5).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
+    with serving(
+        "--glob", str(EXAMPLES / "*"), "--unused-session-lifetime", "1000", "--check-unused-sessions", "200"
+    ) as base:
+        yield base
 
 
 @pytest.fixture
@@ -169,36 +143,11 @@ def test_static_page_works_offline_with_browser_side_links(tmp_path, page):
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-@contextmanager
-def serving(script: Path, *flags: str) -> Iterator[str]:
-    """`jupyter-bridge serve script` in a process of its own; yields the app's URL."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(script), "--port", str(port),
-         "--log-level", "warning", *flags],
-        stdout=subprocess.DEVNULL,
-    )
-    url = f"http://localhost:{port}/{script.stem}"
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                urllib.request.urlopen(url, timeout=5).close()
-                break
-            except OSError:
-                assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-                time.sleep(0.1)
-        yield url
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
 def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):
     script = tmp_path / "live.py"
     script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('before'))\n")
-    with serving(script, "--dev") as url:
-        open_app(page, url)
+    with serving(str(script), "--dev") as base:
+        open_app(page, base + "/live")
         assert label_text(page) == "before"
         script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('after'))\n")
         page.wait_for_function(
@@ -231,8 +180,8 @@ curdoc().add_root(w.VBox([slider, label]))
 def test_missing_widget_module_shows_a_placeholder_and_the_rest_works(tmp_path, page):
     script = tmp_path / "gauge.py"
     script.write_text(MISSING_MODULE_APP)
-    with serving(script) as url:
-        open_app(page, url)
+    with serving(str(script)) as base:
+        open_app(page, base + "/gauge")
         assert "not-installed-gauges" in page.locator(".jb-root").first.inner_text()
         move_slider(page, 2)
         page.wait_for_function(

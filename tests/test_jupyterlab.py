@@ -26,7 +26,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import EXAMPLES, ROOT
-from support import CHROMIUM, CHROMIUM_ARGS, HAVE_CHROMIUM, free_port, wait_for_http
+from support import HAVE_CHROMIUM, free_port, wait_for_http
 
 TOKEN = "lab-test-token-0123456789abcdef"
 STARTUP_TIMEOUT = 180.0  # seconds: a cold 2-core machine imports JupyterLab slowly
@@ -110,16 +110,6 @@ def stop(process: subprocess.Popen, sig: int) -> None:
         os.killpg(process.pid, sig)
     except ProcessLookupError:
         pass
-
-
-@pytest.fixture(scope="module")
-def browser():
-    from playwright.sync_api import sync_playwright
-
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        browser.close()
 
 
 @pytest.fixture

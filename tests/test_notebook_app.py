@@ -5,11 +5,6 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 import weakref
 from pathlib import Path
 from typing import Any
@@ -17,7 +12,7 @@ from typing import Any
 import nbformat
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS
+from support import CHROMIUM, CHROMIUM_ARGS, serving
 from wsclient import Client, fetch_page
 
 from jupyter_bridge.application import NotAnAppError
@@ -290,26 +285,8 @@ def test_the_example_notebook_is_valid_and_saved_without_outputs():
 
 @pytest.fixture
 def example_server():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(EXAMPLES / "notebook_app.ipynb"),
-         "--port", str(port), "--log-level", "warning"],
-        stdout=subprocess.DEVNULL,
-    )
-    base = f"http://localhost:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/notebook_app", timeout=5).close()
-            break
-        except OSError:
-            assert time.monotonic() < deadline and process.poll() is None, "the server did not start"
-            time.sleep(0.1)
-    yield base
-    process.terminate()
-    process.wait(timeout=30)
+    with serving(str(EXAMPLES / "notebook_app.ipynb")) as base:
+        yield base
 
 
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
