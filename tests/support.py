@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import shutil
 import socket
 import ssl
@@ -66,3 +67,12 @@ def serving(*arguments: str, ready_path: str = "/healthz") -> Iterator[str]:
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+async def eventually(condition, timeout: float = 10.0) -> None:
+    """Wait, on the running loop, until ``condition()`` is true."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not condition():
+        assert loop.time() < deadline, "timed out waiting"
+        await asyncio.sleep(0.01)

@@ -8,6 +8,7 @@ import threading
 
 import ipywidgets
 import pytest
+from support import eventually
 
 from jupyter_bridge.document import (
     Document,
@@ -23,14 +24,6 @@ async def doc():
     document._attach(asyncio.get_running_loop(), contextvars.copy_context())
     yield document
     document._destroy()
-
-
-async def wait_for(condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
 
 
 async def settle() -> None:
@@ -139,7 +132,7 @@ async def test_curdoc_inside_a_callback_is_the_callbacks_document(doc):
     seen = []
 
     doc.add_next_tick_callback(lambda: seen.append(curdoc()))
-    await wait_for(lambda: seen)
+    await eventually(lambda: seen)
 
     assert seen == [doc]
 
@@ -150,7 +143,7 @@ async def test_a_next_tick_callback_runs_once_on_a_later_tick(doc):
     cb = doc.add_next_tick_callback(lambda: runs.append(1))
     assert runs == []
     assert doc.callbacks == [cb]
-    await wait_for(lambda: runs)
+    await eventually(lambda: runs)
     await asyncio.sleep(0.1)
 
     assert runs == [1]
@@ -163,7 +156,7 @@ async def test_a_timeout_callback_runs_once_after_its_delay_not_before(doc):
 
     added_at = loop.time()
     doc.add_timeout_callback(lambda: ran_at.append(loop.time()), 150)
-    await wait_for(lambda: ran_at)
+    await eventually(lambda: ran_at)
     await asyncio.sleep(0.3)
 
     assert len(ran_at) == 1
@@ -174,14 +167,14 @@ async def test_a_zero_timeout_runs(doc):
     runs = []
 
     doc.add_timeout_callback(lambda: runs.append(1), 0)
-    await wait_for(lambda: runs)
+    await eventually(lambda: runs)
 
 
 async def test_a_periodic_callback_runs_repeatedly_until_removed(doc):
     runs = []
 
     cb = doc.add_periodic_callback(lambda: runs.append(1), 50)
-    await wait_for(lambda: len(runs) >= 3)
+    await eventually(lambda: len(runs) >= 3)
     doc.remove_periodic_callback(cb)
     await settle()
     count = len(runs)
@@ -200,7 +193,7 @@ async def test_a_periodic_callback_that_raises_keeps_running(doc, caplog):
         raise RuntimeError("flaky")
 
     doc.add_periodic_callback(flaky, 20)
-    await wait_for(lambda: len(runs) >= 3)
+    await eventually(lambda: len(runs) >= 3)
 
 
 @pytest.mark.parametrize("locked", [True, False])
@@ -213,13 +206,13 @@ async def test_a_periodic_callback_still_running_skips_its_next_runs(doc, locked
         await gate.wait()
 
     doc.add_periodic_callback(slow if locked else without_document_lock(slow), 10)
-    await wait_for(lambda: starts)
+    await eventually(lambda: starts)
     await asyncio.sleep(0.3)
 
     assert len(starts) == 1
     assert len(doc._tasks) == 1
     gate.set()
-    await wait_for(lambda: len(starts) >= 3)
+    await eventually(lambda: len(starts) >= 3)
 
 
 async def test_removing_a_callback_twice_is_refused_naming_it(doc):
@@ -237,7 +230,7 @@ async def test_removing_a_next_tick_callback_that_has_run_is_refused(doc):
     runs = []
 
     cb = doc.add_next_tick_callback(lambda: runs.append(1))
-    await wait_for(lambda: runs)
+    await eventually(lambda: runs)
 
     with pytest.raises(ValueError, match="already run"):
         doc.remove_next_tick_callback(cb)
@@ -278,7 +271,7 @@ async def test_callbacks_added_before_attach_start_after_it():
 
     document._attach(asyncio.get_running_loop(), contextvars.copy_context())
     try:
-        await wait_for(lambda: {"next", "timeout", "periodic"} <= set(runs))
+        await eventually(lambda: {"next", "timeout", "periodic"} <= set(runs))
     finally:
         document._destroy()
 
@@ -292,7 +285,7 @@ async def test_coroutine_callbacks_are_awaited(doc):
         steps.append("finished")
 
     doc.add_next_tick_callback(fetch)
-    await wait_for(lambda: "finished" in steps)
+    await eventually(lambda: "finished" in steps)
 
     assert steps == ["started", "finished"]
 
@@ -312,13 +305,13 @@ async def run_two(doc: Document, second_unlocked: bool) -> list[str]:
 
     doc.add_next_tick_callback(first)
     doc.add_next_tick_callback(without_document_lock(second) if second_unlocked else second)
-    await wait_for(lambda: "first start" in order)
+    await eventually(lambda: "first start" in order)
     if second_unlocked:
-        await wait_for(lambda: "second" in order)
+        await eventually(lambda: "second" in order)
     else:
         await asyncio.sleep(0.1)
     gate.set()
-    await wait_for(lambda: len(order) == 3)
+    await eventually(lambda: len(order) == 3)
     return order
 
 
@@ -341,7 +334,7 @@ async def test_an_exception_in_a_callback_is_logged_reported_and_the_session_goe
 
     doc.add_next_tick_callback(broken)
     doc.add_next_tick_callback(lambda: after.append(1))
-    await wait_for(lambda: after)
+    await eventually(lambda: after)
 
     [(error, where)] = reported
     assert isinstance(error, ValueError) and str(error) == "boom"
@@ -362,7 +355,7 @@ async def test_an_exception_in_a_coroutine_callback_is_reported(doc):
         raise KeyError("missing")
 
     doc.add_next_tick_callback(broken)
-    await wait_for(lambda: reported)
+    await eventually(lambda: reported)
 
     assert reported == ["'missing'"]
 
@@ -380,7 +373,7 @@ async def test_next_tick_callbacks_added_from_threads_all_run_on_the_loop_thread
     threads = [threading.Thread(target=add_many) for _ in range(4)]
     for thread in threads:
         thread.start()
-    await wait_for(lambda: len(ran_on) == 200)
+    await eventually(lambda: len(ran_on) == 200)
     for thread in threads:
         thread.join()
     await settle()
@@ -421,7 +414,7 @@ async def test_destroy_stops_every_callback_and_returns_the_session_destroyed_on
     doc.add_periodic_callback(lambda: runs.append("periodic"), 20)
     doc.add_timeout_callback(lambda: runs.append("timeout"), 10_000)
     doc.on_session_destroyed(goodbye)
-    await wait_for(lambda: len(runs) >= 2)
+    await eventually(lambda: len(runs) >= 2)
 
     assert doc._destroy() == [goodbye]
     await settle()

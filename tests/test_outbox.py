@@ -7,6 +7,7 @@ import threading
 from typing import Any
 
 from ipywidgets.widgets.widget import _remove_buffers
+from support import eventually
 
 from jupyter_bridge.outbox import Outbox
 
@@ -52,14 +53,6 @@ def doc(title: str, roots: list[str]) -> dict[str, Any]:
 async def next_tick() -> None:
     for _ in range(3):
         await asyncio.sleep(0)
-
-
-async def wait_for(condition, timeout: float = 10.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not condition():
-        assert loop.time() < deadline, "timed out waiting"
-        await asyncio.sleep(0.01)
 
 
 async def attached_outbox() -> tuple[Outbox, list[str | bytes]]:
@@ -319,7 +312,7 @@ async def test_put_from_another_thread_is_sent_from_the_loop_thread():
 
     thread = threading.Thread(target=worker)
     thread.start()
-    await wait_for(lambda: len(sent) == 50)
+    await eventually(lambda: len(sent) == 50)
     thread.join()
 
     assert [m["parent"] for m in messages(sent)] == [f"t{i}" for i in range(50)]
