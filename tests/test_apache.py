@@ -21,15 +21,14 @@ from test_nginx import (
     GUIDE,
     PREFIX_FLAGS,
     Processes,
-    browser,  # noqa: F401 (a fixture)
     free_port,
     needs_chromium,
     new_page,
     open_sliders,
     page_token,
     processes,  # noqa: F401 (a fixture)
+    quiet_socket_survives,
     render,
-    run_async,
     slide_and_check,
     start_server,
     wait_for_http,
@@ -119,11 +118,6 @@ def test_apache_at_a_prefix_serves_pages_and_sockets(processes, tmp_path, browse
 @pytest.mark.parametrize("keep_alive, kept", [(500, True), (0, False)])
 def test_keep_alive_must_come_before_apaches_timeout(processes, tmp_path, keep_alive, kept):  # noqa: F811
     """Apache cuts a socket quieter than its Timeout; the server's pings keep it busy."""
-    import asyncio
-
-    from tornado.websocket import WebSocketClosedError
-    from wsclient import Client
-
     apache_port, server_port = free_port(), free_port()
     public = f"127.0.0.1:{apache_port}"
     start_server(processes, tmp_path, PREFIX_FLAGS, server_port, public, extra=("--keep-alive", str(keep_alive)))
@@ -134,17 +128,4 @@ def test_keep_alive_must_come_before_apaches_timeout(processes, tmp_path, keep_a
     apache = start_apache(processes, tmp_path, apache_port, site, extra="Timeout 2")
     wait_for_http(f"http://{public}/apps/healthz", apache)
 
-    async def main() -> None:
-        client = Client(f"http://{public}/apps", "sliders")
-        await client.load_page()
-        await client.connect(origin=f"http://{public}")
-        await client.wait_for(lambda: client.doc is not None, timeout=30)
-        await asyncio.sleep(5)  # the sliders app sends nothing meanwhile
-        if kept:
-            assert (await client.request({"type": "ping"}))["type"] == "pong"
-        else:
-            with pytest.raises(WebSocketClosedError):
-                await client.ws.write_message("{}")
-        await client.close()
-
-    run_async(main())
+    assert quiet_socket_survives(public) is kept
