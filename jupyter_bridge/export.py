@@ -19,9 +19,6 @@ from .tokens import generate_session_id
 
 __all__ = ["document_html", "document_state"]
 
-WIDGET_STATE_MIMETYPE = "application/vnd.jupyter.widget-state+json"
-
-
 def document_state(app: AppSpec, argv: list[str] | None = None, *, notebook_layout: str = "cells") -> dict[str, Any]:
     """Run ``app`` once, in a throwaway session, and return its document as widget state.
 

@@ -186,9 +186,7 @@ class BridgeSettings(Configurable):
 
     @property
     def signing_key(self) -> bytes | None:
-        """The key to sign ids and tokens with, or None in unsigned mode."""
-        if self.session_ids == "unsigned" and not self.secret_key:
-            return None
+        """The key that signs tokens (and ids, in the signed modes); None without one."""
         return self.secret_key.encode("utf-8") if self.secret_key else None
 
     def check(self) -> None:
