@@ -111,6 +111,37 @@ async def test_closed_session_is_destroyed_and_frees_its_widgets(serve, widget_c
     assert server.bridge.session_count == 0
 
 
+async def test_closed_sessions_are_destroyed_together_not_one_after_another(serve, widget_count):
+    # Each session's on_session_destroyed waits until every session's has begun:
+    # reaping them one after another would never get past the first.
+    baseline = widget_count()
+    started: list[str] = []
+    finished: list[str] = []
+    everyone = asyncio.Event()
+
+    def app(doc):
+        async def destroyed(context):
+            started.append(context.id)
+            if len(started) == 5:
+                everyone.set()
+            await asyncio.wait_for(everyone.wait(), 5)
+            finished.append(context.id)
+
+        doc.add_root(w.IntSlider())
+        doc.on_session_destroyed(destroyed)
+
+    server = serve({"/app": app}, unused_session_lifetime=100, check_unused_sessions=50)
+    clients = [await Client.open(server.url, "app") for _ in range(5)]
+    for client in clients:
+        await client.close()
+    for _ in range(100):
+        if server.bridge.session_count == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert sorted(finished) == sorted(client.config["sessionId"] for client in clients)
+    assert widget_count() == baseline
+
+
 async def test_page_whose_socket_never_arrives_is_reaped(serve, widget_count):
     baseline = widget_count()
     server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50)

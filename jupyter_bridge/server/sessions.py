@@ -104,7 +104,13 @@ class SessionManager:
         ]
         for session in unused:
             log.info("Session %s unused for %d ms: destroying it", session.id, lifetime_ms)
-            await self.destroy(session)
+        # All at once: one by one, each destruction's steps would wait behind
+        # whatever else the loop is doing, and on a busy server closed sessions
+        # would pile up faster than they go.
+        results = await asyncio.gather(*(self.destroy(session) for session in unused), return_exceptions=True)
+        for session, result in zip(unused, results):
+            if isinstance(result, Exception):
+                log.error("Session %s: destroying it failed", session.id, exc_info=result)
         if unused:
             release_free_memory()
         return len(unused)
