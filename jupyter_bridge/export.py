@@ -63,7 +63,8 @@ def document_html(app: AppSpec, argv: list[str] | None = None, *, notebook_layou
     state = document_state(app, argv, notebook_layout=notebook_layout)
     manifest = json.loads((STATIC_DIR / "manifest.json").read_text())
     css = _inline_assets((STATIC_DIR / manifest["client.css"]).read_text(encoding="utf-8"), STATIC_DIR)
-    script = (STATIC_DIR / manifest["client.js"]).read_text(encoding="utf-8")
+    # The served pages' client is an ES module with chunks; this is all of it in one classic script.
+    script = (STATIC_DIR / manifest["standalone.js"]).read_text(encoding="utf-8")
     config = {"title": state["title"], "roots": state["roots"], "state": _manager_state(state)}
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=jinja2.select_autoescape(["html"])

@@ -12,22 +12,37 @@ import * as esbuild from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = join(here, '..', 'jupyter_bridge', 'static');
 
-// html-manager loads the ipywidgets 7 packages (and their CSS, which would
-// override the 8.x styles) with require() when a widget asks for them. Keep
-// them out of the bundle: such a widget gets an error widget instead.
-const ipywidgets7 = {
-  name: 'ipywidgets7',
+// The widget manager imports sanitize-html for descriptions with
+// description_allow_html; src/page/sanitize.ts stands in for it there and loads
+// the real one (with its HTML and CSS parsers) on first use.
+const lazySanitizer = {
+  name: 'lazy-sanitizer',
   setup(build) {
-    build.onResolve({ filter: /^@jupyter-widgets\/(base7|controls7)(\/|$)/ }, (args) => ({
-      path: args.path,
-      namespace: 'ipywidgets7',
-    }));
-    build.onLoad({ filter: /.*/, namespace: 'ipywidgets7' }, () => ({
-      contents: `throw new Error(${JSON.stringify(
-        'This widget was made with ipywidgets 7, which jupyter_bridge does not support: upgrade it to ipywidgets 8.',
-      )});`,
-      loader: 'js',
-    }));
+    build.onResolve({ filter: /^sanitize-html$/ }, (args) =>
+      /[\\/]@jupyter-widgets[\\/]base-manager[\\/]/.test(args.importer)
+        ? { path: join(here, 'src', 'page', 'sanitize.ts') }
+        : undefined,
+    );
+  },
+};
+
+// The Output widget's stylesheet is imported by index.ts: esbuild would put it
+// in a CSS file of the Output chunk, which nothing loads.
+const outputCssInEntry = {
+  name: 'output-css-in-entry',
+  setup(build) {
+    build.onResolve({ filter: /^\.\.\/css\/output\.css$/ }, (args) =>
+      /[\\/]html-manager[\\/]lib[\\/]output\.js$/.test(args.importer) ? { path: 'output.css', namespace: 'empty-css' } : undefined,
+    );
+    build.onLoad({ filter: /.*/, namespace: 'empty-css' }, () => ({ contents: '', loader: 'css' }));
+  },
+};
+
+// The standalone build is one script: the on-demand parts are bundled in.
+const eager = {
+  name: 'eager',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/lazy$/ }, () => ({ path: join(here, 'src', 'page', 'eager.ts') }));
   },
 };
 
@@ -52,7 +67,10 @@ const woff2Only = {
 };
 
 // Packages the page does not need; finding one in the bundle means an import went wrong.
-const UNWANTED = /node_modules[\\/](ajv|@jupyter-widgets[\\/](base7|controls7)|@jupyter-widgets[\\/]html-manager[\\/]lib[\\/](libembed|embed))/;
+const UNWANTED =
+  /node_modules[\\/](ajv|@jupyter-widgets[\\/](base7|controls7)|@jupyter-widgets[\\/]html-manager[\\/]lib[\\/](libembed|embed|htmlmanager))/;
+// Packages only some pages need: they must stay out of the code a page loads up front.
+const ON_DEMAND = /node_modules[\\/](@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss)[\\/]/;
 
 function shortHash(bytes) {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 8);
@@ -67,16 +85,16 @@ async function buildRequire() {
   return file;
 }
 
-async function buildClient(requireFile) {
-  const result = await esbuild.build({
+/** What both builds share. */
+function options(requireFile) {
+  return {
     absWorkingDir: here,
-    entryPoints: { client: 'src/page/index.ts' },
     outdir,
     entryNames: '[name]-[hash]',
+    chunkNames: 'chunk-[hash]',
     assetNames: 'assets/[name]-[hash]',
     bundle: true,
     minify: true,
-    format: 'iife',
     target: 'es2020',
     sourcemap: false,
     // Licence notices go to a .LEGAL.txt file next to each output, not into the bundle.
@@ -89,38 +107,96 @@ async function buildClient(requireFile) {
       'process.env.NODE_ENV': '"production"',
       REQUIRE_JS_FILE: JSON.stringify(requireFile),
     },
-    plugins: [ipywidgets7, woff2Only],
+    plugins: [lazySanitizer, outputCssInEntry, woff2Only],
     metafile: true,
     logLevel: 'warning',
-  });
-  const bundled = Object.values(result.metafile.outputs).flatMap((output) =>
-    Object.entries(output.inputs).filter(([, input]) => input.bytesInOutput > 0).map(([path]) => path),
-  );
-  const unwanted = bundled.filter((path) => UNWANTED.test(path));
-  if (unwanted.length > 0) {
-    throw new Error(`the bundle pulls in files it must not:\n  ${unwanted.join('\n  ')}`);
-  }
-  return result.metafile;
+  };
 }
 
-/** The entry's JS file and the CSS file esbuild gathered from its imports. */
-function clientFiles(metafile) {
-  const [js, output] = Object.entries(metafile.outputs).find(([, out]) => out.entryPoint !== undefined);
+/**
+ * The page client of served pages: an ES module whose Output widget and HTML
+ * sanitizer are chunks loaded on demand, so a page of controls parses half the code.
+ */
+async function buildClient(requireFile) {
+  const { metafile } = await esbuild.build({
+    ...options(requireFile),
+    entryPoints: { client: 'src/page/index.ts' },
+    format: 'esm',
+    splitting: true,
+  });
+  const outputs = metafile.outputs;
+  const [entry, output] = Object.entries(outputs).find(([, out]) => out.entryPoint !== undefined);
+  // The chunks the entry imports statically load before it runs: the page preloads them.
+  const upFront = [entry];
+  for (const path of upFront) {
+    for (const imported of outputs[path].imports) {
+      if (imported.kind === 'import-statement' && !upFront.includes(imported.path)) {
+        upFront.push(imported.path);
+      }
+    }
+  }
+  check(metafile, UNWANTED, 'the page client pulls in files it must not');
+  check({ outputs: Object.fromEntries(upFront.map((path) => [path, outputs[path]])) }, ON_DEMAND,
+    'the page client loads up front files meant to load on demand');
+  // The Output chunk's stylesheet is empty (outputCssInEntry); nothing would load another.
+  for (const [path, out] of Object.entries(outputs)) {
+    if (path.endsWith('.css') && path !== output.cssBundle) {
+      if (out.bytes > 0) {
+        throw new Error(`${path}: a chunk's stylesheet is never loaded; import its CSS from src/page/index.ts`);
+      }
+      await rm(join(here, path));
+    }
+  }
   const name = (path) => relative(outdir, join(here, path));
-  return { 'client.js': name(js), 'client.css': name(output.cssBundle) };
+  return {
+    metafile,
+    files: { 'client.js': name(entry), 'client.css': name(output.cssBundle), 'client.imports': upFront.slice(1).map(name) },
+  };
+}
+
+/** One classic script holding everything, inlined into pages that `jupyter-bridge html` writes. */
+async function buildStandalone(requireFile) {
+  const base = options(requireFile);
+  const { metafile } = await esbuild.build({
+    ...base,
+    entryPoints: { standalone: 'src/page/index.ts' },
+    format: 'iife',
+    // A classic script finds its address in document.currentScript instead.
+    define: { ...base.define, 'import.meta.url': 'undefined' },
+    plugins: [eager, ...base.plugins],
+  });
+  check(metafile, UNWANTED, 'the standalone page client pulls in files it must not');
+  const [entry, output] = Object.entries(metafile.outputs).find(([, out]) => out.entryPoint !== undefined);
+  // Its stylesheet is the page client's: the two builds import the same CSS.
+  await rm(join(here, output.cssBundle));
+  await rm(join(here, `${output.cssBundle}.LEGAL.txt`), { force: true });
+  return { metafile, files: { 'standalone.js': relative(outdir, join(here, entry)) } };
+}
+
+function check(metafile, pattern, problem) {
+  const found = Object.values(metafile.outputs).flatMap((output) =>
+    Object.entries(output.inputs)
+      .filter(([path, input]) => input.bytesInOutput > 0 && pattern.test(path))
+      .map(([path]) => path),
+  );
+  if (found.length > 0) {
+    throw new Error(`${problem}:\n  ${found.join('\n  ')}`);
+  }
 }
 
 async function main() {
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
   const requireFile = await buildRequire();
-  const metafile = await buildClient(requireFile);
-  const manifest = { ...clientFiles(metafile), 'require.js': requireFile };
+  const client = await buildClient(requireFile);
+  const standalone = await buildStandalone(requireFile);
+  const manifest = { ...client.files, ...standalone.files, 'require.js': requireFile };
   await writeFile(join(outdir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (process.argv.includes('--analyze')) {
-    console.log(await esbuild.analyzeMetafile(metafile, { verbose: false }));
+    console.log(await esbuild.analyzeMetafile(client.metafile, { verbose: false }));
   }
-  for (const file of Object.values(manifest)) {
+  const files = Object.values(manifest).flat();
+  for (const file of files) {
     const bytes = await readFile(join(outdir, file));
     console.log(`${file.padEnd(24)} ${kb(bytes.length)} (${kb(gzipSync(bytes).length)} gzip)`);
   }

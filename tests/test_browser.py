@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import subprocess
 import sys
 import time
@@ -119,8 +120,11 @@ from jupyter_bridge import curdoc
 a = w.IntSlider(description="a")
 b = w.IntText(description="b")
 w.jslink((a, "value"), (b, "value"))
+out = w.Output()
+out.append_stdout("printed before the export")
+html = w.Checkbox(description="<b>bold</b>", description_allow_html=True)
 curdoc().title = "Linked"
-curdoc().add_root(w.VBox([a, b, w.Button(description="ok", icon="check")]))
+curdoc().add_root(w.VBox([a, b, w.Button(description="ok", icon="check"), out, html]))
 """
 
 
@@ -137,10 +141,63 @@ def test_static_page_works_offline_with_browser_side_links(tmp_path, page):
     page.goto((tmp_path / "linked.html").as_uri())
     page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
     assert page.title() == "Linked"
+    # The Output widget and the HTML sanitizer are in the page's one script.
+    page.wait_for_selector(".widget-output >> text=printed before the export")
+    page.wait_for_selector(".widget-checkbox b")
     move_slider(page, 2)
     page.wait_for_function("document.querySelector('.widget-text input').value === '2'")
     assert [url for url in requested if not url.startswith(("file:", "data:", "blob:"))] == []
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+HTML_DESCRIPTIONS_APP = """
+import ipywidgets as w
+from jupyter_bridge import curdoc
+
+hostile = '<b>bold</b> <img src="x" onerror="window.attacked = true"><script>window.attacked = true</script>'
+curdoc().add_root(w.Checkbox(description=hostile, description_allow_html=True))
+curdoc().add_root(w.IntSlider(description="<i>plain</i>"))
+"""
+
+
+def static_js_requests(page) -> list[str]:
+    """Records the page client's scripts (under /static/) that ``page`` requests from now on."""
+    requested: list[str] = []
+    page.on("request", lambda r: requested.append(r.url.rsplit("/", 1)[-1]) if "/static/" in r.url and r.url.endswith(".js") else None)
+    return requested
+
+
+def test_a_page_of_controls_loads_only_the_code_it_needs(app_server, page):
+    from jupyter_bridge.server.bridge import STATIC_DIR
+
+    manifest = json.loads((STATIC_DIR / "manifest.json").read_text())
+    up_front = {manifest["client.js"], *manifest["client.imports"]}
+    requested = static_js_requests(page)
+    open_app(page, app_server + "/sliders")
+    move_slider(page, 1)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 2')"
+    )
+    assert set(requested) == up_front
+    # The Output widget's code comes with the first Output widget.
+    open_app(page, app_server + "/interact_app")
+    page.wait_for_selector(".widget-output")
+    assert set(requested) > up_front
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_html_descriptions_are_sanitized_and_others_stay_text(tmp_path, page):
+    script = tmp_path / "described.py"
+    script.write_text(HTML_DESCRIPTIONS_APP)
+    with serving(str(script)) as base:
+        open_app(page, base + "/described")
+        page.wait_for_selector(".widget-checkbox b")
+        description = page.locator(".widget-checkbox span").first
+        assert description.locator("b").inner_text() == "bold"
+        assert page.locator(".widget-checkbox script, .widget-checkbox [onerror]").count() == 0
+        assert page.evaluate("window.attacked") is None
+        assert page.locator(".widget-slider .widget-label").inner_text() == "<i>plain</i>"
+        assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):

@@ -70,7 +70,14 @@ _SCRIPT = """\
   css.rel = "stylesheet";
   css.href = absolute(assets.css);
   document.head.appendChild(css);
+  assets.preload.forEach(function (url) {
+    var link = document.createElement("link");
+    link.rel = "modulepreload";
+    link.href = absolute(url);
+    document.head.appendChild(link);
+  });
   var client = document.createElement("script");
+  client.type = "module";
   client.src = absolute(assets.js);
   document.head.appendChild(client);
 })();
@@ -97,7 +104,11 @@ class AutoloadHandler(SessionHandler):
             raise web.HTTPError(500, reason=_one_line(str(error))) from None
         # For the page client: it shares the page with someone else's content.
         config: dict[str, Any] = {**self.client_config(session), "embedded": True}
-        assets = {"css": self.bridge.asset_url("client.css"), "js": self.bridge.asset_url("client.js")}
+        assets = {
+            "css": self.bridge.asset_url("client.css"),
+            "js": self.bridge.asset_url("client.js"),
+            "preload": self.bridge.preload_urls(),
+        }
         script = (
             _SCRIPT.replace("__ELEMENT_ID__", json.dumps(element_id))
             .replace("__ASSETS__", json.dumps(assets))

@@ -196,8 +196,9 @@ class Bridge:
         return env.get_template("index.html")
 
     @cached_property
-    def manifest(self) -> dict[str, str]:
-        """Built asset names ('client.js' -> 'client-<hash>.js')."""
+    def manifest(self) -> dict[str, Any]:
+        """Built asset names ('client.js' -> 'client-<hash>.js'; 'client.imports' -> the
+        chunks client.js imports, which pages preload)."""
         path = STATIC_DIR / "manifest.json"
         try:
             return json.loads(path.read_text())
@@ -211,6 +212,10 @@ class Bridge:
 
     def asset_url(self, name: str) -> str:
         return self.url("static/" + self.manifest.get(name, name))
+
+    def preload_urls(self) -> list[str]:
+        """The addresses of the chunks the page client imports before it runs."""
+        return [self.url("static/" + name) for name in self.manifest.get("client.imports", [])]
 
     async def destroy_unused_sessions(self) -> None:
         # A copy: apps resolved (or dropped) while this awaits change the dict.

@@ -233,6 +233,7 @@ class PageHandler(SessionHandler):
             "static_url": self.bridge.url(self.url_path.rstrip("/") + "/static/"),
             "css_url": self.bridge.asset_url("client.css"),
             "js_url": self.bridge.asset_url("client.js"),
+            "preload_urls": self.bridge.preload_urls(),
         }
         try:
             html = template.render(**variables)

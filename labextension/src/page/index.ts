@@ -5,6 +5,8 @@ import '@fortawesome/fontawesome-free/css/all.min.css';
 import '@fortawesome/fontawesome-free/css/v4-shims.min.css';
 import '@jupyter-widgets/controls/css/labvariables.css';
 import '@jupyter-widgets/controls/css/widgets-base.css';
+// The Output widget's rules, here rather than in its chunk: a chunk's CSS is not loaded.
+import '@jupyter-widgets/html-manager/css/output.css';
 import './page.css';
 
 import { Comms } from './comm';
@@ -46,8 +48,11 @@ declare global {
   }
 }
 
-// Only known while this script runs: later, currentScript is someone else.
-const scriptUrl = (document.currentScript as HTMLScriptElement | null)?.src || document.baseURI;
+// The address of this script, to find require.js beside it. As a module it is
+// import.meta.url; as the classic script of a static page (build.mjs sets
+// import.meta.url undefined there) currentScript, only known while it runs.
+const scriptUrl =
+  (import.meta.url as string | undefined) ?? ((document.currentScript as HTMLScriptElement | null)?.src || document.baseURI);
 
 function readConfig(): Config & Partial<StaticConfig> {
   const element = document.getElementById('jupyter-bridge-config');

@@ -1,17 +1,43 @@
-// The widget manager of a page. The manager module is imported directly: the
-// html-manager package index also pulls in the embedding helpers (and ajv).
+// The widget manager of a page.
+//
+// It builds on the widget manager base class rather than html-manager's
+// HTMLManager, which imports the rendermime registry, the output area and the
+// Jupyter services with it: about half the page's code, used only by Output
+// widgets. Here those load on demand, with the first Output widget (output.ts),
+// and the HTML sanitizer of `description_allow_html` with the first such
+// description (sanitize.ts).
 
-import { HTMLManager } from '@jupyter-widgets/html-manager/lib/htmlmanager';
-import { DOMWidgetModel, DOMWidgetView, uuid, type IClassicComm } from '@jupyter-widgets/base';
+import * as base from '@jupyter-widgets/base';
+import { DOMWidgetModel, DOMWidgetView, uuid, type IClassicComm, type WidgetModel, type WidgetView } from '@jupyter-widgets/base';
+import { ManagerBase } from '@jupyter-widgets/base-manager';
+import * as controls from '@jupyter-widgets/controls';
+import { MessageLoop } from '@lumino/messaging';
+import { Widget } from '@lumino/widgets';
 import { Comm } from './comm';
+import { loadOutput } from './lazy';
 import type { CommOpen } from './protocol';
+import { onSanitizerLoaded } from './sanitize';
 
-type CommOpenMsg = Parameters<HTMLManager['handle_comm_open']>[1];
+type CommOpenMsg = Parameters<ManagerBase['handle_comm_open']>[1];
+type WidgetClass = typeof WidgetModel | typeof WidgetView;
 export type ModuleLoader = (moduleName: string, moduleVersion: string) => Promise<unknown>;
 
-export class BridgeManager extends HTMLManager {
-  constructor(loader: ModuleLoader) {
-    super({ loader });
+const IPYWIDGETS_7 =
+  'This widget was made with ipywidgets 7, which jupyter_bridge does not support: upgrade it to ipywidgets 8.';
+
+export class BridgeManager extends ManagerBase {
+  /** The rendermime registry of Output widgets; set once output.ts has loaded. */
+  renderMime: unknown = undefined;
+  private readonly views = new Set<DOMWidgetView>();
+  private outputModule: Promise<Record<string, unknown>> | null = null;
+
+  constructor(private readonly loader: ModuleLoader) {
+    super();
+    window.addEventListener('resize', () => {
+      this.views.forEach((view) => MessageLoop.postMessage(view.luminoWidget, Widget.ResizeMessage.UnknownSize));
+    });
+    // A description shown as text while the sanitizer loaded is shown as HTML now.
+    onSanitizerLoaded(() => void this.redrawHtmlDescriptions());
   }
 
   /**
@@ -32,26 +58,84 @@ export class BridgeManager extends HTMLManager {
     });
   }
 
+  /** Shows a view in `element`; a view that failed to build shows the error instead. */
+  async display_view(view: Promise<DOMWidgetView> | DOMWidgetView, element: HTMLElement): Promise<void> {
+    let shown: DOMWidgetView;
+    try {
+      shown = await view;
+    } catch (error) {
+      const ErrorModel = base.createErrorWidgetModel(error, 'Could not create a view of this widget');
+      shown = new base.ErrorWidgetView({ model: new ErrorModel() });
+      shown.render();
+    }
+    Widget.attach(shown.luminoWidget, element);
+    this.views.add(shown);
+    shown.once('remove', () => this.views.delete(shown));
+  }
+
   /** A comm the page itself would open stays local: the server refuses comm_open from a page. */
-  override _create_comm(targetName: string, modelId?: string): Promise<IClassicComm> {
+  protected override _create_comm(targetName: string, modelId?: string): Promise<IClassicComm> {
     return Promise.resolve(new Comm(modelId ?? uuid(), targetName, null));
   }
 
-  override _get_comm_info(): Promise<{}> {
+  protected override _get_comm_info(): Promise<{}> {
     return Promise.resolve({});
   }
 
   /**
-   * A widget whose front-end package the server does not have gets a
-   * placeholder naming the package, instead of an error icon; the rest of the
-   * page is unaffected.
+   * The class of a model or view: the standard widgets are bundled (Output's
+   * on demand), other packages come from the module loader. A widget whose
+   * front-end package the server does not have gets a placeholder naming the
+   * package, instead of an error icon; the rest of the page is unaffected.
    */
-  protected override loadClass(className: string, moduleName: string, moduleVersion: string): Promise<any> {
-    return super.loadClass(className, moduleName, moduleVersion).catch((error: unknown) => {
+  protected override async loadClass(className: string, moduleName: string, moduleVersion: string): Promise<WidgetClass> {
+    try {
+      const module = await this.loadModule(moduleName, moduleVersion);
+      const found = module[className];
+      if (found === undefined) {
+        throw new Error(`Class ${className} not found in module ${moduleName}@${moduleVersion}`);
+      }
+      return found as WidgetClass;
+    } catch (error) {
       console.error(`jupyter_bridge: ${String(error)}`);
       return className.endsWith('View') ? missingView(moduleName, className) : MissingModel;
-    });
+    }
   }
+
+  private loadModule(moduleName: string, moduleVersion: string): Promise<Record<string, unknown>> {
+    // The ipywidgets 8 protocol names base 2.x, controls 2.x and output 1.x.
+    switch (moduleName) {
+      case '@jupyter-widgets/base':
+        return major(moduleVersion) < 2 ? Promise.reject(new Error(IPYWIDGETS_7)) : Promise.resolve(base);
+      case '@jupyter-widgets/controls':
+        return major(moduleVersion) < 2 ? Promise.reject(new Error(IPYWIDGETS_7)) : Promise.resolve(controls);
+      case '@jupyter-widgets/output':
+        this.outputModule ??= loadOutput().then((output) => output.outputWidgets(this));
+        return this.outputModule;
+      default:
+        return this.loader(moduleName, moduleVersion) as Promise<Record<string, unknown>>;
+    }
+  }
+
+  private async redrawHtmlDescriptions(): Promise<void> {
+    const models = await Promise.all(Object.values((this as unknown as ManagerInternals)._models));
+    for (const model of models) {
+      if (model.get('description_allow_html') === true) {
+        model.trigger('change:description', model, model.get('description'));
+      }
+    }
+  }
+}
+
+/** ManagerBase keeps its models here; there is no public list of them. */
+interface ManagerInternals {
+  _models: Record<string, Promise<WidgetModel>>;
+}
+
+/** The major version a semver range asks for: '^2.0.0', '~1.2.0' and '2.0.0' alike. */
+function major(range: string): number {
+  const match = /\d+/.exec(range);
+  return match === null ? Number.NaN : Number(match[0]);
 }
 
 class MissingModel extends DOMWidgetModel {}

@@ -1,0 +1,7 @@
+// lazy.ts for the standalone build: everything is in the one script already.
+
+import * as output from './output';
+import * as sanitizer from './sanitizer';
+
+export const loadOutput = () => Promise.resolve(output);
+export const loadSanitizer = () => Promise.resolve(sanitizer);
