@@ -110,7 +110,13 @@ export class BridgeManager extends ManagerBase {
       case '@jupyter-widgets/controls':
         return major(moduleVersion) < 2 ? Promise.reject(new Error(IPYWIDGETS_7)) : Promise.resolve(controls);
       case '@jupyter-widgets/output':
-        this.outputModule ??= loadOutput().then((output) => output.outputWidgets(this));
+        this.outputModule ??= loadOutput().then(
+          (output) => output.outputWidgets(this),
+          (error: unknown) => {
+            this.outputModule = null; // the next Output widget tries again
+            throw error;
+          },
+        );
         return this.outputModule;
       default:
         return this.loader(moduleName, moduleVersion) as Promise<Record<string, unknown>>;
