@@ -15,14 +15,13 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS
+from support import CHROMIUM, CHROMIUM_ARGS, eventually
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Unicode
 from wsclient import Client
@@ -55,16 +54,6 @@ def base(server: Any) -> str:
 
 def sessions_of(server: Any, path: str) -> dict[str, Any]:
     return server.bridge.managers[path].sessions
-
-
-async def eventually(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        result = predicate()
-        if result:
-            return result
-        assert time.monotonic() < deadline, "timed out waiting"
-        await asyncio.sleep(0.02)
 
 
 def sliders_of(session: Any) -> tuple[w.IntSlider, w.Label]:

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, ROOT
-from support import free_port
+from support import eventually, free_port
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 from traitlets.config import Config
@@ -349,10 +349,7 @@ async def test_unused_sessions_are_reaped_on_the_jupyter_loop(jupyter, layout):
     assert code == 200, html
     session_id = json.loads(CONFIG.search(html).group(1))["sessionId"]
     marker = layout.markers / session_id
-    for _ in range(300):  # lifetime 1 s, checked every 0.2 s (set on the command line)
-        if marker.exists():
-            break
-        await asyncio.sleep(0.1)
+    await eventually(marker.exists, timeout=30)  # lifetime 1 s, checked every 0.2 s (set on the command line)
     assert marker.read_text() == "destroyed"
 
 

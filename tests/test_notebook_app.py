@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import gc
 import logging
 import weakref
@@ -12,7 +11,7 @@ from typing import Any
 import nbformat
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS, serving
+from support import CHROMIUM, CHROMIUM_ARGS, eventually, serving
 from wsclient import Client, fetch_page
 
 from jupyter_bridge.application import NotAnAppError
@@ -135,10 +134,7 @@ async def test_cell_outputs_can_be_cleared_and_displays_updated(serve, tmp_path)
     (session,) = server.bridge.managers["/nb"].sessions.values()
     session = weakref.ref(session)
     await client.close()
-    for _ in range(100):
-        if server.bridge.session_count == 0:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: server.bridge.session_count == 0)
     gc.collect()
     assert session() is None
 

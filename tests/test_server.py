@@ -9,6 +9,7 @@ import logging
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
+from support import eventually
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 from wsclient import Client, fetch_page
@@ -16,6 +17,17 @@ from wsclient import Client, fetch_page
 from jupyter_bridge.server import Server
 
 SLIDERS = str(EXAMPLES / "sliders.py")
+
+
+async def page_answering(url: str, status: int) -> str:
+    """The page at ``url`` once it answers ``status`` (an app reloading meanwhile); its HTML."""
+    code = None
+    for _ in range(100):
+        code, html = await fetch_page(url)
+        if code == status:
+            return html
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"{url} answered {code}, never {status}")
 
 
 async def test_slider_change_runs_the_python_callback(serve):
@@ -102,10 +114,7 @@ async def test_closed_session_is_destroyed_and_frees_its_widgets(serve, widget_c
     assert widget_count() > baseline
     await client.close()
 
-    for _ in range(100):
-        if destroyed:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: destroyed)
     assert destroyed == [client.config["sessionId"]]
     assert widget_count() == baseline
     assert server.bridge.session_count == 0
@@ -134,10 +143,7 @@ async def test_closed_sessions_are_destroyed_together_not_one_after_another(serv
     clients = [await Client.open(server.url, "app") for _ in range(5)]
     for client in clients:
         await client.close()
-    for _ in range(100):
-        if server.bridge.session_count == 0:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: server.bridge.session_count == 0)
     assert sorted(finished) == sorted(client.config["sessionId"] for client in clients)
     assert widget_count() == baseline
 
@@ -147,10 +153,7 @@ async def test_page_whose_socket_never_arrives_is_reaped(serve, widget_count):
     server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50)
     code, _ = await fetch_page(server.url + "sliders")
     assert code == 200 and server.bridge.session_count == 1
-    for _ in range(100):
-        if server.bridge.session_count == 0:
-            break
-        await asyncio.sleep(0.05)
+    await eventually(lambda: server.bridge.session_count == 0)
     assert server.bridge.session_count == 0
     assert widget_count() == baseline
 
@@ -482,20 +485,11 @@ async def test_dev_mode_reloads_a_changed_app_and_tells_pages(serve, tmp_path):
     await fresh.close()
 
     script.write_text("def broken(:\n")
-    for _ in range(100):
-        code, html = await fetch_page(server.url + "live")
-        if code == 500:
-            break
-        await asyncio.sleep(0.1)
-    assert code == 500 and "live.py:1" in html and "fix the script" in html
+    html = await page_answering(server.url + "live", 500)
+    assert "live.py:1" in html and "fix the script" in html
 
     script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('third'))\n")
-    for _ in range(100):
-        code, html = await fetch_page(server.url + "live")
-        if code == 200:
-            break
-        await asyncio.sleep(0.1)
-    assert code == 200
+    await page_answering(server.url + "live", 200)
 
 
 async def test_without_dev_mode_changes_wait_for_a_restart(serve, tmp_path):
