@@ -105,31 +105,14 @@ def report(loads: dict[str, list[Load]], runs: int, nodelay: bool) -> None:
     sockets = "TCP_NODELAY forced on" if nodelay else "as shipped"
     print(f"\nsliders, cold loads in headless Chromium, median of {runs} (server sockets {sockets})")
     print(f"  {'':<34}{'jupyter_bridge':>14}{'bokeh':>14}{'ours/bokeh':>12}")
-    print(row("time to interactive", median(ours, "interactive_ms"), median(bokeh, "interactive_ms"), "ms"))
-    print(
-        row(
-            "DOMContentLoaded",
-            median(ours, "dom_content_loaded_ms"),
-            median(bokeh, "dom_content_loaded_ms"),
-            "ms",
-        )
-    )
-    print(
-        row(
-            "HTTP bytes transferred",
-            median(ours, "http_bytes") / 1024,
-            median(bokeh, "http_bytes") / 1024,
-            "kB",
-        )
-    )
-    print(
-        row(
-            "WebSocket bytes until interactive",
-            median(ours, "ws_bytes") / 1024,
-            median(bokeh, "ws_bytes") / 1024,
-            "kB",
-        )
-    )
+    figures = [  # label, Load field, divisor, unit
+        ("time to interactive", "interactive_ms", 1, "ms"),
+        ("DOMContentLoaded", "dom_content_loaded_ms", 1, "ms"),
+        ("HTTP bytes transferred", "http_bytes", 1024, "kB"),
+        ("WebSocket bytes until interactive", "ws_bytes", 1024, "kB"),
+    ]
+    for label, field, divisor, unit in figures:
+        print(row(label, median(ours, field) / divisor, median(bokeh, field) / divisor, unit))
     ratio = median(ours, "interactive_ms") / median(bokeh, "interactive_ms")
     print(f"  target: time to interactive <= {TARGET}x Bokeh's; measured {ratio:.2f}x")
     for name, runs_of in loads.items():
