@@ -125,7 +125,7 @@ async function buildClient(requireFile) {
     splitting: true,
   });
   const outputs = metafile.outputs;
-  const [entry, output] = Object.entries(outputs).find(([, out]) => out.entryPoint !== undefined);
+  const [entry, output] = entryOutput(metafile);
   // The chunks the entry imports statically load before it runs: the page preloads them.
   const upFront = [entry];
   for (const path of upFront) {
@@ -147,10 +147,13 @@ async function buildClient(requireFile) {
       await rm(join(here, path));
     }
   }
-  const name = (path) => relative(outdir, join(here, path));
   return {
     metafile,
-    files: { 'client.js': name(entry), 'client.css': name(output.cssBundle), 'client.imports': upFront.slice(1).map(name) },
+    files: {
+      'client.js': fileName(entry),
+      'client.css': fileName(output.cssBundle),
+      'client.imports': upFront.slice(1).map(fileName),
+    },
   };
 }
 
@@ -166,11 +169,21 @@ async function buildStandalone(requireFile) {
     plugins: [eager, ...base.plugins],
   });
   check(metafile, UNWANTED, 'the standalone page client pulls in files it must not');
-  const [entry, output] = Object.entries(metafile.outputs).find(([, out]) => out.entryPoint !== undefined);
+  const [entry, output] = entryOutput(metafile);
   // Its stylesheet is the page client's: the two builds import the same CSS.
   await rm(join(here, output.cssBundle));
   await rm(join(here, `${output.cssBundle}.LEGAL.txt`), { force: true });
-  return { metafile, files: { 'standalone.js': relative(outdir, join(here, entry)) } };
+  return { metafile, files: { 'standalone.js': fileName(entry) } };
+}
+
+/** The entry point's output: [its path, its metafile entry]. */
+function entryOutput(metafile) {
+  return Object.entries(metafile.outputs).find(([, out]) => out.entryPoint !== undefined);
+}
+
+/** An output's name inside jupyter_bridge/static/ (metafile paths are relative to here). */
+function fileName(path) {
+  return relative(outdir, join(here, path));
 }
 
 function check(metafile, pattern, problem) {
