@@ -153,6 +153,8 @@ class Document:
         self._error_listeners: list[Callable[[BaseException, str], None]] = []
         self._destroyed = False
         self._owner_check: Callable[[Widget], str | None] | None = None
+        #: Called as each callback starts; what it returns is called when it ends (activity.py).
+        self._monitor: Callable[[Callable[[], Any], str | None], Callable[[], None]] | None = None
 
     # Roots and title
 
@@ -386,6 +388,7 @@ class Document:
         """
         locked = not getattr(func, "__jupyter_bridge_nolock__", False)
         token = _current_document.set(self)
+        ended = self._monitor(func, label) if self._monitor is not None else None
         try:
             if locked and self._lock is not None:
                 async with self._lock:
@@ -401,6 +404,8 @@ class Document:
             return None
         finally:
             _current_document.reset(token)
+            if ended is not None:
+                ended()
 
     def _destroy(self) -> list[Callable[[SessionContext], Any]]:
         """Stop every callback; return the on_session_destroyed callbacks to run."""

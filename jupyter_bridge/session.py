@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from . import comms, output
+from .activity import CallbackMonitor
 from .document import DEFAULT_TITLE, Document, _current_document
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message
@@ -127,6 +128,9 @@ class Session:
         self._context.run(_current_document.set, self.document)
         self.document._owner_check = self._owner_problem
         self.document._error_listeners.append(self._report_error)
+        self.document._monitor = CallbackMonitor(
+            self.loop, application.name, self.id, lambda busy: self.outbox.put({"type": "busy", "busy": busy})
+        ).started
         self.document._attach(self.loop, self._context, context)
 
     # Life
@@ -189,6 +193,7 @@ class Session:
         document._change_listeners.clear()
         document._error_listeners.clear()
         document._owner_check = None
+        document._monitor = None
         document._context = None
         self._context = contextvars.Context()
         await self.application.session_closed(self)

@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from tornado import web, websocket
 
+from ..activity import traffic
 from ..application import NotAnAppError
 from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
@@ -161,12 +162,14 @@ class SessionSocket(websocket.WebSocketHandler):
         self.write_message(json.dumps({"type": "error", "seq": 0, "where": "session", "message": message}))
 
     def send_frame(self, frame: str | bytes) -> None:
+        traffic.sent(frame)
         try:
             self.write_message(frame, binary=isinstance(frame, bytes))
         except websocket.WebSocketClosedError:
             pass
 
     async def on_message(self, frame: str | bytes) -> None:
+        traffic.received(frame)
         session = self.session
         if session is None or session.destroyed:
             return
