@@ -157,6 +157,8 @@ class Bridge:
             if static_path:
                 routes.append((self.prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
             routes.append((self.prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
+            if self.settings.dev:
+                routes.append((self.prefix + app_url + r"/app-version", handlers.AppVersionHandler, app_args))
             routes.append((self.prefix + app_url + r"/?", handlers.PageHandler, app_args))
         if self.resolver is not None:
             dynamic = {"bridge": self, "url_path": None}

@@ -109,7 +109,7 @@ class Server:
             from .watch import AppWatcher
 
             self._every(DEV_POLL_MS, AppWatcher(self.bridge).check)
-        log.info("Serving %s at %s", ", ".join(self.bridge.managers), self.url)
+        log.info("Serving at %s: %s", self.url, ", ".join(self.app_url(path) for path in self.bridge.managers))
 
     def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
         if milliseconds > 0:
@@ -203,6 +203,9 @@ class Server:
                     loop.add_signal_handler(sig, self._stopped.set)
                 except (NotImplementedError, RuntimeError):
                     pass
+            if not logging.getLogger().handlers:
+                # Called from a program that set up no logging: say where it serves, as the CLI does.
+                logging.basicConfig(level=logging.INFO, format=self.settings.log_format)
             self.start()
             if on_started is not None and procs == 1:
                 on_started()

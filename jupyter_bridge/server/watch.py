@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from ..application import Application, FunctionHandler, NotAnAppError, build_application
@@ -75,9 +76,15 @@ def file_stamps(source: str | os.PathLike[str]) -> dict[str, int]:
 
 
 def _failing(name: str, error: NotAnAppError) -> Application:
-    """An app whose every session fails with ``error``, so the page shows it."""
+    """An app whose every session fails with ``error``, so the page shows it.
+
+    Its page reloads by itself once the files change again, so the message's
+    advice to start the server again does not apply here.
+    """
+    message = re.sub(r" and start again$", "", str(error))
+    shown = NotAnAppError(f"{message} (this page reloads when the file changes)")
 
     def app(_document: object) -> None:
-        raise error
+        raise shown
 
     return Application(FunctionHandler(app), name=name)

@@ -15,7 +15,7 @@ import { BridgeManager } from './manager';
 import { amdLoader } from './modules';
 import type { ServerMessage } from './protocol';
 import { Roots } from './roots';
-import { Status } from './status';
+import { Status, isBusy } from './status';
 
 /** The hashed file name of require.js next to this script; set by build.mjs. */
 declare const REQUIRE_JS_FILE: string;
@@ -114,10 +114,12 @@ function start(): JupyterBridge {
         comms.closedByServer(message);
         break;
       case 'idle':
+        status.answered(message.parent);
         comms.idle(message.parent);
         break;
       case 'doc': {
         document.title = message.title;
+        status.title(message.title);
         const displayed = roots.update(message.roots, message.names);
         if (firstDoc) {
           firstDoc = false;
@@ -132,6 +134,13 @@ function start(): JupyterBridge {
         console.error(`jupyter_bridge: ${message.message}`, message.detail ?? '');
         status.error(message);
         break;
+      default: {
+        // Messages this version of the types does not list yet (see status.ts).
+        const other = message as { type: string };
+        if (isBusy(other)) {
+          status.busy(other.busy);
+        }
+      }
       // hello is handled by the connection; pong and unknown types need nothing.
     }
   };
@@ -140,9 +149,12 @@ function start(): JupyterBridge {
   const connection = new Connection(webSocketUrl(config.wsUrl), config.token, {
     message: apply,
     state: (state, reason) => status.show(state, reason),
-    lost: () => comms.releaseAll(),
+    lost: () => {
+      comms.releaseAll();
+      status.forgetWaiting();
+    },
   });
-  const comms = new Comms(connection);
+  const comms = new Comms(status.timing(connection));
 
   // Leaving the page is not losing the connection; coming back from the
   // back/forward cache resumes the session where it stopped.
