@@ -38,7 +38,8 @@ KEPT_FOR = 60.0
 
 @dataclass(frozen=True)
 class CallbackRun:
-    """One finished callback: when it ended (time.monotonic()), where, what, how long."""
+    """One finished callback: when it ended (time.monotonic()), its app's URL path,
+    session id, name, and how long it took."""
 
     ended: float
     app: str

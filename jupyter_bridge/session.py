@@ -129,7 +129,10 @@ class Session:
         self.document._owner_check = self._owner_problem
         self.document._error_listeners.append(self._report_error)
         self.document._monitor = CallbackMonitor(
-            self.loop, application.name, self.id, lambda busy: self.outbox.put({"type": "busy", "busy": busy})
+            self.loop,
+            context.server_context.url_path,
+            self.id,
+            lambda busy: self.outbox.put({"type": "busy", "busy": busy}),
         ).started
         self.document._attach(self.loop, self._context, context)
 

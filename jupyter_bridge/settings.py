@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import difflib
+import importlib.util
 import os
 from collections.abc import Iterable
 from typing import Any
@@ -166,6 +167,14 @@ class BridgeSettings(Configurable):
         help="Development mode: reload an app when its files change (open pages load "
         "again, with a fresh session), and show tracebacks in pages and error messages.",
     ).tag(config=True, cli=True)
+    admin = Bool(
+        False,
+        help="Serve /admin: live figures of sessions, traffic, slow callbacks, loop lag and "
+        "memory. Behind the apps' auth; refused from other machines unless --auth-module is set.",
+    ).tag(config=True, cli=True)
+    metrics = Bool(
+        False, help="Serve /metrics: the server's figures in Prometheus' text format."
+    ).tag(config=True, cli=True)
     page_frame = Enum(
         ["header", "none"],
         "header",
@@ -229,6 +238,10 @@ class BridgeSettings(Configurable):
             if path and not os.path.isfile(path):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} {path}: no such file; check the path")
+        if self.metrics and importlib.util.find_spec("prometheus_client") is None:
+            raise ValueError(
+                "--metrics needs the prometheus_client package: pip install 'jupyter_bridge[metrics]'"
+            )
         if self.num_procs < 0:
             raise ValueError(f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         if self.secret_key is not None and len(self.secret_key) < 32:

@@ -149,7 +149,19 @@ class Bridge:
         ]
         if self.auth is not None:
             routes.extend(self.auth.routes(self.prefix))
+        if self.settings.metrics:
+            from .metrics import MetricsHandler
+
+            routes.append((self.prefix + r"/metrics", MetricsHandler, args))
+        admin_routes = []
+        if self.settings.admin:
+            from ..admin import mount
+
+            admin_routes = mount(self)
+        routes.extend(admin_routes)
         for url_path in self.managers:
+            if admin_routes and url_path == "/admin":
+                continue
             app_url = "" if url_path == "/" else url_path
             app_args = {"bridge": self, "url_path": url_path}
             routes.append((self.prefix + app_url + r"/ws", websocket.SessionSocket, app_args))

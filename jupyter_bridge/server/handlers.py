@@ -391,7 +391,10 @@ class IndexHandler(BridgeHandler):
 
     def get(self) -> None:
         settings = self.bridge.settings
-        paths = sorted(p for p in self.bridge.managers if not p.startswith("/apps/"))
+        paths = sorted(
+            path for path, manager in self.bridge.managers.items()
+            if not path.startswith("/apps/") and not getattr(manager.application, "operator_only", False)
+        )
         if settings.disable_index:
             raise web.HTTPError(404)
         if len(paths) == 1 and not settings.disable_index_redirect:

@@ -147,6 +147,12 @@ class Server:
         for manager in self.bridge.managers.values():
             manager.application.on_server_unloaded(manager.server_context)
 
+    def stats(self) -> dict[str, Any]:
+        """Every figure the admin page and /metrics show (see server/stats.py)."""
+        from .stats import server_stats
+
+        return server_stats(self.bridge)
+
     def log_stats(self) -> None:
         log.info(
             "[pid %d] %d sessions, %d connections",
