@@ -34,7 +34,7 @@ _STYLE = """<style>
 .jb-admin-card .label { color: var(--jb-muted, #59636e); font-size: 12px; }
 .jb-admin-card .value { font-size: 22px; font-weight: 600; font-variant-numeric: tabular-nums; }
 .jb-admin-card svg { display: block; width: 100%; height: 28px; }
-.jb-admin-card polyline { fill: none; stroke: var(--jb-accent, #0969da); stroke-width: 1.5; }
+.jb-admin-card polyline { fill: none; stroke: var(--jb-accent, #0969da); stroke-width: 1.5; vector-effect: non-scaling-stroke; }
 .jb-admin table { border-collapse: collapse; width: 100%; font-size: 13px; font-variant-numeric: tabular-nums; }
 .jb-admin th, .jb-admin td { text-align: left; padding: 4px 8px; border-bottom: 1px solid var(--jb-border, #d1d9e0); }
 .jb-admin th { color: var(--jb-muted, #59636e); font-weight: 500; }
