@@ -113,33 +113,42 @@ class CallbackMonitor:
         self.send = send
         self.running = 0
         self.busy = False
+        #: When the current stretch of running callbacks began (loop time); None while idle.
+        self._since: float | None = None
+        # One timer at a time, left running past a callback's end: callbacks that come
+        # and go quickly then cost no timer each.
         self._timer: asyncio.TimerHandle | None = None
 
     def started(self, func: Callable[..., Any], label: str | None) -> Callable[[], None]:
         """Call when a callback starts; call what it returns when it ends."""
         begun = time.perf_counter()
         self.running += 1
-        if self.running == 1 and self._timer is None:
-            self._timer = self.loop.call_later(BUSY_AFTER, self._still_running)
+        if self.running == 1:
+            self._since = self.loop.time()
+            if self._timer is None:
+                self._timer = self.loop.call_at(self._since + BUSY_AFTER, self._check)
 
         def ended() -> None:
             traffic.ran(self.app, self.session, callback_name(func, label), time.perf_counter() - begun)
             self.running -= 1
             if self.running == 0:
-                if self._timer is not None:
-                    self._timer.cancel()
-                    self._timer = None
+                self._since = None
                 if self.busy:
                     self.busy = False
                     self.send(False)
 
         return ended
 
-    def _still_running(self) -> None:
+    def _check(self) -> None:
         self._timer = None
-        if self.running and not self.busy:
+        if self._since is None or self.busy:
+            return
+        due = self._since + BUSY_AFTER
+        if self.loop.time() >= due:
             self.busy = True
             self.send(True)
+        else:  # the stretch that armed the timer ended; this one began later
+            self._timer = self.loop.call_at(due, self._check)
 
 
 def callback_name(func: Callable[..., Any], label: str | None) -> str:
