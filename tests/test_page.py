@@ -53,6 +53,11 @@ time.sleep(3)
 curdoc().title = "Slow"
 curdoc().add_root(w.Label("built at last"))
 ''',
+    "untitled.py": '''
+import ipywidgets as w
+from jupyter_bridge import curdoc
+curdoc().add_root(w.Label("no title set"))
+''',
     "empty.py": '''
 import ipywidgets as w
 from jupyter_bridge import curdoc
@@ -104,6 +109,12 @@ def test_header_shows_the_title_and_the_connection_state(app_server, page):
     assert box["x"] >= 12 and box["y"] >= header_box["y"] + header_box["height"] + 8
     assert page.locator(".jb-loading").is_hidden() and page.locator(".jb-no-roots").count() == 0
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_an_untitled_app_is_named_by_its_file(app_server, page):
+    open_app(page, app_server + "/untitled")
+    page.wait_for_function("document.querySelector('.jb-header .jb-status').textContent === 'connected'")
+    assert page.locator(".jb-header-title").inner_text() == "untitled"
 
 
 def test_an_app_can_turn_the_frame_off(app_server, page):

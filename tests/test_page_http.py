@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import subprocess
 import sys
 from typing import Any
@@ -39,10 +40,18 @@ async def test_the_frame_and_theme_follow_the_settings(serve):
     framed = serve({"/a": labelled("x")})
     code, html = await fetch(framed.url + "a")
     assert code == 200 and '<header class="jb-header">' in html and 'data-jb-theme="auto"' in html
-    assert '<span class="jb-header-title">Labelled</span>' in html
+    assert re.search(r'<span class="jb-header-title"[^>]*>Labelled</span>', html)
     bare = serve({"/a": labelled("x")}, page_frame="none", theme="dark")
     code, html = await fetch(bare.url + "a")
     assert code == 200 and "jb-header" not in html and 'data-jb-theme="dark"' in html
+
+
+async def test_an_untitled_app_is_named_by_its_file_in_the_header(serve, tmp_path):
+    app = tmp_path / "untitled_sums.py"
+    app.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('x'))\n")
+    server = serve({"/sums": str(app)})
+    code, html = await fetch(server.url + "sums")
+    assert re.search(r'<span class="jb-header-title"[^>]*>untitled_sums</span>', html)
 
 
 async def test_a_document_chooses_its_own_frame_and_warns_of_a_bad_choice(serve, caplog):

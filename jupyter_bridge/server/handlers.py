@@ -22,6 +22,7 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..application import NotAnAppError
+from ..document import DEFAULT_TITLE
 from ..session import AppError, Request, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
@@ -265,6 +266,7 @@ class PageHandler(SessionHandler):
             "bridge": self.bridge,
             "title": document.title,
             "app_name": application.title,
+            "default_title": DEFAULT_TITLE,
             "config_json": json.dumps(config).replace("</", "<\\/"),
             "document": document,
             "template_variables": document.template_variables,

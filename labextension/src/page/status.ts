@@ -88,7 +88,8 @@ export class Status {
 
   title(text: string): void {
     if (this.heading !== null) {
-      this.heading.textContent = text;
+      const { jbUntitled, jbAppName } = this.heading.dataset;
+      this.heading.textContent = text === jbUntitled && jbAppName ? jbAppName : text;
     }
   }
 
