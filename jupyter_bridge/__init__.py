@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .application import Application
+from .contexts import Request, ServerContext, SessionContext
 from .document import (
     Document,
     NextTickCallback,
@@ -17,7 +18,6 @@ from .document import (
     curdoc,
     without_document_lock,
 )
-from .session import Request, ServerContext, SessionContext
 from .settings import BridgeSettings
 
 if TYPE_CHECKING:

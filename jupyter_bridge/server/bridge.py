@@ -235,4 +235,4 @@ class Bridge:
 
     @property
     def connection_count(self) -> int:
-        return sum(s.connections for m in self.managers.values() for s in m.sessions.values())
+        return sum(s.channel.connections for m in self.managers.values() for s in m.sessions.values())

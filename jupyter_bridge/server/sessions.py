@@ -11,7 +11,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ..application import Application
-from ..session import Request, ServerContext, Session, SessionContext
+from ..channels import BrowserChannel
+from ..contexts import Request, ServerContext, SessionContext
+from ..session import Session
 from ..tokens import generate_session_id
 
 __all__ = ["SessionManager"]
@@ -47,21 +49,30 @@ class SessionManager:
         self.url_path = url_path
         self.dev = dev
         self.server_context = ServerContext(url_path)
-        self.sessions: dict[str, Session] = {}
+        self.sessions: dict[str, Session[BrowserChannel]] = {}
         # Sessions being built, so two sockets carrying one token build it once.
-        self._pending: dict[str, asyncio.Future[Session]] = {}
+        self._pending: dict[str, asyncio.Future[Session[BrowserChannel]]] = {}
 
-    async def create(self, request: Request, session_id: str | None = None, user: Any = None) -> Session:
+    async def create(
+        self, request: Request, session_id: str | None = None, user: Any = None
+    ) -> Session[BrowserChannel]:
         """Build a new session by running the app; raises AppError if the app fails."""
         session_id = session_id or generate_session_id()  # callers with a key pass a signed one
         context = SessionContext(session_id, request, self.server_context, user=user)
-        session = Session(context, self.application, dev=self.dev)
-        await session.start()
+        loop = asyncio.get_running_loop()
+        session = Session(context, self.application, loop, channel=BrowserChannel(loop, dev=self.dev))
+        # Counted among the live sessions while its app runs, as Bokeh does.
+        self.server_context.add_session(session)
+        try:
+            await session.start()
+        finally:
+            if session.destroyed:  # the app failed: start destroyed it
+                self.server_context.remove_session(session)
         self.sessions[session_id] = session
         log.info("Session %s created for %s", session_id, self.url_path)
         return session
 
-    async def get_or_recreate(self, session_id: str, request: Request, user: Any = None) -> Session:
+    async def get_or_recreate(self, session_id: str, request: Request, user: Any = None) -> Session[BrowserChannel]:
         """The live session with this id, or a new one built from the token's request."""
         session = self.sessions.get(session_id)
         if session is not None and not session.destroyed:
@@ -69,7 +80,7 @@ class SessionManager:
         pending = self._pending.get(session_id)
         if pending is not None:
             return await asyncio.shield(pending)
-        future: asyncio.Future[Session] = asyncio.get_running_loop().create_future()
+        future: asyncio.Future[Session[BrowserChannel]] = asyncio.get_running_loop().create_future()
         self._pending[session_id] = future
         try:
             session = await self.create(request, session_id, user)
@@ -82,9 +93,10 @@ class SessionManager:
         finally:
             del self._pending[session_id]
 
-    async def destroy(self, session: Session, *, app_changed: bool = False) -> None:
+    async def destroy(self, session: Session[BrowserChannel], *, app_changed: bool = False) -> None:
         self.sessions.pop(session.id, None)
         await session.destroy(app_changed=app_changed)
+        session.context.server_context.remove_session(session)
 
     async def replace_application(self, application: Application) -> None:
         """Serve ``application`` from now on; open pages load again to get it."""
@@ -100,7 +112,7 @@ class SessionManager:
         now = time.monotonic()
         unused = [
             s for s in self.sessions.values()
-            if s.connections == 0 and (now - s.last_seen) * 1000 > lifetime_ms
+            if s.channel.connections == 0 and (now - s.channel.last_seen) * 1000 > lifetime_ms
         ]
         for session in unused:
             log.info("Session %s unused for %d ms: destroying it", session.id, lifetime_ms)

@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 from tornado import web, websocket
 
 from ..application import NotAnAppError
+from ..channels import BrowserChannel
 from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
@@ -52,7 +53,7 @@ class SessionSocket(websocket.WebSocketHandler):
     def initialize(self, bridge: Bridge, url_path: str | None) -> None:
         self.bridge = bridge
         self.url_path = url_path
-        self.session: Session | None = None
+        self.session: Session[BrowserChannel] | None = None
         self._token: str | None = None
 
     requires_user = True
@@ -124,7 +125,7 @@ class SessionSocket(websocket.WebSocketHandler):
             self.close(CLOSE_BAD_TOKEN, "this session belongs to another user")
             return
         last_seq = self._last_seq()
-        if last_seq and (live is None or not live.outbox.can_resume(last_seq)):
+        if last_seq and (live is None or not live.channel.outbox.can_resume(last_seq)):
             self._send_error("this session has ended; reload the page to start a new one")
             self.close(CLOSE_SESSION_GONE, "session gone")
             return
@@ -138,7 +139,7 @@ class SessionSocket(websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
-        session.attach(self.send_frame, last_seq, on_end=self._session_ended)
+        session.channel.attach(self.send_frame, last_seq, on_end=self._session_ended)
 
     def _session_ended(self, app_changed: bool) -> None:
         self.session = None
@@ -173,14 +174,14 @@ class SessionSocket(websocket.WebSocketHandler):
         try:
             message = decode(frame)
         except ProtocolError as error:
-            session.refuse(str(error), error.parent, self.send_frame)
+            session.channel.refuse(str(error), error.parent, self.send_frame)
             return
         try:
-            await session.receive(message, self.send_frame)
+            await session.channel.receive(message, self.send_frame)
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
             log.exception("Session %s: error handling a %s message", session.id, message.type)
-            session.refuse(
+            session.channel.refuse(
                 f"the server failed to handle this {message.type} message",
                 message.content.get("id"),
                 self.send_frame,
@@ -188,5 +189,5 @@ class SessionSocket(websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         if self.session is not None:
-            self.session.detach(self.send_frame)
+            self.session.channel.detach(self.send_frame)
             self.session = None
