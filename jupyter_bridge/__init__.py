@@ -19,13 +19,13 @@ from .document import (
     without_document_lock,
 )
 from .settings import BridgeSettings
+from .version import __version__
 
 if TYPE_CHECKING:
     from .client import PushTarget, pull_session, push_session, server_document, server_session
     from .jupyter.show import show
     from .server import Server
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Application",

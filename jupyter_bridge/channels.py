@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 from . import comms
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message
+from .version import __version__
 
 if TYPE_CHECKING:
     import asyncio
@@ -104,6 +105,11 @@ class BrowserChannel(Channel):
         self.last_seen = time.monotonic()
         #: The id of the client message being handled, named as `parent` in replies.
         self.handling: str | None = None
+        #: Whether a page may still come for this session while none is connected:
+        #: true until its first connection (the page is still loading its scripts),
+        #: and after a connection that dropped rather than closed. The reaper then
+        #: keeps the session for as long as the page's token could recreate it.
+        self.page_may_return = True
 
     def create_comm(self, *args: Any, **kwargs: Any) -> BaseComm:
         return comms.SessionComm(*args, channel=self, **kwargs)
@@ -123,8 +129,6 @@ class BrowserChannel(Channel):
         stream from the session's current position. ``on_end(app_changed)`` is
         called if the session is destroyed while attached.
         """
-        from . import __version__
-
         session = self._session()
         self._connections[send] = on_end
         self.last_seen = time.monotonic()
@@ -144,10 +148,13 @@ class BrowserChannel(Channel):
                 send(self.outbox.unnumbered(content, buffers))
         self.outbox.attach(send, start)
 
-    def detach(self, send: Send) -> None:
+    def detach(self, send: Send, *, page_left: bool = True) -> None:
+        """Stop sending to a connection; ``page_left`` False if it dropped (the page may be back)."""
         self._connections.pop(send, None)
         self.last_seen = time.monotonic()
         self.outbox.detach(send)
+        if not self._connections:
+            self.page_may_return = not page_left
 
     def _session(self) -> Session[Any]:
         assert self.session is not None, "the channel is not bound to a session"

@@ -53,7 +53,7 @@ def base(server: Any) -> str:
 
 
 def sessions_of(server: Any, path: str) -> dict[str, Any]:
-    return server.bridge.managers[path].sessions
+    return server.bridge.apps[path].sessions
 
 
 def sliders_of(session: Any) -> tuple[w.IntSlider, w.Label]:
@@ -289,7 +289,7 @@ async def test_the_client_learns_when_the_server_ends_the_session(serve):
     server = serve({"/sliders": SLIDERS})
     session = await asyncio.to_thread(pull_session, base(server) + "/sliders")
     slider, _ = sliders_of(session)
-    manager = server.bridge.managers["/sliders"]
+    manager = server.bridge.apps["/sliders"]
     await manager.destroy(manager.sessions[session.id])
     await eventually(lambda: session.closed)
     await asyncio.to_thread(session.loop_until_closed)  # returns at once

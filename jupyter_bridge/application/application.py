@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from .handlers import FunctionHandler, Handler, ScriptHandler
+from .handlers import FunctionHandler, Handler, NotAnAppError, ScriptHandler
 
 if TYPE_CHECKING:
     from ..contexts import ServerContext
@@ -22,10 +22,6 @@ log = logging.getLogger(__name__)
 
 #: What a user may pass where an app is expected.
 AppSpec = Union["Application", Callable[["Document"], Any], str, os.PathLike]
-
-
-class NotAnAppError(ValueError):
-    """A path or object that cannot be served as an app; the text says why and what to do."""
 
 
 class Application:

@@ -14,8 +14,8 @@ from ..channels import BrowserChannel
 from ..protocol import SUBPROTOCOL, ProtocolError, decode
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
+from .auth import authenticate, may_join
 from .bridge import Bridge, SessionIdError
-from .handlers import authenticate, may_join
 
 __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
@@ -102,16 +102,16 @@ class SessionSocket(websocket.WebSocketHandler):
             return
         self.url_path = self.url_path or url_path
         try:
-            manager = self.bridge.manager_for(self.url_path or "")
+            served = await self.bridge.app_for(self.url_path or "")
         except NotAnAppError:
-            manager = None
-        if manager is None:
+            served = None
+        if served is None:
             self.close(CLOSE_SESSION_GONE, "no such app")
             return
         secret_key = self.bridge.settings.signing_key
         try:
             session_id, request = read_token(self._token, secret_key=secret_key, check_expiry=False)
-            live = manager.sessions.get(session_id)
+            live = served.sessions.get(session_id)
             if live is None:
                 # Only a live session may be resumed with an expired token.
                 read_token(self._token, secret_key=secret_key)
@@ -130,7 +130,7 @@ class SessionSocket(websocket.WebSocketHandler):
             self.close(CLOSE_SESSION_GONE, "session gone")
             return
         try:
-            session = await manager.get_or_recreate(session_id, request, user=self.current_user)
+            session = await served.get_or_recreate(session_id, request, user=self.current_user)
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             self._send_error(str(error))
@@ -189,5 +189,7 @@ class SessionSocket(websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         if self.session is not None:
-            self.session.channel.detach(self.send_frame)
+            # A page that closes (a tab closed, a navigation) sends a close code; a
+            # connection that dropped sends nothing, and its page may come back.
+            self.session.channel.detach(self.send_frame, page_left=self.close_code is not None)
             self.session = None

@@ -1,4 +1,4 @@
-"""The sessions of one served application: create, find, recreate, reap."""
+"""One served application: its lifecycle and its sessions (create, find, recreate, reap)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ from ..contexts import Request, ServerContext, SessionContext
 from ..session import Session
 from ..tokens import generate_session_id
 
-__all__ = ["SessionManager"]
+__all__ = ["ServedApp", "release_free_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -41,14 +41,20 @@ def release_free_memory() -> None:
         _trim(0)
 
 
-class SessionManager:
-    """Holds the live sessions of one application, keyed by session id."""
+class ServedApp:
+    """One application as a server serves it at ``url_path``: its live sessions, by id.
+
+    The :class:`~jupyter_bridge.server.bridge.Bridge` that owns it calls
+    :meth:`load` once before the first session and :meth:`unload` when it stops
+    serving the app; each runs the app's server hook once.
+    """
 
     def __init__(self, application: Application, url_path: str, *, dev: bool = False) -> None:
         self.application = application
         self.url_path = url_path
         self.dev = dev
         self.server_context = ServerContext(url_path)
+        self.loaded = False
         self.sessions: dict[str, Session[BrowserChannel]] = {}
         # Sessions being built, so two sockets carrying one token build it once.
         self._pending: dict[str, asyncio.Future[Session[BrowserChannel]]] = {}
@@ -98,24 +104,45 @@ class SessionManager:
         await session.destroy(app_changed=app_changed)
         session.context.server_context.remove_session(session)
 
+    def load(self) -> None:
+        """Run the app's ``on_server_loaded``; once."""
+        if not self.loaded:
+            self.loaded = True
+            self.application.on_server_loaded(self.server_context)
+
+    async def unload(self, *, app_changed: bool = False) -> None:
+        """Destroy every session, then run the app's ``on_server_unloaded``; once.
+
+        ``app_changed`` tells open pages to load again (their app was rebuilt).
+        """
+        await self.destroy_all(app_changed=app_changed)
+        if self.loaded:
+            self.loaded = False
+            self.application.on_server_unloaded(self.server_context)
+
     async def replace_application(self, application: Application) -> None:
         """Serve ``application`` from now on; open pages load again to get it."""
-        old, self.application = self.application, application
-        for session in list(self.sessions.values()):
-            await self.destroy(session, app_changed=True)
-        old.on_server_unloaded(self.server_context)
+        await self.unload(app_changed=True)
+        self.application = application
         self.server_context = ServerContext(self.url_path)
-        application.on_server_loaded(self.server_context)
+        self.load()
 
-    async def destroy_unused(self, lifetime_ms: int) -> int:
-        """Destroy sessions with no connection for longer than ``lifetime_ms``."""
+    async def destroy_unused(self, lifetime_ms: int, grace_ms: int = 0) -> int:
+        """Destroy sessions with no connection for longer than ``lifetime_ms``.
+
+        A session whose page may still come (it never connected, or its connection
+        dropped rather than closed) is kept for ``grace_ms`` (the lifetime of the
+        page's token) if that is longer: its state must not be lost, nor its
+        ``on_session_destroyed`` run, while its page is open.
+        """
         now = time.monotonic()
-        unused = [
-            s for s in self.sessions.values()
-            if s.channel.connections == 0 and (now - s.channel.last_seen) * 1000 > lifetime_ms
-        ]
-        for session in unused:
-            log.info("Session %s unused for %d ms: destroying it", session.id, lifetime_ms)
+        unused = []
+        for session in self.sessions.values():
+            channel = session.channel
+            limit = max(lifetime_ms, grace_ms) if channel.page_may_return else lifetime_ms
+            if channel.connections == 0 and (now - channel.last_seen) * 1000 > limit:
+                unused.append(session)
+                log.info("Session %s unused for %d ms: destroying it", session.id, limit)
         # All at once: one by one, each destruction's steps would wait behind
         # whatever else the loop is doing, and on a busy server closed sessions
         # would pile up faster than they go.
@@ -127,6 +154,6 @@ class SessionManager:
             release_free_memory()
         return len(unused)
 
-    async def destroy_all(self) -> None:
+    async def destroy_all(self, *, app_changed: bool = False) -> None:
         for session in list(self.sessions.values()):
-            await self.destroy(session)
+            await self.destroy(session, app_changed=app_changed)
