@@ -215,6 +215,8 @@ def jupyter(layout: Layout, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # Also checks that extension options work on the command line.
         "--BridgeExtension.unused_session_lifetime=1000",
         "--BridgeExtension.check_unused_sessions=200",
+        # A page that never connects keeps its session while its token lives.
+        "--BridgeExtension.session_token_expiration=5",
     )
     try:
         server.wait_until_up()
@@ -349,7 +351,8 @@ async def test_unused_sessions_are_reaped_on_the_jupyter_loop(jupyter, layout):
     assert code == 200, html
     session_id = json.loads(CONFIG.search(html).group(1))["sessionId"]
     marker = layout.markers / session_id
-    await eventually(marker.exists, timeout=30)  # lifetime 1 s, checked every 0.2 s (set on the command line)
+    # Kept while its token lives (5 s), checked every 0.2 s (set on the command line).
+    await eventually(marker.exists, timeout=30)
     assert marker.read_text() == "destroyed"
 
 

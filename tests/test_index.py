@@ -55,7 +55,7 @@ async def test_the_index_shows_title_path_and_description(serve, tmp_path, monke
 
 
 def test_the_jupyter_listing_is_the_same_index(tmp_path):
-    from jupyter_bridge.jupyter.handlers import _templates
+    from jupyter_bridge.jupyter.views import _templates
     from jupyter_bridge.server.bridge import Bridge
 
     make_apps(tmp_path)

@@ -131,7 +131,7 @@ async def test_cell_outputs_can_be_cleared_and_displays_updated(serve, tmp_path)
     assert child(client, client.models[client.doc["roots"][1]])["value"] == "<p>third</p>"
 
     # Where its displays went is forgotten with the session, which memory lets go.
-    (session,) = server.bridge.managers["/nb"].sessions.values()
+    (session,) = server.bridge.apps["/nb"].sessions.values()
     session = weakref.ref(session)
     await client.close()
     await eventually(lambda: server.bridge.session_count == 0)

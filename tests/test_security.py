@@ -88,7 +88,7 @@ async def test_processes_sharing_the_key_recreate_each_others_sessions(serve, mo
     await client.load_page()
     await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin=f"http://localhost:{second.port}")
     await client.wait_for(lambda: client.doc)
-    assert client.config["sessionId"] in second.bridge.managers["/sliders"].sessions
+    assert client.config["sessionId"] in second.bridge.apps["/sliders"].sessions
     await client.close()
 
 

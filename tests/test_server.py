@@ -58,7 +58,7 @@ async def test_every_connection_gets_its_own_session(serve):
 
     assert first.model("LabelModel")["value"] == "value*2 = 20"
     assert second.model("LabelModel")["value"] == "value*2 = 6"
-    assert len(server.bridge.managers["/sliders"].sessions) == 2
+    assert len(server.bridge.apps["/sliders"].sessions) == 2
     await first.close()
     await second.close()
 
@@ -150,12 +150,65 @@ async def test_closed_sessions_are_destroyed_together_not_one_after_another(serv
 
 async def test_page_whose_socket_never_arrives_is_reaped(serve, widget_count):
     baseline = widget_count()
-    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50)
+    server = serve(
+        {"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50, session_token_expiration=1
+    )
     code, _ = await fetch_page(server.url + "sliders")
     assert code == 200 and server.bridge.session_count == 1
     await eventually(lambda: server.bridge.session_count == 0)
     assert server.bridge.session_count == 0
     assert widget_count() == baseline
+
+
+def sessions_alive(server, path: str) -> set[str]:
+    return set(server.bridge.apps[path].sessions)
+
+
+async def test_a_slow_page_keeps_the_session_its_request_made(serve):
+    """A page whose socket comes long after the unused lifetime still gets its own session."""
+    destroyed = []
+
+    def app(doc):
+        doc.add_root(w.Label(doc.session_context.id))
+        doc.on_session_destroyed(lambda ctx: destroyed.append(ctx.id))
+
+    server = serve({"/app": app}, unused_session_lifetime=100, check_unused_sessions=20)
+    slow = Client(server.url, "app")
+    await slow.load_page()  # its scripts are still loading...
+    quick = await Client.open(server.url, "app")
+    await quick.close()
+    # The reaper has run past the lifetime: it destroyed the page that left...
+    await eventually(lambda: destroyed == [quick.config["sessionId"]])
+    # ...but not the one whose socket has not come yet.
+    assert slow.config["sessionId"] in sessions_alive(server, "/app")
+    live = server.bridge.apps["/app"].sessions[slow.config["sessionId"]]
+
+    await slow.connect()
+    await slow.wait_for(lambda: slow.doc is not None)
+
+    assert server.bridge.apps["/app"].sessions[slow.config["sessionId"]] is live  # not recreated
+    assert destroyed == [quick.config["sessionId"]]
+    await slow.close()
+
+
+async def test_a_dropped_connection_keeps_its_session_for_the_page_to_come_back(serve):
+    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=20)
+    dropped = await Client.open(server.url, "sliders")
+    await dropped.set_state("IntSliderModel", value=21)
+    dropped.ws.protocol.stream.close()  # the network went away: no close frame
+    await eventually(lambda: dropped.close_code is not None or dropped.ws is None or dropped._reader.done())
+    left = await Client.open(server.url, "sliders")
+    await left.close()  # a page that leaves sends a close code
+
+    await eventually(lambda: left.config["sessionId"] not in sessions_alive(server, "/sliders"))
+
+    assert dropped.config["sessionId"] in sessions_alive(server, "/sliders")
+    back = Client(server.url, "sliders")
+    back.config = dropped.config
+    await back.connect()
+    # Its state, not a fresh session's:
+    await back.wait_for(lambda: back.doc is not None and back.model("LabelModel")["value"] == "value*2 = 42")
+    await back.close()
 
 
 async def test_connected_session_outlives_the_unused_lifetime(serve):
@@ -266,7 +319,7 @@ async def test_socket_on_another_process_recreates_the_session_from_the_token(se
     await client.wait_for(lambda: client.doc)
     labels = [client.models[r]["value"] for r in client.doc["roots"]]
     assert labels[0] == "[b'7']" and labels[3] == client.config["sessionId"]
-    assert client.config["sessionId"] in second.bridge.managers["/args"].sessions
+    assert client.config["sessionId"] in second.bridge.apps["/args"].sessions
     await client.close()
 
 

@@ -166,7 +166,7 @@ class Client:
 
     async def close(self) -> None:
         if self.ws is not None:
-            self.ws.close()
+            self.ws.close(1000)  # as a page that leaves (a browser sends 1001)
             self.ws = None
         if self._reader is not None:
             try:

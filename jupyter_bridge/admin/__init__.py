@@ -35,12 +35,14 @@ def admin_application(bridge: Bridge) -> Any:
 
 def mount(bridge: Bridge) -> list[tuple[str, type, dict[str, Any]]]:
     """Serve the admin app at ADMIN_PATH of ``bridge``; return its routes."""
-    from ..server.sessions import SessionManager
+    from ..server.served_app import ServedApp
     from .handlers import AdminPageHandler, AdminSocket
 
-    existing = bridge.managers.get(ADMIN_PATH)
+    existing = bridge.apps.get(ADMIN_PATH)
     if existing is None:
-        bridge.managers[ADMIN_PATH] = SessionManager(admin_application(bridge), ADMIN_PATH)
+        served = bridge.apps[ADMIN_PATH] = ServedApp(admin_application(bridge), ADMIN_PATH)
+        if bridge.running:  # the Jupyter extension mounts its routes after starting
+            served.load()
     elif not getattr(existing.application, "operator_only", False):
         raise ValueError(f"an app is already served at {ADMIN_PATH}; rename it, or serve without --admin")
     args = {"bridge": bridge, "url_path": ADMIN_PATH}

@@ -8,7 +8,7 @@ from typing import Any
 
 from tornado import web
 
-from ..server.handlers import PageHandler
+from ..server.views import PageHandler
 from ..server.websocket import SessionSocket
 
 __all__ = ["AdminPageHandler", "AdminSocket", "may_see_admin"]

@@ -38,8 +38,7 @@ from types import CodeType, ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import output
-from .application import NotAnAppError
-from .handlers import Handler, app_imports
+from .handlers import Handler, NotAnAppError, app_imports
 
 if TYPE_CHECKING:
     from ipywidgets import Widget

@@ -35,7 +35,7 @@ __all__ = ["client_loop", "decode_frame", "fetch_config", "open_socket", "query_
 
 T = TypeVar("T")
 
-#: The query argument naming an existing session (server.handlers.SESSION_ID_ARGUMENT).
+#: The query argument naming an existing session (server.views.SESSION_ID_ARGUMENT).
 SESSION_ID_ARGUMENT = "jb-session-id"
 
 #: Frames from the server may carry large binary buffers (plots' data).

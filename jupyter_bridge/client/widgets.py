@@ -246,10 +246,7 @@ def _install_routing() -> None:
     Sitting *below* it — as that saved link — keeps the chain free of loops.
     """
     global _next_create_comm
-    comms.install()
-    if comms._previous_create_comm is not _create_comm:
-        _next_create_comm = comms._previous_create_comm
-        comms._previous_create_comm = _create_comm
+    _next_create_comm = comms.chain(_create_comm)
 
 
 @contextlib.contextmanager

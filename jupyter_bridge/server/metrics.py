@@ -15,8 +15,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_l
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
 from .bridge import Bridge
-from .handlers import BridgeHandler
 from .stats import server_stats
+from .views import BridgeHandler
 
 __all__ = ["BridgeCollector", "MetricsHandler", "registry_for"]
 

@@ -81,11 +81,11 @@ def server_stats(bridge: Bridge) -> dict[str, Any]:
 
     apps = {
         path: {
-            "title": manager.application.title,
-            "sessions": len(manager.sessions),
-            "connections": sum(s.connections for s in manager.sessions.values()),
+            "title": served.application.title,
+            "sessions": len(served.sessions),
+            "connections": sum(s.channel.connections for s in served.sessions.values()),
         }
-        for path, manager in list(bridge.managers.items())
+        for path, served in list(bridge.apps.items())
     }
     cumulative, buckets = 0, []
     for bound, count in zip((*DURATION_BUCKETS, float("inf")), traffic.duration_counts):

@@ -13,7 +13,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import jinja2
 from jupyter_core.paths import jupyter_path
@@ -22,13 +21,16 @@ from tornado import web
 from tornado.iostream import StreamClosedError
 
 from ..application import NotAnAppError
+from ..channels import BrowserChannel
+from ..contexts import Request
 from ..document import DEFAULT_TITLE
-from ..session import AppError, Request, Session
+from ..session import AppError, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
+from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .index import SEARCH_ABOVE, IndexEntry, describe
-from .sessions import SessionManager
+from .served_app import ServedApp
 
 __all__ = [
     "AppVersionHandler",
@@ -40,6 +42,7 @@ __all__ = [
     "SessionHandler",
     "WidgetModuleHandler",
     "SESSION_ID_ARGUMENT",
+    "reason_phrase",
     "request_context",
 ]
 
@@ -108,61 +111,25 @@ class BridgeHandler(web.RequestHandler):
         )
 
 
-async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect: bool) -> None:
-    """With an auth module, set ``current_user``; without a user, send to login or refuse."""
-    auth = bridge.auth
-    if auth is None or not getattr(handler, "requires_user", False):
-        return
-    user = await auth.current_user(handler)
-    if user is not None:
-        handler.current_user = user
-        return
-    if redirect and handler.request.method in ("GET", "HEAD") and auth.login_url:
-        login = auth.login_url if "://" in auth.login_url else bridge.url(auth.login_url)
-        separator = "&" if "?" in login else "?"
-        handler.redirect(f"{login}{separator}{urlencode({'next': handler.request.uri})}")
-        return
-    raise web.HTTPError(403, reason="log in to open this app")
-
-
-def may_join(bridge: Bridge, session: Any, user: Any) -> bool:
-    """Whether ``user`` may open a page or socket of an existing ``session``.
-
-    With an auth module, a session made for a logged-in user is that user's
-    alone: another user who learns its id cannot attach to it. (Inside Jupyter
-    every authenticated request is the server's one owner, and token requests
-    get a new anonymous name each time, so no such check applies there.)
-    """
-    owner = session.context.user
-    return bridge.auth is None or owner is None or _user_key(owner) == _user_key(user)
-
-
-def _user_key(user: Any) -> Any:
-    if user is None:
-        return None
-    if isinstance(user, dict):
-        return user.get("username", user.get("name", repr(sorted(user.items()))))
-    return getattr(user, "username", None) or getattr(user, "name", None) or str(user)
-
-
 class SessionHandler(BridgeHandler):
     """Base of the handlers that hand a session to a client: the page and autoload.js."""
 
     requires_user = True
 
-    async def manager(self, url_path: str | None) -> SessionManager:
+    async def served_app(self, url_path: str | None) -> ServedApp:
+        """The app this request is for (reloaded first if its files changed); 404 if none."""
         self.url_path = self.url_path or url_path
-        if self.bridge.refresh is not None:
-            await self.bridge.refresh(self.url_path or "")
         try:
-            manager = self.bridge.manager_for(self.url_path or "")
+            served = await self.bridge.app_for(self.url_path or "", reload_changed=True)
         except NotAnAppError as error:
-            raise web.HTTPError(404, reason=_one_line(str(error))) from None
-        if manager is None:
+            raise web.HTTPError(404, reason=reason_phrase(str(error))) from None
+        if served is None:
             raise web.HTTPError(404)
-        return manager
+        return served
 
-    async def open_session(self, manager: SessionManager, *, hidden: tuple[str, ...] = ()) -> Session:
+    async def open_session(
+        self, served: ServedApp, *, hidden: tuple[str, ...] = ()
+    ) -> Session[BrowserChannel]:
         """The session this request names (``?jb-session-id=``) or a new one.
 
         ``hidden`` query arguments are the handler's own and never reach the app.
@@ -176,14 +143,14 @@ class SessionHandler(BridgeHandler):
             session_id = self.bridge.session_id_for(requested)
         except SessionIdError as error:
             log.warning("Refused %s: %s", self.request.path, error)
-            raise web.HTTPError(403, reason=_one_line(str(error))) from None
-        existing = manager.sessions.get(session_id)
+            raise web.HTTPError(403, reason=reason_phrase(str(error))) from None
+        existing = served.sessions.get(session_id)
         if existing is not None and not may_join(self.bridge, existing, self.current_user):
             log.warning("Refused %s a session of another user", self.request.path)
             raise web.HTTPError(403, reason="this session belongs to another user")
-        return existing or await manager.create(request, session_id, user=self.current_user)
+        return existing or await served.create(request, session_id, user=self.current_user)
 
-    def client_config(self, session: Session) -> dict[str, Any]:
+    def client_config(self, session: Session[BrowserChannel]) -> dict[str, Any]:
         """What the page client needs to connect (the page's #jupyter-bridge-config)."""
         settings = self.bridge.settings
         assert self.url_path is not None
@@ -235,12 +202,12 @@ class PageHandler(SessionHandler):
     loading_sent = False
 
     async def get(self, url_path: str | None = None) -> None:
-        manager = await self.manager(url_path)
-        application = manager.application
+        served = await self.served_app(url_path)
+        application = served.application
         if self.request.headers.get("Sec-Fetch-Dest") in SHOWN_IN:
             await self.send_shell(application.title)
         try:
-            session = await self.open_session(manager)
+            session = await self.open_session(served)
         except web.HTTPError as error:
             if not self.loading_sent:
                 raise
@@ -284,7 +251,7 @@ class PageHandler(SessionHandler):
             html = template.render(**variables)
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
-            await manager.destroy(session)
+            await served.destroy(session)
             self.fail(500, "The page template failed", f"{type(error).__name__}: {error}", None)
             return
         self.finish(html)
@@ -319,12 +286,12 @@ class PageHandler(SessionHandler):
         reload_url = None
         if self.bridge.settings.dev and self.url_path is not None and not self.url_path.startswith("/apps/"):
             reload_url = self.bridge.url(self.url_path.rstrip("/") + "/app-version")
-        manager = self.bridge.managers.get(self.url_path or "")
+        served = self.bridge.apps.get(self.url_path or "")
         if not self.loading_sent:
             self.set_status(status)
         self.finish(self.render_template(
             "error.html", status=status, title=title, message=message, detail=detail, reload_url=reload_url,
-            app_version=application_version(manager.application) if manager else None,
+            app_version=application_version(served.application) if served else None,
         ))
 
 
@@ -332,11 +299,11 @@ class AppVersionHandler(BridgeHandler):
     """``<app>/app-version`` (development mode): what a failed app's page polls to reload."""
 
     def get(self) -> None:
-        manager = self.bridge.managers.get(self.url_path or "")
-        if manager is None:
+        served = self.bridge.apps.get(self.url_path or "")
+        if served is None:
             raise web.HTTPError(404)
         self.set_header("Cache-Control", "no-store")
-        self.finish({"version": application_version(manager.application)})
+        self.finish({"version": application_version(served.application)})
 
 
 class Roots(list):
@@ -381,8 +348,8 @@ def embed_for(document: Any) -> Callable[[Any], Markup]:
     return embed
 
 
-def _one_line(text: str) -> str:
-    # An HTTP reason phrase must be a single line of Latin-1.
+def reason_phrase(text: str) -> str:
+    """``text`` as an HTTP reason phrase: a single line of Latin-1."""
     return " ".join(text.split()).encode("latin-1", "replace").decode("latin-1")
 
 
@@ -394,8 +361,8 @@ class IndexHandler(BridgeHandler):
     def get(self) -> None:
         settings = self.bridge.settings
         paths = sorted(
-            path for path, manager in self.bridge.managers.items()
-            if not path.startswith("/apps/") and not getattr(manager.application, "operator_only", False)
+            path for path, served in self.bridge.apps.items()
+            if not path.startswith("/apps/") and not getattr(served.application, "operator_only", False)
         )
         if settings.disable_index:
             raise web.HTTPError(404)
@@ -404,7 +371,7 @@ class IndexHandler(BridgeHandler):
             return
         apps = []
         for path in paths:
-            application = self.bridge.managers[path].application
+            application = self.bridge.apps[path].application
             source = application.source
             _, description = describe(source)
             shown = os.path.relpath(source) if source is not None and not os.path.relpath(source).startswith("..") else path
