@@ -12,7 +12,7 @@ from conftest import EXAMPLES
 from support import eventually
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
-from wsclient import Client, fetch_page
+from wsclient import CONFIG, Client, fetch_page
 
 from jupyter_bridge.server import Server
 
@@ -286,6 +286,31 @@ async def test_oversized_frame_closes_only_that_connection(serve):
     assert client.close_code == 1009
     assert (await other.set_state("IntSliderModel", value=2))["type"] == "idle"
     await other.close()
+
+
+def where_from_app(doc):
+    request = doc.session_context.request
+    for value in (request.protocol, request.host, request.uri, request.remote_ip):
+        doc.add_root(w.Label(str(value)))
+
+
+async def test_behind_a_proxy_the_request_says_what_the_browser_asked_for(serve):
+    first = serve({"/where": where_from_app}, use_xheaders=True)
+    second = serve({"/where": where_from_app}, use_xheaders=True, allow_websocket_origin=["apps.example.org:443"])
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "Host": "apps.example.org"}
+    client = Client(first.url, "where", headers=proxy)
+    code, html = await fetch_page(first.url + "where?N=7", headers=proxy)
+    assert code == 200
+    client.config = json.loads(CONFIG.search(html).group(1))
+    expected = ["https", "apps.example.org", "/where?N=7", "203.0.113.9"]
+    served = first.bridge.apps["/where"].sessions[client.config["sessionId"]]
+    assert [root.value for root in served.document.roots] == expected
+
+    # A socket on another process rebuilds the same request from the page's token.
+    await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin="https://apps.example.org")
+    await client.wait_for(lambda: client.doc)
+    assert [client.models[r]["value"] for r in client.doc["roots"]] == expected
+    await client.close()
 
 
 async def test_websocket_from_another_origin_is_refused_with_the_fix_in_the_log(serve, caplog):

@@ -68,6 +68,8 @@ def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Re
         ),
         remote_ip=request.remote_ip,
         path=request.path,
+        protocol=request.protocol,
+        host=request.host,
     )
 
 
