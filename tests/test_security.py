@@ -7,6 +7,7 @@ import pytest
 from conftest import EXAMPLES
 from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.protocol import CLOSE_BAD_TOKEN
 from jupyter_bridge.server import Server
 from jupyter_bridge.session import Request
 from jupyter_bridge.tokens import (
@@ -73,7 +74,7 @@ async def test_signed_server_signs_ids_and_tokens(serve, monkeypatch):
     await forged.load_page()
     await forged.connect(token=make_token(generate_session_id(), Request()))
     await forged.wait_for(lambda: forged.close_code is not None)
-    assert forged.close_code == 4001 and "JUPYTER_BRIDGE_SECRET_KEY" in forged.close_reason
+    assert forged.close_code == CLOSE_BAD_TOKEN and "JUPYTER_BRIDGE_SECRET_KEY" in forged.close_reason
 
     # So is a page asking for an unsigned session id.
     code, html = await fetch_page(server.url + "sliders?jb-session-id=made-up")
@@ -204,4 +205,4 @@ async def test_an_expired_token_still_resumes_its_live_session(serve):
     await server.bridge.destroy_all_sessions()
     await client.connect()
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4001 and "expired" in client.close_reason
+    assert client.close_code == CLOSE_BAD_TOKEN and "expired" in client.close_reason

@@ -12,10 +12,10 @@ from typing import Any
 from ipywidgets import Widget
 from ipywidgets.widgets.widget import _instances, _remove_buffers
 
+from ..protocol import model_refs
 from .connection import client_loop, fetch_config, split_app_url, ws_url
 from .errors import ClientError
 from .session import ClientSession
-from .widgets import model_refs
 
 __all__ = ["push_session"]
 

@@ -27,14 +27,27 @@ from ipywidgets import Widget
 from ipywidgets.widgets.widget import _instances, _put_buffers
 from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
-from ..protocol import PROTOCOL_VERSION, Message, encode
+from ..protocol import (
+    CLOSE_APP_FAILED,
+    CLOSE_BAD_TOKEN,
+    CLOSE_NORMAL,
+    CLOSE_SESSION_GONE,
+    LAST_SEQ_ARGUMENT,
+    NO_SUCH_APP,
+    PROTOCOL_VERSION,
+    SESSION_ID_ARGUMENT,
+    Message,
+    ProtocolError,
+    decode_server_frame,
+    encode,
+    is_refusal,
+    rename_model_refs,
+)
 from ..session import Request
 from ..tokens import make_token
 from . import widgets as mirrors
 from .connection import (
-    SESSION_ID_ARGUMENT,
     client_loop,
-    decode_frame,
     fetch_config,
     open_socket,
     query_string,
@@ -47,11 +60,6 @@ from .errors import AppFailedError, AppNotFoundError, ClientError, OriginRefused
 __all__ = ["ClientSession", "pull_session"]
 
 log = logging.getLogger(__name__)
-
-#: Close codes of docs/protocol.md.
-CLOSE_BAD_TOKEN = 4001
-CLOSE_SESSION_GONE = 4404
-CLOSE_APP_FAILED = 4500
 
 #: How long (s) to wait between reconnection attempts after a dropped connection.
 RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)
@@ -286,7 +294,7 @@ class ClientSession:
                 if self._closing:
                     return
                 code, reason = ws.close_code, ws.close_reason
-                if (code is not None and 4000 <= code < 5000) or not self._attached:
+                if is_refusal(code) or not self._attached:
                     self._end(self._close_error(code, reason))
                     return
                 log.info("Session %s: connection lost (%s); reconnecting", self.id, code)
@@ -295,8 +303,8 @@ class ClientSession:
                     return
                 continue
             try:
-                message = decode_frame(frame)
-            except ValueError as error:
+                message = decode_server_frame(frame)
+            except ProtocolError as error:
                 log.warning("Session %s: ignored a bad frame from the server: %s", self.id, error)
                 continue
             try:
@@ -310,7 +318,7 @@ class ClientSession:
             return ClientError(f"the server refused the session token: {reason}")
         if code == CLOSE_APP_FAILED:
             return AppFailedError(f"the app at {self.app_url} failed while building the session: {message}")
-        if code == CLOSE_SESSION_GONE and reason == "no such app":
+        if code == CLOSE_SESSION_GONE and reason == NO_SUCH_APP:
             return AppNotFoundError(f"there is no app at {self.app_url}; check the app's path")
         if code == CLOSE_SESSION_GONE:
             # The server's message speaks to a page ("reload"); say it for a program.
@@ -326,7 +334,7 @@ class ClientSession:
                 return False
             try:
                 ws = await open_socket(
-                    f"{self._socket_url}?last_seq={self._last_seq}",
+                    f"{self._socket_url}?{LAST_SEQ_ARGUMENT}={self._last_seq}",
                     self._token,
                     self._headers,
                     self._origin,
@@ -349,7 +357,7 @@ class ClientSession:
         self._closing = True
         ws = self._ws
         if ws is not None:
-            ws.close(1000, "client closed")
+            ws.close(CLOSE_NORMAL, "client closed")
         if self._reader is not None and not self._reader.done():
             try:
                 await asyncio.wait_for(asyncio.shield(self._reader), 5)
@@ -413,7 +421,7 @@ class ClientSession:
 
     def _send_widget_message(self, remote_id: str, data: dict[str, Any], buffers: list[Any] | None) -> None:
         if "state" in data:
-            data = {**data, "state": mirrors.rename_refs(data["state"], self._remote_id_of_ref)}
+            data = {**data, "state": rename_model_refs(data["state"], self._remote_id_of_ref)}
         if self._closed.is_set():
             return
         self._send({"type": "comm_msg", "comm_id": remote_id, "data": data}, buffers)
@@ -503,7 +511,7 @@ class ClientSession:
             log.debug("Session %s: ignored a comm for target %s", self.id, content.get("target_name"))
             return
         raw = data.get("state") or {}
-        state = mirrors.rename_refs(raw, self._local_id_of_ref)
+        state = rename_model_refs(raw, self._local_id_of_ref)
         _put_buffers(state, data.get("buffer_paths") or [], buffers)
         widget = self._build(remote_id, raw, state)
         self._mirrors[remote_id] = widget
@@ -547,7 +555,7 @@ class ClientSession:
                 return  # our own change, confirmed
             method = "update"  # another page's change
         if method == "update":
-            data = {**data, "method": "update", "state": mirrors.rename_refs(data.get("state") or {}, self._local_id_of_ref)}
+            data = {**data, "method": "update", "state": rename_model_refs(data.get("state") or {}, self._local_id_of_ref)}
         msg = {
             "header": {"msg_id": content.get("parent") or "", "msg_type": "comm_msg"},
             "parent_header": {},
