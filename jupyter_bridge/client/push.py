@@ -106,10 +106,6 @@ async def _push(
         origin=origin,
         timeout=timeout,
     )
-    await session._connect()
-    try:
-        await session._push(roots, title, models, buffers)
-    except BaseException:
-        await session._shutdown("the push failed")
-        raise
+    await session.connect()
+    await session.push(roots, title, models, buffers)
     return session
