@@ -7,7 +7,7 @@ import pytest
 from conftest import EXAMPLES
 from wsclient import CONFIG, Client, fetch_page
 
-from jupyter_bridge.protocol import CLOSE_BAD_TOKEN
+from jupyter_bridge.protocol import CLOSE_BAD_TOKEN, model_refs
 from jupyter_bridge.server import Server
 from jupyter_bridge.session import Request
 from jupyter_bridge.tokens import (
@@ -142,8 +142,8 @@ async def test_new_page_of_an_acknowledged_session_gets_a_snapshot(serve):
     assert all(m["seq"] == 0 for m in opens)
     order = [m["comm_id"] for m in opens]
     for message in opens:
-        for child in message["data"]["state"].get("children", []):
-            assert order.index(child.removeprefix("IPY_MODEL_")) < order.index(message["comm_id"])
+        for child in model_refs(message["data"]["state"].get("children", [])):
+            assert order.index(child) < order.index(message["comm_id"])
     assert again.model("IntTextModel")["value"] == 5
     assert again.doc["roots"] == first.doc["roots"]
     await again.set_state("IntTextModel", value=6)
