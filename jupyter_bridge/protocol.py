@@ -69,9 +69,10 @@ SERVER_TYPES: tuple[str, ...] = (
     "error",
 )
 
-#: WebSocket close codes. 4000-4999 are the application's to define; each of ours
-#: is a refusal that reconnecting cannot mend, except CLOSE_APP_CHANGED.
+#: WebSocket close codes. The client closing on purpose:
 CLOSE_NORMAL = 1000
+# 4000-4999 are the application's to define. Each is a refusal that reconnecting
+# cannot mend; after CLOSE_APP_CHANGED the page loads again, for a new session.
 #: The token is missing, malformed, expired, forged, or names another user's session.
 CLOSE_BAD_TOKEN = 4001
 #: The app's files changed (development mode): load the page again.
@@ -141,7 +142,8 @@ def decode(frame: str | bytes) -> Message:
     """Parse and validate one client frame; raise ProtocolError naming the fault."""
     buffers: list[bytes | memoryview] = []
     if isinstance(frame, bytes):
-        text, buffers = split_frame(frame)
+        text, views = split_frame(frame)
+        buffers.extend(views)
     else:
         text = frame
     try:
