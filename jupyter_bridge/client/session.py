@@ -30,8 +30,8 @@ from urllib.parse import quote
 
 from ipywidgets import Widget
 
+from ..contexts import Request
 from ..protocol import SESSION_ID_ARGUMENT, Message, encode
-from ..session import Request
 from ..tokens import make_token
 from .connection import client_loop, fetch_config, query_string, split_app_url, ws_url
 from .document import ClientDocument
