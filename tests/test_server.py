@@ -14,6 +14,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_BAD_TOKEN, CLOSE_SESSION_GONE
 from jupyter_bridge.server import Server
 
 SLIDERS = str(EXAMPLES / "sliders.py")
@@ -354,7 +355,7 @@ async def test_forged_token_is_refused(serve):
     await client.load_page()
     await client.connect(token="bm90LWEtdG9rZW4")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4001 and "malformed" in client.close_reason
+    assert client.close_code == CLOSE_BAD_TOKEN and "malformed" in client.close_reason
 
 
 async def test_reconnect_resumes_without_losing_or_repeating_frames(serve):
@@ -392,7 +393,7 @@ async def test_resuming_an_ended_session_says_so(serve):
     await server.bridge.destroy_all_sessions()
     await client.connect(query="?last_seq=3")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4404
+    assert client.close_code == CLOSE_SESSION_GONE
     assert "reload the page" in client.of_type("error")[-1]["message"]
 
 
@@ -543,7 +544,7 @@ async def test_shutdown_tells_connected_pages_before_closing_widgets(serve):
     client = await Client.open(server.url, "sliders")
     await server.shutdown()
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4404
+    assert client.close_code == CLOSE_SESSION_GONE
     assert client.of_type("error")[-1]["where"] == "session"
     assert client.of_type("comm_close") == []  # the page keeps its last state
 
@@ -557,7 +558,7 @@ async def test_dev_mode_reloads_a_changed_app_and_tells_pages(serve, tmp_path):
 
     script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('second'))\n")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4205  # the page loads again
+    assert client.close_code == CLOSE_APP_CHANGED  # the page loads again
     fresh = await Client.open(server.url, "live")
     assert fresh.model("LabelModel")["value"] == "second"
     await fresh.close()

@@ -20,6 +20,7 @@ from tornado import web
 from ..application import NotAnAppError
 from ..channels import BrowserChannel
 from ..contexts import Request
+from ..protocol import SESSION_ID_ARGUMENT
 from ..session import AppError, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
@@ -42,9 +43,6 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-
-#: The query argument that names a session (an existing one, or the id to give a new one).
-SESSION_ID_ARGUMENT = "jb-session-id"
 
 
 def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Request:
