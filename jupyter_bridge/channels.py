@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import comms
 from .outbox import Outbox
-from .protocol import PROTOCOL_VERSION, Message
+from .protocol import PROTOCOL_VERSION, Message, model_refs
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -175,7 +175,7 @@ class BrowserChannel(Channel):
             if comm_id in visiting or comm_id in ordered:
                 return
             visiting.add(comm_id)
-            for ref in _model_refs(widgets[comm_id].get_state()):
+            for ref in model_refs(widgets[comm_id].get_state()):
                 if ref in widgets:
                     visit(ref)
             ordered.append(comm_id)
@@ -378,17 +378,6 @@ def _doc_message(document: Document) -> dict[str, Any]:
         "roots": [w.model_id for w in document.roots],
         "names": {w.model_id: name for name, w in document.named_roots.items()},
     }
-
-
-def _model_refs(value: Any) -> list[str]:
-    """Model ids a widget state refers to ("IPY_MODEL_<id>" strings, at any depth)."""
-    if isinstance(value, str):
-        return [value[10:]] if value.startswith("IPY_MODEL_") else []
-    if isinstance(value, dict):
-        return [ref for item in value.values() for ref in _model_refs(item)]
-    if isinstance(value, (list, tuple)):
-        return [ref for item in value for ref in _model_refs(item)]
-    return []
 
 
 def _widget_protocol_version() -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 if TYPE_CHECKING:
     from .document import Document
@@ -17,7 +18,11 @@ class Request:
     """What the page request carried, as the app sees it.
 
     ``arguments`` maps each query argument to its list of values as bytes
-    (``?N=10`` gives ``{"N": [b"10"]}``), like Tornado and Bokeh.
+    (``?N=10`` gives ``{"N": [b"10"]}``), like Tornado and Bokeh. ``protocol``
+    is ``http`` or ``https`` and ``remote_ip`` the client's address, as the
+    browser sees them when the server runs behind a proxy with
+    ``--use-xheaders`` (``X-Forwarded-Proto``/``X-Scheme``, ``X-Forwarded-For``/
+    ``X-Real-Ip``); ``host`` is the ``Host`` the page was asked for.
     """
 
     arguments: dict[str, list[bytes]] = field(default_factory=dict)
@@ -25,6 +30,16 @@ class Request:
     cookies: dict[str, str] = field(default_factory=dict)
     remote_ip: str | None = None
     path: str = "/"
+    protocol: str = "http"
+    host: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """The path and query the app was asked for (without the server's own arguments)."""
+        query = urlencode(
+            [(name, value.decode("utf-8", "surrogateescape")) for name, values in self.arguments.items() for value in values]
+        )
+        return f"{self.path}?{query}" if query else self.path
 
 
 class ServerContext:

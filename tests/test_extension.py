@@ -33,8 +33,7 @@ from wsclient import CONFIG, Client
 
 from jupyter_bridge.jupyter.apps import find_apps, resolve_app_path
 from jupyter_bridge.jupyter.extension import NOT_IN_JUPYTER, BridgeExtension
-from jupyter_bridge.protocol import SUBPROTOCOL
-from jupyter_bridge.server.websocket import CLOSE_APP_CHANGED
+from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_SESSION_GONE, SUBPROTOCOL
 from jupyter_bridge.settings import BridgeSettings
 
 TOKEN = "bridge-test-token-0123456789"
@@ -470,7 +469,7 @@ async def test_sockets_of_paths_that_must_not_run_are_closed(jupyter, layout):
         )
         ws = await websocket_connect(request)
         assert await asyncio.wait_for(ws.read_message(), 30) is None
-        assert ws.close_code == 4404
+        assert ws.close_code == CLOSE_SESSION_GONE
     assert not layout.trap_marker.exists()
 
 

@@ -12,8 +12,9 @@ from conftest import EXAMPLES
 from support import eventually
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
-from wsclient import Client, fetch_page
+from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_BAD_TOKEN, CLOSE_SESSION_GONE
 from jupyter_bridge.server import Server
 
 SLIDERS = str(EXAMPLES / "sliders.py")
@@ -288,6 +289,31 @@ async def test_oversized_frame_closes_only_that_connection(serve):
     await other.close()
 
 
+def where_from_app(doc):
+    request = doc.session_context.request
+    for value in (request.protocol, request.host, request.uri, request.remote_ip):
+        doc.add_root(w.Label(str(value)))
+
+
+async def test_behind_a_proxy_the_request_says_what_the_browser_asked_for(serve):
+    first = serve({"/where": where_from_app}, use_xheaders=True)
+    second = serve({"/where": where_from_app}, use_xheaders=True, allow_websocket_origin=["apps.example.org:443"])
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "Host": "apps.example.org"}
+    client = Client(first.url, "where", headers=proxy)
+    code, html = await fetch_page(first.url + "where?N=7", headers=proxy)
+    assert code == 200
+    client.config = json.loads(CONFIG.search(html).group(1))
+    expected = ["https", "apps.example.org", "/where?N=7", "203.0.113.9"]
+    served = first.bridge.apps["/where"].sessions[client.config["sessionId"]]
+    assert [root.value for root in served.document.roots] == expected
+
+    # A socket on another process rebuilds the same request from the page's token.
+    await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin="https://apps.example.org")
+    await client.wait_for(lambda: client.doc)
+    assert [client.models[r]["value"] for r in client.doc["roots"]] == expected
+    await client.close()
+
+
 async def test_websocket_from_another_origin_is_refused_with_the_fix_in_the_log(serve, caplog):
     server = serve({"/sliders": SLIDERS})
     client = Client(server.url, "sliders")
@@ -329,7 +355,7 @@ async def test_forged_token_is_refused(serve):
     await client.load_page()
     await client.connect(token="bm90LWEtdG9rZW4")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4001 and "malformed" in client.close_reason
+    assert client.close_code == CLOSE_BAD_TOKEN and "malformed" in client.close_reason
 
 
 async def test_reconnect_resumes_without_losing_or_repeating_frames(serve):
@@ -367,7 +393,7 @@ async def test_resuming_an_ended_session_says_so(serve):
     await server.bridge.destroy_all_sessions()
     await client.connect(query="?last_seq=3")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4404
+    assert client.close_code == CLOSE_SESSION_GONE
     assert "reload the page" in client.of_type("error")[-1]["message"]
 
 
@@ -518,7 +544,7 @@ async def test_shutdown_tells_connected_pages_before_closing_widgets(serve):
     client = await Client.open(server.url, "sliders")
     await server.shutdown()
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4404
+    assert client.close_code == CLOSE_SESSION_GONE
     assert client.of_type("error")[-1]["where"] == "session"
     assert client.of_type("comm_close") == []  # the page keeps its last state
 
@@ -532,7 +558,7 @@ async def test_dev_mode_reloads_a_changed_app_and_tells_pages(serve, tmp_path):
 
     script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('second'))\n")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4205  # the page loads again
+    assert client.close_code == CLOSE_APP_CHANGED  # the page loads again
     fresh = await Client.open(server.url, "live")
     assert fresh.model("LabelModel")["value"] == "second"
     await fresh.close()

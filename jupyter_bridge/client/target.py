@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from ipywidgets.widgets.widget import _put_buffers
 
 from ..application import Application
-from .widgets import describe, instantiate, rename_refs, widget_class
+from ..protocol import rename_model_refs
+from .widgets import describe, instantiate, widget_class
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -107,7 +108,7 @@ class PushTarget(Application):
         try:
             for model, cls in zip(models, classes):
                 paths = model.get("buffer_paths", [])
-                state = rename_refs(model["state"], server_id)
+                state = rename_model_refs(model["state"], server_id)
                 _put_buffers(state, paths, message.buffers[offset : offset + len(paths)])
                 offset += len(paths)
                 created[model["model_id"]] = instantiate(cls, state, model_id=ids[model["model_id"]])

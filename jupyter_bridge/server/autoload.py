@@ -20,6 +20,7 @@ from typing import Any
 
 from tornado import web
 
+from ..protocol import ELEMENT_ID_ARGUMENT
 from ..session import AppError
 from .views import SessionHandler, reason_phrase
 from .websocket import origin_allowed
@@ -27,9 +28,6 @@ from .websocket import origin_allowed
 __all__ = ["ELEMENT_ID_ARGUMENT", "AutoloadHandler"]
 
 log = logging.getLogger(__name__)
-
-#: The query argument naming the element (the script tag) to embed the app at.
-ELEMENT_ID_ARGUMENT = "jb-element-id"
 
 _SCRIPT = """\
 // jupyter_bridge: embeds one session of an app here (see docs/client.md).

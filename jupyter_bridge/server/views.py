@@ -24,6 +24,7 @@ from ..application import NotAnAppError
 from ..channels import BrowserChannel
 from ..contexts import Request
 from ..document import DEFAULT_TITLE
+from ..protocol import SESSION_ID_ARGUMENT
 from ..session import AppError, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
@@ -49,9 +50,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 
-#: The query argument that names a session (an existing one, or the id to give a new one).
-SESSION_ID_ARGUMENT = "jb-session-id"
-
 
 def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Request:
     """The parts of a page request an app may read (``session_context.request``).
@@ -74,6 +72,8 @@ def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Re
         ),
         remote_ip=request.remote_ip,
         path=request.path,
+        protocol=request.protocol,
+        host=request.host,
     )
 
 

@@ -12,7 +12,17 @@ from tornado import web, websocket
 from ..activity import traffic
 from ..application import NotAnAppError
 from ..channels import BrowserChannel
-from ..protocol import SUBPROTOCOL, ProtocolError, decode
+from ..protocol import (
+    CLOSE_APP_CHANGED,
+    CLOSE_APP_FAILED,
+    CLOSE_BAD_TOKEN,
+    CLOSE_SESSION_GONE,
+    LAST_SEQ_ARGUMENT,
+    NO_SUCH_APP,
+    SUBPROTOCOL,
+    ProtocolError,
+    decode,
+)
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
 from .auth import authenticate, may_join
@@ -21,12 +31,6 @@ from .bridge import Bridge, SessionIdError
 __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
-
-#: Close codes (4000-4999 are the application's to define).
-CLOSE_BAD_TOKEN = 4001
-CLOSE_APP_FAILED = 4500
-CLOSE_SESSION_GONE = 4404
-CLOSE_APP_CHANGED = 4205
 
 
 def origin_host(origin: str) -> str:
@@ -107,7 +111,7 @@ class SessionSocket(websocket.WebSocketHandler):
         except NotAnAppError:
             served = None
         if served is None:
-            self.close(CLOSE_SESSION_GONE, "no such app")
+            self.close(CLOSE_SESSION_GONE, NO_SUCH_APP)
             return
         secret_key = self.bridge.settings.signing_key
         try:
@@ -153,7 +157,7 @@ class SessionSocket(websocket.WebSocketHandler):
             self.close(CLOSE_SESSION_GONE, "session ended")
 
     def _last_seq(self) -> int:
-        value = self.get_query_argument("last_seq", "0")
+        value = self.get_query_argument(LAST_SEQ_ARGUMENT, "0")
         try:
             return max(0, int(value))
         except ValueError:

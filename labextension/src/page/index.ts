@@ -15,7 +15,7 @@ import { BridgeManager } from './manager';
 import { amdLoader } from './modules';
 import type { ServerMessage } from './protocol';
 import { Roots } from './roots';
-import { Status, isBusy } from './status';
+import { Status } from './status';
 
 /** The hashed file name of require.js next to this script; set by build.mjs. */
 declare const REQUIRE_JS_FILE: string;
@@ -134,13 +134,9 @@ function start(): JupyterBridge {
         console.error(`jupyter_bridge: ${message.message}`, message.detail ?? '');
         status.error(message);
         break;
-      default: {
-        // Messages this version of the types does not list yet (see status.ts).
-        const other = message as { type: string };
-        if (isBusy(other)) {
-          status.busy(other.busy);
-        }
-      }
+      case 'busy':
+        status.busy(message.busy);
+        break;
       // hello is handled by the connection; pong and unknown types need nothing.
     }
   };

@@ -14,16 +14,6 @@ const REASONS: Record<string, string> = {
   'connection lost': 'the server is gone',
 };
 
-/** The server's `busy` message (docs/protocol.md): the session's callbacks have run a while. */
-export interface Busy {
-  type: 'busy';
-  busy: boolean;
-}
-
-export function isBusy(message: { type: string }): message is Busy {
-  return message.type === 'busy';
-}
-
 /** What the page's comms send through: a connection's `send` and `nextId`. */
 export interface Sender {
   send(message: ClientMessage, buffers?: readonly Buffer[]): void;
