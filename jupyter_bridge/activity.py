@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import bisect
+import contextvars
 import time
+import weakref
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,7 +128,7 @@ class CallbackMonitor:
         if self.running == 1:
             self._since = self.loop.time()
             if self._timer is None:
-                self._timer = self.loop.call_at(self._since + BUSY_AFTER, self._check)
+                self._timer = self._later(self._since + BUSY_AFTER)
 
         def ended() -> None:
             traffic.ran(self.app, self.session, callback_name(func, label), time.perf_counter() - begun)
@@ -139,6 +141,12 @@ class CallbackMonitor:
 
         return ended
 
+    def _later(self, when: float) -> asyncio.TimerHandle:
+        # Neither the monitor nor the session's context (where the callback that
+        # arms it runs): a timer still pending must not keep a destroyed session,
+        # and all its widgets, alive.
+        return self.loop.call_at(when, _check, weakref.ref(self), context=contextvars.Context())
+
     def _check(self) -> None:
         self._timer = None
         if self._since is None or self.busy:
@@ -148,7 +156,13 @@ class CallbackMonitor:
             self.busy = True
             self.send(True)
         else:  # the stretch that armed the timer ended; this one began later
-            self._timer = self.loop.call_at(due, self._check)
+            self._timer = self._later(due)
+
+
+def _check(monitor: weakref.ref[CallbackMonitor]) -> None:
+    found = monitor()
+    if found is not None:
+        found._check()
 
 
 def callback_name(func: Callable[..., Any], label: str | None) -> str:

@@ -117,6 +117,21 @@ async def test_a_long_callback_tells_the_page_it_is_busy(serve):
         await client.close()
 
 
+async def test_a_pending_busy_timer_does_not_keep_a_session_alive(serve):
+    import gc
+    import weakref
+
+    server = serve({"/counter": counter_app}, unused_session_lifetime=50, check_unused_sessions=20)
+    client = await Client.open(server.url, "counter")
+    (session,) = server.bridge.apps["/counter"].sessions.values()
+    assert session.timing._timer is not None  # armed by the app's callbacks, 300 ms to go
+    session = weakref.ref(session)
+    await client.close()
+    await eventually(lambda: server.bridge.session_count == 0)
+    gc.collect()
+    assert session() is None
+
+
 @pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
 def test_admin_page_shows_a_new_session_within_two_seconds(tmp_path, browser):
     app = tmp_path / "counter.py"
