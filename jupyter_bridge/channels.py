@@ -123,6 +123,15 @@ class BrowserChannel(Channel):
     def create_comm(self, *args: Any, **kwargs: Any) -> BaseComm:
         return comms.SessionComm(*args, channel=self, **kwargs)
 
+    def open_shared_refs(self, data: dict[str, Any], sender: BaseComm) -> None:
+        """Open the shared widgets (comms.SharedComm) that ``data`` refers to, before it is sent."""
+        if not comms.shared_comms:
+            return
+        for ref in model_refs(data):
+            shared = comms.shared_comms.get(ref)
+            if shared is not None and shared is not sender:
+                shared.open_in(self)
+
     # Connections
 
     @property
@@ -345,6 +354,9 @@ class BrowserChannel(Channel):
         comm = getattr(widget, "comm", None)
         if comm is None:
             return f"{type(widget).__name__} has been closed; create a new widget to display"
+        if isinstance(comm, comms.SharedComm):
+            comm.open_in(self)
+            return None
         if getattr(comm, "channel", None) is not self:
             return (
                 f"{type(widget).__name__} was not created in this session; create the "
@@ -365,6 +377,9 @@ class BrowserChannel(Channel):
         from ipywidgets.widgets.widget import _instances
 
         for comm_id, comm in list(self.comm_manager.comms.items()):
+            if isinstance(comm, comms.SharedComm):
+                comm.leave(self)  # it belongs to every session
+                continue
             widget = _instances.get(comm_id)
             try:
                 if widget is not None:
