@@ -6,6 +6,7 @@
 import * as base from '@jupyter-widgets/base';
 import * as controls from '@jupyter-widgets/controls';
 import * as output from '@jupyter-widgets/output';
+import { loadFederated } from './lazy';
 import type { ModuleLoader } from './manager';
 
 interface RequireError extends Error {
@@ -27,6 +28,9 @@ const SHARED: Record<string, unknown> = {
   '@jupyter-widgets/output': output,
 };
 
+/** The AMD id of federated.ts's loader, named by the server's modules of labextension-only packages. */
+const FEDERATED = '@jupyter-bridge/federated';
+
 /** `name` and `@scope/name` are packages; anything longer is a file inside one. */
 const PACKAGE = /^(@[^/]+\/)?[^/@]+$/;
 
@@ -44,6 +48,7 @@ export function amdLoader(modulesUrl: string, requireUrl: string): ModuleLoader 
     return new Promise((resolve, reject) => {
       req(
         [name],
+        // A labextension-only package's module is a promise of its classes: resolve adopts it.
         (module) => resolve(module),
         (error) => {
           // Forget the failure so that a later widget of this package can try again.
@@ -91,6 +96,10 @@ function configure(modulesUrl: string): RequireJS {
   for (const [id, module] of Object.entries(SHARED)) {
     define(id, [], () => module);
   }
+  // The server's module for a package that installs only a JupyterLab extension calls this.
+  // (Loaded with the first such package: pages without one never parse it.)
+  define(FEDERATED, [], () => (name: string, entry: string) =>
+    loadFederated().then((federated) => federated.federatedLoader(modulesUrl)(name, entry)));
   return req;
 }
 
