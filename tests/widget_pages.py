@@ -26,6 +26,7 @@ from __future__ import annotations
 import fnmatch
 import re
 import struct
+import time
 import zlib
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -51,12 +52,13 @@ _LOOPBACK = re.compile(r"^(localhost|127(\.\d+){3}|\[?::1\]?)$")
 def widget_server(*paths: str | Path) -> Iterator[str]:
     """``jupyter-bridge serve`` of every widget example (and ``paths``); yields its base URL.
 
-    Sessions of closed tabs are dropped within about a second, so a module of
-    many tests does not keep every library's widgets alive.
+    Sessions of closed tabs are dropped within seconds, so a module of many
+    tests does not keep every library's widgets alive; a page that takes long to
+    load its libraries' code still connects before its session would expire.
     """
     patterns = [str(WIDGET_EXAMPLES / "*.py"), str(WIDGET_EXAMPLES / "notebooks" / "*.ipynb"), *map(str, paths)]
     with serving(
-        "--glob", *patterns, "--unused-session-lifetime", "1000", "--check-unused-sessions", "200"
+        "--glob", *patterns, "--unused-session-lifetime", "15000", "--check-unused-sessions", "1000"
     ) as base:  # fmt: skip
         yield base
 
@@ -124,9 +126,13 @@ class WidgetPage:
             self.external.append(url)
             route.abort("blockedbyclient")
 
-    def open(self, url: str, timeout: float = 60_000) -> WidgetPage:
-        """Load ``url`` and wait until the page client has displayed the document."""
-        self.page.goto(url)
+    def open(self, url: str, timeout: float = 90_000) -> WidgetPage:
+        """Load ``url`` and wait until the page client has displayed the document.
+
+        Generous, because the first session of some libraries is slow to build
+        (altair's offline mode bundles Vega once per process, ~20 s here).
+        """
+        self.page.goto(url, timeout=timeout)
         self.page.wait_for_selector(READY, timeout=timeout)
         return self
 
@@ -162,6 +168,22 @@ class WidgetPage:
             arg=[selector, text],
             timeout=timeout,
         )
+
+    def look_of(self, selector: str) -> bytes:
+        """A screenshot of the first element matching ``selector``: what it shows now."""
+        return self.page.locator(selector).first.screenshot(animations="disabled")
+
+    def wait_for_new_look(self, selector: str, before: bytes, timeout: float = 30.0) -> bytes:
+        """Wait until ``selector`` shows something else than ``before``; the new look.
+
+        For views that draw on a canvas (WebGL, a data grid), where no DOM
+        attribute says that an update from Python arrived.
+        """
+        deadline = time.monotonic() + timeout
+        while (now := self.look_of(selector)) == before:
+            assert time.monotonic() < deadline, f"{selector} still looks the same after {timeout} s"
+            self.page.wait_for_timeout(100)
+        return now
 
     def text_of(self, selector: str) -> str:
         """The text content of the first element matching ``selector``."""

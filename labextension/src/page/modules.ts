@@ -102,6 +102,12 @@ function loadRequire(modulesUrl: string, requireUrl: string, files: Record<strin
 }
 
 function configure(modulesUrl: string, files: Record<string, string>): RequireJS {
+  // Bundles built for the classic Notebook find their fonts and chunks at
+  // <body data-base-url>nbextensions/<name>/ (jupyter-vuetify's icon fonts do);
+  // without the attribute they ask for "nullnbextensions/...".
+  if (document.body.dataset.baseUrl === undefined && modulesUrl.endsWith('nbextensions/')) {
+    document.body.dataset.baseUrl = modulesUrl.slice(0, -'nbextensions/'.length);
+  }
   const req = window.requirejs as RequireJS;
   req.config({
     baseUrl: modulesUrl,
