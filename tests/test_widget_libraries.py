@@ -15,6 +15,7 @@ from collections.abc import Iterator
 
 import pytest
 from conftest import EXAMPLES
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from support import HAVE_CHROMIUM
 from widget_pages import open_widget_page, widget_server
 
@@ -92,9 +93,17 @@ def test_ipyevents_from_its_jupyterlab_extension_hears_what_python_asks_for(serv
         page.wait_for_widget(".widget-html")
         area = page.locator(".widget-html")
 
-        # page -> Python: a click is heard by the Python handler.
-        area.click(position={"x": 20, "y": 10})
-        page.wait_for_text("heard click")
+        # page -> Python: a click is heard by the Python handler. The Event's module
+        # loads after the HTML widget shows, so click until it listens.
+        for _attempt in range(30):
+            area.click(position={"x": 20, "y": 10})
+            try:
+                page.wait_for_text("heard click", timeout=1_000)
+                break
+            except PlaywrightTimeout:
+                continue
+        else:
+            pytest.fail("no click reached the Python handler")
         # The module came from the package's JupyterLab extension (it has no nbextension).
         assert page.evaluate("() => typeof window._JUPYTERLAB?.ipyevents?.get") == "function"
 
