@@ -173,3 +173,36 @@ def test_static_export_of_a_bqplot_app_shows_the_figure_from_disk(tmp_path, brow
         assert page.evaluate("() => getComputedStyle(document.querySelector('.bqplot .plotarea_background')).fill") == "rgb(0, 0, 0)"
         assert page.get_by_role("button", name="Press Me").is_visible()
         page.assert_clean()
+
+
+def test_ipycanvas_draws_from_python_in_each_tab_and_hears_clicks(server, browser):
+    pytest.importorskip("ipycanvas")
+    canvas = "canvas.ipycanvas-canvas, .jupyter-widgets canvas"
+    with open_widget_page(browser, server + "/ipycanvas_app") as first:
+        first.wait_for_widget(canvas)
+        first.wait_for_function(f"() => ({CANVAS_HASH})('{canvas}') !== 0")
+    # The first tab has gone (its session too): the canvas manager ipycanvas made
+    # when it was imported lives on for the next tabs.
+    with open_widget_page(browser, server + "/ipycanvas_app") as page, open_widget_page(
+        browser, server + "/ipycanvas_app"
+    ) as other:
+        for tab in (page, other):
+            tab.wait_for_widget(canvas)
+            tab.wait_for_function(f"() => ({CANVAS_HASH})('{canvas}') !== 0")
+        before = page.evaluate(f"({CANVAS_HASH})", canvas)
+        untouched = other.evaluate(f"({CANVAS_HASH})", canvas)
+
+        # Python -> page: the slider's callback redraws this tab's canvas only.
+        handle = page.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        handle.press("ArrowRight")
+        page.wait_for_function(f"(before) => ({CANVAS_HASH})('{canvas}') !== before", arg=before)
+
+        # page -> Python: a click reaches the canvas's Python handler.
+        box = page.locator(canvas).first.bounding_box()
+        page.mouse.click(box["x"] + 20, box["y"] + 20)
+        page.wait_for_text("click at ")
+        assert other.evaluate(f"({CANVAS_HASH})", canvas) == untouched
+        assert "click at" not in other.text_of("#jupyter-bridge-roots")
+        page.assert_clean()
+        other.assert_clean()

@@ -47,14 +47,18 @@ export class Comm implements IClassicComm {
     return this.comms?.close(this.comm_id) ?? '';
   }
 
+  // A model attaches its comm handler in WidgetModel.initialize, and a
+  // subclass its own "msg:custom" listener only after that returns: events
+  // queued meanwhile are delivered once initialize is done, as a kernel's
+  // messages would arrive (ipycanvas's first drawing commands were lost).
   on_msg(callback: Callback): void {
     this.onMessage = callback;
-    this.flush();
+    queueMicrotask(() => this.flush());
   }
 
   on_close(callback: Callback): void {
     this.onClose = callback;
-    this.flush();
+    queueMicrotask(() => this.flush());
   }
 
   deliver(close: boolean, event: CommEvent): void {
