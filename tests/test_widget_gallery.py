@@ -220,7 +220,7 @@ def test_pythreejs_cube_turns_from_python_and_reports_a_pick(server, browser):
         check_pythreejs(page)
 
 
-@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED)
+@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED + "; its legend is an ipyvue widget (see below)")
 def test_ipyvolume_scatter_resizes_from_python_and_reports_a_click(server, browser):
     pytest.importorskip("ipyvolume")
     with open_widget_page(browser, server + "/ipyvolume_app") as page:
