@@ -9,13 +9,16 @@ page logged no error and fetched nothing from off this machine.
 from __future__ import annotations
 
 import json
+import re
+import shlex
 import time
 import urllib.request
 from collections.abc import Iterator
 
 import pytest
-from support import HAVE_CHROMIUM
-from widget_pages import OSM_TILES, open_widget_page, widget_server
+from conftest import ROOT
+from support import HAVE_CHROMIUM, serving
+from widget_pages import OSM_TILES, WIDGET_EXAMPLES, open_widget_page, widget_server
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
@@ -252,3 +255,18 @@ def wait_for_no_sessions(server: str, timeout: float = 60) -> None:
     while json.loads(urllib.request.urlopen(server + "/healthz").read())["sessions"]:
         assert time.monotonic() < deadline, f"sessions still open after {timeout} s"
         time.sleep(0.2)
+
+
+def test_readme_gallery_command_serves_every_widget_example(monkeypatch):
+    """The README's `jupyter-bridge serve --glob ...` line, run as written, lists every widget app."""
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(r"jupyter-bridge serve (--glob .*)", readme)
+    assert line, "the README no longer shows the gallery command"
+    monkeypatch.chdir(ROOT)  # the command's paths are relative to the checkout
+    with serving(*shlex.split(line.group(1))) as base:
+        index = urllib.request.urlopen(base + "/").read().decode()
+    expected = [path.stem for path in WIDGET_EXAMPLES.glob("*.py")]
+    expected += [path.stem for path in (WIDGET_EXAMPLES / "notebooks").glob("*.ipynb")]
+    expected += ["sliders", "dashboard"]  # and the main gallery's apps
+    missing = [name for name in expected if f'/{name}"' not in index and f"/{name}'" not in index]
+    assert len(expected) > 15 and not missing, f"not on the index page: {missing}"
