@@ -130,9 +130,12 @@ class WidgetPage:
         """Load ``url`` and wait until the page client has displayed the document.
 
         Generous, because the first session of some libraries is slow to build
-        (altair's offline mode bundles Vega once per process, ~20 s here).
+        (altair's offline mode bundles Vega once per process, up to ~25 s here).
         """
-        self.page.goto(url, timeout=timeout)
+        response = self.page.goto(url, timeout=timeout)
+        if response is not None and response.status >= 400:
+            said = (self.page.text_content("body") or "").strip()
+            raise AssertionError(f"{url} answered {response.status}: {said[:500]}")
         self.page.wait_for_selector(READY, timeout=timeout)
         return self
 

@@ -13,7 +13,6 @@ figure = ipv.Figure(width=360, height=300)
 with figure:
     points = ipv.scatter(x, y, z, size=8, marker="sphere", color="crimson")
     ipv.xyzlim(-1, 1)
-points.click_select = False
 size = w.FloatSlider(description="Size", min=1, max=20, value=8)
 clicked = w.Label("Click a point.")
 
