@@ -232,11 +232,9 @@ def test_ipyvolume_scatter_resizes_from_python_and_reports_a_click(server, brows
 
 # ipyvue creates one widget when it is imported (ipyvue.ForceLoad's
 # force_load_instance) and every Vue widget refers to it in its _jupyter_vue
-# trait. The session that imported ipyvue first owns it; when that session
-# ends, the widget is closed, and every later session's Vue widget fails to
-# serialize (AttributeError: 'NoneType' object has no attribute 'comm_id') and
-# the page answers 500. ipyvuetify's module-level `theme` widget is the same case.
-@pytest.mark.xfail(strict=True, reason="a widget a library creates at import is closed with the first session")
+# trait; ipyvuetify's module-level `theme` widget is the same case. Such widgets
+# are shared by every session (jupyter_bridge.comms.SharedComm): the first
+# visitor's leaving must not close them.
 def test_ipyvuetify_works_for_a_visitor_after_the_first_left(server, browser):
     pytest.importorskip("ipyvuetify")
     with open_widget_page(browser, server + "/ipyvuetify_app") as first:
