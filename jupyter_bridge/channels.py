@@ -97,9 +97,18 @@ class BrowserChannel(Channel):
 
     routes_comms = True
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, dev: bool = False) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        dev: bool = False,
+        receive_push: Callable[[Session[BrowserChannel], Message, Send | None], None] | None = None,
+    ) -> None:
         super().__init__()
         self.dev = dev
+        #: What takes a ``push_doc`` for an app that has no ``receive_push`` of its
+        #: own (a PushTarget has): the server's ``--allow-push`` handler, or None.
+        self.receive_push = receive_push
         self.comm_manager = comms.SessionCommManager()
         self.outbox = Outbox(loop)
         # send -> what to call if the session ends while that connection is open
@@ -116,6 +125,15 @@ class BrowserChannel(Channel):
 
     def create_comm(self, *args: Any, **kwargs: Any) -> BaseComm:
         return comms.SessionComm(*args, channel=self, **kwargs)
+
+    def open_shared_refs(self, data: dict[str, Any], sender: BaseComm) -> None:
+        """Open the shared widgets (comms.SharedComm) that ``data`` refers to, before it is sent."""
+        if not comms.shared_comms:
+            return
+        for ref in model_refs(data):
+            shared = comms.shared_comms.get(ref)
+            if shared is not None and shared is not sender:
+                shared.open_in(self)
 
     # Connections
 
@@ -265,11 +283,13 @@ class BrowserChannel(Channel):
         content = message.content
         parent = content["id"]
         if content["type"] == "push_doc":
-            # Only an app that asks for pushes (jupyter_bridge.client.PushTarget) gets them.
-            receive_push = getattr(session.application, "receive_push", None)
+            # An app that asks for pushes (jupyter_bridge.client.PushTarget), or any
+            # app of a server started with --allow-push.
+            receive_push = getattr(session.application, "receive_push", None) or self.receive_push
             if receive_push is None:
                 self.refuse(
-                    f"{session.application.name} does not accept pushed documents; push to an app "
+                    f"{session.application.name} does not accept pushed documents; start the server "
+                    "with --allow-push to let a push replace an app's document, or push to an app "
                     "served as jupyter_bridge.client.PushTarget()",
                     parent,
                     sender,
@@ -337,6 +357,9 @@ class BrowserChannel(Channel):
         comm = getattr(widget, "comm", None)
         if comm is None:
             return f"{type(widget).__name__} has been closed; create a new widget to display"
+        if isinstance(comm, comms.SharedComm):
+            comm.open_in(self)
+            return None
         if getattr(comm, "channel", None) is not self:
             return (
                 f"{type(widget).__name__} was not created in this session; create the "
@@ -360,6 +383,9 @@ class BrowserChannel(Channel):
         from ipywidgets.widgets.widget import _instances
 
         for comm_id, comm in list(self.comm_manager.comms.items()):
+            if isinstance(comm, comms.SharedComm):
+                comm.leave(self)  # it belongs to every session
+                continue
             widget = _instances.get(comm_id)
             try:
                 if widget is not None:

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import contextvars
 import logging
+import os
+import sys
+import weakref
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -25,10 +28,12 @@ if TYPE_CHECKING:
 __all__ = [
     "SessionComm",
     "SessionCommManager",
+    "SharedComm",
     "chain",
     "current_session",
     "install",
     "set_current_session",
+    "shared_comms",
 ]
 
 log = logging.getLogger(__name__)
@@ -93,6 +98,7 @@ class SessionComm(BaseComm):
         if msg_type == "comm_open":
             content["target_name"] = keys.get("target_name", self.target_name)
             content["target_module"] = keys.get("target_module", self.target_module)
+        self.channel.open_shared_refs(content["data"], self)
         self.channel.outbox.put(content, buffers)
 
     def open(
@@ -136,6 +142,145 @@ class SessionComm(BaseComm):
         self.channel.comm_manager.comms.pop(self.comm_id, None)
 
 
+#: The comms of widgets shared by every session, by comm id (see SharedComm).
+shared_comms: weakref.WeakValueDictionary[str, SharedComm] = weakref.WeakValueDictionary()
+
+
+class SharedComm(BaseComm):
+    """The comm of a widget a library makes once, when it is imported, for all to use.
+
+    ipycanvas sends every drawing command through one canvas manager made at
+    import; ipyvue's widgets all refer to one loader widget. Such a widget must
+    not belong to the session whose code happened to import the library (it
+    would close with that session, and other sessions would talk through it to
+    the first one's page). A shared comm is opened in each browser channel that
+    needs it, before the first message that does: when one of the session's
+    widgets refers to it, or when the session's code sends through it. Custom messages go only
+    to the session whose code sends them (a canvas manager's commands are for
+    that session's canvases); state changes go to every channel it is open in.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        self.channels: weakref.WeakSet[BrowserChannel] = weakref.WeakSet()
+        self._opening: dict[str, Any] = {}
+        super().__init__(*args, **kwargs)
+        shared_comms[self.comm_id] = self
+
+    def open(
+        self,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[Any] | None = None,
+    ) -> None:
+        self._closed = False
+        session = _current_session.get()
+        if session is not None and session.channel.routes_comms:
+            self._opening = {"data": data or {}, "metadata": metadata or {}, "buffers": buffers or []}
+            self.open_in(session.channel)
+            self._opening = {}
+
+    def open_in(self, channel: BrowserChannel) -> None:
+        """Open this comm in ``channel`` (its page gets the widget's current state); idempotent."""
+        if channel in self.channels or self._closed or channel.outbox.closed:
+            return
+        self.channels.add(channel)
+        channel.comm_manager.register_comm(self)
+        if self._opening:
+            data, metadata, buffers = self._opening["data"], self._opening["metadata"], self._opening["buffers"]
+        else:
+            from ipywidgets.widgets.widget import _instances, _remove_buffers
+
+            widget = _instances.get(self.comm_id)
+            if widget is None:
+                return
+            state, paths, buffers = _remove_buffers(widget.get_state())
+            data = {"state": state, "buffer_paths": paths}
+            metadata = {"version": _widget_protocol_version()}
+        channel.open_shared_refs(data, self)
+        channel.outbox.put(
+            {
+                "type": "comm_open",
+                "comm_id": self.comm_id,
+                "target_name": self.target_name,
+                "target_module": self.target_module,
+                "data": data,
+                "metadata": metadata,
+            },
+            buffers,
+        )
+
+    def leave(self, channel: BrowserChannel) -> None:
+        """``channel``'s session ended: stop sending to it (the widget lives on)."""
+        self.channels.discard(channel)
+        channel.comm_manager.comms.pop(self.comm_id, None)
+
+    def publish_msg(
+        self,
+        msg_type: str,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[Any] | None = None,
+        **keys: Any,
+    ) -> None:
+        data = data or {}
+        session = _current_session.get()
+        current = session.channel if session is not None and session.channel.routes_comms else None
+        if current is not None:
+            self.open_in(current)
+        if msg_type == "comm_msg" and data.get("method") == "custom" and current is not None:
+            targets = [current]  # a command for this session's own widgets
+        else:
+            targets = [c for c in self.channels if not c.outbox.closed]
+        for channel in targets:
+            content: dict[str, Any] = {
+                "type": msg_type,
+                "comm_id": self.comm_id,
+                "data": data,
+                "metadata": metadata or {},
+            }
+            if channel is current and channel.handling is not None:
+                content["parent"] = channel.handling
+            channel.open_shared_refs(data, self)
+            channel.outbox.put(content, buffers)
+
+    def close(
+        self,
+        data: dict[str, Any] | None = None,
+        metadata: dict[str, Any] | None = None,
+        buffers: list[Any] | None = None,
+        deleting: bool = False,
+    ) -> None:
+        if self._closed:
+            return
+        self.publish_msg("comm_close", data=self._close_data if data is None else data, metadata=metadata)
+        self._closed = True
+        for channel in list(self.channels):
+            self.leave(channel)
+        shared_comms.pop(self.comm_id, None)
+
+
+def made_by_a_library_import() -> bool:
+    """Whether the code running now is an installed library's module being imported.
+
+    The innermost module-level frame tells: it must be run by the import system
+    (not an app's script or notebook, which the app runs itself) for a module
+    whose file is in an installed-packages folder (not an app's own helper).
+    """
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_name != "<module>":
+        frame = frame.f_back
+    if frame is None or frame.f_back is None:
+        return False
+    imported = frame.f_back.f_code.co_filename.startswith("<frozen importlib")
+    return imported and f"-packages{os.sep}" in (frame.f_globals.get("__file__") or "")
+
+
+def _widget_protocol_version() -> str:
+    from ipywidgets._version import __protocol_version__
+
+    return __protocol_version__
+
+
 _previous_create_comm: Any = None
 #: For each router put under ours with chain(): the create_comm it replaced.
 _below: dict[Any, Any] = {}
@@ -145,6 +290,8 @@ def _create_comm(*args: Any, **kwargs: Any) -> BaseComm:
     session = _current_session.get()
     if session is None or not session.channel.routes_comms:
         return _previous_create_comm(*args, **kwargs)
+    if made_by_a_library_import():
+        return SharedComm(*args, **kwargs)
     return session.channel.create_comm(*args, **kwargs)
 
 

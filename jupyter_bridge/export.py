@@ -18,8 +18,9 @@ from .channels import BrowserChannel
 from .contexts import Request, SessionContext
 from .session import Session
 from .tokens import generate_session_id
+from .widget_modules import widget_module_file
 
-__all__ = ["document_html", "document_state"]
+__all__ = ["document_html", "document_state", "widget_modules"]
 
 def document_state(app: AppSpec, argv: list[str] | None = None, *, notebook_layout: str = "cells") -> dict[str, Any]:
     """Run ``app`` once, in a throwaway session, and return its document as widget state.
@@ -57,10 +58,9 @@ def document_html(app: AppSpec, argv: list[str] | None = None, *, notebook_layou
     """A self-contained static page of ``app``'s document: no server, no network.
 
     The page carries the widget state and the whole page client (script, styles
-    and fonts inline). Links made in the browser (``jslink``) keep working;
-    nothing reaches Python. Widget libraries other than ipywidgets' own controls
-    need their front-end modules next to the page (``static/nbextensions``), so
-    for them serve the app instead.
+    and fonts inline), and the front-end module of every other widget library
+    the document uses (bqplot, anywidget, ...), with the module loader they need.
+    Links made in the browser (``jslink``) keep working; nothing reaches Python.
     """
     from .server.bridge import STATIC_DIR, TEMPLATES_DIR
 
@@ -69,7 +69,11 @@ def document_html(app: AppSpec, argv: list[str] | None = None, *, notebook_layou
     css = _inline_assets((STATIC_DIR / manifest["client.css"]).read_text(encoding="utf-8"), STATIC_DIR)
     # The served pages' client is an ES module with chunks; this is all of it in one classic script.
     script = (STATIC_DIR / manifest["standalone.js"]).read_text(encoding="utf-8")
-    config = {"title": state["title"], "roots": state["roots"], "state": _manager_state(state)}
+    config: dict[str, Any] = {"title": state["title"], "roots": state["roots"], "state": _manager_state(state)}
+    modules = widget_modules(state["state"])
+    if modules:
+        config["modules"] = modules
+        config["requireJs"] = (STATIC_DIR / manifest["require.js"]).read_text(encoding="utf-8")
     environment = jinja2.Environment(
         loader=jinja2.FileSystemLoader(str(TEMPLATES_DIR)), autoescape=jinja2.select_autoescape(["html"])
     )
@@ -79,6 +83,39 @@ def document_html(app: AppSpec, argv: list[str] | None = None, *, notebook_layou
         script=Markup(script.replace("</script", "<\\/script")),
         config_json=Markup(json.dumps(config).replace("</", "<\\/")),
     )
+
+
+#: Modules the page client has built in.
+_BUILT_IN = re.compile(r"^@jupyter-widgets/(base|controls|output)$|^@jupyter-bridge/")
+#: An AMD module's dependencies: the first ``define([...]`` of the file.
+_DEFINE = re.compile(r"\bdefine\(\s*\[([^\]]*)\]")
+
+
+def widget_modules(state: dict[str, Any]) -> dict[str, str]:
+    """The source of every installed AMD module the models of ``state`` need, by name.
+
+    A module's own AMD dependencies come along. A package that installs only a
+    JupyterLab extension is not included: its container loads its files by
+    address, which a page opened from disk cannot serve, so its widgets show
+    the placeholder that names the package.
+    """
+    wanted: list[str] = []
+    for model in state.values():
+        wanted += [model.get("model_module"), model.get("state", {}).get("_view_module")]
+    sources: dict[str, str] = {}
+    while wanted:
+        name = wanted.pop()
+        if not isinstance(name, str) or not name or name in sources or _BUILT_IN.match(name):
+            continue
+        found = widget_module_file(f"{name}/index.js")
+        if found is None:
+            continue
+        source = Path(found).read_text(encoding="utf-8")
+        sources[name] = source
+        dependencies = _DEFINE.search(source)
+        if dependencies is not None:
+            wanted += re.findall(r"""["']([^"']+)["']""", dependencies.group(1))
+    return sources
 
 
 def _manager_state(state: dict[str, Any]) -> dict[str, Any]:

@@ -73,10 +73,14 @@ class Outbox:
             self._mergeable.pop(comm_id, None)
             return False
         index = self._mergeable.get(comm_id)
-        if index is None:
+        earlier = None if index is None else self._pending[index]
+        if earlier is None or _sets_a_key_again(earlier.content["data"], data):
+            # A trait set twice in one tick is sent twice, in order: libraries use a
+            # trait set and then reset as a message (plotly's FigureWidget sets
+            # _py2js_restyle to the change, then to None), and merging would leave
+            # the page only the reset.
             self._mergeable[comm_id] = len(self._pending)
             return False
-        earlier = self._pending[index]
         earlier.content["data"], earlier.buffers = _merge_updates(
             earlier.content["data"], earlier.buffers, data, message.buffers
         )
@@ -152,22 +156,20 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return None
 
 
+def _keys(data: dict[str, Any]) -> set[str]:
+    # ipywidgets deletes a top-level binary value from "state"; only its buffer path names it.
+    return set(data["state"]) | {path[0] for path in data.get("buffer_paths", [])}
+
+
+def _sets_a_key_again(first: dict[str, Any], second: dict[str, Any]) -> bool:
+    return not _keys(first).isdisjoint(_keys(second))
+
+
 def _merge_updates(
     first: dict[str, Any], first_buffers: list[Any], second: dict[str, Any], second_buffers: list[Any]
 ) -> tuple[dict[str, Any], list[Any]]:
-    """One update carrying ``first`` overridden by ``second``, buffers included."""
-    # ipywidgets deletes a top-level binary value from "state"; only its buffer path names it.
-    overridden = set(second["state"]) | {path[0] for path in second.get("buffer_paths", [])}
-    paths: list[Any] = []
-    buffers: list[Any] = []
-    for path, buffer in zip(first.get("buffer_paths", []), first_buffers):
-        if path[0] not in overridden:
-            paths.append(path)
-            buffers.append(buffer)
-    for path, buffer in zip(second.get("buffer_paths", []), second_buffers):
-        paths.append(path)
-        buffers.append(buffer)
+    """One update carrying ``first`` and ``second``, which set different keys, buffers included."""
     merged = {**first, "state": {**first["state"], **second["state"]}}
-    if paths or "buffer_paths" in first or "buffer_paths" in second:
-        merged["buffer_paths"] = paths
-    return merged, buffers
+    if "buffer_paths" in first or "buffer_paths" in second:
+        merged["buffer_paths"] = [*first.get("buffer_paths", []), *second.get("buffer_paths", [])]
+    return merged, [*first_buffers, *second_buffers]

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from . import comms, output
 from .activity import CallbackMonitor
 from .channels import Channel
-from .contexts import Request, ServerContext, SessionContext
+from .contexts import SessionContext
 from .document import DEFAULT_TITLE, Document, set_curdoc
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
     from .application import Application
 
-__all__ = ["AppError", "Request", "ServerContext", "Session", "SessionContext"]
+__all__ = ["AppError", "Session"]
 
 log = logging.getLogger(__name__)
 

@@ -10,6 +10,7 @@ import comm
 import pytest
 
 from jupyter_bridge import comms
+from jupyter_bridge.application import Application, FunctionHandler
 from jupyter_bridge.channels import BrowserChannel, Channel
 from jupyter_bridge.contexts import Request, SessionContext
 from jupyter_bridge.session import Session
@@ -37,7 +38,8 @@ def fallback():
 
 
 def session_with(channel: Channel) -> Session:
-    return Session(SessionContext("s", Request()), None, asyncio.get_running_loop(), channel=channel)
+    application = Application(FunctionHandler(lambda doc: None))
+    return Session(SessionContext("s", Request()), application, asyncio.get_running_loop(), channel=channel)
 
 
 def in_session(session: Session, func):
@@ -111,3 +113,81 @@ def test_the_current_session_is_set_per_context():
 
     assert context.run(comms.current_session) is marker
     assert comms.current_session() is None
+
+
+LIBRARY = '''
+import ipywidgets as w
+
+class Manager(w.DOMWidget):
+    """Like ipycanvas's canvas manager: one per process, made at import."""
+
+MANAGER = Manager()
+
+class Canvas(w.DOMWidget):
+    import traitlets
+    manager = traitlets.Instance(Manager, default_value=MANAGER).tag(sync=True, **w.widget_serialization)
+
+    def draw(self, what):
+        MANAGER.send({"draw": what, "on": self.model_id})
+'''
+
+
+@pytest.fixture
+def shared_library(tmp_path, monkeypatch):
+    """An installed library (a file in a site-packages folder) that makes a widget when imported."""
+    import sys
+
+    folder = tmp_path / "site-packages"
+    folder.mkdir()
+    (folder / "sharedlib.py").write_text(LIBRARY)
+    monkeypatch.syspath_prepend(str(folder))
+    comms.install()
+    yield
+    sys.modules.pop("sharedlib", None)
+
+
+async def test_a_widget_a_library_makes_at_import_is_shared_by_every_session(shared_library):
+    loop = asyncio.get_running_loop()
+    pages: dict[str, list[dict]] = {}
+
+    def open_page(name: str) -> tuple[Session, BrowserChannel]:
+        channel = BrowserChannel(loop)
+        session = session_with(channel)
+        pages[name] = []
+        channel.outbox.attach(lambda frame: pages[name].append(json.loads(frame)))
+        return session, channel
+
+    first, first_channel = open_page("first")
+    canvas_one = in_session(first, lambda: __import__("sharedlib").Canvas())  # the import happens here
+    import sharedlib
+
+    assert isinstance(sharedlib.MANAGER.comm, comms.SharedComm)
+    assert isinstance(canvas_one.comm, comms.SessionComm)
+    second, second_channel = open_page("second")
+    canvas_two = in_session(second, lambda: sharedlib.Canvas())
+    in_session(second, lambda: canvas_two.draw("circle"))
+    for channel in (first_channel, second_channel):
+        channel.outbox.flush()
+
+    manager_id = sharedlib.MANAGER.model_id
+    opened = {name: [m["comm_id"] for m in frames if m["type"] == "comm_open"] for name, frames in pages.items()}
+    # Each page got the shared manager (and its layout) before the canvas that refers to it...
+    for name, canvas in (("first", canvas_one), ("second", canvas_two)):
+        assert sharedlib.MANAGER.layout.model_id in opened[name]
+        assert opened[name].index(manager_id) < opened[name].index(canvas.model_id)
+    assert canvas_two.model_id not in opened["first"] and canvas_one.model_id not in opened["second"]
+    # ...and only the session that drew got its command.
+    drawn = {name: [m["data"] for m in frames if m["type"] == "comm_msg"] for name, frames in pages.items()}
+    assert drawn["first"] == []
+    assert [d["content"] for d in drawn["second"]] == [{"draw": "circle", "on": canvas_two.model_id}]
+
+    # The first session ends: the shared widget lives on for the second.
+    await first.destroy()
+    assert sharedlib.MANAGER.comm is not None and canvas_one.comm is None
+    in_session(second, lambda: canvas_two.draw("square"))
+    second_channel.outbox.flush()
+    assert pages["second"][-1]["data"]["content"] == {"draw": "square", "on": canvas_two.model_id}
+    await second.destroy()
+    assert sharedlib.MANAGER.comm is not None
+    sharedlib.MANAGER.close()
+    assert manager_id not in comms.shared_comms

@@ -80,20 +80,36 @@ async def test_messages_of_one_tick_are_sent_together_at_its_end_in_order():
     assert [m["type"] for m in messages(sent)] == ["comm_open", "comm_msg", "idle"]
 
 
-async def test_updates_of_one_widget_in_a_tick_merge_with_later_values_winning():
+async def test_updates_of_one_widget_in_a_tick_that_set_different_keys_merge():
     outbox, sent = await attached_outbox()
 
-    outbox.put(update("a", x=1, y=1))
+    outbox.put(update("a", x=1))
     outbox.put(update("b", z=1))
     outbox.put(update("a", y=2))
-    outbox.put(update("b", z=2, w=0))
+    outbox.put(update("b", w=0))
     await next_tick()
 
     sent_messages = messages(sent)
     assert [m["comm_id"] for m in sent_messages] == ["a", "b"]
     assert sent_messages[0]["data"] == {"method": "update", "state": {"x": 1, "y": 2}}
-    assert sent_messages[1]["data"]["state"] == {"z": 2, "w": 0}
+    assert sent_messages[1]["data"]["state"] == {"z": 1, "w": 0}
     assert [m["seq"] for m in sent_messages] == [1, 2]
+
+
+async def test_a_key_set_twice_in_a_tick_is_sent_twice_in_order():
+    # plotly's FigureWidget sends a change as a trait set and then reset to None.
+    outbox, sent = await attached_outbox()
+
+    outbox.put(update("a", restyle={"y": [1]}, n=1))
+    outbox.put(update("a", restyle=None))
+    outbox.put(update("a", n=2))
+    outbox.put(update("a", other=0))
+    await next_tick()
+
+    assert [m["data"]["state"] for m in messages(sent)] == [
+        {"restyle": {"y": [1]}, "n": 1},
+        {"restyle": None, "n": 2, "other": 0},
+    ]
 
 
 async def test_updates_in_different_ticks_are_not_merged():
@@ -107,22 +123,23 @@ async def test_updates_in_different_ticks_are_not_merged():
     assert [m["data"]["state"] for m in messages(sent)] == [{"x": 1}, {"x": 2}]
 
 
-async def test_merging_drops_the_buffer_of_an_overridden_key_and_keeps_the_others():
+async def test_merging_keeps_every_buffer_and_a_key_set_again_keeps_its_own():
     outbox, sent = await attached_outbox()
 
-    outbox.put(*binary_update("a", n=1, image=b"old image", table={"column": [b"column bytes"]}))
-    outbox.put(*binary_update("a", n=2, image=memoryview(b"new image")))
+    outbox.put(*binary_update("a", n=1, image=b"old image"))
+    outbox.put(*binary_update("a", table={"column": [b"column bytes"]}))
+    outbox.put(*binary_update("a", image=memoryview(b"new image")))
     await next_tick()
 
-    assert len(sent) == 1
-    message, buffers = parse(sent[0])
-    assert message["data"]["state"] == {"n": 2, "table": {"column": [None]}}
-    paths = message["data"]["buffer_paths"]
-    assert len(paths) == len(buffers)
-    assert sorted(zip(map(tuple, paths), buffers)) == [
-        (("image",), b"new image"),
+    assert len(sent) == 2
+    first, first_buffers = parse(sent[0])
+    assert first["data"]["state"] == {"n": 1, "table": {"column": [None]}}
+    assert sorted(zip(map(tuple, first["data"]["buffer_paths"]), first_buffers)) == [
+        (("image",), b"old image"),
         (("table", "column", 0), b"column bytes"),
     ]
+    second, second_buffers = parse(sent[1])
+    assert (second["data"]["buffer_paths"], second_buffers) == ([["image"]], [b"new image"])
 
 
 async def test_merging_an_update_without_buffers_into_one_with_buffers_keeps_them():

@@ -428,16 +428,18 @@ async def test_callback_errors_are_reported_and_the_session_goes_on(serve, caplo
     await client.close()
 
 
-async def test_updates_of_one_widget_in_one_tick_are_coalesced(serve):
+async def test_updates_of_one_widget_in_one_tick_are_coalesced_and_no_value_is_lost(serve):
     def app(doc):
         number = w.IntText(0)
         text = w.Text("")
         button = w.Button()
 
         def burst(_):
-            for i in range(1, 6):
-                number.value = i
-                text.value = str(i)
+            number.value = 1
+            number.description = "n"
+            text.value = "a"
+            number.disabled = True
+            number.value = 2  # a value set again is sent again: a library may use it as a message
 
         button.on_click(burst)
         doc.add_root(w.VBox([number, text, button]))
@@ -450,8 +452,9 @@ async def test_updates_of_one_widget_in_one_tick_are_coalesced(serve):
     updates = [m.content for m in client.frames[start:] if m.content["type"] == "comm_msg"]
     number, text = client.model_ids("IntTextModel")[0], client.model_ids("TextModel")[0]
     assert [(u["comm_id"], u["data"]["state"]) for u in updates] == [
-        (number, {"value": 5}),
-        (text, {"value": "5"}),
+        (number, {"value": 1, "description": "n", "disabled": True}),
+        (text, {"value": "a"}),
+        (number, {"value": 2}),
     ]
     await client.close()
 

@@ -15,7 +15,6 @@ from pathlib import Path
 from typing import Any
 
 import jinja2
-from jupyter_core.paths import jupyter_path
 from markupsafe import Markup
 from tornado import web
 from tornado.iostream import StreamClosedError
@@ -28,6 +27,7 @@ from ..protocol import SESSION_ID_ARGUMENT
 from ..session import AppError, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
+from ..widget_modules import federated_module, widget_module_file
 from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .index import SEARCH_ABOVE, IndexEntry, describe
@@ -444,25 +444,23 @@ class WidgetModuleHandler(BridgeHandler):
 
     ``/static/nbextensions/<name>/<file>`` is looked up in each
     ``share/jupyter/nbextensions`` folder Jupyter knows (``jupyter --paths``),
-    first match wins; nothing outside those folders is ever served.
+    first match wins. A package that installs only a JupyterLab extension
+    (``share/jupyter/labextensions/<name>/``) is served from there: its
+    ``<name>/index.js`` is a small AMD module that has the page client load the
+    extension's federated container, and its other files are the extension's.
+    Nothing outside those folders is ever served.
     """
 
     def get(self, relative: str) -> None:
-        found = _find_widget_file(relative)
-        if found is None:
-            raise web.HTTPError(404, f"no widget module file {relative!r} is installed")
-        content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"
+        found = widget_module_file(relative)
+        if found is not None:
+            content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"
+            body = Path(found).read_bytes()
+        else:
+            shim = federated_module(relative)
+            if shim is None:
+                raise web.HTTPError(404, f"no widget module file {relative!r} is installed")
+            content_type, body = "text/javascript", shim.encode()
         self.set_header("Content-Type", content_type)
         self.set_header("Cache-Control", "no-cache")
-        self.finish(Path(found).read_bytes())
-
-
-def _find_widget_file(relative: str) -> str | None:
-    if not relative or relative.startswith("/") or "\\" in relative:
-        return None
-    for root in jupyter_path("nbextensions"):
-        root_real = os.path.realpath(root)
-        candidate = os.path.realpath(os.path.join(root_real, relative))
-        if candidate.startswith(root_real + os.sep) and os.path.isfile(candidate):
-            return candidate
-    return None
+        self.finish(body)

@@ -17,13 +17,16 @@ interface Sender {
   send(message: ClientMessage, buffers?: readonly Buffer[]): void;
 }
 
-type Callback = (event: CommEvent) => void;
+/** A model's handler; a state update's returns the promise of its being applied. */
+type Callback = (event: CommEvent) => unknown;
 
 export class Comm implements IClassicComm {
   private onMessage: Callback | null = null;
   private onClose: Callback | null = null;
-  /** Events that arrived before the model attached its callbacks, in arrival order. */
+  /** Events not delivered yet, in arrival order. */
   private queue: { close: boolean; event: CommEvent }[] = [];
+  /** The last state update handed to the model, until it is applied (it deserializes asynchronously). */
+  private applying: Promise<unknown> | null = null;
 
   constructor(
     readonly comm_id: string,
@@ -44,14 +47,18 @@ export class Comm implements IClassicComm {
     return this.comms?.close(this.comm_id) ?? '';
   }
 
+  // A model attaches its comm handler in WidgetModel.initialize, and a
+  // subclass its own "msg:custom" listener only after that returns: events
+  // queued meanwhile are delivered once initialize is done, as a kernel's
+  // messages would arrive (ipycanvas's first drawing commands were lost).
   on_msg(callback: Callback): void {
     this.onMessage = callback;
-    this.flush();
+    queueMicrotask(() => this.flush());
   }
 
   on_close(callback: Callback): void {
     this.onClose = callback;
-    this.flush();
+    queueMicrotask(() => this.flush());
   }
 
   deliver(close: boolean, event: CommEvent): void {
@@ -63,13 +70,42 @@ export class Comm implements IClassicComm {
     // The model attaches on_close before on_msg: hold everything until the
     // first queued event has its callback, so order is kept.
     while (this.queue.length > 0) {
-      const callback = this.queue[0].close ? this.onClose : this.onMessage;
+      const { close, event } = this.queue[0];
+      const callback = close ? this.onClose : this.onMessage;
       if (callback === null) {
         return;
       }
-      callback(this.queue.shift()!.event);
+      // A model applies a state update asynchronously but handles a custom
+      // message at once: as from a kernel, a custom message waits until the
+      // updates before it are applied (ipympl sizes its canvas on a "resize"
+      // message from the _size that the update just before it sets). Updates
+      // are handed over at once, so a view made meanwhile still comes after them.
+      if (this.applying !== null && !close && isCustom(event)) {
+        const waited = this.applying;
+        void waited.then(
+          () => this.resume(waited),
+          () => this.resume(waited),
+        );
+        return;
+      }
+      this.queue.shift();
+      const applied = callback(event);
+      if (applied instanceof Promise) {
+        this.applying = applied;
+      }
     }
   }
+
+  private resume(waited: Promise<unknown>): void {
+    if (this.applying === waited) {
+      this.applying = null;
+      this.flush();
+    }
+  }
+}
+
+function isCustom(event: CommEvent): boolean {
+  return (event.content.data as { method?: unknown }).method === 'custom';
 }
 
 /** The session's comms, and the callbacks waiting for the server's `idle`. */

@@ -1,7 +1,9 @@
 // lazy.ts for the standalone build: everything is in the one script already.
 
+import * as federated from './federated';
 import * as output from './output';
 import * as sanitizer from './sanitizer';
 
 export const loadOutput = () => Promise.resolve(output);
 export const loadSanitizer = () => Promise.resolve(sanitizer);
+export const loadFederated = () => Promise.resolve(federated);

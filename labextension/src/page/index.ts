@@ -12,7 +12,7 @@ import './page.css';
 import { Comms } from './comm';
 import { Connection } from './connection';
 import { BridgeManager } from './manager';
-import { amdLoader } from './modules';
+import { amdLoader, type InlineModules } from './modules';
 import type { ServerMessage } from './protocol';
 import { Roots } from './roots';
 import { Status } from './status';
@@ -33,6 +33,9 @@ interface StaticConfig {
   roots: string[];
   state: Parameters<BridgeManager['set_state']>[0];
   modulesUrl?: string;
+  /** The third-party widget modules the state needs, and RequireJS, as sources. */
+  modules?: InlineModules['modules'];
+  requireJs?: string;
 }
 
 export interface JupyterBridge {
@@ -75,7 +78,8 @@ function webSocketUrl(relative: string): URL {
 function startStatic(config: StaticConfig): Promise<void> {
   const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
   const modulesUrl = new URL(config.modulesUrl ?? './', document.baseURI).href;
-  const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
+  const inline = config.modules && config.requireJs ? { modules: config.modules, requireJs: config.requireJs } : undefined;
+  const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href, inline));
   const roots = new Roots(manager, container);
   document.documentElement.dataset.jbState = 'static';
   return manager

@@ -6,6 +6,7 @@
 import * as base from '@jupyter-widgets/base';
 import * as controls from '@jupyter-widgets/controls';
 import * as output from '@jupyter-widgets/output';
+import { loadFederated } from './lazy';
 import type { ModuleLoader } from './manager';
 
 interface RequireError extends Error {
@@ -27,15 +28,36 @@ const SHARED: Record<string, unknown> = {
   '@jupyter-widgets/output': output,
 };
 
+/** The AMD id of federated.ts's loader, named by the server's modules of labextension-only packages. */
+const FEDERATED = '@jupyter-bridge/federated';
+
 /** `name` and `@scope/name` are packages; anything longer is a file inside one. */
 const PACKAGE = /^(@[^/]+\/)?[^/@]+$/;
 
-export function amdLoader(modulesUrl: string, requireUrl: string): ModuleLoader {
+/** Module sources a static page carries (`jupyter-bridge html`), and the module loader's. */
+export interface InlineModules {
+  modules: Record<string, string>;
+  requireJs: string;
+}
+
+/**
+ * A loader of AMD widget modules from `modulesUrl`, or, in a static page, from
+ * the sources it carries: those load through blob: URLs, so a page opened
+ * from disk needs no file beside it.
+ */
+export function amdLoader(modulesUrl: string, requireUrl: string, inline?: InlineModules): ModuleLoader {
   let loading: Promise<RequireJS> | null = null;
+  const files: Record<string, string> = {};
+  if (inline !== undefined) {
+    for (const [id, source] of Object.entries(inline.modules)) {
+      files[id] = scriptUrl(source);
+    }
+    requireUrl = scriptUrl(inline.requireJs);
+  }
   return async (name, version) => {
     let req: RequireJS;
     try {
-      loading ??= loadRequire(modulesUrl, requireUrl);
+      loading ??= loadRequire(modulesUrl, requireUrl, files);
       req = await loading;
     } catch (error) {
       loading = null; // let a later widget try again
@@ -44,6 +66,7 @@ export function amdLoader(modulesUrl: string, requireUrl: string): ModuleLoader 
     return new Promise((resolve, reject) => {
       req(
         [name],
+        // A labextension-only package's module is a promise of its classes: resolve adopts it.
         (module) => resolve(module),
         (error) => {
           // Forget the failure so that a later widget of this package can try again.
@@ -55,9 +78,13 @@ export function amdLoader(modulesUrl: string, requireUrl: string): ModuleLoader 
   };
 }
 
-function loadRequire(modulesUrl: string, requireUrl: string): Promise<RequireJS> {
+function scriptUrl(source: string): string {
+  return URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
+}
+
+function loadRequire(modulesUrl: string, requireUrl: string, files: Record<string, string>): Promise<RequireJS> {
   return new Promise((resolve, reject) => {
-    const ready = () => resolve(configure(modulesUrl));
+    const ready = () => resolve(configure(modulesUrl, files));
     // A page template may bring its own RequireJS; use it rather than load a second one.
     if (typeof window.requirejs === 'function') {
       ready();
@@ -74,7 +101,13 @@ function loadRequire(modulesUrl: string, requireUrl: string): Promise<RequireJS>
   });
 }
 
-function configure(modulesUrl: string): RequireJS {
+function configure(modulesUrl: string, files: Record<string, string>): RequireJS {
+  // Bundles built for the classic Notebook find their fonts and chunks at
+  // <body data-base-url>nbextensions/<name>/ (jupyter-vuetify's icon fonts do);
+  // without the attribute they ask for "nullnbextensions/...".
+  if (document.body.dataset.baseUrl === undefined && modulesUrl.endsWith('nbextensions/')) {
+    document.body.dataset.baseUrl = modulesUrl.slice(0, -'nbextensions/'.length);
+  }
   const req = window.requirejs as RequireJS;
   req.config({
     baseUrl: modulesUrl,
@@ -82,7 +115,9 @@ function configure(modulesUrl: string): RequireJS {
     // RequireJS looks for package `name` at <baseUrl>name.js; packages keep it in name/index.js.
     // Rewriting here (RequireJS's own hook) also covers packages that depend on packages.
     onNodeCreated(node: HTMLScriptElement, _config: object, id: string, url: string) {
-      if (PACKAGE.test(id) && url === `${modulesUrl}${id}.js`) {
+      if (Object.hasOwn(files, id)) {
+        node.src = files[id];
+      } else if (PACKAGE.test(id) && url === `${modulesUrl}${id}.js`) {
         node.src = `${modulesUrl}${id}/index.js`;
       }
     },
@@ -91,6 +126,10 @@ function configure(modulesUrl: string): RequireJS {
   for (const [id, module] of Object.entries(SHARED)) {
     define(id, [], () => module);
   }
+  // The server's module for a package that installs only a JupyterLab extension calls this.
+  // (Loaded with the first such package: pages without one never parse it.)
+  define(FEDERATED, [], () => (name: string, entry: string) =>
+    loadFederated().then((federated) => federated.federatedLoader(modulesUrl)(name, entry)));
   return req;
 }
 

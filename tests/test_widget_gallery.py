@@ -1,0 +1,270 @@
+"""Every library of the widget gallery in headless Chromium: its own DOM, both directions, offline.
+
+Each test opens one app of examples/widgets/ and checks what a user would see:
+the library drew its widget, a Python callback's change reached the page, a
+user event in the page reached Python (the app shows what arrived), and the
+page logged no error and fetched nothing from off this machine.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+import urllib.request
+from collections.abc import Iterator
+
+import pytest
+from conftest import ROOT
+from support import HAVE_CHROMIUM, serving
+from widget_pages import OSM_TILES, WIDGET_EXAMPLES, open_widget_page, widget_server
+
+pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[str]:
+    with widget_server() as base:
+        yield base
+
+
+def nudge_slider(page, steps: int = 1) -> None:
+    """Move the page's first ipywidgets slider ``steps`` to the right, as the keyboard does."""
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(steps):
+        handle.press("ArrowRight")
+
+
+def click_at(page, selector: str, fx: float = 0.5, fy: float = 0.5) -> None:
+    """Click inside the first ``selector`` at fractions ``fx``, ``fy`` of its width and height."""
+    box = page.locator(selector).first.bounding_box()
+    page.mouse.click(box["x"] + box["width"] * fx, box["y"] + box["height"] * fy)
+
+
+def test_ipyleaflet_map_zooms_from_python_and_reports_clicks(server, browser):
+    pytest.importorskip("ipyleaflet")
+    with open_widget_page(browser, server + "/ipyleaflet_app", tiles=OSM_TILES) as page:
+        page.wait_for_widget(".leaflet-container .leaflet-tile-loaded")
+        assert page.tiles_served, "the map asked for no tile"
+
+        # Python -> page: the slider's callback sets the map's zoom, and the map fetches zoom-5 tiles.
+        nudge_slider(page)
+        page.wait_for_function(
+            "() => document.querySelector('.leaflet-container .leaflet-tile-container img[src*=\"/5/\"]')"
+        )
+        # page -> Python: a click reaches the handler, which draws a circle where it landed.
+        click_at(page, ".leaflet-container")
+        page.wait_for_text("click at 52.")
+        page.wait_for_widget(".leaflet-overlay-pane path.leaflet-interactive")
+        page.assert_clean()
+
+
+def test_ipydatagrid_grows_from_python_and_reports_the_picked_cell(server, browser):
+    pytest.importorskip("ipydatagrid")
+    with open_widget_page(browser, server + "/ipydatagrid_app") as page:
+        page.wait_for_widget(".lm-DataGrid canvas")
+        before = page.look_of(".lm-DataGrid")
+        page.get_by_role("button", name="Add a city").click()
+        page.wait_for_new_look(".lm-DataGrid", before)
+
+        # The first body cell of the "city" column: below the header row, right of the index column.
+        grid = page.locator(".lm-DataGrid").bounding_box()
+        page.mouse.click(grid["x"] + 64 + 60, grid["y"] + 20 + 10)
+        page.wait_for_text("picked Lisbon")
+        page.assert_clean()
+
+
+def test_ipytree_grows_from_python_and_reports_the_picked_node(server, browser):
+    pytest.importorskip("ipytree")
+    with open_widget_page(browser, server + "/ipytree_app") as page:
+        page.wait_for_widget(".jstree-anchor", count=3)
+        page.locator(".widget-text input").fill("Quince")
+        page.locator(".widget-text input").press("Enter")
+        page.get_by_role("button", name="Add").click()
+        page.locator(".jstree-anchor", has_text="Quince").wait_for()
+
+        page.locator(".jstree-anchor", has_text="Pear").click()
+        page.wait_for_text("picked Pear")
+        page.assert_clean()
+
+
+def test_jupyter_scatter_resizes_points_from_python_and_reports_the_selection(server, browser):
+    pytest.importorskip("jscatter")
+    with open_widget_page(browser, server + "/jupyter_scatter_app") as page:
+        page.wait_for_widget("canvas")  # the plot's WebGL canvas comes first
+        before = page.look_of("canvas")
+        nudge_slider(page, 10)
+        page.wait_for_new_look("canvas", before)
+
+        # The middle point of the 5 x 5 grid sits at the centre of the plot.
+        click_at(page, "canvas")
+        page.wait_for_text("selected (0, 0)")
+        page.assert_clean()
+
+
+def test_altair_jupyter_chart_takes_params_from_python_and_reports_the_clicked_bar(server, browser):
+    pytest.importorskip("altair")
+    pytest.importorskip("vl_convert", reason="altair's offline mode needs vl-convert-python")
+    with open_widget_page(browser, server + "/altair_app") as page:
+        page.wait_for_widget(".vega-embed")
+        before = page.look_of(".vega-embed")
+        handle = page.locator(".widget-slider .noUi-handle").first
+        handle.focus()
+        for _ in range(10):  # cut-off 50 -> 40: plum (43 sold) turns orange
+            handle.press("ArrowLeft")
+        page.wait_for_new_look(".vega-embed", before)
+
+        plum = ".vega-embed path[aria-label*='plum']"
+        page.wait_for_function(f"() => document.querySelector(\"{plum}\").getAttribute('fill') === 'darkorange'")
+
+        # page -> Python: clicking a bar sets the chart's point selection in Python.
+        page.locator(".vega-embed path[aria-label*='fig']").click()
+        page.wait_for_text("picked fig")
+        page.assert_clean()
+
+
+def test_anywidget_syncs_a_trait_and_round_trips_custom_messages_with_buffers(server, browser):
+    with open_widget_page(browser, server + "/anywidget_app") as page:
+        page.wait_for_widget("button.tally")
+        nudge_slider(page, 3)
+        page.wait_for_text("count is 3", "button.tally")
+
+        page.locator("button.tally").click()
+        page.wait_for_text("Python heard a click at count 3")
+        page.wait_for_text("reply: thanks, 1024 bytes", ".tally-reply")
+        page.assert_clean()
+
+
+def test_bqplot_moves_points_from_python_and_reports_the_clicked_point(server, browser):
+    with open_widget_page(browser, server + "/bqplot_app") as page:
+        page.wait_for_widget(".bqplot .dot", count=8)
+        third = page.locator(".bqplot .dot").nth(3)
+        before = third.get_attribute("transform") or third.evaluate("e => e.parentNode.getAttribute('transform')")
+        nudge_slider(page, 4)
+        page.wait_for_function(
+            "before => { const d = document.querySelectorAll('.bqplot .dot')[3];"
+            " return (d.getAttribute('transform') || d.parentNode.getAttribute('transform')) !== before; }",
+            arg=before,
+        )
+        third.click()
+        page.wait_for_text("clicked point 3: y = 0.71")
+        page.assert_clean()
+
+
+def test_ipyvuetify_components_follow_python_and_report_clicks(server, browser):
+    pytest.importorskip("ipyvuetify")
+    with open_widget_page(browser, server + "/ipyvuetify_app") as page:
+        page.wait_for_widget(".v-btn")
+        page.wait_for_widget(".v-progress-linear")
+        nudge_slider(page, 5)
+        page.wait_for_text("25 %", ".v-chip")
+        page.wait_for_function(
+            "() => document.querySelector('.v-progress-linear').getAttribute('aria-valuenow') === '25'"
+        )
+        page.locator(".v-btn").click()
+        page.wait_for_text("pressed 1 times")
+        # Vuetify's icon font came from the package's own files.
+        page.wait_for_function(
+            "() => [...document.fonts].some(f => f.family === 'Material Design Icons' && f.status === 'loaded')"
+        )
+        page.assert_clean()
+
+
+def test_ipywebrtc_streams_an_image_python_chose_and_sends_a_snapshot_back(server, browser):
+    pytest.importorskip("ipywebrtc")
+    with open_widget_page(browser, server + "/ipywebrtc_app") as page:
+        page.wait_for_widget("video")
+        page.wait_for_function("() => document.querySelector('video').readyState >= 2")
+        before = page.look_of("video")
+        page.get_by_role("button", name="orange").click()
+        page.wait_for_new_look("video", before)
+
+        page.get_by_role("button", name="Take a snapshot").click()
+        page.wait_for_text("snapshot of ")
+        page.assert_clean()
+
+
+def check_pythreejs(page) -> None:
+    page.wait_for_widget(".widget-box canvas")
+    before = page.look_of(".widget-box canvas")
+    nudge_slider(page, 30)
+    page.wait_for_new_look(".widget-box canvas", before)
+    # The cube fills the middle of the view: a click there picks it.
+    click_at(page, ".widget-box canvas")
+    page.wait_for_text("clicked the cube at")
+    page.assert_clean()
+
+
+def check_ipyvolume(page) -> None:
+    page.wait_for_widget(".widget-box canvas")
+    before = page.look_of(".widget-box canvas")
+    nudge_slider(page, 20)
+    page.wait_for_new_look(".widget-box canvas", before)
+    # Point 0 sits at the centre of the view.
+    click_at(page, ".widget-box canvas")
+    page.wait_for_text("clicked point 0")
+    page.assert_clean()
+
+
+# The classic Notebook runs each nbextension's extension.js at page load; those
+# of jupyter-threejs and ipyvolume map the RequireJS module "three" to the copy
+# of three.js each ships beside its index.js. The page client runs no
+# extension.js, so "three" is asked for at static/nbextensions/three/index.js
+# and answered 404, and neither library's module loads.
+THREE_UNMAPPED = "the page client does not apply the RequireJS map of jupyter-threejs's and ipyvolume's extension.js"
+
+
+@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED)
+def test_pythreejs_cube_turns_from_python_and_reports_a_pick(server, browser):
+    pytest.importorskip("pythreejs")
+    with open_widget_page(browser, server + "/pythreejs_app") as page:
+        check_pythreejs(page)
+
+
+@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED + "; its legend is an ipyvue widget (see below)")
+def test_ipyvolume_scatter_resizes_from_python_and_reports_a_click(server, browser):
+    pytest.importorskip("ipyvolume")
+    with open_widget_page(browser, server + "/ipyvolume_app") as page:
+        check_ipyvolume(page)
+
+
+# ipyvue creates one widget when it is imported (ipyvue.ForceLoad's
+# force_load_instance) and every Vue widget refers to it in its _jupyter_vue
+# trait; ipyvuetify's module-level `theme` widget is the same case. Such widgets
+# are shared by every session (jupyter_bridge.comms.SharedComm): the first
+# visitor's leaving must not close them.
+def test_ipyvuetify_works_for_a_visitor_after_the_first_left(server, browser):
+    pytest.importorskip("ipyvuetify")
+    with open_widget_page(browser, server + "/ipyvuetify_app") as first:
+        first.wait_for_widget(".v-btn")
+    wait_for_no_sessions(server)
+    with open_widget_page(browser, server + "/ipyvuetify_app") as second:
+        second.wait_for_widget(".v-btn")
+        second.locator(".v-btn").click()
+        second.wait_for_text("pressed 1 times")
+        second.assert_clean()
+
+
+def wait_for_no_sessions(server: str, timeout: float = 60) -> None:
+    """Wait until the server has ended every session (closed tabs' sessions expire)."""
+    deadline = time.monotonic() + timeout
+    while json.loads(urllib.request.urlopen(server + "/healthz").read())["sessions"]:
+        assert time.monotonic() < deadline, f"sessions still open after {timeout} s"
+        time.sleep(0.2)
+
+
+def test_readme_gallery_command_serves_every_widget_example(monkeypatch):
+    """The README's `jupyter-bridge serve --glob ...` line, run as written, lists every widget app."""
+    readme = (ROOT / "README.md").read_text()
+    line = re.search(r"jupyter-bridge serve (--glob .*)", readme)
+    assert line, "the README no longer shows the gallery command"
+    monkeypatch.chdir(ROOT)  # the command's paths are relative to the checkout
+    with serving(*shlex.split(line.group(1))) as base:
+        index = urllib.request.urlopen(base + "/").read().decode()
+    expected = [path.stem for path in WIDGET_EXAMPLES.glob("*.py")]
+    expected += [path.stem for path in (WIDGET_EXAMPLES / "notebooks").glob("*.ipynb")]
+    expected += ["sliders", "dashboard"]  # and the main gallery's apps
+    missing = [name for name in expected if f'/{name}"' not in index and f"/{name}'" not in index]
+    assert len(expected) > 15 and not missing, f"not on the index page: {missing}"

@@ -1,0 +1,83 @@
+"""Finding widget front ends: nbextension AMD modules, labextension-only packages, exports."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import ipywidgets as w
+import pytest
+from wsclient import fetch_page
+
+from jupyter_bridge.export import widget_modules
+from jupyter_bridge.widget_modules import federated_module, labextension_entry, widget_module_file
+
+
+@pytest.fixture
+def share(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A Jupyter data folder holding one AMD package, one labextension-only package and one with both."""
+    root = tmp_path / "share"
+    amd = root / "nbextensions" / "amd-widgets"
+    amd.mkdir(parents=True)
+    (amd / "index.js").write_text('define(["@jupyter-widgets/base", "amd-helpers"], function (base) { return {}; });')
+    (root / "nbextensions" / "amd-helpers").mkdir()
+    (root / "nbextensions" / "amd-helpers" / "index.js").write_text("define([], function () { return {}; });")
+    for name, entry in [("lab-widgets", "static/remoteEntry.abc.js"), ("@scope/lab-widgets", "./static/remoteEntry.def.js"),
+                        ("amd-widgets", "static/remoteEntry.123.js")]:  # fmt: skip
+        folder = root / "labextensions" / name
+        (folder / "static").mkdir(parents=True)
+        (folder / "package.json").write_text(json.dumps({"name": name, "jupyterlab": {"_build": {"load": entry}}}))
+        (folder / entry).write_text("var _JUPYTERLAB;")
+        (folder / "static" / "509.chunk.js").write_text("// a chunk")
+    (tmp_path / "secret.txt").write_text("not a widget file")
+    monkeypatch.setenv("JUPYTER_PATH", str(root))
+    return root
+
+
+def test_an_amd_package_is_served_from_nbextensions_even_with_a_labextension(share):
+    assert widget_module_file("amd-widgets/index.js") == str((share / "nbextensions/amd-widgets/index.js").resolve())
+    assert labextension_entry("amd-widgets") is None
+    assert federated_module("amd-widgets/index.js") is None
+
+
+def test_a_labextension_only_package_gets_an_amd_module_that_loads_its_container(share):
+    assert labextension_entry("lab-widgets") == "static/remoteEntry.abc.js"
+    assert widget_module_file("lab-widgets/index.js") is None
+    shim = federated_module("lab-widgets/index.js")
+    assert shim is not None
+    assert 'define(["@jupyter-bridge/federated"]' in shim and 'load("lab-widgets", "static/remoteEntry.abc.js")' in shim
+    assert 'load("@scope/lab-widgets", "static/remoteEntry.def.js")' in (federated_module("@scope/lab-widgets/index.js") or "")
+    # The container's own files come from the extension's folder.
+    assert widget_module_file("lab-widgets/static/509.chunk.js") == str((share / "labextensions/lab-widgets/static/509.chunk.js").resolve())
+    assert widget_module_file("@scope/lab-widgets/static/remoteEntry.def.js") is not None
+
+
+@pytest.mark.parametrize(
+    "relative",
+    ["lab-widgets/../../secret.txt", "../secret.txt", "/etc/passwd", "lab-widgets\\..\\x", "nothing/index.js", "",
+     "lab-widgets/package.json/../../../secret.txt", "../lab-widgets/index.js"],
+)  # fmt: skip
+def test_nothing_outside_the_extension_folders_is_found(share, relative):
+    assert widget_module_file(relative) is None
+    assert federated_module(relative) is None
+
+
+async def test_the_server_answers_a_labextension_only_package_and_refuses_the_rest(serve, share):
+    server = serve({"/": lambda doc: doc.add_root(w.Label("x"))})
+    base = f"http://127.0.0.1:{server.port}/static/nbextensions/"
+    status, body = await fetch_page(base + "lab-widgets/index.js")
+    assert status == 200 and 'load("lab-widgets", "static/remoteEntry.abc.js")' in body
+    assert await fetch_page(base + "lab-widgets/static/remoteEntry.abc.js") == (200, "var _JUPYTERLAB;")
+    assert (await fetch_page(base + "amd-widgets/index.js"))[1].startswith("define([")
+    assert (await fetch_page(base + "missing-widgets/index.js"))[0] == 404
+
+
+def test_an_export_carries_the_modules_its_models_name_and_their_amd_dependencies(share):
+    state = {
+        "a": {"model_module": "amd-widgets", "state": {"_view_module": "amd-widgets"}},
+        "b": {"model_module": "@jupyter-widgets/controls", "state": {"_view_module": "@jupyter-widgets/controls"}},
+        "c": {"model_module": "lab-widgets", "state": {}},
+    }
+    modules = widget_modules(state)
+    assert sorted(modules) == ["amd-helpers", "amd-widgets"]
+    assert modules["amd-helpers"] == "define([], function () { return {}; });"
