@@ -2,7 +2,7 @@
 
     python docs/screenshots.py [--out docs/images] [--only sliders dashboard]
 
-Serves ``examples/*`` (and the admin page) with ``jupyter-bridge serve`` on a free
+Serves ``examples/*`` and the widget gallery (and the admin page) with ``jupyter-bridge serve`` on a free
 port, opens each page in headless Chromium with the browser's colour scheme set
 to light and then dark, and writes ``<page>-light.png`` and ``<page>-dark.png``.
 Run it again after changing how pages look; never edit the images by hand.
@@ -23,6 +23,8 @@ ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run"]
 VIEWPORT = {"width": 1000, "height": 640}
+#: The example pages, as the README's gallery command serves them.
+GLOBS = ("*", "widgets/*", "widgets/notebooks/*")
 
 
 def free_port() -> int:
@@ -62,7 +64,12 @@ def shoot(base: str, paths: list[str], out: Path) -> list[Path]:
                 for path in paths:
                     page.goto(base + path)
                     if path != "/":
-                        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=30_000)
+                        # A failing app is shot as its error page, and said so.
+                        page.wait_for_selector(
+                            "#jupyter-bridge-roots[data-jb-ready='1'], .jb-error-page", timeout=60_000
+                        )
+                        if page.locator(".jb-error-page").count():
+                            print(f"warning: {path} failed; its picture shows the error", file=sys.stderr)
                     page.wait_for_load_state("networkidle")
                     page.wait_for_timeout(700)  # transitions of the widgets' first paint
                     name = path.strip("/").replace("/", "-") or "index"
@@ -83,7 +90,7 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     port = free_port()
     server = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", "--glob", str(ROOT / "examples" / "*"),
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", "--glob", *(str(ROOT / "examples" / p) for p in GLOBS),
          "--admin", "--port", str(port), "--address", "127.0.0.1", "--log-level", "warning"],
         cwd=ROOT,
     )

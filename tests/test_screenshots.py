@@ -32,8 +32,12 @@ def test_the_script_shoots_each_page_light_and_dark(tmp_path):
 
 def test_every_example_has_its_pictures():
     images = ROOT / "docs" / "images"
-    names = {p.stem if p.is_file() else p.name for p in EXAMPLES.iterdir()
-             if (p.suffix in (".py", ".ipynb") or (p / "main.py").is_file()) and not p.name.startswith(("_", "."))}
+    folders = [EXAMPLES, EXAMPLES / "widgets", EXAMPLES / "widgets" / "notebooks"]
+    names = {
+        p.stem if p.is_file() else p.name
+        for folder in folders if folder.is_dir() for p in folder.iterdir()
+        if (p.suffix in (".py", ".ipynb") or (p / "main.py").is_file()) and not p.name.startswith(("_", "."))
+    }
     missing = sorted(f"{name}-{scheme}.png" for name in names for scheme in ("light", "dark")
                      if not (images / f"{name}-{scheme}.png").is_file())
     assert missing == [], f"run `python docs/screenshots.py`: {missing}"
