@@ -108,6 +108,9 @@ def test_header_shows_the_title_and_the_connection_state(app_server, page):
     header_box = header.bounding_box()
     assert box["x"] >= 12 and box["y"] >= header_box["y"] + header_box["height"] + 8
     assert page.locator(".jb-loading").is_hidden() and page.locator(".jb-no-roots").count() == 0
+    # The spinner came first, but the page's script ends up in the head, as widget
+    # bundles that look for their files beside "the last script" expect.
+    assert page.evaluate("document.head.querySelectorAll('script[data-jb-head]').length") == 1
     assert page.errors == []  # type: ignore[attr-defined]
 
 

@@ -169,6 +169,10 @@ function start(): JupyterBridge {
 }
 
 function boot(): void {
+  // Behind a spinner sent first (page.html, shell.html) the page's own script
+  // lands in the body, after the scripts require.js adds to the head: widget
+  // bundles that find their files from "the last script" would look beside it.
+  document.querySelectorAll('body script[data-jb-head]').forEach((script) => document.head.append(script));
   try {
     const config = readConfig();
     if (config.state !== undefined) {
