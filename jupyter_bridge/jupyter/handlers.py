@@ -19,6 +19,13 @@ import jinja2
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
+
+try:
+    from jupyter_server.auth.decorator import allow_unauthenticated
+except ImportError:  # jupyter_server < 2.13 lets any handler without @authenticated through
+
+    def allow_unauthenticated(method: Any) -> Any:
+        return method
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, routing, web, websocket
 from tornado.escape import url_unescape
@@ -28,7 +35,7 @@ from ..server.bridge import TEMPLATES_DIR as BRIDGE_TEMPLATES_DIR
 from ..server.bridge import Bridge
 from .apps import file_inside_root, find_apps
 
-__all__ = ["AUTH_RESOURCE", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
+__all__ = ["AUTH_RESOURCE", "PUBLIC_HANDLERS", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -142,18 +149,28 @@ READ_ONLY_HANDLERS: tuple[type[web.RequestHandler], ...] = (
 )
 
 
+#: Handlers of public files that need no user: the page client's content-hashed,
+#: immutable assets, the same bytes for everyone (as Jupyter's own ``/static/``).
+#: Module scripts, modulepreloads and fonts are fetched in CORS mode, and JupyterHub
+#: refuses cookie logins on such requests (they carry no XSRF token): behind
+#: ``@authenticated`` each chunk would be sent into the hub's OAuth flow.
+PUBLIC_HANDLERS: tuple[type[web.RequestHandler], ...] = (bridge_handlers.AssetHandler,)
+
+
 def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
     """``cls`` behind Jupyter's auth: pages redirect to the login page, sockets get 403.
 
     A handler that may run an app (a page, a socket, anything not in
     ``READ_ONLY_HANDLERS``) needs the ``execute`` action on the ``bridge``
-    resource and never sees Jupyter's credentials; the others need ``read``.
+    resource and never sees Jupyter's credentials; the others need ``read``,
+    except the ``PUBLIC_HANDLERS``, which need nothing.
     """
     if cls is bridge_handlers.IndexHandler:
         cls = AppIndexHandler
     if issubclass(cls, websocket.WebSocketHandler):
         return _socket_handler(cls)
     runs_apps = not issubclass(cls, READ_ONLY_HANDLERS)
+    public = issubclass(cls, PUBLIC_HANDLERS)
     namespace: dict[str, Any] = {
         "auth_resource": AUTH_RESOURCE,
         "__module__": __name__,
@@ -162,6 +179,9 @@ def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
     for method_name in cls.SUPPORTED_METHODS:
         method = getattr(cls, method_name.lower())
         if method is web.RequestHandler._unimplemented_method:
+            continue
+        if public:
+            namespace[method_name.lower()] = allow_unauthenticated(method)
             continue
         action = HTTP_METHOD_TO_AUTH_ACTION[method_name]
         if runs_apps:
