@@ -73,6 +73,12 @@ from jupyter_bridge import curdoc
 curdoc().add_root(w.Label("private"))
 """
 
+# Must never run for a viewer: writes its marker when it does.
+TRAP = """\
+import pathlib
+pathlib.Path({marker!r}).write_text("ran")
+"""
+
 EDITED = """\
 import ipywidgets as w
 from jupyter_bridge import curdoc
@@ -165,10 +171,15 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     (alice / "report.py").write_text(REPORT)
     (alice / "private.py").write_text(PRIVATE)
     (alice / "edited.py").write_text(EDITED.format(version=1))
+    # A shared directory app, and scripts inside it a viewer must not be able to run.
+    shutil.copytree(ROOT / "examples" / "dashboard", alice / "dash")
+    (home / "markers").mkdir()
+    (alice / "dash" / "static" / "run.py").write_text(TRAP.format(marker=str(home / "markers" / "static-run")))
+    (alice / "dash" / "other.py").write_text(TRAP.format(marker=str(home / "markers" / "other")))
     # alice, as the creator, says which of her apps viewers may open.
     (alice / ".jupyter").mkdir()
     (alice / ".jupyter" / "jupyter_server_config.py").write_text(
-        'c.ViewerIdentityProvider.shared_apps = ["report.py"]\n'
+        'c.ViewerIdentityProvider.shared_apps = ["report.py", "dash"]\n'
     )
     service_app = home / "published" / "report.py"
     service_app.parent.mkdir()
@@ -341,6 +352,7 @@ def authorize_once(page, url: str) -> None:
 NOT_SHARED = (
     "bridge/apps/private.py", "bridge/apps/edited.py", "bridge/", "bridge/healthz", "lab", "lab/tree/report.py",
     "api/contents", "api/kernels", "api/terminals", "files/report.py",
+    "bridge/apps/dash/other.py", "bridge/apps/dash/static/run.py",
 )  # fmt: skip
 
 
@@ -354,8 +366,15 @@ def test_a_viewer_opens_the_shared_app_as_themself_and_nothing_else(hub, logged_
     assert "user=bob groups=viewers" in labels(bob)
     move_slider_and_see_python_answer(bob)
 
+    # A shared directory app: its page and its static files.
+    seen: list[tuple[int, str]] = []
+    bob.on("response", lambda response: seen.append((response.status, response.url)))
+    open_app(bob, hub.url + "/user/alice/bridge/apps/dash")
+    assert (200, hub.url + "/user/alice/bridge/apps/dash/static/style.css") in seen, seen
+
     for path in NOT_SHARED:
         assert refused(bob, hub.url + "/user/alice/" + path) == 403, path
+    assert not any((hub.home / "markers").iterdir()), "a viewer ran a script that is not a shared app"
     # The same requests are alice's: the refusals are about bob.
     alice = logged_in("alice")
     assert refused(alice, hub.url + "/user/alice/bridge/apps/private.py") == 200  # logs her in to her server
@@ -408,9 +427,43 @@ def test_a_viewer_uses_the_published_service_after_the_hub_login(hub, browser, b
         assert re.match(re.escape(hub.url) + r"/services/report/report/?$", page.url), page.url
         assert "user=bob groups=viewers" in labels(page)
         move_slider_and_see_python_answer(page)
+
+        # The service's logout ends both logins.
+        page.goto(hub.url + "/services/report/logout")
+        page.goto(hub.url + "/services/report/")
+        assert page.url.startswith(hub.url + "/hub/login"), page.url
     finally:
         context.close()
 
 
 def test_a_user_outside_the_allowed_group_is_refused_by_the_service(hub, logged_in, bob_is_a_viewer):
     assert refused(logged_in("carol"), hub.url + "/services/report/") == 403
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["--name", "Report!", "--allow-group", "viewers"], "--name 'Report!': use lower-case letters"),
+        (["--name", "report"], "say who may open the app with --allow-group GROUP or --allow-user USER"),
+        (["--name", "report", "--allow-user", "bob", "--public-url", ""], "the hub's address is unknown here"),
+    ],
+)
+def test_publish_names_what_is_wrong_with_its_command_line(tmp_path, arguments, says):
+    app = tmp_path / "report.py"
+    app.write_text(REPORT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "publish", str(app), *arguments],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2 and says in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+def test_publish_refuses_a_file_that_is_not_an_app(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "publish", str(tmp_path / "missing.py"),
+         "--name", "report", "--allow-user", "bob", "--public-url", "hub.example.org"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2 and "no such file or directory; check the path" in result.stderr, result.stderr
