@@ -446,6 +446,8 @@ def test_a_user_outside_the_allowed_group_is_refused_by_the_service(hub, logged_
         (["--name", "Report!", "--allow-group", "viewers"], "--name 'Report!': use lower-case letters"),
         (["--name", "report"], "say who may open the app with --allow-group GROUP or --allow-user USER"),
         (["--name", "report", "--allow-user", "bob", "--public-url", ""], "the hub's address is unknown here"),
+        (["--name", "report", "--allow-user", "bob", "--public-url", "h", "--python", "/nonexistent/python"],
+         "--python /nonexistent/python: No such file or directory"),
     ],
 )
 def test_publish_names_what_is_wrong_with_its_command_line(tmp_path, arguments, says):

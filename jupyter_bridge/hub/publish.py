@@ -20,6 +20,7 @@ import os
 import pprint
 import re
 import socket
+import subprocess
 import sys
 from typing import Any
 from urllib.parse import urlparse
@@ -57,10 +58,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--port", type=int, default=None, help="the loopback port the app listens on (default: one free now)"
     )
     parser.add_argument(
-        "--python", default=sys.executable, metavar="PATH", help="the Python that runs the app (default: this one)"
+        "--python",
+        default=sys.executable,
+        metavar="PATH",
+        help="the Python that runs the app, with jupyter_bridge[hub] installed (default: this one)",
     )
     parser.add_argument(
-        "--user", default=None, help="the Unix account the app runs as (default: yours, %(prog)s's caller)"
+        "--user", default=None, help="the Unix account the app runs as (default: the one running this command)"
     )
 
 
@@ -74,6 +78,7 @@ def hub_config(
     user: str,
     groups: list[str],
     users: list[str],
+    auth_module: str = AUTH_MODULE,
 ) -> str:
     """The ``jupyterhub_config.py`` lines serving ``app`` as the hub service ``name``."""
     app = os.path.abspath(app)
@@ -88,7 +93,7 @@ def hub_config(
         "command": [
             python, "-m", "jupyter_bridge.cli", "serve", app,
             "--prefix", prefix, "--address", "127.0.0.1", "--port", str(port),
-            "--auth-module", AUTH_MODULE, "--allow-websocket-origin", host,
+            "--auth-module", auth_module, "--allow-websocket-origin", host,
         ],  # fmt: skip
         "cwd": os.path.dirname(app),
         "user": user,
@@ -127,6 +132,7 @@ def config_from_arguments(args: argparse.Namespace, parser: argparse.ArgumentPar
     return hub_config(
         args.path,
         args.name,
+        auth_module=_auth_module_of(args.python, parser),
         public_url=public_url,
         port=args.port or _free_port(),
         python=args.python,
@@ -134,6 +140,21 @@ def config_from_arguments(args: argparse.Namespace, parser: argparse.ArgumentPar
         groups=args.allow_group,
         users=args.allow_user,
     )
+
+
+def _auth_module_of(python: str, parser: argparse.ArgumentParser) -> str:
+    """The auth module file in the environment of ``python``, which also proves it can serve the app."""
+    script = "import jupyterhub, jupyter_bridge.hub as hub; print(hub.AUTH_MODULE)"
+    try:
+        found = subprocess.run([python, "-c", script], capture_output=True, text=True, timeout=120)
+    except OSError as error:
+        parser.error(f"--python {python}: {error.strerror or error}")
+    if found.returncode != 0:
+        parser.error(
+            f"{python} cannot serve the app: install jupyter_bridge with JupyterHub there "
+            "(pip install 'jupyter_bridge[hub]'), or name another with --python"
+        )
+    return found.stdout.strip()
 
 
 def _indented(value: Any) -> str:
