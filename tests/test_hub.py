@@ -233,6 +233,15 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
+        # A hub that died (e.g. its service would not start) leaves its proxy running.
+        _stop_proxy(home / "proxy.pid")
+
+
+def _stop_proxy(pid_file: Path) -> None:
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass  # no pid file, or the proxy is gone already
 
 
 @pytest.fixture
