@@ -165,7 +165,7 @@ async def held(sizes: list[int], active_count: int, seconds: float) -> None:
                          rss_mb(server.pid), (rss_mb(server.pid) - baseline) / (size + active_count)))
     finally:
         for session in [*sessions]:
-            session.ws.close()
+            session.ws.close(1000)
         server.terminate()
         server.wait(timeout=60)
     print(f"\nSessions held in one process, {active_count} active clients moving a slider:")
@@ -186,7 +186,7 @@ async def throughput(procs: int, active_count: int, seconds: float) -> tuple[flo
         await drive(active, 1.0)
         times = await drive(active, seconds)
         for session in active:
-            session.ws.close()
+            session.ws.close(1000)
         return len(times) / seconds, percentile(times, 0.5) * 1000, percentile(times, 0.99) * 1000
     finally:
         server.terminate()

@@ -256,7 +256,7 @@ class OursSession:
 
     def close(self) -> None:
         if self.ws is not None:
-            self.ws.close()
+            self.ws.close(1000)
 
 
 def decode_ours(frame: str | bytes) -> dict[str, Any]:
@@ -333,7 +333,7 @@ class BokehSession:
 
     def close(self) -> None:
         if self.ws is not None:
-            self.ws.close()
+            self.ws.close(1000)
 
 
 def find_models(value: Any) -> Any:

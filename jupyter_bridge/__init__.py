@@ -9,6 +9,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from .application import Application
+from .contexts import Request, ServerContext, SessionContext
 from .document import (
     Document,
     NextTickCallback,
@@ -17,15 +18,14 @@ from .document import (
     curdoc,
     without_document_lock,
 )
-from .session import Request, ServerContext, SessionContext
 from .settings import BridgeSettings
+from .version import __version__
 
 if TYPE_CHECKING:
     from .client import PushTarget, pull_session, push_session, server_document, server_session
     from .jupyter.show import show
     from .server import Server
 
-__version__ = "0.1.0"
 
 __all__ = [
     "Application",

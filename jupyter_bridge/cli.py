@@ -33,7 +33,7 @@ def make_parser() -> argparse.ArgumentParser:
         prog="jupyter-bridge",
         description="Serve apps made of Jupyter widgets, one live session per browser tab.",
     )
-    from . import __version__
+    from .version import __version__
 
     parser.add_argument("--version", action="version", version=f"jupyter-bridge {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -156,7 +156,7 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     def started() -> None:
         print(f"Serving at {server.url}", flush=True)
         if args.show:
-            paths = list(server.bridge.managers)
+            paths = list(server.bridge.apps)
             webbrowser.open(server.app_url(paths[0]) if len(paths) == 1 else server.url)
 
     try:

@@ -16,21 +16,24 @@ import logging
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
 
-    from .session import SessionContext
+    from .contexts import SessionContext
     from .theme import Theme
 
 __all__ = [
     "Document",
+    "DocumentHost",
     "NextTickCallback",
     "PeriodicCallback",
     "SessionCallback",
     "TimeoutCallback",
+    "current_document",
     "curdoc",
+    "set_curdoc",
     "without_document_lock",
 ]
 
@@ -61,6 +64,40 @@ def curdoc() -> Document:
     if _default_document is None:
         _default_document = Document()
     return _default_document
+
+
+def current_document() -> Document | None:
+    """The document of the session running this code, or None outside sessions."""
+    return _current_document.get()
+
+
+def set_curdoc(document: Document) -> contextvars.Token[Document | None]:
+    """Make ``document`` what ``curdoc()`` returns in the current context.
+
+    A session calls it once in its own ``contextvars.Context``; returns the token
+    that ``contextvars.ContextVar.reset`` takes.
+    """
+    return _current_document.set(document)
+
+
+class DocumentHost(Protocol):
+    """What the session serving a document provides to it (see ``Document.attach``)."""
+
+    #: The loop the document's callbacks run on.
+    loop: asyncio.AbstractEventLoop
+    #: The ``contextvars.Context`` they run in (``curdoc()`` is the document there).
+    run_context: contextvars.Context
+    #: Who the session is for: the document's ``session_context``.
+    context: SessionContext
+
+    def document_changed(self, document: Document) -> None:
+        """The roots or the title changed."""
+
+    def report_error(self, error: BaseException, where: str) -> None:
+        """A callback raised ``error`` (already logged); ``where`` names it."""
+
+    def owner_problem(self, widget: Widget) -> str | None:
+        """Why ``widget`` cannot be a root of this document, or None if it can."""
 
 
 def without_document_lock(func: F) -> F:
@@ -140,19 +177,15 @@ class Document:
         #: Default trait values per widget class for widgets this document's code makes.
         self.theme: Theme | None = None
         self._root_names: dict[str, Widget] = {}
-        self._session_context: SessionContext | None = None
+        self._host: DocumentHost | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._context: contextvars.Context | None = None
         self._lock: asyncio.Lock | None = None
         # Guarded by _callbacks_lock: threads may add and remove next-tick callbacks.
         self._callbacks_lock = threading.Lock()
         self._callbacks: dict[int, SessionCallback] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._destroy_callbacks: list[Callable[[SessionContext], Any]] = []
-        self._change_listeners: list[Callable[[Document], None]] = []
-        self._error_listeners: list[Callable[[BaseException, str], None]] = []
         self._destroyed = False
-        self._owner_check: Callable[[Widget], str | None] | None = None
 
     # Roots and title
 
@@ -173,8 +206,8 @@ class Document:
                 f"add_root takes an ipywidgets Widget, not {type(widget).__name__}; "
                 "wrap other objects in a widget (e.g. ipywidgets.HTML or Output)"
             )
-        if self._owner_check is not None:
-            problem = self._owner_check(widget)
+        if self._host is not None:
+            problem = self._host.owner_problem(widget)
             if problem:
                 raise ValueError(problem)
         if name is not None:
@@ -220,11 +253,11 @@ class Document:
     @property
     def session_context(self) -> SessionContext | None:
         """The session this document belongs to (None outside a served session)."""
-        return self._session_context
+        return self._host.context if self._host is not None else None
 
     def _changed(self) -> None:
-        for listener in self._change_listeners:
-            listener(self)
+        if self._host is not None:
+            self._host.document_changed(self)
 
     # Callbacks
 
@@ -301,19 +334,17 @@ class Document:
 
     # Running on a loop
 
-    def _attach(
-        self,
-        loop: asyncio.AbstractEventLoop,
-        context: contextvars.Context,
-        session_context: SessionContext | None = None,
-    ) -> None:
-        """Start running callbacks on ``loop``, inside ``context``.
+    def attach(self, host: DocumentHost) -> None:
+        """Start running callbacks on the host's loop, inside its context.
 
-        Called once by the session that owns this document, on the loop thread.
+        Called once, by the session that serves this document, on the loop thread;
+        from now on the host hears of changes and errors and vets new roots.
         """
+        if self._host is not None:
+            raise RuntimeError("this document is already served by a session")
+        loop = host.loop
+        self._host = host
         self._loop = loop
-        self._context = context
-        self._session_context = session_context
         self._lock = asyncio.Lock()
         for cb in self.callbacks:
             if isinstance(cb, NextTickCallback):
@@ -361,10 +392,10 @@ class Document:
         cb._handle = loop.call_at(due, fire)
 
     def _spawn(self, cb: SessionCallback) -> None:
-        if cb._cancelled or self._destroyed:
+        if cb._cancelled or self._destroyed or self._host is None:
             return
-        assert self._loop is not None and self._context is not None
-        task = self._loop.create_task(self._invoke(cb), context=self._context)
+        assert self._loop is not None
+        task = self._loop.create_task(self._invoke(cb), context=self._host.run_context)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
@@ -396,14 +427,17 @@ class Document:
         except Exception as error:
             where = label or getattr(func, "__qualname__", repr(func))
             log.exception("Error in callback %s", where)
-            for listener in self._error_listeners:
-                listener(error, where)
+            if self._host is not None:
+                self._host.report_error(error, where)
             return None
         finally:
             _current_document.reset(token)
 
-    def _destroy(self) -> list[Callable[[SessionContext], Any]]:
-        """Stop every callback; return the on_session_destroyed callbacks to run."""
+    def close(self) -> list[Callable[[SessionContext], Any]]:
+        """Stop every callback for good; return the on_session_destroyed callbacks to run.
+
+        Called by the session that serves this document when it is destroyed.
+        """
         self._destroyed = True
         with self._callbacks_lock:
             pending = list(self._callbacks.values())
@@ -414,6 +448,16 @@ class Document:
             task.cancel()
         callbacks, self._destroy_callbacks = self._destroy_callbacks, []
         return callbacks
+
+    def detach(self) -> None:
+        """Forget the host and the roots (their widgets are closed by now).
+
+        The host refers to the document and the document to its host: breaking
+        that cycle lets a destroyed session's memory go without a full collection.
+        """
+        self._host = None
+        self._roots.clear()
+        self._root_names.clear()
 
 
 async def _call(func: Callable[[], Any]) -> Any:

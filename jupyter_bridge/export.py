@@ -14,7 +14,9 @@ import jinja2
 from markupsafe import Markup
 
 from .application import AppSpec, build_application
-from .session import Request, Session, SessionContext
+from .channels import BrowserChannel
+from .contexts import Request, SessionContext
+from .session import Session
 from .tokens import generate_session_id
 
 __all__ = ["document_html", "document_state"]
@@ -33,7 +35,9 @@ def document_state(app: AppSpec, argv: list[str] | None = None, *, notebook_layo
 async def _state(application: Any) -> dict[str, Any]:
     from ipywidgets.embed import dependency_state
 
-    session = Session(SessionContext(generate_session_id(), Request()), application)
+    loop = asyncio.get_running_loop()
+    context = SessionContext(generate_session_id(), Request())
+    session = Session(context, application, loop, channel=BrowserChannel(loop))
     await session.start()
     try:
         document = session.document

@@ -355,8 +355,9 @@ _previous_exit: Callable[..., Any] | None = None
 
 
 def _in_served_session() -> bool:
+    """Whether this session's channel captures output (a kernel's leaves it to ipywidgets)."""
     session = comms.current_session()
-    return session is not None and session.routes_comms
+    return session is not None and session.channel.routes_comms
 
 
 def _output_enter(self: Any) -> Any:

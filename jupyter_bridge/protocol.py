@@ -1,25 +1,46 @@
 """The wire protocol: frames between a session and its client (see docs/protocol.md).
 
 A message is a JSON object with a ``type``; its binary buffers travel beside it in
-one binary WebSocket frame. This module only encodes, decodes and validates; it
-knows nothing of sessions or sockets.
+one binary WebSocket frame. This module is the one place that spells the wire:
+the version and subprotocol, the message types, the frame layout, the close
+codes, the query arguments, and the ``"IPY_MODEL_<id>"`` references inside widget
+states. The server, the Python client and the tests use these names; the page's
+copy is labextension/src/page/protocol.ts, which a test holds equal to this one.
+It knows nothing of sessions or sockets.
 """
 
 from __future__ import annotations
 
 import json
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 __all__ = [
-    "PROTOCOL_VERSION",
-    "SUBPROTOCOL",
     "CLIENT_TYPES",
+    "CLOSE_APP_CHANGED",
+    "CLOSE_APP_FAILED",
+    "CLOSE_BAD_TOKEN",
+    "CLOSE_NORMAL",
+    "CLOSE_SESSION_GONE",
+    "ELEMENT_ID_ARGUMENT",
+    "LAST_SEQ_ARGUMENT",
+    "MODEL_REF_PREFIX",
+    "NO_SUCH_APP",
+    "PROTOCOL_VERSION",
+    "SERVER_TYPES",
+    "SESSION_ID_ARGUMENT",
+    "SUBPROTOCOL",
     "Message",
     "ProtocolError",
     "decode",
+    "decode_server_frame",
     "encode",
+    "is_refusal",
+    "model_refs",
+    "rename_model_refs",
+    "split_frame",
 ]
 
 PROTOCOL_VERSION = 1
@@ -35,7 +56,50 @@ CLIENT_TYPES: dict[str, tuple[str, ...]] = {
     "push_doc": ("id", "models", "roots"),
 }
 
+#: Message types a server sends.
+SERVER_TYPES: tuple[str, ...] = (
+    "hello",
+    "doc",
+    "comm_open",
+    "comm_msg",
+    "comm_close",
+    "idle",
+    "pong",
+    "pushed",
+    "error",
+)
+
+#: WebSocket close codes. The client closing on purpose:
+CLOSE_NORMAL = 1000
+# 4000-4999 are the application's to define. Each is a refusal that reconnecting
+# cannot mend; after CLOSE_APP_CHANGED the page loads again, for a new session.
+#: The token is missing, malformed, expired, forged, or names another user's session.
+CLOSE_BAD_TOKEN = 4001
+#: The app's files changed (development mode): load the page again.
+CLOSE_APP_CHANGED = 4205
+#: The session has ended, cannot be resumed, or the URL names no app (reason NO_SUCH_APP).
+CLOSE_SESSION_GONE = 4404
+#: The app failed while building the session.
+CLOSE_APP_FAILED = 4500
+#: The close reason of a CLOSE_SESSION_GONE for a socket URL that names no app.
+NO_SUCH_APP = "no such app"
+
+#: Query arguments. On the socket URL: resume the stream after this ``seq``.
+LAST_SEQ_ARGUMENT = "last_seq"
+#: On a page (or autoload.js) URL: show this existing session.
+SESSION_ID_ARGUMENT = "jb-session-id"
+#: On an autoload.js URL: the id of the script tag to put the app at.
+ELEMENT_ID_ARGUMENT = "jb-element-id"
+
+#: A widget state refers to another widget as this prefix and its model id.
+MODEL_REF_PREFIX = "IPY_MODEL_"
+
 _U32 = struct.Struct(">I")
+
+
+def is_refusal(code: int | None) -> bool:
+    """Whether a close code is the server's refusal (4xxx), after which a client must not retry."""
+    return code is not None and 4000 <= code < 5000
 
 
 class ProtocolError(ValueError):
@@ -78,7 +142,8 @@ def decode(frame: str | bytes) -> Message:
     """Parse and validate one client frame; raise ProtocolError naming the fault."""
     buffers: list[bytes | memoryview] = []
     if isinstance(frame, bytes):
-        text, buffers = _split_binary(frame)
+        text, views = split_frame(frame)
+        buffers.extend(views)
     else:
         text = frame
     try:
@@ -116,7 +181,12 @@ def decode(frame: str | bytes) -> Message:
     return Message(content, buffers)
 
 
-def _split_binary(frame: bytes) -> tuple[str, list[bytes | memoryview]]:
+def split_frame(frame: bytes) -> tuple[str, list[memoryview]]:
+    """A binary frame's JSON text and its buffers (views into ``frame``); ProtocolError if malformed.
+
+    The layout is docs/protocol.md's: a part count, each part's offset, then the
+    parts (the JSON first). Both directions use it.
+    """
     view = memoryview(frame)
     if len(view) < 8:
         raise ProtocolError("binary frame is shorter than its header")
@@ -135,6 +205,66 @@ def _split_binary(frame: bytes) -> tuple[str, list[bytes | memoryview]]:
     except UnicodeDecodeError:
         raise ProtocolError("binary frame's message part is not UTF-8") from None
     return text, [view[start:end] for start, end in zip(offsets[1:], ends[1:])]
+
+
+def decode_server_frame(frame: str | bytes) -> Message:
+    """Parse one server→client frame, as a client reads it; ProtocolError if it is not a message.
+
+    Unlike :func:`decode` it checks only the shape (a JSON object with a string
+    ``type``): a client trusts the server it connected to. Each buffer is bytes of
+    its own, since widget libraries keep the buffers they are given.
+    """
+    buffers: list[bytes | memoryview] = []
+    if isinstance(frame, bytes):
+        text, views = split_frame(frame)
+        buffers = [bytes(view) for view in views]
+    else:
+        text = frame
+    try:
+        content = json.loads(text)
+    except ValueError as error:
+        raise ProtocolError(f"frame is not valid JSON ({error})") from None
+    except RecursionError:
+        raise ProtocolError("frame's JSON is nested too deeply") from None
+    if not isinstance(content, dict) or not isinstance(content.get("type"), str):
+        raise ProtocolError("frame is not a message object with a type")
+    return Message(content, buffers)
+
+
+def model_refs(value: Any) -> list[str]:
+    """The model ids a widget state refers to (``"IPY_MODEL_<id>"`` strings, at any depth), in order."""
+    found: list[str] = []
+    _collect_refs(value, found)
+    return found
+
+
+def _collect_refs(value: Any, found: list[str]) -> None:
+    if isinstance(value, str):
+        if value.startswith(MODEL_REF_PREFIX):
+            found.append(value[len(MODEL_REF_PREFIX) :])
+    elif isinstance(value, dict):
+        for item in value.values():
+            _collect_refs(item, found)
+    elif isinstance(value, (list, tuple)):
+        for item in value:
+            _collect_refs(item, found)
+
+
+def rename_model_refs(value: Any, rename: Callable[[str], str]) -> Any:
+    """A copy of a JSON state with each ``"IPY_MODEL_<id>"`` made ``"IPY_MODEL_<rename(id)>"``.
+
+    A client and a server name the same widget by different ids; this is how a
+    state crosses between them.
+    """
+    if isinstance(value, str):
+        if value.startswith(MODEL_REF_PREFIX):
+            return MODEL_REF_PREFIX + rename(value[len(MODEL_REF_PREFIX) :])
+        return value
+    if isinstance(value, dict):
+        return {key: rename_model_refs(item, rename) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [rename_model_refs(item, rename) for item in value]
+    return value
 
 
 def _check_comm_data(content: dict[str, Any], buffer_count: int, parent: str | None) -> None:

@@ -44,7 +44,10 @@ class BridgeSettings(Configurable):
     ).tag(config=True, cli=True)
     unused_session_lifetime = Int(
         15000,
-        help="How long (ms) a session with no open connection lives before it is destroyed.",
+        help="How long (ms) a session with no open connection lives before it is destroyed. "
+        "A session whose page may still come (it never connected yet, or its connection "
+        "dropped without closing) lives at least as long as its token "
+        "(--session-token-expiration).",
     ).tag(config=True, cli=True, metavar="MS")
     check_unused_sessions = Int(
         17000, help="How often (ms) to look for unused sessions to destroy."

@@ -107,12 +107,12 @@ def install() -> None:
         return
     from ipywidgets import Widget
 
-    from .document import _current_document
+    from .document import current_document
 
     original = Widget.__init__
 
     def __init__(self: Widget, **kwargs: Any) -> None:
-        document = _current_document.get()
+        document = current_document()
         theme = document.theme if document is not None else None
         if theme is not None:
             kwargs = {**theme.defaults_for(type(self)), **kwargs}

@@ -16,7 +16,7 @@ import secrets
 import time
 from typing import Any
 
-from .session import Request
+from .contexts import Request
 
 __all__ = [
     "TokenError",
@@ -94,6 +94,8 @@ def make_token(
         "cookies": request.cookies,
         "remote_ip": request.remote_ip,
         "path": request.path,
+        "protocol": request.protocol,
+        "host": request.host,
         "expires": time.time() + expiration,
     }
     payload = _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
@@ -131,6 +133,8 @@ def read_token(
             cookies=dict(body["cookies"]),
             remote_ip=body.get("remote_ip"),
             path=body.get("path", "/"),
+            protocol=body.get("protocol", "http"),
+            host=body.get("host"),
         )
         expires = float(body["expires"])
     except (ValueError, KeyError, TypeError, AttributeError):

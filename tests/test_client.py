@@ -53,7 +53,7 @@ def base(server: Any) -> str:
 
 
 def sessions_of(server: Any, path: str) -> dict[str, Any]:
-    return server.bridge.managers[path].sessions
+    return server.bridge.apps[path].sessions
 
 
 def sliders_of(session: Any) -> tuple[w.IntSlider, w.Label]:
@@ -215,14 +215,14 @@ async def test_a_dropped_connection_resumes_without_losing_a_message(serve):
         counter.on_msg(lambda widget, content, buffers: ticks.append(content["tick"]))
         live = sessions_of(server, "/ticks")[session.id]
         for _ in range(3):
-            await eventually(lambda: live.connections == 1 and len(ticks) >= 2)
-            (send,) = live._connections
+            await eventually(lambda: live.channel.connections == 1 and len(ticks) >= 2)
+            (send,) = live.channel._connections
             send.__self__.ws_connection.stream.close()  # the network drops
             before = len(ticks)
             await eventually(lambda before=before: len(ticks) > before or counter.value == last)
         await eventually(lambda: counter.value == last)
         assert ticks == list(range(ticks[0], last + 1))  # every message, once, in order
-        assert session.connected and live.connections == 1
+        assert session.connected and live.channel.connections == 1
     finally:
         await asyncio.to_thread(session.close)
 
@@ -272,12 +272,12 @@ async def test_closing_the_client_leaves_the_server_session_to_be_reaped(serve, 
     session = await asyncio.to_thread(pull_session, base(server) + "/sliders")
     slider, _ = sliders_of(session)
     live = sessions_of(server, "/sliders")[session.id]
-    assert live.connections == 1
+    assert live.channel.connections == 1
     await asyncio.to_thread(session.close)
 
     assert session.closed and not session.connected
     assert slider.comm is None and slider.value == 0  # the mirror is closed; its last state stays
-    assert session.id in sessions_of(server, "/sliders") and live.connections == 0
+    assert session.id in sessions_of(server, "/sliders") and live.channel.connections == 0
     with pytest.raises(SessionClosedError):
         await asyncio.to_thread(session.sync)
     await eventually(lambda: session.id not in sessions_of(server, "/sliders"), timeout=5)
@@ -289,7 +289,7 @@ async def test_the_client_learns_when_the_server_ends_the_session(serve):
     server = serve({"/sliders": SLIDERS})
     session = await asyncio.to_thread(pull_session, base(server) + "/sliders")
     slider, _ = sliders_of(session)
-    manager = server.bridge.managers["/sliders"]
+    manager = server.bridge.apps["/sliders"]
     await manager.destroy(manager.sessions[session.id])
     await eventually(lambda: session.closed)
     await asyncio.to_thread(session.loop_until_closed)  # returns at once
@@ -320,7 +320,7 @@ async def test_widgets_made_while_building_a_mirror_stay_local(serve):
         await asyncio.to_thread(session.sync)
         assert session.errors == []
         live = sessions_of(server, "/holder")[session.id]
-        assert len(live.comm_manager.comms) == len(session.document.models)
+        assert len(live.channel.comm_manager.comms) == len(session.document.models)
     finally:
         await asyncio.to_thread(session.close)
 

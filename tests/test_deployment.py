@@ -21,6 +21,8 @@ from support import free_port, wait_for_http
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from wsclient import Client, fetch_page
 
+from jupyter_bridge.protocol import CLOSE_BAD_TOKEN
+
 SLIDERS = str(EXAMPLES / "sliders.py")
 CLI = [sys.executable, "-m", "jupyter_bridge.cli"]
 
@@ -192,7 +194,7 @@ async def test_a_users_session_cannot_be_joined_by_another_user(serve, auth_file
     bob.config = ada.config
     await bob.connect()
     await bob.wait_for(lambda: bob.close_code is not None)
-    assert bob.close_code == 4001 and "another user" in bob.close_reason
+    assert bob.close_code == CLOSE_BAD_TOKEN and "another user" in bob.close_reason
     # Ada herself may open a second page of it.
     again = await Client.open(server.url, f"hello?jb-session-id={session_id}", headers={"Cookie": "user=ada"})
     assert again.model("LabelModel")["value"] == "hello ada"

@@ -12,18 +12,50 @@ from support import eventually
 
 from jupyter_bridge.document import (
     Document,
-    _current_document,
     curdoc,
+    set_curdoc,
     without_document_lock,
 )
 
 
+class Host:
+    """Stands in for the session serving a document (the DocumentHost protocol)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.loop = loop
+        self.run_context = contextvars.copy_context()
+        self.context = None
+        self.changes: list[str] = []
+        self.errors: list[tuple[BaseException, str]] = []
+
+    def document_changed(self, document: Document) -> None:
+        self.changes.append(f"{document.title}: {len(document.roots)} roots")
+
+    def report_error(self, error: BaseException, where: str) -> None:
+        self.errors.append((error, where))
+
+    def owner_problem(self, widget) -> str | None:
+        return None
+
+
+def hosted(document: Document, loop: asyncio.AbstractEventLoop | None = None) -> Host:
+    host = Host(loop)
+    document.attach(host)
+    return host
+
+
 @pytest.fixture
-async def doc():
+async def host():
     document = Document()
-    document._attach(asyncio.get_running_loop(), contextvars.copy_context())
-    yield document
-    document._destroy()
+    host = hosted(document, asyncio.get_running_loop())
+    host.document = document
+    yield host
+    document.close()
+
+
+@pytest.fixture
+def doc(host):
+    return host.document
 
 
 async def settle() -> None:
@@ -32,15 +64,9 @@ async def settle() -> None:
         await asyncio.sleep(0)
 
 
-def recorder() -> tuple[list[str], object]:
-    changes: list[str] = []
-    return changes, lambda d: changes.append(f"{d.title}: {len(d.roots)} roots")
-
-
 def test_add_root_shows_a_widget_once_and_tells_listeners():
     document = Document()
-    changes, listener = recorder()
-    document._change_listeners.append(listener)
+    changes = hosted(document).changes
     button, slider = ipywidgets.Button(), ipywidgets.IntSlider()
 
     document.add_root(button)
@@ -65,8 +91,7 @@ def test_remove_root_and_clear_tell_listeners():
     a, b, c = ipywidgets.Button(), ipywidgets.Button(), ipywidgets.Button()
     for widget in (a, b, c):
         document.add_root(widget)
-    changes, listener = recorder()
-    document._change_listeners.append(listener)
+    changes = hosted(document).changes
 
     document.remove_root(b)
     assert document.roots == [a, c]
@@ -96,8 +121,7 @@ def test_removing_a_widget_that_is_not_a_root_is_refused_naming_it():
 
 def test_setting_the_title_tells_listeners_only_when_it_changes():
     document = Document()
-    changes, listener = recorder()
-    document._change_listeners.append(listener)
+    changes = hosted(document).changes
 
     document.title = "Sliders"
     document.title = "Sliders"
@@ -122,7 +146,7 @@ def test_curdoc_outside_a_session_is_one_process_wide_document():
 def test_curdoc_inside_a_session_context_is_that_sessions_document():
     session_document = Document()
     context = contextvars.copy_context()
-    context.run(_current_document.set, session_document)
+    context.run(set_curdoc, session_document)
 
     assert context.run(curdoc) is session_document
     assert curdoc() is not session_document
@@ -269,11 +293,11 @@ async def test_callbacks_added_before_attach_start_after_it():
     await asyncio.sleep(0.1)
     assert runs == []
 
-    document._attach(asyncio.get_running_loop(), contextvars.copy_context())
+    hosted(document, asyncio.get_running_loop())
     try:
         await eventually(lambda: {"next", "timeout", "periodic"} <= set(runs))
     finally:
-        document._destroy()
+        document.close()
 
 
 async def test_coroutine_callbacks_are_awaited(doc):
@@ -323,10 +347,9 @@ async def test_a_coroutine_without_the_document_lock_lets_others_run_meanwhile(d
     assert await run_two(doc, second_unlocked=True) == ["first start", "second", "first end"]
 
 
-async def test_an_exception_in_a_callback_is_logged_reported_and_the_session_goes_on(doc, caplog):
+async def test_an_exception_in_a_callback_is_logged_reported_and_the_session_goes_on(doc, host, caplog):
     caplog.set_level(logging.ERROR, logger="jupyter_bridge.document")
-    reported = []
-    doc._error_listeners.append(lambda error, where: reported.append((error, where)))
+    reported = host.errors
     after = []
 
     def broken():
@@ -346,9 +369,8 @@ async def test_an_exception_in_a_callback_is_logged_reported_and_the_session_goe
     assert "Traceback" in caplog.text and "boom" in caplog.text
 
 
-async def test_an_exception_in_a_coroutine_callback_is_reported(doc):
-    reported = []
-    doc._error_listeners.append(lambda error, where: reported.append(str(error)))
+async def test_an_exception_in_a_coroutine_callback_is_reported(doc, host):
+    reported = host.errors
 
     async def broken():
         await asyncio.sleep(0)
@@ -357,7 +379,7 @@ async def test_an_exception_in_a_coroutine_callback_is_reported(doc):
     doc.add_next_tick_callback(broken)
     await eventually(lambda: reported)
 
-    assert reported == ["'missing'"]
+    assert [str(error) for error, _where in reported] == ["'missing'"]
 
 
 async def test_next_tick_callbacks_added_from_threads_all_run_on_the_loop_thread(doc):
@@ -416,7 +438,7 @@ async def test_destroy_stops_every_callback_and_returns_the_session_destroyed_on
     doc.on_session_destroyed(goodbye)
     await eventually(lambda: len(runs) >= 2)
 
-    assert doc._destroy() == [goodbye]
+    assert doc.close() == [goodbye]
     await settle()
     count = len(runs)
     await asyncio.sleep(0.3)
@@ -428,7 +450,7 @@ async def test_destroy_stops_every_callback_and_returns_the_session_destroyed_on
 
 
 async def test_adding_a_callback_after_destroy_is_refused(doc):
-    doc._destroy()
+    doc.close()
 
     with pytest.raises(RuntimeError, match="destroyed"):
         doc.add_next_tick_callback(lambda: None)

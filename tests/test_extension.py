@@ -33,8 +33,7 @@ from wsclient import CONFIG, Client
 
 from jupyter_bridge.jupyter.apps import find_apps, resolve_app_path
 from jupyter_bridge.jupyter.extension import NOT_IN_JUPYTER, BridgeExtension
-from jupyter_bridge.protocol import SUBPROTOCOL
-from jupyter_bridge.server.websocket import CLOSE_APP_CHANGED
+from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_SESSION_GONE, SUBPROTOCOL
 from jupyter_bridge.settings import BridgeSettings
 
 TOKEN = "bridge-test-token-0123456789"
@@ -215,6 +214,8 @@ def jupyter(layout: Layout, tmp_path_factory: pytest.TempPathFactory) -> Iterato
         # Also checks that extension options work on the command line.
         "--BridgeExtension.unused_session_lifetime=1000",
         "--BridgeExtension.check_unused_sessions=200",
+        # A page that never connects keeps its session while its token lives.
+        "--BridgeExtension.session_token_expiration=5",
     )
     try:
         server.wait_until_up()
@@ -349,7 +350,8 @@ async def test_unused_sessions_are_reaped_on_the_jupyter_loop(jupyter, layout):
     assert code == 200, html
     session_id = json.loads(CONFIG.search(html).group(1))["sessionId"]
     marker = layout.markers / session_id
-    await eventually(marker.exists, timeout=30)  # lifetime 1 s, checked every 0.2 s (set on the command line)
+    # Kept while its token lives (5 s), checked every 0.2 s (set on the command line).
+    await eventually(marker.exists, timeout=30)
     assert marker.read_text() == "destroyed"
 
 
@@ -472,7 +474,7 @@ async def test_sockets_of_paths_that_must_not_run_are_closed(jupyter, layout):
         )
         ws = await websocket_connect(request)
         assert await asyncio.wait_for(ws.read_message(), 30) is None
-        assert ws.close_code == 4404
+        assert ws.close_code == CLOSE_SESSION_GONE
     assert not layout.trap_marker.exists()
 
 

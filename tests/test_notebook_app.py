@@ -16,6 +16,7 @@ from wsclient import Client, fetch_page
 
 from jupyter_bridge.application import NotAnAppError
 from jupyter_bridge.application.notebook import NotebookHandler
+from jupyter_bridge.protocol import model_refs
 
 PNG = bytes.fromhex(
     "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
@@ -41,7 +42,7 @@ def roots(client: Client) -> list[tuple[str, dict[str, Any]]]:
 
 
 def child(client: Client, state: dict[str, Any], index: int = 0) -> dict[str, Any]:
-    return client.models[state["children"][index].removeprefix("IPY_MODEL_")]
+    return client.models[model_refs(state["children"])[index]]
 
 
 async def open_notebook(server, name: str = "nb") -> Client:
@@ -131,7 +132,7 @@ async def test_cell_outputs_can_be_cleared_and_displays_updated(serve, tmp_path)
     assert child(client, client.models[client.doc["roots"][1]])["value"] == "<p>third</p>"
 
     # Where its displays went is forgotten with the session, which memory lets go.
-    (session,) = server.bridge.managers["/nb"].sessions.values()
+    (session,) = server.bridge.apps["/nb"].sessions.values()
     session = weakref.ref(session)
     await client.close()
     await eventually(lambda: server.bridge.session_count == 0)

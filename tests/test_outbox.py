@@ -1,8 +1,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
-import struct
 import threading
 from typing import Any
 
@@ -10,17 +8,13 @@ from ipywidgets.widgets.widget import _remove_buffers
 from support import eventually
 
 from jupyter_bridge.outbox import Outbox
+from jupyter_bridge.protocol import decode_server_frame
 
 
 def parse(frame: str | bytes) -> tuple[dict[str, Any], list[bytes]]:
-    """A sent frame's message and buffers, read per docs/protocol.md."""
-    if isinstance(frame, str):
-        return json.loads(frame), []
-    (count,) = struct.unpack_from(">I", frame, 0)
-    offsets = list(struct.unpack_from(f">{count}I", frame, 4))
-    ends = offsets[1:] + [len(frame)]
-    parts = [frame[start:end] for start, end in zip(offsets, ends)]
-    return json.loads(parts[0]), parts[1:]
+    """A sent frame's message and buffers, read as a client reads them."""
+    message = decode_server_frame(frame)
+    return message.content, [bytes(b) for b in message.buffers]
 
 
 def messages(sent: list[str | bytes]) -> list[dict[str, Any]]:

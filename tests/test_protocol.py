@@ -1,12 +1,24 @@
 from __future__ import annotations
 
 import json
+import re
 import struct
+from pathlib import Path
 from typing import Any
 
 import pytest
 
-from jupyter_bridge.protocol import Message, ProtocolError, decode, encode
+from jupyter_bridge import protocol
+from jupyter_bridge.protocol import (
+    Message,
+    ProtocolError,
+    decode,
+    decode_server_frame,
+    encode,
+    model_refs,
+    rename_model_refs,
+    split_frame,
+)
 
 
 def comm_msg(data: Any = None, **fields: Any) -> dict[str, Any]:
@@ -224,3 +236,124 @@ def test_buffers_on_a_message_that_cannot_carry_them_are_refused():
 
 def test_a_protocol_error_is_a_value_error():
     assert issubclass(ProtocolError, ValueError)
+
+
+def test_a_server_frame_with_buffers_decodes_to_bytes_of_their_own():
+    content = {"type": "comm_msg", "seq": 3, "comm_id": "c1", "data": {"buffer_paths": [["a"], ["b"]]}}
+    frame = encode(Message(content, [b"\x00\x01", b"xyz"]))
+
+    message = decode_server_frame(frame)
+
+    assert message.content == content
+    assert message.buffers == [b"\x00\x01", b"xyz"]
+    assert all(type(b) is bytes for b in message.buffers)  # not views that pin the whole frame
+    assert decode_server_frame(encode(Message({"type": "pong", "parent": "p"}))).content["type"] == "pong"
+
+
+@pytest.mark.parametrize(
+    "frame, match",
+    [
+        ("[1]", "not a message object"),
+        ('{"type": 3}', "not a message object"),
+        ("{", "not valid JSON"),
+        (b"\x00\x00", "shorter than its header"),
+        (binary(b'{"type":"pong"}', offsets=[3]), "out of order or out of range"),
+    ],
+)
+def test_a_malformed_server_frame_is_a_protocol_error(frame, match):
+    with pytest.raises(ProtocolError, match=match):
+        decode_server_frame(frame)
+
+
+def test_split_frame_gives_the_json_text_and_views_of_the_buffers():
+    text, buffers = split_frame(binary(b'{"type":"ping","id":"p"}', b"ab", b""))
+
+    assert text == '{"type":"ping","id":"p"}'
+    assert [bytes(b) for b in buffers] == [b"ab", b""]
+
+
+def test_model_refs_are_found_at_any_depth_in_order():
+    state = {
+        "children": ["IPY_MODEL_a", "IPY_MODEL_b"],
+        "layout": "IPY_MODEL_c",
+        "nested": {"deep": [("IPY_MODEL_d",)], "text": "IPY_MODEL"},
+        "value": 3,
+        "name": "not IPY_MODEL_x",
+    }
+
+    assert model_refs(state) == ["a", "b", "c", "d"]
+    assert model_refs("IPY_MODEL_only") == ["only"]
+    assert model_refs([1, None, True]) == []
+
+
+def test_rename_model_refs_copies_the_state_with_every_reference_renamed():
+    state = {"children": ["IPY_MODEL_a", "plain"], "layout": "IPY_MODEL_b", "n": 1.5}
+
+    renamed = rename_model_refs(state, lambda model_id: model_id.upper())
+
+    assert renamed == {"children": ["IPY_MODEL_A", "plain"], "layout": "IPY_MODEL_B", "n": 1.5}
+    assert state["children"] == ["IPY_MODEL_a", "plain"]  # the original is untouched
+
+
+@pytest.mark.parametrize("code, refused", [(1000, False), (1006, False), (None, False), (4001, True), (4999, True)])
+def test_a_4xxx_close_is_a_refusal(code, refused):
+    assert protocol.is_refusal(code) is refused
+
+
+PROTOCOL_TS = Path(__file__).resolve().parent.parent / "labextension" / "src" / "page" / "protocol.ts"
+
+
+def ts_constants() -> dict[str, Any]:
+    """The page client's ``export const NAME = <number or 'string'>;`` lines."""
+    constants: dict[str, Any] = {}
+    for name, number, text in re.findall(
+        r"^export const (\w+) = (?:(\d+)|'([^']*)');$", PROTOCOL_TS.read_text(), re.M
+    ):
+        constants[name] = int(number) if number else text
+    return constants
+
+
+def test_the_page_client_uses_the_python_sides_version_close_codes_and_arguments():
+    constants = ts_constants()
+    names = [
+        "PROTOCOL_VERSION",
+        "SUBPROTOCOL",
+        "CLOSE_NORMAL",
+        "CLOSE_BAD_TOKEN",
+        "CLOSE_APP_CHANGED",
+        "CLOSE_SESSION_GONE",
+        "CLOSE_APP_FAILED",
+        "LAST_SEQ_ARGUMENT",
+    ]
+
+    assert {name: constants.get(name) for name in names} == {name: getattr(protocol, name) for name in names}
+    # Every number or string the page client exports is one the Python side defines the same.
+    assert {name: getattr(protocol, name, None) for name in constants} == constants
+
+
+def test_the_page_clients_message_types_and_fields_are_the_python_sides():
+    source = PROTOCOL_TS.read_text()
+    union = re.search(r"export type ServerMessage = ([^;]+);", source)
+    assert union is not None
+    server_types = set()
+    for interface in union.group(1).split("|"):
+        body = re.search(rf"export interface {interface.strip()} extends Sequenced \{{(.*?)\n\}}", source, re.S)
+        assert body is not None, interface
+        server_types.update(re.findall(r"^\s*type: '(\w+)';", body.group(1), re.M))
+    # A page never pushes a document, so it never reads the answer to one.
+    assert server_types == set(protocol.SERVER_TYPES) - {"pushed"}
+
+    client = re.search(r"export type ClientMessage =(.*?);\n", source, re.S)
+    assert client is not None
+    sent = {}
+    for member in re.findall(r"\{([^}]*)\}", client.group(1)):
+        fields = dict(
+            (name.strip(), value.strip())
+            for name, _, value in (part.partition(":") for part in member.split(";") if part.strip())
+        )
+        kind = fields.pop("type").strip("'")
+        sent[kind] = {name for name in fields if not name.endswith("?")}
+    # The page sends these; `doc` and `push_doc` come only from the Python client.
+    assert set(sent) == set(protocol.CLIENT_TYPES) - {"doc", "push_doc"}
+    for kind, required in sent.items():
+        assert set(protocol.CLIENT_TYPES[kind]) <= required, kind

@@ -7,6 +7,7 @@ import pytest
 from conftest import EXAMPLES
 from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.protocol import CLOSE_BAD_TOKEN, model_refs
 from jupyter_bridge.server import Server
 from jupyter_bridge.session import Request
 from jupyter_bridge.tokens import (
@@ -73,7 +74,7 @@ async def test_signed_server_signs_ids_and_tokens(serve, monkeypatch):
     await forged.load_page()
     await forged.connect(token=make_token(generate_session_id(), Request()))
     await forged.wait_for(lambda: forged.close_code is not None)
-    assert forged.close_code == 4001 and "JUPYTER_BRIDGE_SECRET_KEY" in forged.close_reason
+    assert forged.close_code == CLOSE_BAD_TOKEN and "JUPYTER_BRIDGE_SECRET_KEY" in forged.close_reason
 
     # So is a page asking for an unsigned session id.
     code, html = await fetch_page(server.url + "sliders?jb-session-id=made-up")
@@ -88,7 +89,7 @@ async def test_processes_sharing_the_key_recreate_each_others_sessions(serve, mo
     await client.load_page()
     await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin=f"http://localhost:{second.port}")
     await client.wait_for(lambda: client.doc)
-    assert client.config["sessionId"] in second.bridge.managers["/sliders"].sessions
+    assert client.config["sessionId"] in second.bridge.apps["/sliders"].sessions
     await client.close()
 
 
@@ -141,8 +142,8 @@ async def test_new_page_of_an_acknowledged_session_gets_a_snapshot(serve):
     assert all(m["seq"] == 0 for m in opens)
     order = [m["comm_id"] for m in opens]
     for message in opens:
-        for child in message["data"]["state"].get("children", []):
-            assert order.index(child.removeprefix("IPY_MODEL_")) < order.index(message["comm_id"])
+        for child in model_refs(message["data"]["state"].get("children", [])):
+            assert order.index(child) < order.index(message["comm_id"])
     assert again.model("IntTextModel")["value"] == 5
     assert again.doc["roots"] == first.doc["roots"]
     await again.set_state("IntTextModel", value=6)
@@ -204,4 +205,4 @@ async def test_an_expired_token_still_resumes_its_live_session(serve):
     await server.bridge.destroy_all_sessions()
     await client.connect()
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4001 and "expired" in client.close_reason
+    assert client.close_code == CLOSE_BAD_TOKEN and "expired" in client.close_reason

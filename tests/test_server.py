@@ -12,8 +12,9 @@ from conftest import EXAMPLES
 from support import eventually
 from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
-from wsclient import Client, fetch_page
+from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_BAD_TOKEN, CLOSE_SESSION_GONE
 from jupyter_bridge.server import Server
 
 SLIDERS = str(EXAMPLES / "sliders.py")
@@ -58,7 +59,7 @@ async def test_every_connection_gets_its_own_session(serve):
 
     assert first.model("LabelModel")["value"] == "value*2 = 20"
     assert second.model("LabelModel")["value"] == "value*2 = 6"
-    assert len(server.bridge.managers["/sliders"].sessions) == 2
+    assert len(server.bridge.apps["/sliders"].sessions) == 2
     await first.close()
     await second.close()
 
@@ -150,12 +151,65 @@ async def test_closed_sessions_are_destroyed_together_not_one_after_another(serv
 
 async def test_page_whose_socket_never_arrives_is_reaped(serve, widget_count):
     baseline = widget_count()
-    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50)
+    server = serve(
+        {"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50, session_token_expiration=1
+    )
     code, _ = await fetch_page(server.url + "sliders")
     assert code == 200 and server.bridge.session_count == 1
     await eventually(lambda: server.bridge.session_count == 0)
     assert server.bridge.session_count == 0
     assert widget_count() == baseline
+
+
+def sessions_alive(server, path: str) -> set[str]:
+    return set(server.bridge.apps[path].sessions)
+
+
+async def test_a_slow_page_keeps_the_session_its_request_made(serve):
+    """A page whose socket comes long after the unused lifetime still gets its own session."""
+    destroyed = []
+
+    def app(doc):
+        doc.add_root(w.Label(doc.session_context.id))
+        doc.on_session_destroyed(lambda ctx: destroyed.append(ctx.id))
+
+    server = serve({"/app": app}, unused_session_lifetime=100, check_unused_sessions=20)
+    slow = Client(server.url, "app")
+    await slow.load_page()  # its scripts are still loading...
+    quick = await Client.open(server.url, "app")
+    await quick.close()
+    # The reaper has run past the lifetime: it destroyed the page that left...
+    await eventually(lambda: destroyed == [quick.config["sessionId"]])
+    # ...but not the one whose socket has not come yet.
+    assert slow.config["sessionId"] in sessions_alive(server, "/app")
+    live = server.bridge.apps["/app"].sessions[slow.config["sessionId"]]
+
+    await slow.connect()
+    await slow.wait_for(lambda: slow.doc is not None)
+
+    assert server.bridge.apps["/app"].sessions[slow.config["sessionId"]] is live  # not recreated
+    assert destroyed == [quick.config["sessionId"]]
+    await slow.close()
+
+
+async def test_a_dropped_connection_keeps_its_session_for_the_page_to_come_back(serve):
+    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=20)
+    dropped = await Client.open(server.url, "sliders")
+    await dropped.set_state("IntSliderModel", value=21)
+    dropped.ws.protocol.stream.close()  # the network went away: no close frame
+    await eventually(lambda: dropped.close_code is not None or dropped.ws is None or dropped._reader.done())
+    left = await Client.open(server.url, "sliders")
+    await left.close()  # a page that leaves sends a close code
+
+    await eventually(lambda: left.config["sessionId"] not in sessions_alive(server, "/sliders"))
+
+    assert dropped.config["sessionId"] in sessions_alive(server, "/sliders")
+    back = Client(server.url, "sliders")
+    back.config = dropped.config
+    await back.connect()
+    # Its state, not a fresh session's:
+    await back.wait_for(lambda: back.doc is not None and back.model("LabelModel")["value"] == "value*2 = 42")
+    await back.close()
 
 
 async def test_connected_session_outlives_the_unused_lifetime(serve):
@@ -235,6 +289,31 @@ async def test_oversized_frame_closes_only_that_connection(serve):
     await other.close()
 
 
+def where_from_app(doc):
+    request = doc.session_context.request
+    for value in (request.protocol, request.host, request.uri, request.remote_ip):
+        doc.add_root(w.Label(str(value)))
+
+
+async def test_behind_a_proxy_the_request_says_what_the_browser_asked_for(serve):
+    first = serve({"/where": where_from_app}, use_xheaders=True)
+    second = serve({"/where": where_from_app}, use_xheaders=True, allow_websocket_origin=["apps.example.org:443"])
+    proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "Host": "apps.example.org"}
+    client = Client(first.url, "where", headers=proxy)
+    code, html = await fetch_page(first.url + "where?N=7", headers=proxy)
+    assert code == 200
+    client.config = json.loads(CONFIG.search(html).group(1))
+    expected = ["https", "apps.example.org", "/where?N=7", "203.0.113.9"]
+    served = first.bridge.apps["/where"].sessions[client.config["sessionId"]]
+    assert [root.value for root in served.document.roots] == expected
+
+    # A socket on another process rebuilds the same request from the page's token.
+    await client.connect(ws_base=f"ws://127.0.0.1:{second.port}", origin="https://apps.example.org")
+    await client.wait_for(lambda: client.doc)
+    assert [client.models[r]["value"] for r in client.doc["roots"]] == expected
+    await client.close()
+
+
 async def test_websocket_from_another_origin_is_refused_with_the_fix_in_the_log(serve, caplog):
     server = serve({"/sliders": SLIDERS})
     client = Client(server.url, "sliders")
@@ -266,7 +345,7 @@ async def test_socket_on_another_process_recreates_the_session_from_the_token(se
     await client.wait_for(lambda: client.doc)
     labels = [client.models[r]["value"] for r in client.doc["roots"]]
     assert labels[0] == "[b'7']" and labels[3] == client.config["sessionId"]
-    assert client.config["sessionId"] in second.bridge.managers["/args"].sessions
+    assert client.config["sessionId"] in second.bridge.apps["/args"].sessions
     await client.close()
 
 
@@ -276,7 +355,7 @@ async def test_forged_token_is_refused(serve):
     await client.load_page()
     await client.connect(token="bm90LWEtdG9rZW4")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4001 and "malformed" in client.close_reason
+    assert client.close_code == CLOSE_BAD_TOKEN and "malformed" in client.close_reason
 
 
 async def test_reconnect_resumes_without_losing_or_repeating_frames(serve):
@@ -314,7 +393,7 @@ async def test_resuming_an_ended_session_says_so(serve):
     await server.bridge.destroy_all_sessions()
     await client.connect(query="?last_seq=3")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4404
+    assert client.close_code == CLOSE_SESSION_GONE
     assert "reload the page" in client.of_type("error")[-1]["message"]
 
 
@@ -465,7 +544,7 @@ async def test_shutdown_tells_connected_pages_before_closing_widgets(serve):
     client = await Client.open(server.url, "sliders")
     await server.shutdown()
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4404
+    assert client.close_code == CLOSE_SESSION_GONE
     assert client.of_type("error")[-1]["where"] == "session"
     assert client.of_type("comm_close") == []  # the page keeps its last state
 
@@ -479,7 +558,7 @@ async def test_dev_mode_reloads_a_changed_app_and_tells_pages(serve, tmp_path):
 
     script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('second'))\n")
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == 4205  # the page loads again
+    assert client.close_code == CLOSE_APP_CHANGED  # the page loads again
     fresh = await Client.open(server.url, "live")
     assert fresh.model("LabelModel")["value"] == "second"
     await fresh.close()

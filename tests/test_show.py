@@ -72,7 +72,7 @@ def test_show_displays_the_document_as_a_widget_view(show_app):
     assert all(len(widget_views(c)) == 1 for c in code_cells[:3])
     assert show_app.value("handle.document.roots[0].children[1].value") == "value*2 = 0"
     # No extra port: nothing in the kernel listens for the app.
-    assert show_app.value("handle.session.routes_comms") is False
+    assert show_app.value("handle.session.channel.routes_comms") is False
 
 
 def test_frontend_slider_change_runs_the_kernel_callback(show_app):
@@ -94,9 +94,9 @@ def test_thread_updates_arrive_through_next_tick(show_app):
 
 def test_adding_a_root_after_show_updates_the_output(show_app):
     show_app.run("handle.document.add_root(w.Label('added later'))")
-    assert show_app.value("[c.value for c in handle.session.container.children[1:]]") == ["added later"]
+    assert show_app.value("[c.value for c in handle.session.channel.container.children[1:]]") == ["added later"]
     show_app.run("handle.document.remove_root(handle.document.roots[-1])")
-    assert show_app.value("len(handle.session.container.children)") == 1
+    assert show_app.value("len(handle.session.channel.container.children)") == 1
 
 
 def test_showing_the_app_again_destroys_the_previous_session(show_app):
@@ -115,4 +115,57 @@ def test_showing_the_app_again_destroys_the_previous_session(show_app):
 def test_close_ends_the_session(show_app):
     show_app.run("thread_handle.close()\nimport asyncio\nawait asyncio.sleep(0.1)")
     assert show_app.value("thread_handle.closed") is True
-    assert show_app.value("thread_handle.session.container.comm is None") is True
+    assert show_app.value("thread_handle.session.channel.container.comm is None") is True
+
+
+def test_a_directory_app_runs_its_four_lifecycle_hooks_in_order_once_each(show_app, tmp_path):
+    app = tmp_path / "lifecycle"
+    app.mkdir()
+    log = app / "events.txt"
+    (app / "server_lifecycle.py").write_text(
+        f"LOG = {str(log)!r}\n"
+        "def record(event):\n"
+        "    with open(LOG, 'a') as f:\n"
+        "        f.write(event + '\\n')\n"
+        "def on_server_loaded(server_context): record('server loaded')\n"
+        "def on_session_created(session_context): record('session created')\n"
+        "def on_session_destroyed(session_context): record('session destroyed')\n"
+        "def on_server_unloaded(server_context): record('server unloaded')\n"
+    )
+    (app / "main.py").write_text(
+        "import ipywidgets as w\n"
+        "from jupyter_bridge import curdoc\n"
+        "doc = curdoc()\n"
+        "n = len(doc.session_context.server_context.sessions)\n"
+        "doc.add_root(w.Label(f'{n} live session'))\n"
+    )
+    show_app.run(f"lifecycle = show({str(app)!r})")
+    assert show_app.value("lifecycle.document.roots[0].value") == "1 live session"
+    assert log.read_text().splitlines() == ["server loaded", "session created"]
+
+    show_app.run("lifecycle.close()\nimport asyncio\nawait asyncio.sleep(0.1)")
+
+    assert show_app.value("lifecycle.closed") is True
+    assert log.read_text().splitlines() == [
+        "server loaded", "session created", "session destroyed", "server unloaded"
+    ]
+
+
+def test_an_app_that_fails_raises_in_the_cell_and_is_unloaded(show_app, tmp_path):
+    app = tmp_path / "broken"
+    app.mkdir()
+    log = app / "events.txt"
+    (app / "server_lifecycle.py").write_text(
+        f"def on_server_unloaded(server_context):\n    open({str(log)!r}, 'w').write('unloaded')\n"
+    )
+    (app / "main.py").write_text("raise ValueError('no data today')\n")
+
+    output = show_app.run(
+        "try:\n"
+        f"    show({str(app)!r})\n"
+        "except Exception as error:\n"
+        "    print('raised:', error)\n"
+    )
+
+    assert "raised:" in output and "ValueError: no data today" in output
+    assert log.read_text() == "unloaded"

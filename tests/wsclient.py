@@ -12,21 +12,10 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from jupyter_bridge.protocol import SUBPROTOCOL, Message, encode
+from jupyter_bridge.protocol import SUBPROTOCOL, Message, decode_server_frame, encode
 
 CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
 _ids = itertools.count(1)
-
-
-def decode_server_frame(frame: str | bytes) -> Message:
-    """Parse a server→client frame (the server's own decoder only accepts client types)."""
-    if isinstance(frame, str):
-        return Message(json.loads(frame))
-    count = int.from_bytes(frame[:4], "big")
-    offsets = [int.from_bytes(frame[4 + 4 * i : 8 + 4 * i], "big") for i in range(count)]
-    ends = offsets[1:] + [len(frame)]
-    parts = [frame[s:e] for s, e in zip(offsets, ends)]
-    return Message(json.loads(parts[0]), list(parts[1:]))
 
 
 async def fetch_page(url: str, **kwargs: Any) -> tuple[int, str]:
@@ -166,7 +155,7 @@ class Client:
 
     async def close(self) -> None:
         if self.ws is not None:
-            self.ws.close()
+            self.ws.close(1000)  # as a page that leaves (a browser sends 1001)
             self.ws = None
         if self._reader is not None:
             try:

@@ -5,15 +5,16 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
-from .handlers import FunctionHandler, Handler, ScriptHandler
+from .handlers import FunctionHandler, Handler, NotAnAppError, ScriptHandler
 
 if TYPE_CHECKING:
+    from ..contexts import ServerContext
     from ..document import Document
-    from ..session import ServerContext, Session
+    from ..session import Session
 
 __all__ = ["AppSpec", "Application", "NotAnAppError", "build_application"]
 
@@ -21,10 +22,6 @@ log = logging.getLogger(__name__)
 
 #: What a user may pass where an app is expected.
 AppSpec = Union["Application", Callable[["Document"], Any], str, os.PathLike]
-
-
-class NotAnAppError(ValueError):
-    """A path or object that cannot be served as an app; the text says why and what to do."""
 
 
 class Application:
@@ -45,8 +42,22 @@ class Application:
     def add(self, handler: Handler) -> None:
         self.handlers.append(handler)
 
-    async def initialize_document(self, document: Document) -> None:
-        for handler in self.handlers:
+    def initialize_document(self, document: Document) -> Awaitable[None] | None:
+        """Run the handlers in order on ``document``.
+
+        Plain handlers run now; from the first that returns an awaitable on, the
+        rest run in the coroutine returned, so an app of plain handlers is
+        complete when this returns (``show`` relies on it).
+        """
+        for index, handler in enumerate(self.handlers):
+            result = handler.modify_document(document)
+            if inspect.isawaitable(result):
+                return self._finish(result, self.handlers[index + 1 :], document)
+        return None
+
+    async def _finish(self, pending: Awaitable[Any], handlers: list[Handler], document: Document) -> None:
+        await pending
+        for handler in handlers:
             result = handler.modify_document(document)
             if inspect.isawaitable(result):
                 await result
@@ -75,15 +86,12 @@ class Application:
     def on_server_unloaded(self, server_context: ServerContext) -> None:
         self._hook("on_server_unloaded", server_context)
 
-    async def session_opened(self, session: Session) -> None:
-        """Called before the app fills a new session's document."""
-        if self.server_context is not None:
-            self.server_context._sessions[session.id] = session
+    async def session_created(self, session: Session[Any]) -> None:
+        """Run ``on_session_created``: called before the app fills a new session's document."""
         await self._session_hook("on_session_created", session)
 
-    async def session_closed(self, session: Session) -> None:
-        if self.server_context is not None:
-            self.server_context._sessions.pop(session.id, None)
+    async def session_destroyed(self, session: Session[Any]) -> None:
+        """Run ``on_session_destroyed``: called once the session's widgets are closed."""
         await self._session_hook("on_session_destroyed", session)
 
     def _hook(self, name: str, argument: ServerContext) -> None:
@@ -96,7 +104,7 @@ class Application:
             except Exception:
                 log.exception("Error in %s of %s", name, self.name)
 
-    async def _session_hook(self, name: str, session: Session) -> None:
+    async def _session_hook(self, name: str, session: Session[Any]) -> None:
         for handler in self.handlers:
             hook = getattr(handler, name, None)
             if hook is None:

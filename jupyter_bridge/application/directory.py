@@ -22,8 +22,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..theme import Theme, ThemeError
 from ..theme import install as install_theme
-from .application import NotAnAppError
-from .handlers import Handler, ScriptHandler, app_imports
+from .handlers import Handler, NotAnAppError, ScriptHandler, app_imports
 
 if TYPE_CHECKING:
     from ..document import Document

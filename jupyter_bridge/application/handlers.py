@@ -15,7 +15,11 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from ..document import Document
 
-__all__ = ["FunctionHandler", "Handler", "ScriptHandler", "app_imports"]
+__all__ = ["FunctionHandler", "Handler", "NotAnAppError", "ScriptHandler", "app_imports"]
+
+
+class NotAnAppError(ValueError):
+    """A path or object that cannot be served as an app; the text says why and what to do."""
 
 
 class Handler:

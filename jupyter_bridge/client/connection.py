@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from ..protocol import SUBPROTOCOL, Message
+from ..protocol import SUBPROTOCOL
 from .errors import (
     AppFailedError,
     AppNotFoundError,
@@ -31,12 +31,9 @@ from .errors import (
     ServerUnreachableError,
 )
 
-__all__ = ["client_loop", "decode_frame", "fetch_config", "open_socket", "query_string", "split_app_url"]
+__all__ = ["client_loop", "fetch_config", "open_socket", "query_string", "split_app_url", "ws_url"]
 
 T = TypeVar("T")
-
-#: The query argument naming an existing session (server.handlers.SESSION_ID_ARGUMENT).
-SESSION_ID_ARGUMENT = "jb-session-id"
 
 #: Frames from the server may carry large binary buffers (plots' data).
 MAX_MESSAGE_SIZE = 256 * 1024 * 1024
@@ -228,26 +225,3 @@ def _origin_refused(url: str, origin: str | None) -> str:
         f"the server with --allow-websocket-origin={flag}, or leave origin= unset"
     )
 
-
-def decode_frame(frame: str | bytes) -> Message:
-    """Parse one server→client frame (text JSON, or binary with buffers); ValueError if bad."""
-    if isinstance(frame, str):
-        content = json.loads(frame)
-        buffers: list[bytes | memoryview] = []
-    else:
-        view = memoryview(frame)
-        if len(view) < 8:
-            raise ValueError("binary frame is shorter than its header")
-        count = int.from_bytes(view[:4], "big")
-        if count < 1 or 4 * (count + 1) > len(view):
-            raise ValueError("binary frame header is out of range")
-        offsets = [int.from_bytes(view[4 + 4 * i : 8 + 4 * i], "big") for i in range(count)]
-        ends = offsets[1:] + [len(view)]
-        if any(start > end or end > len(view) for start, end in zip(offsets, ends)):
-            raise ValueError("binary frame offsets are out of order")
-        content = json.loads(bytes(view[offsets[0] : ends[0]]).decode("utf-8"))
-        # Each buffer gets its own bytes: widget libraries keep them.
-        buffers = [bytes(view[start:end]) for start, end in zip(offsets[1:], ends[1:])]
-    if not isinstance(content, dict) or not isinstance(content.get("type"), str):
-        raise ValueError("frame is not a message object")
-    return Message(content, buffers)

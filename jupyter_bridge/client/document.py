@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from ipywidgets import Widget
 
 if TYPE_CHECKING:
-    from .session import ClientSession
+    from .mirrors import Mirrors
 
 __all__ = ["ClientDocument"]
 
@@ -24,10 +24,14 @@ class ClientDocument:
     Roots are live widgets of this process (mirrors of the server's, or the pushed
     ones). Setting ``title``, ``add_root`` and ``remove_root`` change the server's
     document too (roots must be widgets of the session).
+
+    A :class:`~jupyter_bridge.client.ClientSession` makes it, with its mirrors and
+    the function that sends a ``doc`` message to the server.
     """
 
-    def __init__(self, session: ClientSession) -> None:
-        self._session = session
+    def __init__(self, mirrors: Mirrors, send_document: Callable[..., Any]) -> None:
+        self._mirrors = mirrors
+        self._send_document = send_document
         self._roots: list[Widget] = []
         self._title = ""
         self._listeners: list[Callable[[ClientDocument], None]] = []
@@ -46,7 +50,7 @@ class ClientDocument:
         if not isinstance(value, str):
             raise TypeError(f"title must be a string, not {type(value).__name__}")
         self._title = value
-        self._session._send_document(title=value)
+        self._send_document(title=value)
 
     def add_root(self, widget: Widget) -> None:
         """Show ``widget`` (a widget of this session) after the other roots."""
@@ -59,22 +63,22 @@ class ClientDocument:
         self._set_roots([w for w in self._roots if w is not widget])
 
     def _set_roots(self, roots: list[Widget]) -> None:
-        ids = [self._session._remote_id(widget) for widget in roots]
+        ids = [self._mirrors.remote_id(widget) for widget in roots]
         self._roots = roots
-        self._session._send_document(roots=ids)
+        self._send_document(roots=ids)
 
     @property
     def models(self) -> list[Widget]:
         """Every widget of the session, mirrored in this process."""
-        return list(self._session._mirrors.values())
+        return self._mirrors.widgets()
 
     def get_model_by_id(self, model_id: str) -> Widget | None:
         """The widget whose model id *on the server* is ``model_id``."""
-        return self._session._mirrors.get(model_id)
+        return self._mirrors.get(model_id)
 
     def select(self, cls: type[W]) -> list[W]:
         """The session's widgets that are instances of ``cls``, in creation order."""
-        return [w for w in list(self._session._mirrors.values()) if isinstance(w, cls)]
+        return [w for w in self._mirrors.widgets() if isinstance(w, cls)]
 
     def select_one(self, cls: type[W]) -> W:
         """The one widget of class ``cls``; ValueError if there is none or several."""
@@ -87,7 +91,8 @@ class ClientDocument:
         """Call ``callback(document)`` (on the client's thread) when the server's roots or title change."""
         self._listeners.append(callback)
 
-    def _update(self, title: str, roots: list[Widget]) -> None:
+    def apply_server_doc(self, title: str, roots: list[Widget]) -> None:
+        """Take the server's title and roots (the session calls this for each ``doc`` message)."""
         self._title = title
         self._roots = roots
         for listener in list(self._listeners):

@@ -15,12 +15,10 @@ import secrets
 from collections.abc import Mapping
 from typing import Any
 
-from .connection import SESSION_ID_ARGUMENT, query_string, split_app_url
+from ..protocol import ELEMENT_ID_ARGUMENT, SESSION_ID_ARGUMENT
+from .connection import query_string, split_app_url
 
 __all__ = ["server_document", "server_session"]
-
-#: The query argument naming the element to embed at (server.autoload.ELEMENT_ID_ARGUMENT).
-ELEMENT_ID_ARGUMENT = "jb-element-id"
 
 
 def server_document(url: str, arguments: Mapping[str, Any] | None = None, *, element_id: str | None = None) -> str:

@@ -12,10 +12,10 @@ from typing import Any
 from ipywidgets import Widget
 from ipywidgets.widgets.widget import _instances, _remove_buffers
 
+from ..protocol import model_refs
 from .connection import client_loop, fetch_config, split_app_url, ws_url
 from .errors import ClientError
 from .session import ClientSession
-from .widgets import model_refs
 
 __all__ = ["push_session"]
 
@@ -106,10 +106,6 @@ async def _push(
         origin=origin,
         timeout=timeout,
     )
-    await session._connect()
-    try:
-        await session._push(roots, title, models, buffers)
-    except BaseException:
-        await session._shutdown("the push failed")
-        raise
+    await session.connect()
+    await session.push(roots, title, models, buffers)
     return session

@@ -2,9 +2,14 @@
 
 :func:`pull_session` connects to a session of an app (a new one, or an existing
 one by id); :func:`~jupyter_bridge.client.push_session` publishes a document
-built in this process as a new session. Either gives a :class:`ClientSession`, whose ``document`` holds live ipywidgets objects: reading a
-trait gives the server's value, setting one sends it to the server as a browser
-would, and the server's changes update the widgets (and fire their observers).
+built in this process as a new session. Either gives a :class:`ClientSession`,
+whose ``document`` holds live ipywidgets objects: reading a trait gives the
+server's value, setting one sends it to the server as a browser would, and the
+server's changes update the widgets (and fire their observers).
+
+The session answers requests (``sync``, a push) and hands widget messages to its
+:class:`~jupyter_bridge.client.mirrors.Mirrors`; its
+:class:`~jupyter_bridge.client.link.SessionLink` keeps the socket up.
 
 Threads: the session's messages are handled on the client's own thread, so
 observers of mirror widgets run there. Setting traits from any thread is fine.
@@ -24,37 +29,19 @@ from typing import Any
 from urllib.parse import quote
 
 from ipywidgets import Widget
-from ipywidgets.widgets.widget import _instances, _put_buffers
-from tornado.websocket import WebSocketClientConnection, WebSocketClosedError
 
-from ..protocol import PROTOCOL_VERSION, Message, encode
-from ..session import Request
+from ..contexts import Request
+from ..protocol import SESSION_ID_ARGUMENT, Message, encode
 from ..tokens import make_token
-from . import widgets as mirrors
-from .connection import (
-    SESSION_ID_ARGUMENT,
-    client_loop,
-    decode_frame,
-    fetch_config,
-    open_socket,
-    query_string,
-    split_app_url,
-    ws_url,
-)
+from .connection import client_loop, fetch_config, query_string, split_app_url, ws_url
 from .document import ClientDocument
-from .errors import AppFailedError, AppNotFoundError, ClientError, OriginRefusedError, SessionClosedError
+from .errors import ClientError, SessionClosedError
+from .link import SessionLink
+from .mirrors import Mirrors
 
 __all__ = ["ClientSession", "pull_session"]
 
 log = logging.getLogger(__name__)
-
-#: Close codes of docs/protocol.md.
-CLOSE_BAD_TOKEN = 4001
-CLOSE_SESSION_GONE = 4404
-CLOSE_APP_FAILED = 4500
-
-#: How long (s) to wait between reconnection attempts after a dropped connection.
-RECONNECT_DELAYS = (0.25, 0.5, 1.0, 2.0, 4.0)
 
 
 def pull_session(
@@ -125,7 +112,7 @@ async def _pull(
         origin=origin,
         timeout=timeout,
     )
-    await session._connect()
+    await session.connect()
     return session
 
 
@@ -136,11 +123,6 @@ def _request_arguments(arguments: Mapping[str, Any] | None) -> dict[str, list[by
         values = value if isinstance(value, (list, tuple)) else [value]
         result[name] = [v if isinstance(v, bytes) else str(v).encode("utf-8") for v in values]
     return result
-
-
-def _any_class(cls: type) -> bool:
-    # The client mirrors with any widget class its own process has imported.
-    return True
 
 
 class ClientSession:
@@ -163,41 +145,40 @@ class ClientSession:
         origin: str | None,
         timeout: float,
     ) -> None:
-        self.id = session_id
         self.app_url = app_url
-        self.document = ClientDocument(self)
+        self._link = SessionLink(
+            socket_url=socket_url,
+            token=token,
+            headers=headers,
+            origin=origin,
+            timeout=timeout,
+            app_url=app_url,
+            session_id=session_id,
+            receive=self._apply,
+            ended=self._end,
+        )
+        self._mirrors = Mirrors(self._send_widget_message, lambda: self.id)
+        self.document = ClientDocument(self._mirrors, self._send_document)
         #: The messages of the errors the server reported (app callbacks that raised,
         #: refused messages), oldest first.
         self.errors: list[str] = []
-        self._socket_url = socket_url
-        self._token = token
-        self._headers = headers
-        self._origin = origin
         self._timeout = timeout
         self._loop = client_loop()
-        self._ws: WebSocketClientConnection | None = None
-        self._reader: asyncio.Task[None] | None = None
         self._ids = itertools.count(1)
         self._id_prefix = f"py-{uuid.uuid4().hex[:12]}-"
-        self._last_seq = 0
-        self._ack_scheduled = False
         self._own: set[str] = set()
         self._waiters: dict[str, asyncio.Future[dict[str, Any]]] = {}
-        self._pings: dict[str, bytes | str] = {}
-        self._outgoing: list[str | bytes] = []
         self._held: list[Message] | None = None
-        # remote (server) model id -> widget here; local model id -> remote id
-        self._mirrors: dict[str, Widget] = {}
-        self._remote_ids: dict[str, str] = {}
-        self._pushed: set[str] = set()
-        self._attached = False  # caught up with the session once
         self._seen_document = False
-        self._closing = False
         self._closed = threading.Event()
         self._close_reason: str | None = None
-        self._last_error: str | None = None
 
     # Public
+
+    @property
+    def id(self) -> str | None:
+        """The session's id on the server."""
+        return self._link.session_id
 
     @property
     def url(self) -> str:
@@ -206,7 +187,7 @@ class ClientSession:
 
     @property
     def connected(self) -> bool:
-        return self._ws is not None and not self._closed.is_set()
+        return self._link.connected and not self._closed.is_set()
 
     @property
     def closed(self) -> bool:
@@ -241,7 +222,7 @@ class ClientSession:
                 self.sync(timeout)
             except ClientError as error:
                 log.warning("Closing session %s without a final sync: %s", self.id, error)
-        self._loop.run(self._shutdown("closed by the client"), timeout, "close the session")
+        self._loop.run(self._link.close("closed by the client"), timeout, "close the session")
 
     def __enter__(self) -> ClientSession:
         return self
@@ -253,356 +234,50 @@ class ClientSession:
         state = "closed" if self.closed else "connected" if self.connected else "connecting"
         return f"<ClientSession {self.id} {self.app_url} {state}>"
 
-    # Connecting (on the client loop)
+    # On the client loop: how pull_session and push_session start a session
 
-    async def _connect(self) -> None:
-        self._ws = await open_socket(self._socket_url, self._token, self._headers, self._origin, self._timeout)
-        self._reader = asyncio.ensure_future(self._read())
+    async def connect(self) -> None:
+        """Open the socket and wait until the document has arrived; a coroutine for the client loop.
+
+        ``pull_session`` and ``push_session`` run it there. On failure the session
+        is closed and a ClientError says why.
+        """
+        await self._link.open()
         try:
             # The pong comes after every message the session had when we attached:
             # then the document is complete (the first `doc` of a stream may be older).
             await asyncio.wait_for(self._round_trip(), self._timeout)
         except TimeoutError:
-            await self._shutdown("given up: no document arrived")
+            await self._link.close("given up: no document arrived")
             raise ClientError(
                 f"the session at {self.app_url} sent no document within {self._timeout:g} s"
             ) from None
         except asyncio.CancelledError:
-            await self._shutdown("given up: the client timed out")
+            await self._link.close("given up: the client timed out")
             raise
         if not self._seen_document:
-            await self._shutdown("given up: no document arrived")
+            await self._link.close("given up: no document arrived")
             raise ClientError(f"the session at {self.app_url} sent no document")
-        self._attached = True
+        self._link.attached = True
 
-    async def _read(self) -> None:
-        while True:
-            ws = self._ws
-            if ws is None:
-                return
-            frame = await ws.read_message()
-            if frame is None:
-                self._ws = None
-                if self._closing:
-                    return
-                code, reason = ws.close_code, ws.close_reason
-                if (code is not None and 4000 <= code < 5000) or not self._attached:
-                    self._end(self._close_error(code, reason))
-                    return
-                log.info("Session %s: connection lost (%s); reconnecting", self.id, code)
-                if not await self._reconnect():
-                    self._end(SessionClosedError(f"the connection to session {self.id} was lost"))
-                    return
-                continue
-            try:
-                message = decode_frame(frame)
-            except ValueError as error:
-                log.warning("Session %s: ignored a bad frame from the server: %s", self.id, error)
-                continue
-            try:
-                self._apply(message)
-            except Exception:
-                log.exception("Session %s: error applying a %s message", self.id, message.type)
+    async def push(
+        self,
+        roots: list[Widget],
+        title: str,
+        models: list[tuple[Widget, dict[str, Any]]],
+        buffers: list[Any],
+    ) -> None:
+        """Fill the connected, empty session with these widgets; a coroutine for the client loop.
 
-    def _close_error(self, code: int | None, reason: str | None) -> ClientError:
-        message = self._last_error or reason or "the server closed the connection"
-        if code == CLOSE_BAD_TOKEN:
-            return ClientError(f"the server refused the session token: {reason}")
-        if code == CLOSE_APP_FAILED:
-            return AppFailedError(f"the app at {self.app_url} failed while building the session: {message}")
-        if code == CLOSE_SESSION_GONE and reason == "no such app":
-            return AppNotFoundError(f"there is no app at {self.app_url}; check the app's path")
-        if code == CLOSE_SESSION_GONE:
-            # The server's message speaks to a page ("reload"); say it for a program.
-            return SessionClosedError(
-                f"session {self.id} has ended on the server ({reason}); pull a new session to go on"
-            )
-        return SessionClosedError(f"session {self.id} has ended: {message}")
-
-    async def _reconnect(self) -> bool:
-        for delay in RECONNECT_DELAYS:
-            await asyncio.sleep(delay)
-            if self._closing:
-                return False
-            try:
-                ws = await open_socket(
-                    f"{self._socket_url}?last_seq={self._last_seq}",
-                    self._token,
-                    self._headers,
-                    self._origin,
-                    self._timeout,
-                )
-            except (AppNotFoundError, OriginRefusedError):
-                return False
-            except ClientError as error:
-                log.info("Session %s: reconnecting failed: %s", self.id, error)
-                continue
-            self._ws = ws
-            # Pings answer sync(); one lost with the connection is asked again.
-            for frame in [*self._outgoing, *self._pings.values()]:
-                self._write(frame)
-            self._outgoing.clear()
-            return True
-        return False
-
-    async def _shutdown(self, reason: str) -> None:
-        self._closing = True
-        ws = self._ws
-        if ws is not None:
-            ws.close(1000, "client closed")
-        if self._reader is not None and not self._reader.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(self._reader), 5)
-            except TimeoutError:
-                self._reader.cancel()
-        self._ws = None
-        self._end(SessionClosedError(f"session {self.id} was {reason}"))
-
-    def _end(self, error: ClientError) -> None:
-        if self._closed.is_set():
-            return
-        self._close_reason = str(error)
-        self._closed.set()
-        for waiter in self._waiters.values():
-            if not waiter.done():
-                waiter.set_exception(error)
-        self._waiters.clear()
-        self._pings.clear()
-        for remote_id, widget in list(self._mirrors.items()):
-            comm = widget.comm
-            if isinstance(comm, mirrors.ClientComm):
-                comm.detach()
-            if remote_id not in self._pushed:
-                widget.close()  # a mirror: frees it; pushed widgets are the user's
-        self._mirrors.clear()
-        self._remote_ids.clear()
-        if not self._closing:
-            log.warning("%s", error)
-
-    def _check_open(self) -> None:
-        if self._closed.is_set():
-            raise SessionClosedError(self._close_reason or f"session {self.id} is closed")
-
-    # Sending (any thread)
-
-    def _send(self, content: dict[str, Any], buffers: list[Any] | None = None) -> str:
-        """Queue a client message; returns its id."""
-        self._check_open()
-        message_id = self._next_id()
-        content = {**content, "id": message_id}
-        frame = encode(Message(content, list(buffers or [])))
-        self._own.add(message_id)
-        self._loop.call_soon(self._write, frame)
-        return message_id
-
-    def _next_id(self) -> str:
-        # Answers (idle, pong, error) go to every connection of the session, so an
-        # id must not collide with another client's: a random prefix per client.
-        return f"{self._id_prefix}{next(self._ids)}"
-
-    def _write(self, frame: str | bytes) -> None:
-        ws = self._ws
-        if ws is None:
-            if not self._closed.is_set():
-                self._outgoing.append(frame)
-            return
+        ``models`` pairs each widget with its ``push_doc`` model, every widget after
+        the widgets it refers to. Once the server took them, each widget talks to
+        its server twin. On failure the session is closed and a ClientError says why.
+        """
         try:
-            ws.write_message(frame, binary=isinstance(frame, bytes))
-        except WebSocketClosedError:
-            self._outgoing.append(frame)
-
-    def _send_widget_message(self, remote_id: str, data: dict[str, Any], buffers: list[Any] | None) -> None:
-        if "state" in data:
-            data = {**data, "state": mirrors.rename_refs(data["state"], self._remote_id_of_ref)}
-        if self._closed.is_set():
-            return
-        self._send({"type": "comm_msg", "comm_id": remote_id, "data": data}, buffers)
-
-    def _remote_id_of_ref(self, local_id: str) -> str:
-        remote = self._remote_ids.get(local_id)
-        if remote is None:
-            widget = _instances.get(local_id)
-            name = type(widget).__name__ if widget is not None else "a widget"
-            raise ClientError(
-                f"{name} {local_id} is not a widget of session {self.id}; a client can only "
-                "refer to the session's own widgets (create new ones in the app's code)"
-            )
-        return remote
-
-    def _remote_id(self, widget: Widget) -> str:
-        if not isinstance(widget, Widget) or widget.comm is None:
-            raise ClientError(f"{widget!r} is not an open widget of session {self.id}")
-        return self._remote_id_of_ref(widget.model_id)
-
-    def _send_document(self, **fields: Any) -> None:
-        self._send({"type": "doc", **fields})
-
-    async def _round_trip(self) -> None:
-        message_id = self._next_id()
-        frame = encode(Message({"type": "ping", "id": message_id}))
-        waiter = self._waiter(message_id)
-        self._pings[message_id] = frame
-        self._write(frame)
-        try:
-            await waiter
-        finally:
-            self._pings.pop(message_id, None)
-
-    def _waiter(self, message_id: str) -> asyncio.Future[dict[str, Any]]:
-        self._check_open()
-        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
-        self._waiters[message_id] = waiter
-        return waiter
-
-    def _schedule_ack(self) -> None:
-        if not self._ack_scheduled:
-            self._ack_scheduled = True
-            self._loop.loop.call_later(0.2, self._send_ack)
-
-    def _send_ack(self) -> None:
-        self._ack_scheduled = False
-        if self._ws is not None:
-            self._write(encode(Message({"type": "ack", "seq": self._last_seq})))
-
-    # Receiving (on the client loop)
-
-    def _apply(self, message: Message) -> None:
-        content = message.content
-        kind = content["type"]
-        seq = content.get("seq", 0)
-        if kind == "hello":
-            if content.get("protocol") != PROTOCOL_VERSION:
-                log.error("Session %s: the server speaks protocol %s, not %s", self.id, content.get("protocol"), PROTOCOL_VERSION)
-            self.id = content.get("session_id", self.id)
-            last = content.get("last_seq")
-            if isinstance(last, int) and last > self._last_seq:
-                self._last_seq = last
-            return
-        if isinstance(seq, int) and seq > 0:
-            if seq <= self._last_seq:
-                return  # already applied (a resumed stream)
-            self._last_seq = seq
-            self._schedule_ack()
-        if self._held is not None and kind in ("comm_open", "comm_msg", "comm_close", "doc"):
-            self._held.append(message)
-            return
-        handler = self._handlers.get(kind)
-        if handler is not None:
-            handler(self, content, message.buffers)
-
-    def _on_comm_open(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        remote_id = content["comm_id"]
-        data = content.get("data") or {}
-        if remote_id in self._pushed:
-            return  # a widget pushed from here: it already holds this state
-        if remote_id in self._mirrors:
-            # A snapshot of a widget already mirrored: take its state as an update.
-            self._on_comm_msg({"comm_id": remote_id, "data": {**data, "method": "update"}}, buffers)
-            return
-        if content.get("target_name") != "jupyter.widget":
-            log.debug("Session %s: ignored a comm for target %s", self.id, content.get("target_name"))
-            return
-        raw = data.get("state") or {}
-        state = mirrors.rename_refs(raw, self._local_id_of_ref)
-        _put_buffers(state, data.get("buffer_paths") or [], buffers)
-        widget = self._build(remote_id, raw, state)
-        self._mirrors[remote_id] = widget
-        self._remote_ids[widget.model_id] = remote_id
-
-    def _build(self, remote_id: str, raw: dict[str, Any], state: dict[str, Any]) -> Widget:
-        cls = mirrors.widget_class(raw, search=_any_class)
-        if cls is not None:
-            local_id = uuid.uuid4().hex
-            comm = mirrors.ClientComm(remote_id=remote_id, send=self._send_widget_message, comm_id=local_id)
-            try:
-                with mirrors.building():
-                    return mirrors.instantiate(cls, state, comm=comm)
-            except Exception as error:
-                _instances.pop(local_id, None)
-                log.warning(
-                    "Session %s: could not mirror %s (%s: %s); it is an UnknownWidget holding its state",
-                    self.id, cls.__name__, type(error).__name__, error,
-                )
-        comm = mirrors.ClientComm(remote_id=remote_id, send=self._send_widget_message)
-        with mirrors.building():
-            return mirrors.UnknownWidget(
-                comm=comm,
-                model_module=str(raw.get("_model_module", "")),
-                model_name=str(raw.get("_model_name", "")),
-                state=state,
-            )
-
-    def _local_id_of_ref(self, remote_id: str) -> str:
-        widget = self._mirrors.get(remote_id)
-        return widget.model_id if widget is not None and widget.comm is not None else remote_id
-
-    def _on_comm_msg(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        widget = self._mirrors.get(content["comm_id"])
-        if widget is None or widget.comm is None:
-            return
-        data = content.get("data") or {}
-        method = data.get("method")
-        if method == "echo_update":
-            if content.get("parent") in self._own:
-                return  # our own change, confirmed
-            method = "update"  # another page's change
-        if method == "update":
-            data = {**data, "method": "update", "state": mirrors.rename_refs(data.get("state") or {}, self._local_id_of_ref)}
-        msg = {
-            "header": {"msg_id": content.get("parent") or "", "msg_type": "comm_msg"},
-            "parent_header": {},
-            "metadata": content.get("metadata") or {},
-            "content": {"comm_id": widget.model_id, "data": data},
-            "buffers": buffers,
-        }
-        widget.comm.handle_msg(msg)
-
-    def _on_comm_close(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        widget = self._mirrors.pop(content["comm_id"], None)
-        if widget is None:
-            return
-        self._remote_ids.pop(widget.model_id, None)
-        self._pushed.discard(content["comm_id"])
-        if isinstance(widget.comm, mirrors.ClientComm):
-            widget.comm.detach()
-        widget.close()
-
-    def _on_doc(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        roots = [self._mirrors[r] for r in content.get("roots", []) if r in self._mirrors]
-        self.document._update(str(content.get("title", "")), roots)
-        self._seen_document = True
-
-    def _on_answer(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        parent = content.get("parent")
-        self._own.discard(parent)
-        waiter = self._waiters.pop(parent, None)
-        if waiter is not None and not waiter.done():
-            waiter.set_result(content)
-
-    def _on_error(self, content: dict[str, Any], buffers: list[Any]) -> None:
-        message = str(content.get("message", "unknown error"))
-        where = content.get("where")
-        if where == "session":
-            self._last_error = message
-            return
-        self.errors.append(message)
-        log.warning("Session %s: the server reported: %s", self.id, message)
-        waiter = self._waiters.pop(content.get("parent"), None)
-        if waiter is not None and not waiter.done():
-            waiter.set_exception(ClientError(f"the server refused the message: {message}"))
-
-    _handlers: dict[str, Callable[[ClientSession, dict[str, Any], list[Any]], None]] = {
-        "comm_open": _on_comm_open,
-        "comm_msg": _on_comm_msg,
-        "comm_close": _on_comm_close,
-        "doc": _on_doc,
-        "idle": _on_answer,
-        "pong": _on_answer,
-        "pushed": _on_answer,
-        "error": _on_error,
-    }
-
-    # Pushing (on the client loop)
+            await self._push(roots, title, models, buffers)
+        except BaseException:
+            await self._link.close("the push failed")
+            raise
 
     async def _push(
         self,
@@ -621,7 +296,7 @@ class ClientSession:
         waiter = self._waiter(message_id)
         # Hold the server's messages until the answer says which of its widgets are ours.
         self._held = []
-        self._write(encode(Message({**content, "id": message_id}, buffers)))
+        self._link.write(encode(Message({**content, "id": message_id}, buffers)))
         try:
             answer = await waiter
         except ClientError as error:
@@ -631,25 +306,117 @@ class ClientSession:
         created: dict[str, str] = answer.get("models", {})
         for widget, model in models:
             remote_id = created.get(model["model_id"])
-            if remote_id is None:
-                continue
-            self._adopt(widget, remote_id)
+            if remote_id is not None:
+                self._mirrors.adopt(widget, remote_id)
         for message in held:
-            handler = self._handlers.get(message.type)
-            if handler is not None:
-                handler(self, message.content, message.buffers)
+            self._handle(message)
 
-    def _adopt(self, widget: Widget, remote_id: str) -> None:
-        """Make a pushed widget of this process talk to its server twin from now on."""
-        old = widget.comm
-        comm = mirrors.ClientComm(remote_id=remote_id, send=self._send_widget_message, comm_id=widget.model_id)
-        old.on_msg(None)
-        widget.comm = comm
+    def _end(self, error: ClientError) -> None:
+        if self._closed.is_set():
+            return
+        self._close_reason = str(error)
+        self._closed.set()
+        for waiter in self._waiters.values():
+            if not waiter.done():
+                waiter.set_exception(error)
+        self._waiters.clear()
+        self._mirrors.release()
+        if not self._link.closing:
+            log.warning("%s", error)
+
+    def _check_open(self) -> None:
+        if self._closed.is_set():
+            raise SessionClosedError(self._close_reason or f"session {self.id} is closed")
+
+    # Sending (any thread)
+
+    def _send(self, content: dict[str, Any], buffers: list[Any] | None = None) -> str:
+        """Queue a client message; returns its id."""
+        self._check_open()
+        message_id = self._next_id()
+        content = {**content, "id": message_id}
+        frame = encode(Message(content, list(buffers or [])))
+        self._own.add(message_id)
+        self._loop.call_soon(self._link.write, frame)
+        return message_id
+
+    def _next_id(self) -> str:
+        # Answers (idle, pong, error) go to every connection of the session, so an
+        # id must not collide with another client's: a random prefix per client.
+        return f"{self._id_prefix}{next(self._ids)}"
+
+    def _send_widget_message(self, remote_id: str, data: dict[str, Any], buffers: list[Any] | None) -> None:
+        if self._closed.is_set():
+            return
+        self._send({"type": "comm_msg", "comm_id": remote_id, "data": data}, buffers)
+
+    def _send_document(self, **fields: Any) -> None:
+        self._send({"type": "doc", **fields})
+
+    async def _round_trip(self) -> None:
+        message_id = self._next_id()
+        waiter = self._waiter(message_id)
+        self._link.write_until_answered(message_id, encode(Message({"type": "ping", "id": message_id})))
         try:
-            old.close()  # a notebook's view of it goes away: the widget now lives in the session
-        except Exception:
-            log.debug("Closing the previous comm of %r failed", widget, exc_info=True)
-        _instances[widget.model_id] = widget
-        self._mirrors[remote_id] = widget
-        self._remote_ids[widget.model_id] = remote_id
-        self._pushed.add(remote_id)
+            await waiter
+        finally:
+            self._link.answered(message_id)
+
+    def _waiter(self, message_id: str) -> asyncio.Future[dict[str, Any]]:
+        self._check_open()
+        waiter: asyncio.Future[dict[str, Any]] = asyncio.get_running_loop().create_future()
+        self._waiters[message_id] = waiter
+        return waiter
+
+    # Receiving (on the client loop)
+
+    def _apply(self, message: Message) -> None:
+        if self._held is not None and message.type in ("comm_open", "comm_msg", "comm_close", "doc"):
+            self._held.append(message)
+            return
+        self._handle(message)
+
+    def _handle(self, message: Message) -> None:
+        handler = self._handlers.get(message.type)
+        if handler is not None:
+            handler(self, message.content, message.buffers)
+
+    def _on_comm_open(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        self._mirrors.opened(content, buffers)
+
+    def _on_comm_msg(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        self._mirrors.changed(content, buffers, ours=content.get("parent") in self._own)
+
+    def _on_comm_close(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        self._mirrors.closed(content)
+
+    def _on_doc(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        roots = [self._mirrors.get(r) for r in content.get("roots", [])]
+        self.document.apply_server_doc(str(content.get("title", "")), [r for r in roots if r is not None])
+        self._seen_document = True
+
+    def _on_answer(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        parent = content.get("parent")
+        self._own.discard(parent)
+        waiter = self._waiters.pop(parent, None)
+        if waiter is not None and not waiter.done():
+            waiter.set_result(content)
+
+    def _on_error(self, content: dict[str, Any], buffers: list[Any]) -> None:
+        message = str(content.get("message", "unknown error"))
+        self.errors.append(message)
+        log.warning("Session %s: the server reported: %s", self.id, message)
+        waiter = self._waiters.pop(content.get("parent"), None)
+        if waiter is not None and not waiter.done():
+            waiter.set_exception(ClientError(f"the server refused the message: {message}"))
+
+    _handlers: dict[str, Callable[[ClientSession, dict[str, Any], list[Any]], None]] = {
+        "comm_open": _on_comm_open,
+        "comm_msg": _on_comm_msg,
+        "comm_close": _on_comm_close,
+        "doc": _on_doc,
+        "idle": _on_answer,
+        "pong": _on_answer,
+        "pushed": _on_answer,
+        "error": _on_error,
+    }

@@ -19,7 +19,8 @@ from typing import TYPE_CHECKING, Any
 from ipywidgets.widgets.widget import _put_buffers
 
 from ..application import Application
-from .widgets import describe, instantiate, rename_refs, widget_class
+from ..protocol import rename_model_refs
+from .widgets import describe, instantiate, widget_class
 
 if TYPE_CHECKING:
     from ..protocol import Message
@@ -70,8 +71,8 @@ class PushTarget(Application):
         """
         content = message.content
         parent = content["id"]
-        if session.comm_manager.comms or session.document.roots:
-            session.refuse(
+        if session.channel.comm_manager.comms or session.document.roots:
+            session.channel.refuse(
                 "this session already has a document; push_session makes a new session for each push",
                 parent,
                 sender,
@@ -79,13 +80,13 @@ class PushTarget(Application):
             return
         models: list[dict[str, Any]] = content["models"]
         if len(models) > self.max_models:
-            session.refuse(f"a push may hold at most {self.max_models} widgets, not {len(models)}", parent, sender)
+            session.channel.refuse(f"a push may hold at most {self.max_models} widgets, not {len(models)}", parent, sender)
             return
         classes = []
         for model in models:
             cls = widget_class(model["state"], search=self._listed)
             if cls is None:
-                session.refuse(
+                session.channel.refuse(
                     f"the server has no widget class for {describe(model['state'])}; a push target "
                     "only makes widgets registered with ipywidgets or defined in the modules it "
                     "lists (PushTarget(modules=[...]))",
@@ -107,18 +108,18 @@ class PushTarget(Application):
         try:
             for model, cls in zip(models, classes):
                 paths = model.get("buffer_paths", [])
-                state = rename_refs(model["state"], server_id)
+                state = rename_model_refs(model["state"], server_id)
                 _put_buffers(state, paths, message.buffers[offset : offset + len(paths)])
                 offset += len(paths)
                 created[model["model_id"]] = instantiate(cls, state, model_id=ids[model["model_id"]])
         except Exception as error:
             for widget in created.values():
                 widget.close()
-            session.refuse(f"could not create a {cls.__name__} from the pushed state: {error}", parent, sender)
+            session.channel.refuse(f"could not create a {cls.__name__} from the pushed state: {error}", parent, sender)
             return
         document = session.document
         document.title = content.get("title", document.title)
         for root in content["roots"]:
             document.add_root(created[root])
         log.info("Session %s: a client pushed a document of %d widgets", session.id, len(created))
-        session.reply({"type": "pushed", "parent": parent, "models": ids}, sender)
+        session.channel.reply({"type": "pushed", "parent": parent, "models": ids}, sender)

@@ -25,9 +25,7 @@ from traitlets import Dict, Unicode
 
 from .. import comms
 
-__all__ = ["ClientComm", "UnknownWidget", "instantiate", "model_refs", "rename_refs", "widget_class"]
-
-REF = "IPY_MODEL_"
+__all__ = ["ClientComm", "UnknownWidget", "describe", "instantiate", "widget_class"]
 
 #: The registry key of a widget class: where its model and view live, and their names.
 CLASS_KEYS = (
@@ -200,30 +198,6 @@ def _identity(value: Any, owner: Any) -> Any:
     return value
 
 
-def model_refs(value: Any) -> Iterator[str]:
-    """The model ids a state refers to ("IPY_MODEL_<id>" strings, at any depth)."""
-    if isinstance(value, str):
-        if value.startswith(REF):
-            yield value[len(REF) :]
-    elif isinstance(value, dict):
-        for item in value.values():
-            yield from model_refs(item)
-    elif isinstance(value, (list, tuple)):
-        for item in value:
-            yield from model_refs(item)
-
-
-def rename_refs(value: Any, rename: Callable[[str], str]) -> Any:
-    """A copy of a JSON state with each "IPY_MODEL_<id>" replaced by "IPY_MODEL_<rename(id)>"."""
-    if isinstance(value, str):
-        return REF + rename(value[len(REF) :]) if value.startswith(REF) else value
-    if isinstance(value, dict):
-        return {key: rename_refs(item, rename) for key, item in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [rename_refs(item, rename) for item in value]
-    return value
-
-
 # Building mirrors: no outgoing messages, and widgets a library makes meanwhile
 # (a default Layout, say) get local-only comms rather than the process's default.
 
@@ -246,10 +220,7 @@ def _install_routing() -> None:
     Sitting *below* it — as that saved link — keeps the chain free of loops.
     """
     global _next_create_comm
-    comms.install()
-    if comms._previous_create_comm is not _create_comm:
-        _next_create_comm = comms._previous_create_comm
-        comms._previous_create_comm = _create_comm
+    _next_create_comm = comms.chain(_create_comm)
 
 
 @contextlib.contextmanager

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .. import __version__  # `jupyter server extension list` shows it
+from ..version import __version__  # `jupyter server extension list` shows it
 
 __all__ = ["__version__"]
 

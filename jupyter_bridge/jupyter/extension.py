@@ -4,7 +4,9 @@ Every app file under the Jupyter root is served at ``{base_url}bridge/apps/<path
 on the Jupyter server's own loop, behind Jupyter's authentication; ``{base_url}bridge/``
 lists them. Loading the extension stays cheap: this module imports nothing the
 Jupyter server has not imported already, and one lazy route builds the Bridge and
-its handlers (``.handlers``) on the first ``/bridge`` request.
+its handlers (``.views``) on the first ``/bridge`` request. The extension keeps
+only its configuration and that route: the Bridge loads and unloads the apps,
+reaps their sessions and reloads an app whose files change.
 
 Options are the :class:`~jupyter_bridge.settings.BridgeSettings` traits, copied onto
 :class:`BridgeExtension` so each is ``c.BridgeExtension.<name>`` in a Jupyter config
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
-from tornado import httputil, ioloop, routing, web
+from tornado import httputil, routing, web
 from traitlets import Int, TraitType
 
 from ..settings import BridgeSettings
@@ -55,10 +57,6 @@ NOT_IN_JUPYTER: dict[str, str] = {
     "stats_log_frequency": "a standalone-server log; Jupyter has its own metrics",
     "mem_log_frequency": "a standalone-server log; Jupyter has its own metrics",
 }
-
-#: How often (ms) dev mode looks for changed app files, as the standalone server does.
-DEV_POLL_MS = 500
-
 
 def _settings_traits() -> dict[str, TraitType[Any, Any]]:
     """A copy of each BridgeSettings option that applies inside Jupyter."""
@@ -95,9 +93,6 @@ class BridgeExtension(ExtensionApp):
 
     _bridge: Bridge | None = None
     _settings: BridgeSettings | None = None
-    _timers: list[ioloop.PeriodicCallback] = []
-    #: Dev mode: url_path -> (source, its files' stamps when it was resolved).
-    _stamps: dict[str, tuple[str, dict[str, int]]] = {}
 
     @property
     def prefix(self) -> str:
@@ -142,13 +137,17 @@ class BridgeExtension(ExtensionApp):
 
     @property
     def bridge(self) -> Bridge:
-        """The Bridge, built on first use (the first /bridge request)."""
+        """The Bridge, built and started on first use (the first /bridge request).
+
+        Inside Jupyter, where apps are written, an app whose files change is always
+        reloaded: saving a file and looking at its page should show the new version.
+        """
         if self._bridge is None:
             from ..server.bridge import Bridge
 
-            self._bridge = Bridge(
-                {}, self.shared_settings, prefix=self.prefix, resolver=self.resolve, refresh=self._reload_if_changed
-            )
+            bridge = Bridge({}, self.shared_settings, prefix=self.prefix, resolver=self.resolve, watch_files=True)
+            bridge.start()
+            self._bridge = bridge
             log.debug("jupyter_bridge routes built under %s/", self.prefix)
         return self._bridge
 
@@ -163,84 +162,29 @@ class BridgeExtension(ExtensionApp):
 
     def resolve(self, path: str) -> str | None:
         """The Bridge resolver: the file ``/apps/<path>`` names, or None for 404."""
-        from ..server.watch import file_stamps
         from .apps import resolve_app_path
 
         resolved = resolve_app_path(self.root_dir, path, allow_hidden=self.allow_hidden)
         if resolved is None:
             log.info("Refused to serve %r: not a visible file inside the Jupyter root", path)
-        else:
-            # Taken before the app is built, so no edit after it goes unnoticed.
-            self._stamps = {**self._stamps, "/apps/" + path: (resolved, file_stamps(resolved))}
         return resolved
 
-    async def _start_jupyter_server_extension(self, serverapp: Any) -> None:
-        # Timers on the Jupyter loop; cheap until the Bridge exists.
-        settings = self.shared_settings
-        # Inside Jupyter, where apps are written, an app whose files change is always
-        # reloaded: saving a file and looking at its page should show the new version.
-        self._timers = [
-            ioloop.PeriodicCallback(self._reap, settings.check_unused_sessions),
-            ioloop.PeriodicCallback(self._reload_changed_apps, DEV_POLL_MS),
-        ]
-        for timer in self._timers:
-            timer.start()
-
-    async def _reap(self) -> None:
-        if self._bridge is not None:
-            await self._bridge.destroy_unused_sessions()
-
-    async def _reload_changed_apps(self) -> None:
-        """Forget every app whose files changed; its open pages load again and get the new one."""
-        for url_path in list(self._stamps):
-            await self._reload_if_changed(url_path)
-
-    async def _reload_if_changed(self, url_path: str) -> None:
-        """Forget the app at ``url_path`` if its files changed since it was built.
-
-        Also called before every page of it is served, so a page loaded right after
-        a save runs the saved code. The next request resolves and builds it afresh
-        (or answers with the error, e.g. a syntax error, until the file is fixed).
-        """
-        from ..server.watch import file_stamps
-
-        bridge = self._bridge
-        entry = self._stamps.get(url_path)
-        if bridge is None or entry is None:
-            return
-        source, seen = entry
-        if file_stamps(source) == seen:
-            return
-        self._stamps = {k: v for k, v in self._stamps.items() if k != url_path}
-        manager = bridge.managers.pop(url_path, None)
-        if manager is None:
-            return
-        log.info("%s changed: reloading %s", source, url_path)
-        for session in list(manager.sessions.values()):
-            await manager.destroy(session, app_changed=True)
-        manager.application.on_server_unloaded(manager.server_context)
-
     async def stop_extension(self) -> None:
-        """On server shutdown: stop the timers, destroy every session, unload the apps."""
-        for timer in self._timers:
-            timer.stop()
-        self._timers = []
+        """On server shutdown: destroy every session and unload the apps."""
         bridge = self._bridge
         if bridge is None:
             return
         count = bridge.session_count
-        await bridge.destroy_all_sessions()
-        for manager in bridge.managers.values():
-            manager.application.on_server_unloaded(manager.server_context)
+        await bridge.shutdown()
         log.info("Destroyed %d jupyter_bridge session(s) on shutdown", count)
 
 
 class LazyRoutes(routing.Router):
     """Every ``{base_url}bridge`` request: builds the routes on the first one, then dispatches.
 
-    The route list is ``Bridge.routes()`` after a route for directory apps'
+    The route list is ``routes(bridge)`` after a route for directory apps'
     ``static/`` files, each handler wrapped with Jupyter's authentication
-    (``.handlers.jupyter_handler``).
+    (``.views.jupyter_handler``).
     """
 
     # jupyter_server's start-up audit walks each target's HTTP methods; the real
@@ -255,11 +199,12 @@ class LazyRoutes(routing.Router):
         webapp = self.extension.serverapp.web_app
         if self._router is None:
             try:
-                from .handlers import AppStaticFiles, AppStaticHandler, jupyter_handler
+                from ..server.routes import routes
+                from .views import AppStaticFiles, AppStaticHandler, jupyter_handler
 
                 bridge = self.extension.bridge
                 static = routing.Rule(AppStaticFiles(bridge), jupyter_handler(AppStaticHandler), {"bridge": bridge})
-                self._router = HandlerRoutes(webapp, [static, *bridge.routes(wrap=jupyter_handler)])
+                self._router = HandlerRoutes(webapp, [static, *routes(bridge, wrap=jupyter_handler)])
             except Exception:
                 log.exception("jupyter_bridge could not build its routes; it tries again on the next request")
                 return webapp.get_handler_delegate(request, web.ErrorHandler, {"status_code": 500})

@@ -16,13 +16,15 @@ import asyncio
 import inspect
 import logging
 import os
-import sys
 import uuid
+from collections.abc import Coroutine
 from typing import Any
 
 from ..application import AppSpec, build_application
 from ..comms import current_session
-from ..session import Request, Session, SessionContext
+from ..contexts import Request, ServerContext, SessionContext
+from ..session import Session
+from .kernel import KernelChannel, track_kernel_widgets
 
 __all__ = ["ShowHandle", "show"]
 
@@ -32,78 +34,30 @@ log = logging.getLogger(__name__)
 _shown: dict[str, ShowHandle] = {}
 
 
-class KernelSession(Session):
-    """A session whose widgets use the kernel's comms and whose page is a cell output."""
-
-    routes_comms = False
-
-    def __init__(self, context: SessionContext, application: Any, loop: asyncio.AbstractEventLoop) -> None:
-        self.widgets: list[Any] = []
-        self.container: Any = None
-        super().__init__(context, application, loop)
-
-    def track(self, widget: Any) -> None:
-        """Own ``widget`` (closed with the session) and run its browser events in the session."""
-        self.widgets.append(widget)
-        widget.observe(self._wrap_comm, "comm")
-
-    def _wrap_comm(self, change: dict[str, Any]) -> None:
-        comm = change["new"]
-        if comm is None:
-            return
-        handler = comm._msg_callback
-        if handler is None or getattr(handler, "__jupyter_bridge_session__", None) is self:
-            return
-
-        def in_session(msg: dict[str, Any]) -> None:
-            self._context.run(handler, msg)
-
-        in_session.__jupyter_bridge_session__ = self  # type: ignore[attr-defined]
-        comm.on_msg(in_session)
-
-    def _document_changed(self, document: Any) -> None:
-        if self.container is not None:
-            self.container.children = tuple(document.roots)
-
-    def _owner_problem(self, widget: Any) -> str | None:
-        if getattr(widget, "comm", None) is None:
-            return f"{type(widget).__name__} has been closed; create a new widget to display"
-        return None
-
-    def _report_error(self, error: BaseException, where: str) -> None:
-        print(f"{where} raised {type(error).__name__}: {error}", file=sys.stderr)
-
-    def _close_comms(self) -> None:
-        for widget in [*self.widgets, self.container]:
-            if widget is not None and widget.comm is not None:
-                try:
-                    widget.close()
-                except Exception:
-                    log.exception("Error closing %r", widget)
-        self.widgets.clear()
-
-
 class ShowHandle:
     """What ``show`` returns: the shown ``document``, and ``close()`` to end the session."""
 
-    def __init__(self, session: Session, key: str | None) -> None:
+    def __init__(self, session: Session[Any], key: str | None, server_context: ServerContext | None = None) -> None:
         self.session = session
         self.document = session.document
         self._key = key
+        # None for a served notebook's show: the serving session is not ours to end.
+        self._server_context = server_context
 
     @property
     def closed(self) -> bool:
         return self.session.destroyed
 
     def close(self) -> None:
-        """Stop the callbacks, run on_session_destroyed, close every widget."""
+        """Stop the callbacks, run on_session_destroyed, close every widget, unload the app."""
         if self._key is not None and _shown.get(self._key) is self:
             del _shown[self._key]
-        if self.session.destroyed:
+        if self.session.destroyed or self._server_context is None:
             return
-        task = self.session.loop.create_task(self.session.destroy())
-        if not self.session.loop.is_running():
-            self.session.loop.run_until_complete(task)
+        loop = self.session.loop
+        task = loop.create_task(_end(self.session, self._server_context))
+        if not loop.is_running():
+            loop.run_until_complete(task)
 
     def _ipython_display_(self) -> None:
         # Showing the handle again (as a cell's value) must not print its repr.
@@ -118,15 +72,16 @@ def show(app: AppSpec, *, arguments: dict[str, list[str]] | None = None) -> Show
     """Run ``app`` in this notebook cell, two-way through the kernel's comms.
 
     ``app`` is a ``def app(doc)`` function, a path to a script, directory app or
-    notebook, or an Application. Showing the same app again (re-running the cell)
-    destroys the previous session first. ``arguments`` stand in for a page's
-    query arguments (``session_context.request.arguments``).
+    notebook, or an Application. Its lifecycle is a served app's: ``on_server_loaded``,
+    then ``on_session_created``, the app, and at ``close()`` (or when the same app
+    is shown again, re-running the cell) ``on_session_destroyed`` and
+    ``on_server_unloaded``. ``arguments`` stand in for a page's query arguments
+    (``session_context.request.arguments``). An app that fails raises here.
     """
     from IPython.display import display
-    from ipywidgets import VBox
 
     served = current_session()
-    if served is not None and served.routes_comms:
+    if served is not None and served.channel.routes_comms:
         # A served notebook: the app fills the document of the session serving it.
         application = build_application(app)
         for handler in application.handlers:
@@ -143,25 +98,71 @@ def show(app: AppSpec, *, arguments: dict[str, list[str]] | None = None) -> Show
     application = build_application(app)
     loop = asyncio.get_event_loop()
     request = Request(arguments={k: [v.encode() for v in vs] for k, vs in (arguments or {}).items()})
-    session = KernelSession(SessionContext(uuid.uuid4().hex, request), application, loop)
-    _install_tracking()
-    session.container = VBox()
-    session.container.add_class("jupyter-bridge-show")
-    try:
-        for handler in application.handlers:
-            result = session._context.run(handler.modify_document, session.document)
-            if inspect.isawaitable(result):
-                loop.create_task(result, context=session._context)
-    except Exception:
-        handle = ShowHandle(session, None)
-        handle.close()
-        raise
-    session.container.children = tuple(session.document.roots)
-    session.document._change_listeners.append(session._document_changed)
-    handle = ShowHandle(session, key)
+    server_context = ServerContext()
+    application.on_server_loaded(server_context)
+    context = SessionContext(uuid.uuid4().hex, request, server_context)
+    channel = KernelChannel()
+    session = Session(context, application, loop, channel=channel)
+    track_kernel_widgets()
+    server_context.add_session(session)
+    handle = ShowHandle(session, key, server_context)
+    started = _start_now(session.start(), loop)
+    if started.done():
+        if started.exception() is not None:
+            _unload(session, server_context)
+            raise started.exception()  # type: ignore[misc]
+    else:  # an async app or hook: it goes on on the loop; a failure is printed there
+        started.add_done_callback(lambda future: _report_late_failure(future, session, server_context))
     _shown[key] = handle
-    display(session.container)
+    display(channel.container)
     return handle
+
+
+async def _end(session: Session[Any], server_context: ServerContext) -> None:
+    await session.destroy()
+    _unload(session, server_context)
+
+
+def _unload(session: Session[Any], server_context: ServerContext) -> None:
+    server_context.remove_session(session)
+    session.application.on_server_unloaded(server_context)
+
+
+def _report_late_failure(future: asyncio.Future[Any], session: Session[Any], server_context: ServerContext) -> None:
+    if future.cancelled() or future.exception() is None:
+        return
+    error = future.exception()
+    _unload(session, server_context)
+    log.error("%s", error)
+    session.channel.report_error(error, session.application.name)  # type: ignore[arg-type]
+
+
+def _start_now(coroutine: Coroutine[Any, Any, Any], loop: asyncio.AbstractEventLoop) -> asyncio.Future[Any]:
+    """Run ``coroutine`` now, up to where it first waits; the rest runs on ``loop``.
+
+    A cell cannot wait for the loop it runs on, yet a plain app should be in the
+    cell's output, or raise there, when ``show`` returns: a session made of
+    plain functions never waits, so it is done when this returns.
+    """
+    future: asyncio.Future[Any] = loop.create_future()
+
+    def advance(_done: Any = None) -> None:
+        try:
+            waiting_on = coroutine.send(None)
+        except StopIteration as stop:
+            future.set_result(stop.value)
+            return
+        except BaseException as error:  # handed to whoever awaits the future
+            future.set_exception(error)
+            return
+        if waiting_on is None:  # a bare yield (asyncio.sleep(0))
+            loop.call_soon(advance)
+        else:  # an asyncio future: go on when it is done, as a task would
+            waiting_on._asyncio_future_blocking = False
+            waiting_on.add_done_callback(advance)
+
+    advance()
+    return future
 
 
 def _app_key(app: AppSpec) -> str:
@@ -171,26 +172,3 @@ def _app_key(app: AppSpec) -> str:
     if callable(app) and hasattr(app, "__qualname__"):
         return f"func:{getattr(app, '__module__', '')}.{app.__qualname__}"
     return f"object:{id(app)}"
-
-
-_tracking_installed = False
-
-
-def _install_tracking() -> None:
-    """Widgets made while a kernel session runs belong to it (chained construction hook)."""
-    global _tracking_installed
-    if _tracking_installed:
-        return
-    from ipywidgets import Widget
-
-    previous = Widget._widget_construction_callback
-
-    def constructed(widget: Any) -> None:
-        session = current_session()
-        if isinstance(session, KernelSession) and not session.destroyed:
-            session.track(widget)
-        if previous is not None:
-            previous(widget)
-
-    Widget.on_widget_constructed(constructed)
-    _tracking_installed = True

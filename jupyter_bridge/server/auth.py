@@ -9,7 +9,8 @@ The module (``--auth-module FILE``) defines:
   ``login_url``, ``/login`` by default);
 - optionally ``logout_url`` or a ``LogoutHandler`` (mounted at ``/logout`` by default).
 
-The user becomes ``session_context.user``.
+The user becomes ``session_context.user``. :func:`authenticate` and
+:func:`may_join` apply it to every request the server answers.
 """
 
 from __future__ import annotations
@@ -19,11 +20,15 @@ import inspect
 import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from tornado import web
 
-__all__ = ["AuthModule", "AuthModuleError"]
+if TYPE_CHECKING:
+    from .bridge import Bridge
+
+__all__ = ["AuthModule", "AuthModuleError", "authenticate", "may_join", "user_key"]
 
 
 class AuthModuleError(ValueError):
@@ -85,3 +90,40 @@ def _handler_class(module: ModuleType, name: str, path: str) -> type | None:
     if handler is not None and not (isinstance(handler, type) and issubclass(handler, web.RequestHandler)):
         raise AuthModuleError(f"{path}: {name} must be a tornado.web.RequestHandler subclass")
     return handler
+
+
+async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect: bool) -> None:
+    """With an auth module, set ``current_user``; without a user, send to login or refuse."""
+    auth = bridge.auth
+    if auth is None or not getattr(handler, "requires_user", False):
+        return
+    user = await auth.current_user(handler)
+    if user is not None:
+        handler.current_user = user
+        return
+    if redirect and handler.request.method in ("GET", "HEAD") and auth.login_url:
+        login = auth.login_url if "://" in auth.login_url else bridge.url(auth.login_url)
+        separator = "&" if "?" in login else "?"
+        handler.redirect(f"{login}{separator}{urlencode({'next': handler.request.uri})}")
+        return
+    raise web.HTTPError(403, reason="log in to open this app")
+
+
+def may_join(bridge: Bridge, session: Any, user: Any) -> bool:
+    """Whether ``user`` may open a page or socket of an existing ``session``.
+
+    With an auth module, a session made for a logged-in user is that user's
+    alone: another user who learns its id cannot attach to it. (Inside Jupyter
+    every authenticated request is the server's one owner, and token requests
+    get a new anonymous name each time, so no such check applies there.)
+    """
+    owner = session.context.user
+    return bridge.auth is None or owner is None or user_key(owner) == user_key(user)
+
+
+def user_key(user: Any) -> Any:
+    if user is None:
+        return None
+    if isinstance(user, dict):
+        return user.get("username", user.get("name", repr(sorted(user.items()))))
+    return getattr(user, "username", None) or getattr(user, "name", None) or str(user)

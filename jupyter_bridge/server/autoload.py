@@ -20,16 +20,14 @@ from typing import Any
 
 from tornado import web
 
+from ..protocol import ELEMENT_ID_ARGUMENT
 from ..session import AppError
-from .handlers import SessionHandler, _one_line
+from .views import SessionHandler, reason_phrase
 from .websocket import origin_allowed
 
 __all__ = ["ELEMENT_ID_ARGUMENT", "AutoloadHandler"]
 
 log = logging.getLogger(__name__)
-
-#: The query argument naming the element (the script tag) to embed the app at.
-ELEMENT_ID_ARGUMENT = "jb-element-id"
 
 _SCRIPT = """\
 // jupyter_bridge: embeds one session of an app here (see docs/client.md).
@@ -93,15 +91,15 @@ class AutoloadHandler(SessionHandler):
         self.set_header("Cross-Origin-Resource-Policy", "cross-origin")
 
     async def get(self, url_path: str | None = None) -> None:
-        manager = await self.manager(url_path)
+        served = await self.served_app(url_path)
         element_id = self.get_query_argument(ELEMENT_ID_ARGUMENT, None)
         if element_id is not None and not 0 < len(element_id) <= 256:
             raise web.HTTPError(400, reason=f"{ELEMENT_ID_ARGUMENT} must be 1 to 256 characters")
         try:
-            session = await self.open_session(manager, hidden=(ELEMENT_ID_ARGUMENT,))
+            session = await self.open_session(served, hidden=(ELEMENT_ID_ARGUMENT,))
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
-            raise web.HTTPError(500, reason=_one_line(str(error))) from None
+            raise web.HTTPError(500, reason=reason_phrase(str(error))) from None
         # For the page client: it shares the page with someone else's content.
         config: dict[str, Any] = {**self.client_config(session), "embedded": True}
         assets = {

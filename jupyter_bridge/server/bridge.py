@@ -1,26 +1,29 @@
-"""The route list: every page, socket and asset of a set of apps, mountable under any prefix.
+"""The Bridge: the apps of one server, their lifecycle, and what their handlers share.
 
 The standalone :class:`~jupyter_bridge.server.Server` and the Jupyter server
-extension both mount ``Bridge.routes()``; handlers find their state in the
-``Bridge`` passed to them, never in globals.
+extension each make one Bridge, mount its routes (``routes.routes(bridge)``) and
+:meth:`~Bridge.start` / :meth:`~Bridge.shutdown` it: the Bridge loads and
+unloads the apps (their server hooks), reaps unused sessions and, when asked
+to, reloads apps whose files change.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 import jinja2
-from tornado import web
+from tornado import ioloop
 
-from ..application import Application, AppSpec, build_application
+from ..application import Application, AppSpec, NotAnAppError, build_application
 from ..settings import BridgeSettings
 from ..tokens import check_session_id, generate_session_id
-from .sessions import SessionManager
+from .served_app import ServedApp
+from .watch import AppWatcher, failing_app
 
 __all__ = ["Bridge", "SessionIdError", "normalize_app_path"]
 
@@ -28,6 +31,8 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+#: How often (ms) watched app files are looked at.
+WATCH_POLL_MS = 500
 
 
 class SessionIdError(ValueError):
@@ -41,7 +46,12 @@ def normalize_app_path(path: str) -> str:
 
 
 class Bridge:
-    """The apps of one server, their sessions, and the settings they are served with."""
+    """The apps of one server, their sessions, and the settings they are served with.
+
+    ``resolver`` (the Jupyter extension's) finds apps by path on first request at
+    ``/apps/<path>``; ``watch_files`` (default: ``settings.dev``) reloads an app
+    whose files changed, before its next page and twice a second.
+    """
 
     def __init__(
         self,
@@ -50,8 +60,8 @@ class Bridge:
         *,
         prefix: str | None = None,
         argv: list[str] | None = None,
-        resolver: Callable[[str], AppSpec | None] | None = None,
-        refresh: Callable[[str], Awaitable[None]] | None = None,
+        resolver: Callable[[str], str | None] | None = None,
+        watch_files: bool | None = None,
     ) -> None:
         self.settings = settings or BridgeSettings()
         self.settings.check()
@@ -66,41 +76,122 @@ class Bridge:
         if not isinstance(apps, Mapping):
             application = build_application(apps, argv, notebook_layout=layout)
             apps = {application.url_path(): application}
-        self.managers: dict[str, SessionManager] = {}
+        self.apps: dict[str, ServedApp] = {}
         self.resolver = resolver
-        #: Called with an app's URL path before a page of it is served (the Jupyter
-        #: extension reloads an app whose files changed).
-        self.refresh = refresh
+        self.watch_files = self.settings.dev if watch_files is None else watch_files
+        self.watcher = AppWatcher()
+        #: The URL paths of apps found by the resolver (forgotten when they change).
+        self._resolved: set[str] = set()
+        self._timers: list[ioloop.PeriodicCallback] = []
+        self.running = False
         self._app_templates: dict[str, jinja2.Environment] = {}
         self.argv = argv
         for path, spec in apps.items():
             url_path = normalize_app_path(path)
-            if url_path in self.managers:
+            if url_path in self.apps:
                 raise ValueError(f"two apps want the URL path {url_path}; give them different names")
             if url_path in ("/static", "/healthz"):
                 raise ValueError(f"{url_path} is reserved for the server; serve the app under another name")
-            self.managers[url_path] = SessionManager(
+            self.apps[url_path] = ServedApp(
                 build_application(spec, argv, notebook_layout=layout), url_path, dev=self.settings.dev
             )
 
-    def manager_for(self, url_path: str) -> SessionManager | None:
-        """The session manager of the app at ``url_path``, resolving it on first use.
+    # Lifecycle
+
+    def start(self, io_loop: ioloop.IOLoop | None = None) -> None:
+        """Load every app (``on_server_loaded``), then reap unused sessions and watch
+        files on ``io_loop`` (the current one by default); idempotent."""
+        if self.running:
+            return
+        self.running = True
+        for url_path, served in self.apps.items():
+            served.load()
+            source = served.application.source
+            if self.watch_files and source is not None:
+                self.watcher.watch(url_path, source)
+        loop = io_loop or ioloop.IOLoop.current()
+        self._every(loop, self.settings.check_unused_sessions, self.destroy_unused_sessions)
+        if self.watch_files:
+            self._every(loop, WATCH_POLL_MS, self.reload_changed_apps)
+
+    def _every(self, loop: ioloop.IOLoop, milliseconds: int, callback: Callable[[], Any]) -> None:
+        if milliseconds > 0:
+            timer = ioloop.PeriodicCallback(callback, milliseconds)
+            self._timers.append(timer)
+            loop.add_callback(timer.start)
+
+    def halt(self) -> None:
+        """Stop reaping and watching; the sessions stay until :meth:`shutdown`."""
+        for timer in self._timers:
+            timer.stop()
+        self._timers.clear()
+
+    async def shutdown(self) -> None:
+        """Halt, destroy every session, then unload every app (``on_server_unloaded``)."""
+        self.halt()
+        for served in list(self.apps.values()):
+            try:
+                await served.unload()
+            except Exception:
+                log.exception("Error unloading %s", served.url_path)
+        self.running = False
+
+    # Apps
+
+    async def app_for(self, url_path: str, *, reload_changed: bool = False) -> ServedApp | None:
+        """The app at ``url_path``, resolving it on first use; None if there is none.
 
         With a resolver (the Jupyter extension's: app files under the root folder),
         ``/apps/<path>`` is looked up when first requested; the resolver raises
-        NotAnAppError or returns None for paths it will not serve.
+        NotAnAppError or returns None for paths it will not serve. With
+        ``reload_changed`` (a page is about to be served), an app whose files
+        changed is reloaded first, so the page runs the saved code.
         """
-        manager = self.managers.get(url_path)
-        if manager is not None or self.resolver is None or not url_path.startswith("/apps/"):
-            return manager
-        spec = self.resolver(url_path.removeprefix("/apps/"))
-        if spec is None:
+        if reload_changed and self.watch_files:
+            source = self.watcher.changed(url_path)
+            if source is not None:
+                await self._reload(url_path, source)
+        served = self.apps.get(url_path)
+        if served is not None or self.resolver is None or not url_path.startswith("/apps/"):
+            return served
+        source = self.resolver(url_path.removeprefix("/apps/"))
+        if source is None:
             return None
-        application = build_application(spec, self.argv, notebook_layout=self.settings.notebook_layout)
-        manager = SessionManager(application, url_path, dev=self.settings.dev)
-        manager.application.on_server_loaded(manager.server_context)
-        self.managers[url_path] = manager
-        return manager
+        if self.watch_files:
+            # Taken before the app is built, so no edit after it goes unnoticed.
+            self.watcher.watch(url_path, source)
+        application = build_application(source, self.argv, notebook_layout=self.settings.notebook_layout)
+        served = ServedApp(application, url_path, dev=self.settings.dev)
+        served.load()
+        self.apps[url_path] = served
+        self._resolved.add(url_path)
+        return served
+
+    async def reload_changed_apps(self) -> None:
+        """Reload every watched app whose files changed; its open pages load again."""
+        for url_path, source in self.watcher.changed_apps():
+            await self._reload(url_path, source)
+
+    async def _reload(self, url_path: str, source: Path) -> None:
+        served = self.apps.get(url_path)
+        if served is None:  # resolved, but its build failed: the next request tries again
+            self.watcher.forget(url_path)
+            return
+        log.info("%s changed: reloading %s", source, url_path)
+        if url_path in self._resolved:
+            # Forget it: the next request resolves and builds it afresh (or answers
+            # with the error, e.g. a syntax error, until the file is fixed).
+            del self.apps[url_path]
+            self._resolved.discard(url_path)
+            self.watcher.forget(url_path)
+            await served.unload(app_changed=True)
+            return
+        try:
+            application = build_application(source, self.argv, notebook_layout=self.settings.notebook_layout)
+        except NotAnAppError as error:
+            log.error("%s", error)
+            application = failing_app(served.application.name, error)
+        await served.replace_application(application)
 
     def session_id_for(self, requested: str | None) -> str:
         """The id for a page's session: ``requested`` if acceptable, else a new one.
@@ -127,47 +218,11 @@ class Bridge:
 
     @property
     def applications(self) -> dict[str, Application]:
-        return {path: manager.application for path, manager in self.managers.items()}
+        return {path: served.application for path, served in self.apps.items()}
 
     def url(self, path: str) -> str:
         """The absolute URL path of ``path`` under this bridge's prefix."""
         return self.prefix + "/" + path.lstrip("/")
-
-    def routes(self, wrap: Callable[[type], type] | None = None) -> list[tuple[str, type, dict[str, Any]]]:
-        """Tornado URL specs for every handler, under the prefix.
-
-        ``wrap`` turns each handler class into the one to mount (the Jupyter
-        extension adds Jupyter's authentication to every handler this way).
-        """
-        from . import autoload, handlers, websocket
-
-        args = {"bridge": self}
-        routes: list[tuple[str, type, dict[str, Any]]] = [
-            (self.prefix + r"/static/nbextensions/(.*)", handlers.WidgetModuleHandler, args),
-            (self.prefix + r"/static/(.*)", handlers.AssetHandler, args),
-            (self.prefix + r"/healthz", handlers.HealthHandler, args),
-        ]
-        if self.auth is not None:
-            routes.extend(self.auth.routes(self.prefix))
-        for url_path in self.managers:
-            app_url = "" if url_path == "/" else url_path
-            app_args = {"bridge": self, "url_path": url_path}
-            routes.append((self.prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
-            static_path = self.managers[url_path].application.static_path
-            if static_path:
-                routes.append((self.prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
-            routes.append((self.prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
-            routes.append((self.prefix + app_url + r"/?", handlers.PageHandler, app_args))
-        if self.resolver is not None:
-            dynamic = {"bridge": self, "url_path": None}
-            routes.append((self.prefix + r"(/apps/.+?)/ws", websocket.SessionSocket, dynamic))
-            routes.append((self.prefix + r"(/apps/.+?)/autoload\.js", autoload.AutoloadHandler, dynamic))
-            routes.append((self.prefix + r"(/apps/.+?)/?", handlers.PageHandler, dynamic))
-        if "/" not in self.managers:
-            routes.append((self.prefix + r"/?", handlers.IndexHandler, args))
-        if wrap is not None:
-            routes = [(pattern, wrap(handler), kwargs) for pattern, handler, kwargs in routes]
-        return routes
 
     # Shared by the handlers
 
@@ -219,20 +274,23 @@ class Bridge:
 
     async def destroy_unused_sessions(self) -> None:
         # A copy: apps resolved (or dropped) while this awaits change the dict.
-        for manager in list(self.managers.values()):
+        for served in list(self.apps.values()):
             try:
-                await manager.destroy_unused(self.settings.unused_session_lifetime)
+                await served.destroy_unused(
+                    self.settings.unused_session_lifetime, self.settings.session_token_expiration * 1000
+                )
             except Exception:
-                log.exception("Error destroying unused sessions of %s", manager.url_path)
+                log.exception("Error destroying unused sessions of %s", served.url_path)
 
     async def destroy_all_sessions(self) -> None:
-        for manager in list(self.managers.values()):
-            await manager.destroy_all()
+        """Destroy every session of every app; the apps stay loaded."""
+        for served in list(self.apps.values()):
+            await served.destroy_all()
 
     @property
     def session_count(self) -> int:
-        return sum(len(m.sessions) for m in self.managers.values())
+        return sum(len(served.sessions) for served in self.apps.values())
 
     @property
     def connection_count(self) -> int:
-        return sum(s.connections for m in self.managers.values() for s in m.sessions.values())
+        return sum(s.channel.connections for served in self.apps.values() for s in served.sessions.values())

@@ -1,4 +1,8 @@
-"""The standalone server: the route list on a Tornado HTTP server of its own."""
+"""The standalone server: a Bridge's routes on a Tornado HTTP server of its own.
+
+The Server owns the sockets, the worker processes and the signals; the Bridge
+owns the apps' lifecycle (hooks, reaping, reloading).
+"""
 
 from __future__ import annotations
 
@@ -17,13 +21,11 @@ from tornado import httpserver, ioloop, netutil, web
 from ..application import AppSpec
 from ..settings import BridgeSettings
 from .bridge import Bridge
+from .routes import routes
 
 __all__ = ["Server"]
 
 log = logging.getLogger(__name__)
-
-#: How often development mode looks for changed app files.
-DEV_POLL_MS = 500
 
 
 class Server:
@@ -67,7 +69,7 @@ class Server:
     def make_tornado_app(self) -> web.Application:
         settings = self.settings
         return web.Application(
-            self._extra_patterns + self.bridge.routes(),
+            self._extra_patterns + routes(self.bridge),
             compress_response=True,
             websocket_max_message_size=settings.websocket_max_message_size,
             websocket_ping_interval=settings.keep_alive / 1000 if settings.keep_alive > 0 else None,
@@ -91,7 +93,7 @@ class Server:
         return self._sockets
 
     def start(self) -> None:
-        """Listen and start the periodic work; call on (or before starting) the loop."""
+        """Listen, start the apps and the periodic work; call on (or before starting) the loop."""
         if self._http is not None:
             return
         settings = self.settings
@@ -100,16 +102,10 @@ class Server:
             self.make_tornado_app(), xheaders=settings.use_xheaders, ssl_options=self._ssl_context()
         )
         self._http.add_sockets(self._sockets)
-        for manager in self.bridge.managers.values():
-            manager.application.on_server_loaded(manager.server_context)
-        self._every(settings.check_unused_sessions, self.bridge.destroy_unused_sessions)
+        self.bridge.start(self.io_loop)
         self._every(settings.stats_log_frequency, self.log_stats)
         self._every(settings.mem_log_frequency, self.log_memory)
-        if settings.dev:
-            from .watch import AppWatcher
-
-            self._every(DEV_POLL_MS, AppWatcher(self.bridge).check)
-        log.info("Serving %s at %s", ", ".join(self.bridge.managers), self.url)
+        log.info("Serving %s at %s", ", ".join(self.bridge.apps), self.url)
 
     def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
         if milliseconds > 0:
@@ -131,6 +127,7 @@ class Server:
 
     def stop(self) -> None:
         """Stop listening and the periodic work; sessions stay until :meth:`shutdown`."""
+        self.bridge.halt()
         for timer in self._timers:
             timer.stop()
         self._timers.clear()
@@ -143,9 +140,7 @@ class Server:
     async def shutdown(self) -> None:
         """Stop, destroy every session, then run the apps' on_server_unloaded hooks."""
         self.stop()
-        await self.bridge.destroy_all_sessions()
-        for manager in self.bridge.managers.values():
-            manager.application.on_server_unloaded(manager.server_context)
+        await self.bridge.shutdown()
 
     def log_stats(self) -> None:
         log.info(

@@ -1,4 +1,4 @@
-"""Development mode: when an app's files change, serve the new version to fresh sessions."""
+"""Watching app files: when an app's files change, its new version is served to fresh sessions."""
 
 from __future__ import annotations
 
@@ -6,10 +6,9 @@ import logging
 import os
 from pathlib import Path
 
-from ..application import Application, FunctionHandler, NotAnAppError, build_application
-from .bridge import Bridge
+from ..application import Application, FunctionHandler, NotAnAppError
 
-__all__ = ["AppWatcher", "file_stamps"]
+__all__ = ["AppWatcher", "failing_app", "file_stamps"]
 
 log = logging.getLogger(__name__)
 
@@ -20,39 +19,43 @@ SKIPPED_DIRS = frozenset({"node_modules", "__pycache__", "site-packages"})
 
 
 class AppWatcher:
-    """Polls the files of a Bridge's apps; reloads an app whose files changed.
+    """The files of the apps a Bridge serves, and whether they changed since last seen.
 
     Polling needs no extra dependency and works on every file system; app folders
-    are small. Apps given as functions or Application objects are not watched.
-    A change that breaks the app (a syntax error) is served as a page showing the
-    error, until the next change fixes it.
+    are small. Apps given as functions or Application objects have no files and
+    are not watched.
     """
 
-    def __init__(self, bridge: Bridge) -> None:
-        self.bridge = bridge
-        self._sources: dict[str, Path] = {
-            url_path: manager.application.source
-            for url_path, manager in bridge.managers.items()
-            if manager.application.source is not None
-        }
-        self._seen = {url_path: file_stamps(source) for url_path, source in self._sources.items()}
+    def __init__(self) -> None:
+        self._watched: dict[str, tuple[Path, dict[str, int]]] = {}
 
-    async def check(self) -> None:
-        for url_path, source in self._sources.items():
-            stamps = file_stamps(source)
-            if stamps == self._seen[url_path]:
-                continue
-            self._seen[url_path] = stamps
-            log.info("%s changed: reloading %s", source, url_path)
-            manager = self.bridge.managers[url_path]
-            try:
-                application = build_application(
-                    source, self.bridge.argv, notebook_layout=self.bridge.settings.notebook_layout
-                )
-            except NotAnAppError as error:
-                log.error("%s", error)
-                application = _failing(manager.application.name, error)
-            await manager.replace_application(application)
+    def watch(self, url_path: str, source: str | os.PathLike[str]) -> None:
+        """Remember the files of the app at ``url_path`` as they are now."""
+        self._watched[url_path] = (Path(source), file_stamps(source))
+
+    def forget(self, url_path: str) -> None:
+        self._watched.pop(url_path, None)
+
+    def changed(self, url_path: str) -> Path | None:
+        """The app's source if its files changed since last seen (now seen), else None."""
+        entry = self._watched.get(url_path)
+        if entry is None:
+            return None
+        source, seen = entry
+        stamps = file_stamps(source)
+        if stamps == seen:
+            return None
+        self._watched[url_path] = (source, stamps)
+        return source
+
+    def changed_apps(self) -> list[tuple[str, Path]]:
+        """(url_path, source) of every watched app whose files changed since last seen."""
+        found = []
+        for url_path in list(self._watched):
+            source = self.changed(url_path)
+            if source is not None:
+                found.append((url_path, source))
+        return found
 
 
 def file_stamps(source: str | os.PathLike[str]) -> dict[str, int]:
@@ -74,8 +77,12 @@ def file_stamps(source: str | os.PathLike[str]) -> dict[str, int]:
     return stamps
 
 
-def _failing(name: str, error: NotAnAppError) -> Application:
-    """An app whose every session fails with ``error``, so the page shows it."""
+def failing_app(name: str, error: NotAnAppError) -> Application:
+    """An app whose every session fails with ``error``, so the page shows it.
+
+    What a watched app becomes when a change breaks it (a syntax error), until
+    the next change fixes it.
+    """
 
     def app(_document: object) -> None:
         raise error

@@ -10,21 +10,26 @@ from urllib.parse import urlsplit
 from tornado import web, websocket
 
 from ..application import NotAnAppError
-from ..protocol import SUBPROTOCOL, ProtocolError, decode
+from ..channels import BrowserChannel
+from ..protocol import (
+    CLOSE_APP_CHANGED,
+    CLOSE_APP_FAILED,
+    CLOSE_BAD_TOKEN,
+    CLOSE_SESSION_GONE,
+    LAST_SEQ_ARGUMENT,
+    NO_SUCH_APP,
+    SUBPROTOCOL,
+    ProtocolError,
+    decode,
+)
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
+from .auth import authenticate, may_join
 from .bridge import Bridge, SessionIdError
-from .handlers import authenticate, may_join
 
 __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
-
-#: Close codes (4000-4999 are the application's to define).
-CLOSE_BAD_TOKEN = 4001
-CLOSE_APP_FAILED = 4500
-CLOSE_SESSION_GONE = 4404
-CLOSE_APP_CHANGED = 4205
 
 
 def origin_host(origin: str) -> str:
@@ -52,7 +57,7 @@ class SessionSocket(websocket.WebSocketHandler):
     def initialize(self, bridge: Bridge, url_path: str | None) -> None:
         self.bridge = bridge
         self.url_path = url_path
-        self.session: Session | None = None
+        self.session: Session[BrowserChannel] | None = None
         self._token: str | None = None
 
     requires_user = True
@@ -101,16 +106,16 @@ class SessionSocket(websocket.WebSocketHandler):
             return
         self.url_path = self.url_path or url_path
         try:
-            manager = self.bridge.manager_for(self.url_path or "")
+            served = await self.bridge.app_for(self.url_path or "")
         except NotAnAppError:
-            manager = None
-        if manager is None:
-            self.close(CLOSE_SESSION_GONE, "no such app")
+            served = None
+        if served is None:
+            self.close(CLOSE_SESSION_GONE, NO_SUCH_APP)
             return
         secret_key = self.bridge.settings.signing_key
         try:
             session_id, request = read_token(self._token, secret_key=secret_key, check_expiry=False)
-            live = manager.sessions.get(session_id)
+            live = served.sessions.get(session_id)
             if live is None:
                 # Only a live session may be resumed with an expired token.
                 read_token(self._token, secret_key=secret_key)
@@ -124,12 +129,12 @@ class SessionSocket(websocket.WebSocketHandler):
             self.close(CLOSE_BAD_TOKEN, "this session belongs to another user")
             return
         last_seq = self._last_seq()
-        if last_seq and (live is None or not live.outbox.can_resume(last_seq)):
+        if last_seq and (live is None or not live.channel.outbox.can_resume(last_seq)):
             self._send_error("this session has ended; reload the page to start a new one")
             self.close(CLOSE_SESSION_GONE, "session gone")
             return
         try:
-            session = await manager.get_or_recreate(session_id, request, user=self.current_user)
+            session = await served.get_or_recreate(session_id, request, user=self.current_user)
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             self._send_error(str(error))
@@ -138,7 +143,7 @@ class SessionSocket(websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
-        session.attach(self.send_frame, last_seq, on_end=self._session_ended)
+        session.channel.attach(self.send_frame, last_seq, on_end=self._session_ended)
 
     def _session_ended(self, app_changed: bool) -> None:
         self.session = None
@@ -151,7 +156,7 @@ class SessionSocket(websocket.WebSocketHandler):
             self.close(CLOSE_SESSION_GONE, "session ended")
 
     def _last_seq(self) -> int:
-        value = self.get_query_argument("last_seq", "0")
+        value = self.get_query_argument(LAST_SEQ_ARGUMENT, "0")
         try:
             return max(0, int(value))
         except ValueError:
@@ -173,14 +178,14 @@ class SessionSocket(websocket.WebSocketHandler):
         try:
             message = decode(frame)
         except ProtocolError as error:
-            session.refuse(str(error), error.parent, self.send_frame)
+            session.channel.refuse(str(error), error.parent, self.send_frame)
             return
         try:
-            await session.receive(message, self.send_frame)
+            await session.channel.receive(message, self.send_frame)
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
             log.exception("Session %s: error handling a %s message", session.id, message.type)
-            session.refuse(
+            session.channel.refuse(
                 f"the server failed to handle this {message.type} message",
                 message.content.get("id"),
                 self.send_frame,
@@ -188,5 +193,7 @@ class SessionSocket(websocket.WebSocketHandler):
 
     def on_close(self) -> None:
         if self.session is not None:
-            self.session.detach(self.send_frame)
+            # A page that closes (a tab closed, a navigation) sends a close code; a
+            # connection that dropped sends nothing, and its page may come back.
+            self.session.channel.detach(self.send_frame, page_left=self.close_code is not None)
             self.session = None

@@ -1,7 +1,17 @@
 // One session's WebSocket: applies frames in `seq` order, acknowledges them, and
 // resumes the session with `?last_seq=N` when the socket drops.
 
-import { SUBPROTOCOL, decodeFrame, encodeFrame } from './protocol';
+import {
+  CLOSE_APP_CHANGED,
+  CLOSE_NORMAL,
+  CLOSE_SESSION_GONE,
+  LAST_SEQ_ARGUMENT,
+  PROTOCOL_VERSION,
+  SUBPROTOCOL,
+  decodeFrame,
+  encodeFrame,
+  isRefusal,
+} from './protocol';
 import type { Buffer, ClientMessage, ServerMessage } from './protocol';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
@@ -17,11 +27,6 @@ const ACK_DELAY_MS = 200;
 const FIRST_RETRY_MS = 500;
 const LAST_RETRY_MS = 5000;
 const MAX_RETRIES = 10;
-/** Close codes (docs/protocol.md): 4xxx is a refusal that retrying cannot mend. */
-const SESSION_GONE = 4404;
-/** The app's files changed (development mode): load the page again for a fresh session. */
-const APP_CHANGED = 4205;
-const isRefusal = (code: number) => code >= 4000 && code < 5000;
 
 export class Connection {
   state: ConnectionState = 'connecting';
@@ -65,7 +70,7 @@ export class Connection {
     this.stopped = false;
     const url = new URL(this.url);
     if (this.everConnected || this.retries > 0) {
-      url.searchParams.set('last_seq', String(this.lastSeq));
+      url.searchParams.set(LAST_SEQ_ARGUMENT, String(this.lastSeq));
     }
     const socket = new WebSocket(url, [SUBPROTOCOL, this.token]);
     socket.binaryType = 'arraybuffer';
@@ -87,7 +92,7 @@ export class Connection {
     this.ackTimer = undefined;
     const socket = this.socket;
     this.socket = null;
-    socket?.close(1000);
+    socket?.close(CLOSE_NORMAL);
   }
 
   private receive(data: string | ArrayBuffer): void {
@@ -110,6 +115,9 @@ export class Connection {
       this.scheduleAck();
     }
     if (message.type === 'hello') {
+      if (message.protocol !== PROTOCOL_VERSION) {
+        console.error(`jupyter_bridge: the server speaks protocol ${message.protocol}, not ${PROTOCOL_VERSION}`);
+      }
       this.greeted(message.session_id, message.last_seq ?? 0);
     }
     try {
@@ -161,11 +169,11 @@ export class Connection {
     if (this.stopped) {
       return;
     }
-    if (code === APP_CHANGED) {
+    if (code === CLOSE_APP_CHANGED) {
       this.setState('reconnecting', 'the app changed: reloading');
       window.location.reload();
     } else if (isRefusal(code)) {
-      this.stop(code === SESSION_GONE ? 'session ended' : 'disconnected');
+      this.stop(code === CLOSE_SESSION_GONE ? 'session ended' : 'disconnected');
     } else if (this.retries >= MAX_RETRIES) {
       this.stop('connection lost');
     } else {

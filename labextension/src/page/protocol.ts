@@ -1,7 +1,21 @@
-// The browser side of docs/protocol.md: message shapes and frame encoding.
-// The Python side is jupyter_bridge/protocol.py; keep the two in step.
+// The browser side of docs/protocol.md: message shapes, frame encoding, close codes
+// and query arguments. The Python side is jupyter_bridge/protocol.py;
+// tests/test_protocol.py reads this file and checks the two agree.
 
+export const PROTOCOL_VERSION = 1;
 export const SUBPROTOCOL = 'jupyter-bridge.v1';
+
+/** Close codes (docs/protocol.md). 4xxx is a refusal that retrying cannot mend. */
+export const CLOSE_NORMAL = 1000;
+export const CLOSE_BAD_TOKEN = 4001;
+/** The app's files changed (development mode): load the page again for a fresh session. */
+export const CLOSE_APP_CHANGED = 4205;
+export const CLOSE_SESSION_GONE = 4404;
+export const CLOSE_APP_FAILED = 4500;
+export const isRefusal = (code: number): boolean => code >= 4000 && code < 5000;
+
+/** The socket URL's query argument that resumes the stream after a `seq`. */
+export const LAST_SEQ_ARGUMENT = 'last_seq';
 
 export type JSONObject = { [key: string]: unknown };
 

@@ -30,7 +30,7 @@ from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, routing, web, websocket
 from tornado.escape import url_unescape
 
-from ..server import handlers as bridge_handlers
+from ..server import views as bridge_views
 from ..server.bridge import TEMPLATES_DIR as BRIDGE_TEMPLATES_DIR
 from ..server.bridge import Bridge
 from .apps import file_inside_root, find_apps
@@ -48,7 +48,7 @@ CREDENTIAL_ARGUMENTS = ("token",)
 CREDENTIAL_HEADERS = ("Authorization",)
 
 
-class AppIndexHandler(bridge_handlers.BridgeHandler):
+class AppIndexHandler(bridge_views.BridgeHandler):
     """``/bridge/``: the apps under the Jupyter root (see docs/jupyter.md for the rule)."""
 
     async def get(self) -> None:
@@ -96,8 +96,8 @@ class AppStaticFiles(routing.Matcher):
         at = path.find("/static/", len(self.start))
         while at != -1:
             app = path[len(self.bridge.prefix) : at]
-            manager = self.bridge.managers.get(app)
-            if manager is not None and manager.application.static_path:
+            served = self.bridge.apps.get(app)
+            if served is not None and served.application.static_path:
                 return {"path_args": [], "path_kwargs": {"app": app, "file": path[at + len("/static/") :]}}
             at = path.find("/static/", at + 1)
         return None
@@ -111,10 +111,10 @@ class AppStaticHandler(web.StaticFileHandler):
         super().initialize(path="")
 
     async def get(self, app: str, file: str, include_body: bool = True) -> None:  # type: ignore[override]
-        manager = self.bridge.managers.get(app)
-        if manager is None or not manager.application.static_path:
+        served = self.bridge.apps.get(app)
+        if served is None or not served.application.static_path:
             raise web.HTTPError(404)
-        self.root = manager.application.static_path
+        self.root = served.application.static_path
         await super().get(file, include_body)
 
     async def head(self, app: str, file: str) -> None:  # type: ignore[override]
@@ -140,12 +140,12 @@ def _templates() -> jinja2.Environment:
 
 #: Handlers that only read (files, the list, counts); every other one may run an app.
 READ_ONLY_HANDLERS: tuple[type[web.RequestHandler], ...] = (
-    bridge_handlers.AssetHandler,
-    bridge_handlers.WidgetModuleHandler,
-    bridge_handlers.IndexHandler,
+    bridge_views.AssetHandler,
+    bridge_views.WidgetModuleHandler,
+    bridge_views.IndexHandler,
     AppIndexHandler,
     web.StaticFileHandler,
-    *([bridge_handlers.HealthHandler] if hasattr(bridge_handlers, "HealthHandler") else []),
+    bridge_views.HealthHandler,
 )
 
 
@@ -165,7 +165,7 @@ def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
     resource and never sees Jupyter's credentials; the others need ``read``,
     except the ``PUBLIC_HANDLERS``, which need nothing.
     """
-    if cls is bridge_handlers.IndexHandler:
+    if cls is bridge_views.IndexHandler:
         cls = AppIndexHandler
     if issubclass(cls, websocket.WebSocketHandler):
         return _socket_handler(cls)

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
 
 import jinja2
 from jupyter_core.paths import jupyter_path
@@ -19,11 +18,15 @@ from markupsafe import Markup
 from tornado import web
 
 from ..application import NotAnAppError
-from ..session import AppError, Request, Session
+from ..channels import BrowserChannel
+from ..contexts import Request
+from ..protocol import SESSION_ID_ARGUMENT
+from ..session import AppError, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
+from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
-from .sessions import SessionManager
+from .served_app import ServedApp
 
 __all__ = [
     "AssetHandler",
@@ -34,14 +37,12 @@ __all__ = [
     "SessionHandler",
     "WidgetModuleHandler",
     "SESSION_ID_ARGUMENT",
+    "reason_phrase",
     "request_context",
 ]
 
 log = logging.getLogger(__name__)
 
-
-#: The query argument that names a session (an existing one, or the id to give a new one).
-SESSION_ID_ARGUMENT = "jb-session-id"
 
 
 def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Request:
@@ -65,6 +66,8 @@ def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Re
         ),
         remote_ip=request.remote_ip,
         path=request.path,
+        protocol=request.protocol,
+        host=request.host,
     )
 
 
@@ -102,61 +105,25 @@ class BridgeHandler(web.RequestHandler):
         )
 
 
-async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect: bool) -> None:
-    """With an auth module, set ``current_user``; without a user, send to login or refuse."""
-    auth = bridge.auth
-    if auth is None or not getattr(handler, "requires_user", False):
-        return
-    user = await auth.current_user(handler)
-    if user is not None:
-        handler.current_user = user
-        return
-    if redirect and handler.request.method in ("GET", "HEAD") and auth.login_url:
-        login = auth.login_url if "://" in auth.login_url else bridge.url(auth.login_url)
-        separator = "&" if "?" in login else "?"
-        handler.redirect(f"{login}{separator}{urlencode({'next': handler.request.uri})}")
-        return
-    raise web.HTTPError(403, reason="log in to open this app")
-
-
-def may_join(bridge: Bridge, session: Any, user: Any) -> bool:
-    """Whether ``user`` may open a page or socket of an existing ``session``.
-
-    With an auth module, a session made for a logged-in user is that user's
-    alone: another user who learns its id cannot attach to it. (Inside Jupyter
-    every authenticated request is the server's one owner, and token requests
-    get a new anonymous name each time, so no such check applies there.)
-    """
-    owner = session.context.user
-    return bridge.auth is None or owner is None or _user_key(owner) == _user_key(user)
-
-
-def _user_key(user: Any) -> Any:
-    if user is None:
-        return None
-    if isinstance(user, dict):
-        return user.get("username", user.get("name", repr(sorted(user.items()))))
-    return getattr(user, "username", None) or getattr(user, "name", None) or str(user)
-
-
 class SessionHandler(BridgeHandler):
     """Base of the handlers that hand a session to a client: the page and autoload.js."""
 
     requires_user = True
 
-    async def manager(self, url_path: str | None) -> SessionManager:
+    async def served_app(self, url_path: str | None) -> ServedApp:
+        """The app this request is for (reloaded first if its files changed); 404 if none."""
         self.url_path = self.url_path or url_path
-        if self.bridge.refresh is not None:
-            await self.bridge.refresh(self.url_path or "")
         try:
-            manager = self.bridge.manager_for(self.url_path or "")
+            served = await self.bridge.app_for(self.url_path or "", reload_changed=True)
         except NotAnAppError as error:
-            raise web.HTTPError(404, reason=_one_line(str(error))) from None
-        if manager is None:
+            raise web.HTTPError(404, reason=reason_phrase(str(error))) from None
+        if served is None:
             raise web.HTTPError(404)
-        return manager
+        return served
 
-    async def open_session(self, manager: SessionManager, *, hidden: tuple[str, ...] = ()) -> Session:
+    async def open_session(
+        self, served: ServedApp, *, hidden: tuple[str, ...] = ()
+    ) -> Session[BrowserChannel]:
         """The session this request names (``?jb-session-id=``) or a new one.
 
         ``hidden`` query arguments are the handler's own and never reach the app.
@@ -170,14 +137,14 @@ class SessionHandler(BridgeHandler):
             session_id = self.bridge.session_id_for(requested)
         except SessionIdError as error:
             log.warning("Refused %s: %s", self.request.path, error)
-            raise web.HTTPError(403, reason=_one_line(str(error))) from None
-        existing = manager.sessions.get(session_id)
+            raise web.HTTPError(403, reason=reason_phrase(str(error))) from None
+        existing = served.sessions.get(session_id)
         if existing is not None and not may_join(self.bridge, existing, self.current_user):
             log.warning("Refused %s a session of another user", self.request.path)
             raise web.HTTPError(403, reason="this session belongs to another user")
-        return existing or await manager.create(request, session_id, user=self.current_user)
+        return existing or await served.create(request, session_id, user=self.current_user)
 
-    def client_config(self, session: Session) -> dict[str, Any]:
+    def client_config(self, session: Session[BrowserChannel]) -> dict[str, Any]:
         """What the page client needs to connect (the page's #jupyter-bridge-config)."""
         settings = self.bridge.settings
         assert self.url_path is not None
@@ -199,9 +166,9 @@ class PageHandler(SessionHandler):
     """GET an app: create its session now and send the page that connects to it."""
 
     async def get(self, url_path: str | None = None) -> None:
-        manager = await self.manager(url_path)
+        served = await self.served_app(url_path)
         try:
-            session = await self.open_session(manager)
+            session = await self.open_session(served)
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             self.set_status(500)
@@ -210,7 +177,7 @@ class PageHandler(SessionHandler):
                 self.render_template(
                     "error.html",
                     status=500,
-                    title=f"{manager.application.name} failed",
+                    title=f"{served.application.name} failed",
                     message=str(error),
                     detail=error.traceback if show_detail else None,
                 )
@@ -219,7 +186,7 @@ class PageHandler(SessionHandler):
         config = self.client_config(session)
         self.set_header("Cache-Control", "no-store")
         document = session.document
-        template = self.bridge.page_template(manager.application)
+        template = self.bridge.page_template(served.application)
         variables = {
             **document.template_variables,
             "bridge": self.bridge,
@@ -239,7 +206,7 @@ class PageHandler(SessionHandler):
             html = template.render(**variables)
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
-            await manager.destroy(session)
+            await served.destroy(session)
             self.set_status(500)
             self.finish(self.render_template(
                 "error.html", status=500, title="The page template failed",
@@ -291,8 +258,8 @@ def embed_for(document: Any) -> Callable[[Any], Markup]:
     return embed
 
 
-def _one_line(text: str) -> str:
-    # An HTTP reason phrase must be a single line of Latin-1.
+def reason_phrase(text: str) -> str:
+    """``text`` as an HTTP reason phrase: a single line of Latin-1."""
     return " ".join(text.split()).encode("latin-1", "replace").decode("latin-1")
 
 
@@ -303,14 +270,14 @@ class IndexHandler(BridgeHandler):
 
     def get(self) -> None:
         settings = self.bridge.settings
-        paths = sorted(p for p in self.bridge.managers if not p.startswith("/apps/"))
+        paths = sorted(p for p in self.bridge.apps if not p.startswith("/apps/"))
         if settings.disable_index:
             raise web.HTTPError(404)
         if len(paths) == 1 and not settings.disable_index_redirect:
             self.redirect(self.bridge.url(paths[0]))
             return
         apps = [
-            (self.bridge.url(path), path, self.bridge.managers[path].application.title) for path in paths
+            (self.bridge.url(path), path, self.bridge.apps[path].application.title) for path in paths
         ]
         self.finish(self.render_template("index.html", apps=apps))
 

@@ -1,0 +1,205 @@
+"""A notebook's cells, read and compiled the way IPython runs them.
+
+A code cell is transformed as IPython does (magics, ``!`` escapes), and its last
+expression is split off so that it can be displayed, as in Jupyter. Running a
+cell is a generator of steps: it yields the awaitables of its top-level
+``await``s and gets their results back, so a notebook without any runs as plain
+synchronous code and one with some is driven by a coroutine.
+"""
+
+from __future__ import annotations
+
+import ast
+import inspect
+import io
+import linecache
+import tokenize
+from collections.abc import Generator
+from dataclasses import dataclass
+from pathlib import Path
+from types import CodeType
+from typing import Any
+
+from .handlers import NotAnAppError
+
+__all__ = [
+    "Cell",
+    "CellError",
+    "Code",
+    "Steps",
+    "compile_cell",
+    "drive",
+    "execute",
+    "first_heading",
+    "read_notebook",
+    "render_markdown",
+]
+
+_FLAGS = ast.PyCF_ALLOW_TOP_LEVEL_AWAIT
+#: A cell's steps yield the awaitables of its top-level ``await``s, and get their results back.
+Steps = Generator[Any, Any, None]
+
+
+class CellError(Exception):
+    """A notebook cell raised; the message names the cell, the exception and the line."""
+
+    def __init__(self, cell: int, error: BaseException, line: int | None = None, excerpt: str | None = None) -> None:
+        self.cell = cell
+        self.error = error
+        self.line = line
+        self.excerpt = excerpt
+        where = f" (line {line}: {excerpt})" if excerpt else ""
+        super().__init__(f"cell {cell} raised {type(error).__name__}: {error}{where}")
+
+
+@dataclass
+class Code:
+    """A code cell (or a cell magic's body), compiled the way IPython runs it."""
+
+    filename: str
+    body: CodeType | None  # every statement but a final expression
+    last: CodeType | None  # the final expression, displayed unless it ends with ";"
+    quiet: bool
+
+    @property
+    def is_async(self) -> bool:
+        return any(c is not None and c.co_flags & inspect.CO_COROUTINE for c in (self.body, self.last))
+
+
+@dataclass
+class Cell:
+    """A markdown cell (rendered to ``html``) or a non-empty code cell (compiled to ``code``)."""
+
+    number: int  # its position in the notebook, from 1, markdown cells included
+    kind: str  # "markdown" or "code"
+    source: str
+    html: str = ""
+    code: Code | None = None
+
+
+def read_notebook(path: Path) -> tuple[list[Cell], str | None]:
+    """The cells of the notebook at ``path`` and its title; NotAnAppError naming what is wrong.
+
+    The title is the notebook's ``title`` metadata, or else its first ``#`` heading.
+    """
+    import nbformat
+
+    try:
+        notebook = nbformat.reads(path.read_text(encoding="utf-8"), as_version=4)
+    except (OSError, UnicodeDecodeError) as error:
+        raise NotAnAppError(f"{path}: cannot read it ({error})") from None
+    except Exception as error:  # not JSON, not a notebook
+        raise NotAnAppError(
+            f"{path} is not a readable notebook ({type(error).__name__}: {error}); save it again from Jupyter"
+        ) from None
+    cells: list[Cell] = []
+    title: str | None = notebook.metadata.get("title") or None
+    for number, cell in enumerate(notebook.cells, start=1):
+        source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
+        if cell.cell_type == "markdown":
+            title = title or first_heading(source)
+            cells.append(Cell(number, "markdown", source, html=render_markdown(source)))
+        elif cell.cell_type == "code" and source.strip():
+            cells.append(Cell(number, "code", source, code=_compile_code_cell(path, number, source)))
+    return cells, title
+
+
+def _compile_code_cell(path: Path, number: int, source: str) -> Code:
+    filename = f"<{path} cell {number}>"
+    try:
+        code = compile_cell(source, filename)
+    except SyntaxError as error:
+        raise NotAnAppError(
+            f"{path} cell {number}, line {error.lineno}: {error.msg}; fix the cell and start again"
+        ) from None
+    # Tracebacks and error messages quote the cell's own lines (mtime None: never stale).
+    lines = source.splitlines(keepends=True)
+    linecache.cache[filename] = (len(source), None, lines, filename)
+    return code
+
+
+def compile_cell(source: str, filename: str, line_offset: int = 0) -> Code:
+    """Transform a cell as IPython does, and split off its last expression."""
+    from IPython.core.inputtransformer2 import TransformerManager
+
+    python = TransformerManager().transform_cell(source)
+    tree = ast.parse(python, filename)
+    if line_offset:
+        ast.increment_lineno(tree, line_offset)
+    last = None
+    if tree.body and isinstance(tree.body[-1], ast.Expr):
+        expression = ast.Expression(tree.body.pop().value)
+        last = compile(expression, filename, "eval", flags=_FLAGS)
+    body = compile(tree, filename, "exec", flags=_FLAGS) if tree.body else None
+    return Code(filename, body, last, _ends_with_semicolon(python))
+
+
+def _ends_with_semicolon(python: str) -> bool:
+    skip = {tokenize.COMMENT, tokenize.NL, tokenize.NEWLINE, tokenize.ENDMARKER, tokenize.INDENT, tokenize.DEDENT}
+    last = None
+    try:
+        for token in tokenize.generate_tokens(io.StringIO(python).readline):
+            if token.type not in skip:
+                last = token
+    except (tokenize.TokenError, SyntaxError):
+        return False
+    return last is not None and last.type == tokenize.OP and last.string == ";"
+
+
+def execute(code: Code, namespace: dict[str, Any], show_last: bool = True) -> Steps:
+    """Run ``code`` in ``namespace``, displaying its last expression's value as Jupyter does."""
+    from IPython.display import display
+
+    if code.body is not None:
+        result = eval(code.body, namespace)
+        if code.body.co_flags & inspect.CO_COROUTINE:
+            yield result
+    if code.last is not None:
+        value = eval(code.last, namespace)
+        if code.last.co_flags & inspect.CO_COROUTINE:
+            value = yield value
+        if value is not None and show_last and not code.quiet:
+            namespace["_"] = value
+            display(value)
+
+
+async def drive(steps: Steps) -> None:
+    """Run a notebook whose cells await: each awaitable it yields is awaited here."""
+    value: Any = None
+    error: BaseException | None = None
+    while True:
+        try:
+            awaitable = steps.send(value) if error is None else steps.throw(error)
+        except StopIteration:
+            return
+        value, error = None, None
+        try:
+            value = await awaitable
+        except BaseException as raised:  # handed back to the cell that awaited it
+            error = raised
+
+
+_markdown: Any = None
+
+
+def render_markdown(source: str) -> str:
+    """CommonMark with tables and strikethrough; raw HTML passes (the notebook is the app's code)."""
+    return _parser().render(source)
+
+
+def first_heading(source: str) -> str | None:
+    """The text of the first ``#`` heading of a markdown source, or None."""
+    tokens = _parser().parse(source)
+    for index, token in enumerate(tokens[:-1]):
+        if token.type == "heading_open" and token.tag == "h1":
+            return tokens[index + 1].content.strip() or None
+    return None
+
+
+def _parser() -> Any:
+    global _markdown
+    if _markdown is None:
+        from markdown_it import MarkdownIt
+
+        _markdown = MarkdownIt("commonmark", {"html": True}).enable(["table", "strikethrough"])
+    return _markdown

@@ -1,0 +1,92 @@
+"""What an app can see of the request that made its session and of the server running it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+if TYPE_CHECKING:
+    from .document import Document
+    from .session import Session
+
+__all__ = ["Request", "ServerContext", "SessionContext"]
+
+
+@dataclass(frozen=True)
+class Request:
+    """What the page request carried, as the app sees it.
+
+    ``arguments`` maps each query argument to its list of values as bytes
+    (``?N=10`` gives ``{"N": [b"10"]}``), like Tornado and Bokeh. ``protocol``
+    is ``http`` or ``https`` and ``remote_ip`` the client's address, as the
+    browser sees them when the server runs behind a proxy with
+    ``--use-xheaders`` (``X-Forwarded-Proto``/``X-Scheme``, ``X-Forwarded-For``/
+    ``X-Real-Ip``); ``host`` is the ``Host`` the page was asked for.
+    """
+
+    arguments: dict[str, list[bytes]] = field(default_factory=dict)
+    headers: dict[str, str] = field(default_factory=dict)
+    cookies: dict[str, str] = field(default_factory=dict)
+    remote_ip: str | None = None
+    path: str = "/"
+    protocol: str = "http"
+    host: str | None = None
+
+    @property
+    def uri(self) -> str:
+        """The path and query the app was asked for (without the server's own arguments)."""
+        query = urlencode(
+            [(name, value.decode("utf-8", "surrogateescape")) for name, values in self.arguments.items() for value in values]
+        )
+        return f"{self.path}?{query}" if query else self.path
+
+
+class ServerContext:
+    """What an application can see of the server that runs it.
+
+    The object that creates and destroys an application's sessions (the server's
+    session registry, or ``show`` in a kernel) registers them here, so that
+    ``sessions`` lists exactly the live ones.
+    """
+
+    def __init__(self, url_path: str = "/") -> None:
+        self.url_path = url_path
+        self._sessions: dict[str, Session[Any]] = {}
+
+    @property
+    def sessions(self) -> list[SessionContext]:
+        """The contexts of the sessions of this application that are alive."""
+        return [s.context for s in self._sessions.values()]
+
+    def add_session(self, session: Session[Any]) -> None:
+        """Count ``session`` among the live ones (before its app runs)."""
+        self._sessions[session.id] = session
+
+    def remove_session(self, session: Session[Any]) -> None:
+        """Forget ``session`` (once it is destroyed); idempotent."""
+        if self._sessions.get(session.id) is session:
+            del self._sessions[session.id]
+
+
+class SessionContext:
+    """Who a session is for: its id, the request that made it, the server's context."""
+
+    def __init__(
+        self,
+        session_id: str,
+        request: Request,
+        server_context: ServerContext | None = None,
+        user: Any = None,
+    ) -> None:
+        self.id = session_id
+        self.request = request
+        self.server_context = server_context or ServerContext()
+        self.user = user
+        #: True once the session has been destroyed.
+        self.destroyed = False
+        #: The session's document; set by the Session that serves this context.
+        self.document: Document | None = None
+
+    def __repr__(self) -> str:
+        return f"<SessionContext {self.id}>"

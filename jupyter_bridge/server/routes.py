@@ -1,0 +1,57 @@
+"""The route list: every page, socket and asset of a Bridge, under its prefix.
+
+The standalone :class:`~jupyter_bridge.server.Server` and the Jupyter server
+extension both mount ``routes(bridge)``; handlers find their state in the
+``Bridge`` passed to them, never in globals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from tornado import web
+
+from . import autoload, views, websocket
+from .bridge import Bridge
+
+__all__ = ["Route", "routes"]
+
+#: A Tornado URL spec: pattern, handler class, the handler's initialize() arguments.
+Route = tuple[str, type, dict[str, Any]]
+
+
+def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[Route]:
+    """Tornado URL specs for every handler of ``bridge``, under its prefix.
+
+    ``wrap`` turns each handler class into the one to mount (the Jupyter
+    extension adds Jupyter's authentication to every handler this way).
+    """
+    prefix = bridge.prefix
+    args = {"bridge": bridge}
+    found: list[Route] = [
+        (prefix + r"/static/nbextensions/(.*)", views.WidgetModuleHandler, args),
+        (prefix + r"/static/(.*)", views.AssetHandler, args),
+        (prefix + r"/healthz", views.HealthHandler, args),
+    ]
+    if bridge.auth is not None:
+        found.extend(bridge.auth.routes(prefix))
+    for url_path, served in bridge.apps.items():
+        app_url = "" if url_path == "/" else url_path
+        app_args = {"bridge": bridge, "url_path": url_path}
+        found.append((prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
+        static_path = served.application.static_path
+        if static_path:
+            found.append((prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
+        found.append((prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
+        found.append((prefix + app_url + r"/?", views.PageHandler, app_args))
+    if bridge.resolver is not None:
+        dynamic = {"bridge": bridge, "url_path": None}
+        found.append((prefix + r"(/apps/.+?)/ws", websocket.SessionSocket, dynamic))
+        found.append((prefix + r"(/apps/.+?)/autoload\.js", autoload.AutoloadHandler, dynamic))
+        found.append((prefix + r"(/apps/.+?)/?", views.PageHandler, dynamic))
+    if "/" not in bridge.apps:
+        found.append((prefix + r"/?", views.IndexHandler, args))
+    if wrap is not None:
+        found = [(pattern, wrap(handler), kwargs) for pattern, handler, kwargs in found]
+    return found
