@@ -19,13 +19,6 @@ import jinja2
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
-
-try:
-    from jupyter_server.auth.decorator import allow_unauthenticated
-except ImportError:  # jupyter_server < 2.13 lets any handler without @authenticated through
-
-    def allow_unauthenticated(method: Any) -> Any:
-        return method
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, routing, web, websocket
 from tornado.escape import url_unescape
@@ -34,6 +27,13 @@ from ..server import views as bridge_views
 from ..server.bridge import TEMPLATES_DIR as BRIDGE_TEMPLATES_DIR
 from ..server.bridge import Bridge
 from .apps import file_inside_root, find_apps
+
+try:
+    from jupyter_server.auth.decorator import allow_unauthenticated
+except ImportError:  # jupyter_server < 2.13 lets any handler without @authenticated through
+
+    def allow_unauthenticated(method: Any) -> Any:
+        return method
 
 __all__ = ["AUTH_RESOURCE", "PUBLIC_HANDLERS", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
 
@@ -154,7 +154,7 @@ READ_ONLY_HANDLERS: tuple[type[web.RequestHandler], ...] = (
 #: Module scripts, modulepreloads and fonts are fetched in CORS mode, and JupyterHub
 #: refuses cookie logins on such requests (they carry no XSRF token): behind
 #: ``@authenticated`` each chunk would be sent into the hub's OAuth flow.
-PUBLIC_HANDLERS: tuple[type[web.RequestHandler], ...] = (bridge_handlers.AssetHandler,)
+PUBLIC_HANDLERS: tuple[type[web.RequestHandler], ...] = (bridge_views.AssetHandler,)
 
 
 def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
