@@ -94,9 +94,18 @@ class BrowserChannel(Channel):
 
     routes_comms = True
 
-    def __init__(self, loop: asyncio.AbstractEventLoop, *, dev: bool = False) -> None:
+    def __init__(
+        self,
+        loop: asyncio.AbstractEventLoop,
+        *,
+        dev: bool = False,
+        receive_push: Callable[[Session[BrowserChannel], Message, Send | None], None] | None = None,
+    ) -> None:
         super().__init__()
         self.dev = dev
+        #: What takes a ``push_doc`` for an app that has no ``receive_push`` of its
+        #: own (a PushTarget has): the server's ``--allow-push`` handler, or None.
+        self.receive_push = receive_push
         self.comm_manager = comms.SessionCommManager()
         self.outbox = Outbox(loop)
         # send -> what to call if the session ends while that connection is open
@@ -262,11 +271,13 @@ class BrowserChannel(Channel):
         content = message.content
         parent = content["id"]
         if content["type"] == "push_doc":
-            # Only an app that asks for pushes (jupyter_bridge.client.PushTarget) gets them.
-            receive_push = getattr(session.application, "receive_push", None)
+            # An app that asks for pushes (jupyter_bridge.client.PushTarget), or any
+            # app of a server started with --allow-push.
+            receive_push = getattr(session.application, "receive_push", None) or self.receive_push
             if receive_push is None:
                 self.refuse(
-                    f"{session.application.name} does not accept pushed documents; push to an app "
+                    f"{session.application.name} does not accept pushed documents; start the server "
+                    "with --allow-push to let a push replace an app's document, or push to an app "
                     "served as jupyter_bridge.client.PushTarget()",
                     parent,
                     sender,

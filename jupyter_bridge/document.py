@@ -299,6 +299,17 @@ class Document:
     def remove_periodic_callback(self, callback: PeriodicCallback) -> None:
         self._unregister(callback, PeriodicCallback)
 
+    def clear_callbacks(self) -> None:
+        """Remove every next-tick, timeout and periodic callback (``on_session_destroyed`` ones stay)."""
+        with self._callbacks_lock:
+            pending = list(self._callbacks.values())
+            self._callbacks.clear()
+        for cb in pending:
+            if self._loop is not None and not _on_loop(self._loop):
+                self._loop.call_soon_threadsafe(cb._cancel)
+            else:
+                cb._cancel()
+
     @property
     def callbacks(self) -> list[SessionCallback]:
         """The callbacks still scheduled (a copy)."""

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import comms, output
 from .channels import Channel
-from .contexts import Request, ServerContext, SessionContext
+from .contexts import SessionContext
 from .document import DEFAULT_TITLE, Document, set_curdoc
 
 if TYPE_CHECKING:
@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
     from .application import Application
 
-__all__ = ["AppError", "Request", "ServerContext", "Session", "SessionContext"]
+__all__ = ["AppError", "Session"]
 
 log = logging.getLogger(__name__)
 

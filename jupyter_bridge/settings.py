@@ -156,6 +156,13 @@ class BridgeSettings(Configurable):
     mem_log_frequency = Int(
         0, help="How often (ms) to log memory use (RSS, widgets, sessions); 0 never."
     ).tag(config=True, cli=True, metavar="MS")
+    allow_push = Bool(
+        False,
+        help="Let jupyter_bridge.client.push_session push to any app, as Bokeh does: the pushed "
+        "document replaces the app's in a new session. Anyone who can reach the server may then "
+        "publish widgets at its origin (an HTML widget shows any markup): allow it only where "
+        "every client is trusted, or with an auth module.",
+    ).tag(config=True, cli=True)
     dev = Bool(
         False,
         help="Development mode: reload an app when its files change (open pages load "

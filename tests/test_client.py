@@ -21,6 +21,7 @@ from typing import Any
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
+from ipywidgets.widgets.widget import _instances
 from support import CHROMIUM, CHROMIUM_ARGS, eventually
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from traitlets import Unicode
@@ -408,6 +409,39 @@ async def test_push_only_reaches_push_targets_and_registered_classes(serve):
     # The refused push created nothing that lingers.
     for live in sessions_of(server, "/push").values():
         assert live.document.roots == []
+
+
+async def test_with_allow_push_a_push_replaces_any_apps_document_as_in_bokeh(serve):
+    ticks: list[int] = []
+    ended: list[str] = []
+
+    def ticking(doc):
+        doc.add_root(w.Label("the app's own"))
+        doc.add_periodic_callback(lambda: ticks.append(1), 20)
+        doc.on_session_destroyed(lambda ctx: ended.append(ctx.id))
+
+    server = serve({"/ticking": ticking}, allow_push=True)
+    doc, slider, label = build_document()
+    session = await asyncio.to_thread(push_session, doc, base(server) + "/ticking")
+    try:
+        live = sessions_of(server, "/ticking")[session.id]
+        await eventually(lambda: live.document.title == "Pushed")
+        # The pushed document replaced the app's: its widgets closed, its callbacks removed.
+        (box,) = live.document.roots
+        assert [type(c).__name__ for c in box.children] == ["IntSlider", "Label"]
+        assert live.document.callbacks == []
+        count = len(ticks)
+        await asyncio.sleep(0.1)
+        assert len(ticks) == count
+        values = [getattr(_instances.get(c), "value", None) for c in live.channel.comm_manager.comms]
+        assert "the app's own" not in values
+
+        box.children[0].value = 8  # changes go both ways, as with a push target
+        await eventually(lambda: label.value == "8")
+    finally:
+        await asyncio.to_thread(session.close)
+    await server.bridge.destroy_all_sessions()
+    assert ended == [session.id]  # the app's on_session_destroyed still runs
 
 
 def test_doc_and_push_doc_frames_are_checked():

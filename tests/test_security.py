@@ -7,9 +7,9 @@ import pytest
 from conftest import EXAMPLES
 from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.contexts import Request
 from jupyter_bridge.protocol import CLOSE_BAD_TOKEN, model_refs
 from jupyter_bridge.server import Server
-from jupyter_bridge.session import Request
 from jupyter_bridge.tokens import (
     TokenError,
     check_session_id,

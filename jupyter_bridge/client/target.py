@@ -1,8 +1,9 @@
-"""The server half of :func:`~jupyter_bridge.client.push_session`: an app that takes pushed documents.
+"""The server half of :func:`~jupyter_bridge.client.push_session`: taking pushed documents.
 
 A :class:`PushTarget` serves empty sessions. A client may fill one, once, with a
 ``push_doc`` message (docs/protocol.md): the widget states of a document built in
-the client's process. The server makes each widget from ipywidgets' registry of
+the client's process. With ``--allow-push``, any app takes a push as Bokeh's do:
+:func:`replace_with_push` puts the pushed document in place of the app's. The server makes each widget from ipywidgets' registry of
 widget classes that the server process has imported — a pushed state chooses a
 registered class by its model and view names and sets its synced traits; it
 never names code to run.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import importlib
 import logging
 import uuid
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ipywidgets.widgets.widget import _put_buffers
@@ -23,10 +24,11 @@ from ..protocol import rename_model_refs
 from .widgets import describe, instantiate, widget_class
 
 if TYPE_CHECKING:
+    from ..channels import BrowserChannel
     from ..protocol import Message
     from ..session import Session
 
-__all__ = ["PushTarget"]
+__all__ = ["PushTarget", "fill_from_push", "replace_with_push"]
 
 log = logging.getLogger(__name__)
 
@@ -62,64 +64,117 @@ class PushTarget(Application):
     def url_path(self) -> str:
         return "/" + self.name
 
-    def receive_push(self, session: Session, message: Message, sender: Any = None) -> None:
+    def receive_push(self, session: Session[BrowserChannel], message: Message, sender: Any = None) -> None:
         """Fill ``session``'s empty document from a validated ``push_doc`` message.
 
         Runs inside the session (its comms route to it), under the document lock.
         Answers the pushing connection (``sender``) with ``pushed`` (client model
         id → server model id) or an ``error``.
         """
-        content = message.content
-        parent = content["id"]
         if session.channel.comm_manager.comms or session.document.roots:
             session.channel.refuse(
                 "this session already has a document; push_session makes a new session for each push",
-                parent,
+                message.content["id"],
                 sender,
             )
             return
-        models: list[dict[str, Any]] = content["models"]
-        if len(models) > self.max_models:
-            session.channel.refuse(f"a push may hold at most {self.max_models} widgets, not {len(models)}", parent, sender)
-            return
-        classes = []
-        for model in models:
-            cls = widget_class(model["state"], search=self._listed)
-            if cls is None:
-                session.channel.refuse(
-                    f"the server has no widget class for {describe(model['state'])}; a push target "
-                    "only makes widgets registered with ipywidgets or defined in the modules it "
-                    "lists (PushTarget(modules=[...]))",
-                    parent,
-                    sender,
-                )
-                return
-            classes.append(cls)
-        ids = {model["model_id"]: uuid.uuid4().hex for model in models}
+        fill_from_push(
+            session,
+            message,
+            sender,
+            search=self._listed,
+            max_models=self.max_models,
+            classes_hint="a push target only makes widgets registered with ipywidgets or defined "
+            "in the modules it lists (PushTarget(modules=[...]))",
+        )
 
-        def server_id(client_id: str) -> str:
-            try:
-                return ids[client_id]
-            except KeyError:
-                raise ValueError(f"it refers to model {client_id!r}, which the push does not include") from None
 
-        created: dict[str, Any] = {}
-        offset = 0
-        try:
-            for model, cls in zip(models, classes):
-                paths = model.get("buffer_paths", [])
-                state = rename_model_refs(model["state"], server_id)
-                _put_buffers(state, paths, message.buffers[offset : offset + len(paths)])
-                offset += len(paths)
-                created[model["model_id"]] = instantiate(cls, state, model_id=ids[model["model_id"]])
-        except Exception as error:
-            for widget in created.values():
-                widget.close()
-            session.channel.refuse(f"could not create a {cls.__name__} from the pushed state: {error}", parent, sender)
-            return
+def replace_with_push(session: Session[BrowserChannel], message: Message, sender: Any = None) -> None:
+    """Bokeh's ``push_session`` to any app: the pushed document replaces the app's.
+
+    Served with ``--allow-push``. The app ran when its session was made; once the
+    push is found valid, its roots are removed, its widgets closed and its
+    next-tick, timeout and periodic callbacks removed (they would act on closed
+    widgets). Its ``on_session_destroyed`` callbacks and hooks still run when the
+    session ends. The widgets are made from ipywidgets' registry of classes only.
+    """
+
+    def clear_the_apps_document() -> None:
         document = session.document
-        document.title = content.get("title", document.title)
-        for root in content["roots"]:
-            document.add_root(created[root])
-        log.info("Session %s: a client pushed a document of %d widgets", session.id, len(created))
-        session.channel.reply({"type": "pushed", "parent": parent, "models": ids}, sender)
+        document.clear_callbacks()
+        document.clear()
+        session.channel.close_widgets()
+
+    fill_from_push(
+        session,
+        message,
+        sender,
+        before_creating=clear_the_apps_document,
+        classes_hint="a pushed document may only hold widgets registered with ipywidgets; "
+        "for other libraries push to a jupyter_bridge.client.PushTarget(modules=[...])",
+    )
+
+
+def fill_from_push(
+    session: Session[BrowserChannel],
+    message: Message,
+    sender: Any,
+    *,
+    search: Callable[[type], bool] | None = None,
+    max_models: int = 5000,
+    classes_hint: str,
+    before_creating: Callable[[], None] | None = None,
+) -> None:
+    """Make the widgets of a validated ``push_doc`` in ``session`` and show its roots.
+
+    Every widget's class is found (ipywidgets' registry, then classes ``search``
+    accepts) before anything changes; ``before_creating`` runs then. Answers the
+    pushing connection with ``pushed`` (client model id → server model id), or
+    refuses with an ``error`` whose text ends with ``classes_hint`` for an
+    unknown class.
+    """
+    content = message.content
+    parent = content["id"]
+    models: list[dict[str, Any]] = content["models"]
+    if len(models) > max_models:
+        session.channel.refuse(f"a push may hold at most {max_models} widgets, not {len(models)}", parent, sender)
+        return
+    classes = []
+    for model in models:
+        cls = widget_class(model["state"], search=search)
+        if cls is None:
+            session.channel.refuse(
+                f"the server has no widget class for {describe(model['state'])}; {classes_hint}", parent, sender
+            )
+            return
+        classes.append(cls)
+    if before_creating is not None:
+        before_creating()
+    ids = {model["model_id"]: uuid.uuid4().hex for model in models}
+
+    def server_id(client_id: str) -> str:
+        try:
+            return ids[client_id]
+        except KeyError:
+            raise ValueError(f"it refers to model {client_id!r}, which the push does not include") from None
+
+    created: dict[str, Any] = {}
+    offset = 0
+    try:
+        for model, cls in zip(models, classes):
+            paths = model.get("buffer_paths", [])
+            state = rename_model_refs(model["state"], server_id)
+            _put_buffers(state, paths, message.buffers[offset : offset + len(paths)])
+            offset += len(paths)
+            created[model["model_id"]] = instantiate(cls, state, model_id=ids[model["model_id"]])
+    except Exception as error:
+        for widget in created.values():
+            widget.close()
+        session.channel.refuse(f"could not create a {cls.__name__} from the pushed state: {error}", parent, sender)
+        return
+    document = session.document
+    document.title = content.get("title", document.title)
+    for root in content["roots"]:
+        document.add_root(created[root])
+    log.info("Session %s: a client pushed a document of %d widgets", session.id, len(created))
+    session.channel.reply({"type": "pushed", "parent": parent, "models": ids}, sender)

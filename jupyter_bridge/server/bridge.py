@@ -92,9 +92,7 @@ class Bridge:
                 raise ValueError(f"two apps want the URL path {url_path}; give them different names")
             if url_path in ("/static", "/healthz"):
                 raise ValueError(f"{url_path} is reserved for the server; serve the app under another name")
-            self.apps[url_path] = ServedApp(
-                build_application(spec, argv, notebook_layout=layout), url_path, dev=self.settings.dev
-            )
+            self.apps[url_path] = self._served(build_application(spec, argv, notebook_layout=layout), url_path)
 
     # Lifecycle
 
@@ -161,11 +159,15 @@ class Bridge:
             # Taken before the app is built, so no edit after it goes unnoticed.
             self.watcher.watch(url_path, source)
         application = build_application(source, self.argv, notebook_layout=self.settings.notebook_layout)
-        served = ServedApp(application, url_path, dev=self.settings.dev)
+        served = self._served(application, url_path)
         served.load()
         self.apps[url_path] = served
         self._resolved.add(url_path)
         return served
+
+    def _served(self, application: Application, url_path: str) -> ServedApp:
+        settings = self.settings
+        return ServedApp(application, url_path, dev=settings.dev, accept_push=settings.allow_push)
 
     async def reload_changed_apps(self) -> None:
         """Reload every watched app whose files changed; its open pages load again."""

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..application import Application
 from ..channels import BrowserChannel
+from ..client.target import replace_with_push
 from ..contexts import Request, ServerContext, SessionContext
 from ..session import Session
 from ..tokens import generate_session_id
@@ -49,10 +50,14 @@ class ServedApp:
     serving the app; each runs the app's server hook once.
     """
 
-    def __init__(self, application: Application, url_path: str, *, dev: bool = False) -> None:
+    def __init__(
+        self, application: Application, url_path: str, *, dev: bool = False, accept_push: bool = False
+    ) -> None:
         self.application = application
         self.url_path = url_path
         self.dev = dev
+        #: Whether a client's push may replace a session's document (--allow-push).
+        self.accept_push = accept_push
         self.server_context = ServerContext(url_path)
         self.loaded = False
         self.sessions: dict[str, Session[BrowserChannel]] = {}
@@ -66,7 +71,8 @@ class ServedApp:
         session_id = session_id or generate_session_id()  # callers with a key pass a signed one
         context = SessionContext(session_id, request, self.server_context, user=user)
         loop = asyncio.get_running_loop()
-        session = Session(context, self.application, loop, channel=BrowserChannel(loop, dev=self.dev))
+        channel = BrowserChannel(loop, dev=self.dev, receive_push=replace_with_push if self.accept_push else None)
+        session = Session(context, self.application, loop, channel=channel)
         # Counted among the live sessions while its app runs, as Bokeh does.
         self.server_context.add_session(session)
         try:
