@@ -62,6 +62,7 @@ label = w.Label("value*2 = 0")
 slider.observe(lambda ch: setattr(label, "value", f"value*2 = {ch['new'] * 2}"), "value")
 doc.title = "Report"
 doc.add_root(w.Label(f"user={user.username} groups={','.join(sorted(groups))}"))
+doc.add_root(w.Label("cookies=" + ",".join(sorted(doc.session_context.request.cookies))))
 doc.add_root(w.VBox([slider, label]))
 """
 
@@ -286,6 +287,14 @@ def move_slider_and_see_python_answer(page) -> None:
     )
 
 
+def assert_no_hub_cookies(page) -> None:
+    """The hub's login cookies are credentials: the browser sends them, the app never sees them."""
+    sent = {cookie["name"] for cookie in page.context.cookies()}
+    assert {"jupyterhub-session-id"} <= sent and any(name.startswith(("jupyterhub-user-", "service-")) for name in sent)
+    (seen,) = [text for text in labels(page) if text.startswith("cookies=")]
+    assert "jupyterhub" not in seen and "service-" not in seen and "_xsrf" not in seen, seen
+
+
 def refused(page, url: str) -> int:
     """The status of a browser visit to ``url`` (through any redirects)."""
     return page.goto(url).status
@@ -308,6 +317,7 @@ def test_alice_opens_her_app_through_the_hub_and_every_request_stays_under_her_p
     assert "user=alice groups=creators" in labels(page)
     move_slider_and_see_python_answer(page)  # the session WebSocket goes through the proxy
 
+    assert_no_hub_cookies(page)
     config = json.loads(page.locator("#jupyter-bridge-config").text_content())
     assert config["wsUrl"].startswith("/user/alice/bridge/apps/report.py"), config
     scripts = [(status, url) for status, url in seen if "/bridge/static/" in url]
@@ -435,6 +445,7 @@ def test_a_viewer_uses_the_published_service_after_the_hub_login(hub, browser, b
         page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
         assert re.match(re.escape(hub.url) + r"/services/report/report/?$", page.url), page.url
         assert "user=bob groups=viewers" in labels(page)
+        assert_no_hub_cookies(page)
         move_slider_and_see_python_answer(page)
 
         # The service's logout ends both logins.

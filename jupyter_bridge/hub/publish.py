@@ -94,6 +94,9 @@ def hub_config(
             python, "-m", "jupyter_bridge.cli", "serve", app,
             "--prefix", prefix, "--address", "127.0.0.1", "--port", str(port),
             "--auth-module", auth_module, "--allow-websocket-origin", host,
+            # The hub's login cookies are credentials: never in session_context.request.
+            "--exclude-cookies", f"service-{name}", "--exclude-cookies", "jupyterhub-session-id",
+            "--exclude-cookies", "_xsrf",
         ],  # fmt: skip
         "cwd": os.path.dirname(app),
         "user": user,

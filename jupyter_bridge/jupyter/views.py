@@ -216,11 +216,29 @@ def _without_credentials(get: Any) -> Any:
         for name in CREDENTIAL_HEADERS:
             if name in request.headers:
                 del request.headers[name]
-        for name in (self.identity_provider.get_cookie_name(self), "_xsrf"):
+        for name in (self.identity_provider.get_cookie_name(self), "_xsrf", *_hub_cookies(self)):
             request.cookies.pop(name, None)
         return get(self, *args, **kwargs)
 
     return get_page
+
+
+#: JupyterHub's session cookie, sent to every server and service on the hub's host.
+HUB_SESSION_COOKIE = "jupyterhub-session-id"
+
+
+def _hub_cookies(handler: JupyterHandler) -> list[str]:
+    """On a JupyterHub user's server: the hub's cookies, whose names Jupyter does not know.
+
+    JupyterHub's identity provider keeps the user's OAuth token in a cookie named
+    after the server's OAuth client (``jupyterhub-user-<name>``), plus the state
+    cookies of a login under way, and the hub's session id.
+    """
+    hub_auth = getattr(handler.identity_provider, "hub_auth", None)
+    login = getattr(hub_auth, "cookie_name", None)
+    if not login:
+        return []
+    return [name for name in handler.request.cookies if name == HUB_SESSION_COOKIE or name.startswith(login)]
 
 
 def _socket_handler(cls: type[websocket.WebSocketHandler]) -> type[websocket.WebSocketHandler]:
