@@ -281,7 +281,7 @@ async def test_closing_the_client_leaves_the_server_session_to_be_reaped(serve, 
     assert session.id in sessions_of(server, "/sliders") and live.channel.connections == 0
     with pytest.raises(SessionClosedError):
         await asyncio.to_thread(session.sync)
-    await eventually(lambda: session.id not in sessions_of(server, "/sliders"), timeout=5)
+    await eventually(lambda: session.id not in sessions_of(server, "/sliders"))
     assert live.destroyed
     await eventually(lambda: widget_count() == baseline)
 

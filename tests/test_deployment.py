@@ -17,7 +17,7 @@ import time
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
-from support import free_port, wait_for_http
+from support import eventually, free_port, wait_for_http
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from wsclient import Client, fetch_page
 
@@ -172,7 +172,8 @@ async def test_several_processes_serve_one_port_and_stop_together(tmp_path):
             assert client.model("LabelModel")["value"] == f"value*2 = {number * 2}"
         for client in clients:
             await client.close()
-        await asyncio.sleep(0.5)
+        # Both kinds of periodic log line have been written (every 200 ms, once the loop gets to it).
+        await eventually(lambda: "connections" in log_file.read_text() and "memory: RSS" in log_file.read_text(), timeout=60)
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.get_running_loop().run_in_executor(None, process.wait, 30)
