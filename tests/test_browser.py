@@ -433,3 +433,17 @@ def test_template_places_roots_of_a_session_recreated_in_another_process(browser
             process.terminate()
             process.wait(timeout=30)
 
+
+def test_a_whole_page_template_boots_the_client(page, tmp_path):
+    """An app's templates/index.html that does not extend page.html still gets live widgets."""
+    from test_directory_app import WHOLE_PAGE_APP, make_app
+
+    app = make_app(tmp_path, "whole", WHOLE_PAGE_APP)
+    with serving(str(app)) as base:
+        open_app(page, base + "/whole")
+        assert page.locator("h1").inner_text() == "My own page"
+        assert page.locator("main .widget-slider").count() == 1  # placed where the template said
+        assert page.locator("#jupyter-bridge-roots .widget-label").inner_text() == "not placed anywhere"
+        move_slider(page, 2)
+        page.wait_for_function("() => document.querySelector('main .widget-readout').textContent.trim() === '2'")
+        assert page.errors == []  # type: ignore[attr-defined]

@@ -26,6 +26,7 @@ from ..tokens import make_token
 from ..widget_modules import federated_module, widget_module_file
 from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
+from .client_tags import complete_page, head_tags
 from .served_app import ServedApp
 
 __all__ = [
@@ -203,7 +204,12 @@ class PageHandler(SessionHandler):
             "preload_urls": self.bridge.preload_urls(),
         }
         try:
-            html = template.render(**variables)
+            # A template that is a whole page of its own (not extending page.html)
+            # still boots the client: complete_page adds the tags it lacks.
+            html = complete_page(template.render(**variables), head_tags(
+                css_url=variables["css_url"], js_url=variables["js_url"],
+                preload_urls=variables["preload_urls"], config_json=variables["config_json"],
+            ))
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
             await served.destroy(session)
