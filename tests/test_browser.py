@@ -447,3 +447,22 @@ def test_a_whole_page_template_boots_the_client(page, tmp_path):
         move_slider(page, 2)
         page.wait_for_function("() => document.querySelector('main .widget-readout').textContent.trim() === '2'")
         assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_page_works_with_xsrf_cookies(page):
+    """--enable-xsrf-cookies: the page gets the cookie and its socket shows the value back."""
+    with serving(str(EXAMPLES / "sliders.py"), "--enable-xsrf-cookies") as base:
+        open_app(page, base + "/sliders")
+        assert [c["name"] for c in page.context.cookies()] == ["_xsrf"]
+        move_slider(page, 3)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 6')"
+        )
+        # A reconnection keeps the argument (the client adds last_seq to the same URL).
+        page.evaluate("window.jupyterBridge.connection.socket.close()")
+        page.wait_for_function("document.documentElement.dataset.jbState === 'connected'")
+        move_slider(page, 1)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 8')"
+        )
+        assert page.errors == []  # type: ignore[attr-defined]

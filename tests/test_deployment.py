@@ -201,3 +201,40 @@ async def test_a_users_session_cannot_be_joined_by_another_user(serve, auth_file
     assert again.model("LabelModel")["value"] == "hello ada"
     await ada.close()
     await again.close()
+
+
+SECURE_COOKIE_AUTH = """
+from tornado.web import RequestHandler
+
+def get_user(request_handler):
+    name = request_handler.get_secure_cookie("user")
+    return name.decode() if name else None
+
+class LoginHandler(RequestHandler):
+    def get(self):
+        self.set_secure_cookie("user", self.get_argument("name"))
+        self.write("logged in")
+"""
+
+
+@pytest.mark.parametrize("given_as", ["flag", "environment"])
+async def test_cookie_secret_signs_an_auth_modules_secure_cookies(tmp_path, monkeypatch, given_as):
+    from support import serving
+
+    auth = tmp_path / "auth.py"
+    auth.write_text(textwrap.dedent(SECURE_COOKIE_AUTH))
+    secret = "a cookie secret of at least some length"
+    arguments = [SLIDERS, "--auth-module", str(auth)]
+    if given_as == "flag":
+        arguments += ["--cookie-secret", secret]
+    else:
+        monkeypatch.setenv("JUPYTER_BRIDGE_COOKIE_SECRET", secret)
+    with serving(*arguments) as base:
+        login = await AsyncHTTPClient().fetch(base + "/login?name=ada")
+        cookie = login.headers["Set-Cookie"].split(";")[0]
+        assert cookie.startswith("user=") and cookie != "user=ada"  # signed with the secret
+        code, html = await fetch_page(base + "/sliders", headers={"Cookie": cookie})
+        assert code == 200 and "jupyter-bridge-config" in html
+        # A cookie not signed with the secret is nobody's.
+        code, _ = await fetch_page(base + "/sliders", headers={"Cookie": "user=ada"})
+        assert code == 302

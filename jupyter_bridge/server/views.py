@@ -11,6 +11,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -38,12 +39,16 @@ __all__ = [
     "SessionHandler",
     "WidgetModuleHandler",
     "SESSION_ID_ARGUMENT",
+    "XSRF_ARGUMENT",
     "reason_phrase",
     "request_context",
 ]
 
 log = logging.getLogger(__name__)
 
+
+#: Tornado's name for the XSRF cookie and the argument that must match it.
+XSRF_ARGUMENT = "_xsrf"
 
 
 def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Request:
@@ -155,8 +160,13 @@ class SessionHandler(BridgeHandler):
             secret_key=settings.signing_key,
             expiration=settings.session_token_expiration,
         )
+        ws_url = self.bridge.url(self.url_path.strip("/") + "/ws")
+        if settings.enable_xsrf_cookies:
+            # Reading xsrf_token sets the _xsrf cookie; the page's socket shows the
+            # value back, which a page of another site cannot read (see SessionSocket).
+            ws_url += "?" + urlencode({XSRF_ARGUMENT: self.xsrf_token.decode("ascii")})
         return {
-            "wsUrl": self.bridge.url(self.url_path.strip("/") + "/ws"),
+            "wsUrl": ws_url,
             "token": token,
             "sessionId": session.id,
             "modulesUrl": self.bridge.url("static/nbextensions/"),
