@@ -61,6 +61,12 @@ class BridgeSettings(Configurable):
         20 * 1024 * 1024,
         help="Largest WebSocket message (bytes) a client may send; larger ones close the socket.",
     ).tag(config=True, cli=True, metavar="BYTES")
+    websocket_max_unsent = Int(
+        16 * 1024 * 1024,
+        help="Bytes of updates a session socket may hold unsent, its client reading too slowly "
+        "(a stuck tab, a saturated link), before the server closes it; the page then reconnects "
+        "and resumes, or is told to reload. 0: no limit.",
+    ).tag(config=True, cli=True, metavar="BYTES")
     session_token_expiration = Int(
         300,
         help="Seconds a page's session token stays valid for opening a new session.",

@@ -614,3 +614,55 @@ async def test_origin_equal_to_host_is_still_checked(serve, caplog):
     with caplog.at_level(logging.WARNING), pytest.raises(HTTPClientError, match="403"):
         await websocket_connect(request)
     assert f"--allow-websocket-origin=rebind.example:{server.port}" in caplog.text
+
+
+async def stuck_socket(server, path: str):
+    """A WebSocket client that reads its handshake's answer and then nothing more."""
+    import socket
+
+    client = Client(server.url, path)
+    await client.load_page()
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
+    reader, writer = await asyncio.open_connection(sock=raw, limit=1024)
+    writer.write(
+        f"GET {client.config['wsUrl']} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Origin: http://localhost:{server.port}\r\n"
+        f"Sec-WebSocket-Protocol: jupyter-bridge.v1, {client.config['token']}\r\n\r\n".encode()
+    )
+    assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+    return client.config["sessionId"], writer
+
+
+async def test_a_client_that_stops_reading_is_closed_at_the_limit_and_others_go_on(serve, caplog):
+    def streaming(doc):
+        label = w.Label()
+        doc.add_root(label)
+        counter = iter(range(10**9))
+        doc.add_periodic_callback(lambda: setattr(label, "value", f"{next(counter)} " + "x" * 20_000), 20)
+
+    server = serve({"/stream": streaming, "/sliders": SLIDERS}, websocket_max_unsent=500_000)
+    other = await Client.open(server.url, "sliders")
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        session_id, writer = await stuck_socket(server, "stream")
+        session = server.bridge.managers["/stream"].sessions[session_id]
+        await eventually(lambda: session.connections == 1)
+        # Meanwhile another session's round trips go on.
+        for value in range(1, 20):
+            assert (await other.set_state("IntSliderModel", value=value))["type"] == "idle"
+        # The server gives up on the stuck socket once it holds the limit unsent ...
+        await eventually(lambda: "has not read" in caplog.text, timeout=60)
+        await eventually(lambda: session.connections == 0, timeout=60)
+    (line,) = [r.getMessage() for r in caplog.records if "has not read" in r.getMessage()]
+    assert session_id in line and "--websocket-max-unsent 500000" in line
+    # ... and the session lives on, for the page to resume.
+    assert not session.destroyed
+    resumed = await Client.open(server.url, f"stream?jb-session-id={session_id}")
+    assert resumed.config["sessionId"] == session_id
+    writer.close()
+    await resumed.close()
+    await other.close()

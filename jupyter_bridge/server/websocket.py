@@ -32,6 +32,9 @@ __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
 
+#: A client that reads too slowly: "try again later", so the page reconnects and resumes.
+CLOSE_TOO_SLOW = 1013
+
 
 def origin_host(origin: str) -> str:
     """'host:port' of an Origin header, with the scheme's default port filled in."""
@@ -60,6 +63,8 @@ class SessionSocket(websocket.WebSocketHandler):
         self.url_path = url_path
         self.session: Session[BrowserChannel] | None = None
         self._token: str | None = None
+        # Bytes handed to Tornado and not yet written to the network.
+        self._unsent = 0
 
     requires_user = True
 
@@ -203,10 +208,31 @@ class SessionSocket(websocket.WebSocketHandler):
         self.write_message(json.dumps({"type": "error", "seq": 0, "where": "session", "message": message}))
 
     def send_frame(self, frame: str | bytes) -> None:
+        limit = self.bridge.settings.websocket_max_unsent
+        if limit and self._unsent > limit:
+            return  # closing: see below
         try:
-            self.write_message(frame, binary=isinstance(frame, bytes))
+            written = self.write_message(frame, binary=isinstance(frame, bytes))
         except websocket.WebSocketClosedError:
-            pass
+            return
+        # Tornado buffers whatever the client does not read, without limit: count it,
+        # and close a socket whose client has stopped reading (the session's frames
+        # stay in its outbox, so the page resumes when it reconnects).
+        size = len(frame)
+        self._unsent += size
+        written.add_done_callback(lambda done: self._written(done, size))
+        if limit and self._unsent > limit:
+            log.warning(
+                "Session %s: its client has not read %.1f MB of updates (more than "
+                "--websocket-max-unsent %d); closing its socket, the page will reconnect",
+                self.session.id if self.session else "?", self._unsent / 2**20, limit,
+            )
+            self.close(CLOSE_TOO_SLOW, "the page read too slowly; reconnect")
+
+    def _written(self, done: Any, size: int) -> None:
+        self._unsent -= size
+        if not done.cancelled():
+            done.exception()  # a closed stream: on_close tells the session
 
     async def on_message(self, frame: str | bytes) -> None:
         session = self.session
