@@ -14,7 +14,7 @@ __all__ = ["Outbox"]
 
 #: Frames kept for a client that may resume, at most this many bytes (the oldest
 #: go first). A page that missed more than that while away is told to reload.
-MAX_KEPT_BYTES = 32 * 2**20
+MAX_KEPT_BYTES = 16 * 2**20
 
 
 class Outbox:

@@ -666,3 +666,29 @@ async def test_a_client_that_stops_reading_is_closed_at_the_limit_and_others_go_
     writer.close()
     await resumed.close()
     await other.close()
+
+
+async def test_a_callback_that_blocks_the_loop_is_named_in_a_warning(serve, caplog):
+    import time
+
+    def app(doc):
+        button = w.Button()
+
+        def hold_the_loop(_button):
+            time.sleep(1.6)  # longer than the watch's 1 s threshold
+
+        button.on_click(hold_the_loop)
+        doc.add_root(button)
+
+    server = serve({"/app": app})
+    client = await Client.open(server.url, "app")
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        await client.request(
+            {"type": "comm_msg", "comm_id": client.model_ids("ButtonModel")[0],
+             "data": {"method": "custom", "content": {"event": "click"}}}
+        )
+        await eventually(lambda: "event loop was blocked" in caplog.text)
+    await eventually(lambda: "hold_the_loop" in caplog.text)  # a busy machine may lag on its own first
+    line = next(r.getMessage() for r in caplog.records if "hold_the_loop" in r.getMessage())
+    assert client.config["sessionId"] in line and "test_server.py" in line and "blocked for 1." in line
+    await client.close()

@@ -105,6 +105,9 @@ class Server:
         self.bridge.start(self.io_loop)
         self._every(settings.stats_log_frequency, self.log_stats)
         self._every(settings.mem_log_frequency, self.log_memory)
+        from .loopwatch import LoopWatch
+
+        self._loop_watch = LoopWatch(self.io_loop.asyncio_loop).start()  # type: ignore[attr-defined]
         log.info("Serving %s at %s", ", ".join(self.bridge.apps), self.url)
 
     def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
@@ -131,6 +134,8 @@ class Server:
         for timer in self._timers:
             timer.stop()
         self._timers.clear()
+        if getattr(self, "_loop_watch", None) is not None:
+            self._loop_watch.stop()
         if self._http is not None:
             self._http.stop()
             self._http = None
