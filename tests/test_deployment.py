@@ -238,3 +238,36 @@ async def test_cookie_secret_signs_an_auth_modules_secure_cookies(tmp_path, monk
         # A cookie not signed with the secret is nobody's.
         code, _ = await fetch_page(base + "/sliders", headers={"Cookie": "user=ada"})
         assert code == 302
+
+
+async def test_a_killed_worker_is_reported_and_replaced(tmp_path):
+    port = free_port()
+    log_file = tmp_path / "server.log"
+    process = subprocess.Popen(
+        [*CLI, "serve", SLIDERS, "--num-procs", "2", "--port", str(port), "--address", "127.0.0.1",
+         "--log-file", str(log_file), "--stats-log-frequency", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, wait_for_http, f"http://127.0.0.1:{port}/healthz", process)
+        await eventually(lambda: "Started 2 worker processes" in log_file.read_text(), timeout=60)
+        workers = [int(pid) for pid in log_file.read_text().split("worker processes: ")[1].splitlines()[0].split(", ")]
+        os.kill(workers[1], signal.SIGKILL)
+        await eventually(lambda: f"Worker {workers[1]} died (signal SIGKILL)" in log_file.read_text(), timeout=60)
+        replacement = int(log_file.read_text().split("started worker ")[1].split()[0])
+        assert replacement not in workers
+        # The replacement serves: every new connection is answered, whichever worker takes it.
+        await asyncio.get_running_loop().run_in_executor(None, wait_for_http, f"http://127.0.0.1:{port}/healthz", process)
+        pids = set()
+        for _ in range(20):
+            response = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/healthz", headers={"Connection": "close"})
+            pids.add(json.loads(response.body)["pid"])
+        assert pids <= {workers[0], replacement}
+        client = await Client.open(f"http://127.0.0.1:{port}/", "sliders")
+        assert (await client.set_state("IntSliderModel", value=3))["type"] == "idle"
+        await client.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.get_running_loop().run_in_executor(None, process.wait, 30)
+    assert process.returncode == 0  # stopped when asked; the killed one was replaced
+    assert log_file.read_text().count("shutting down") == 2
