@@ -152,8 +152,8 @@ async def test_closed_sessions_are_destroyed_together_not_one_after_another(serv
     clients = [await Client.open(server.url, "app") for _ in range(5)]
     for client in clients:
         await client.close()
-    sessions = list(server.bridge.managers["/app"].sessions.values())
-    await eventually(lambda: all(session.connections == 0 for session in sessions), timeout=30)
+    sessions = list(server.bridge.apps["/app"].sessions.values())
+    await eventually(lambda: all(session.channel.connections == 0 for session in sessions), timeout=30)
     server.settings.unused_session_lifetime = 0
     await eventually(lambda: server.bridge.session_count == 0, timeout=30)
     assert sorted(finished) == sorted(client.config["sessionId"] for client in clients)
@@ -649,14 +649,14 @@ async def test_a_client_that_stops_reading_is_closed_at_the_limit_and_others_go_
     other = await Client.open(server.url, "sliders")
     with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
         session_id, writer = await stuck_socket(server, "stream")
-        session = server.bridge.managers["/stream"].sessions[session_id]
-        await eventually(lambda: session.connections == 1)
+        session = server.bridge.apps["/stream"].sessions[session_id]
+        await eventually(lambda: session.channel.connections == 1)
         # Meanwhile another session's round trips go on.
         for value in range(1, 20):
             assert (await other.set_state("IntSliderModel", value=value))["type"] == "idle"
         # The server gives up on the stuck socket once it holds the limit unsent ...
         await eventually(lambda: "has not read" in caplog.text, timeout=60)
-        await eventually(lambda: session.connections == 0, timeout=60)
+        await eventually(lambda: session.channel.connections == 0, timeout=60)
     (line,) = [r.getMessage() for r in caplog.records if "has not read" in r.getMessage()]
     assert session_id in line and "--websocket-max-unsent 500000" in line
     # ... and the session lives on, for the page to resume.
