@@ -16,6 +16,7 @@ from ..protocol import (
     CLOSE_APP_FAILED,
     CLOSE_BAD_TOKEN,
     CLOSE_SESSION_GONE,
+    CLOSE_TOO_SLOW,
     LAST_SEQ_ARGUMENT,
     NO_SUCH_APP,
     SUBPROTOCOL,
@@ -31,10 +32,6 @@ from .views import XSRF_ARGUMENT
 __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
-
-#: A client that reads too slowly: "try again later", so the page reconnects and resumes.
-CLOSE_TOO_SLOW = 1013
-
 
 def origin_host(origin: str) -> str:
     """'host:port' of an Origin header, with the scheme's default port filled in."""
