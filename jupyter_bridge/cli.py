@@ -119,6 +119,15 @@ def make_parser() -> argparse.ArgumentParser:
     export.add_argument("--indent", type=int, default=None, metavar="N", help="indent the JSON by N spaces")
     export.add_argument("-o", "--output", metavar="FILE", help="write to FILE instead of standard output")
     export.add_argument("--args", nargs=argparse.REMAINDER, default=[], metavar="...", help="passed to the app as sys.argv[1:]")
+    from .hub import publish
+
+    publish.add_arguments(
+        commands.add_parser(
+            "publish",
+            help="print the JupyterHub configuration that serves an app as a hub service",
+            description=publish.DESCRIPTION,
+        )
+    )
     return parser
 
 
@@ -253,6 +262,11 @@ def main(argv: list[str] | None = None) -> int:
         return static_dir()
     if args.command in ("json", "html"):
         return export(args, _subparser(parser, args.command))
+    if args.command == "publish":
+        from .hub.publish import config_from_arguments
+
+        sys.stdout.write(config_from_arguments(args, _subparser(parser, "publish")))
+        return 0
     parser.print_help()
     return 2
 

@@ -12,6 +12,11 @@ from .protocol import Message, encode
 
 __all__ = ["Outbox"]
 
+#: Frames kept for a client that may resume, at most this many bytes (the oldest
+#: go first). A page that missed more than that while away is told to reload.
+MAX_KEPT_BYTES = 16 * 2**20
+
+
 class Outbox:
     """Collects one loop tick's messages, merges what can be merged, numbers and sends.
 
@@ -20,8 +25,10 @@ class Outbox:
     the queue; ``put`` from another thread hops to the loop first.
     """
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+    def __init__(self, loop: asyncio.AbstractEventLoop, max_kept_bytes: int = MAX_KEPT_BYTES) -> None:
         self._loop = loop
+        self.max_kept_bytes = max_kept_bytes
+        self._kept_bytes = 0
         self._thread = threading.get_ident() if _running_loop() is loop else None
         self._pending: list[Message] = []
         # comm id -> index in _pending of that comm's latest mergeable update
@@ -98,8 +105,12 @@ class Outbox:
             message.content["seq"] = self._seq
             frame = encode(message)
             self._sent.append((self._seq, frame))
+            self._kept_bytes += len(frame)
             for send in list(self._sends):
                 send(frame)
+        # Unacknowledged frames (a client gone, or not reading) must not grow without end.
+        while self._kept_bytes > self.max_kept_bytes and len(self._sent) > 1:
+            self._kept_bytes -= len(self._sent.popleft()[1])
 
     def attach(self, send: Callable[[str | bytes], None], last_seq: int = 0) -> None:
         """Send through ``send`` from now on, starting after ``last_seq``.
@@ -131,7 +142,7 @@ class Outbox:
             self._sends[send] = max(self._sends[send], min(seq, self._seq))
         done = min(self._sends.values()) if self._sends else seq
         while self._sent and self._sent[0][0] <= min(done, seq):
-            self._sent.popleft()
+            self._kept_bytes -= len(self._sent.popleft()[1])
 
     def unnumbered(self, content: dict[str, Any], buffers: list[Any] | None = None) -> str | bytes:
         """A frame outside the stream (``hello``, a snapshot): seq 0, never kept or replayed."""
@@ -141,6 +152,7 @@ class Outbox:
         self.closed = True
         self._pending.clear()
         self._sent.clear()
+        self._kept_bytes = 0
         self._sends.clear()
 
     def _on_loop(self) -> bool:

@@ -24,6 +24,7 @@ __all__ = [
     "CLOSE_BAD_TOKEN",
     "CLOSE_NORMAL",
     "CLOSE_SESSION_GONE",
+    "CLOSE_TOO_SLOW",
     "ELEMENT_ID_ARGUMENT",
     "LAST_SEQ_ARGUMENT",
     "MODEL_REF_PREFIX",
@@ -72,6 +73,8 @@ SERVER_TYPES: tuple[str, ...] = (
 
 #: WebSocket close codes. The client closing on purpose:
 CLOSE_NORMAL = 1000
+#: The client read too slowly ("try again later"): it reconnects and resumes.
+CLOSE_TOO_SLOW = 1013
 # 4000-4999 are the application's to define. Each is a refusal that reconnecting
 # cannot mend; after CLOSE_APP_CHANGED the page loads again, for a new session.
 #: The token is missing, malformed, expired, forged, or names another user's session.

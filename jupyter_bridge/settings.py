@@ -70,6 +70,12 @@ class BridgeSettings(Configurable):
         20 * 1024 * 1024,
         help="Largest WebSocket message (bytes) a client may send; larger ones close the socket.",
     ).tag(config=True, cli=True, metavar="BYTES")
+    websocket_max_unsent = Int(
+        16 * 1024 * 1024,
+        help="Bytes of updates a session socket may hold unsent, its client reading too slowly "
+        "(a stuck tab, a saturated link), before the server closes it; the page then reconnects "
+        "and resumes, or is told to reload. 0: no limit.",
+    ).tag(config=True, cli=True, metavar="BYTES")
     session_token_expiration = Int(
         300,
         help="Seconds a page's session token stays valid for opening a new session.",
@@ -139,11 +145,15 @@ class BridgeSettings(Configurable):
     cookie_secret = Unicode(
         None,
         allow_none=True,
-        help="Secret for signed cookies (needed by auth modules that use them); set "
-        "JUPYTER_BRIDGE_COOKIE_SECRET rather than a config file.",
-    ).tag(config=True)
+        help="Secret for Tornado's signed cookies (set_secure_cookie), needed by auth modules "
+        "that use them; JUPYTER_BRIDGE_COOKIE_SECRET sets it without showing it in the "
+        "process list.",
+    ).tag(config=True, cli=True, metavar="SECRET")
     enable_xsrf_cookies = Bool(
-        False, help="Require Tornado's XSRF cookie on form posts (e.g. an auth module's login form)."
+        False,
+        help="Protect against cross-site request forgery as Tornado does: pages set an _xsrf "
+        "cookie, every POST/PUT/DELETE (e.g. an auth module's login form) must carry its value, "
+        "and so must every browser's session WebSocket.",
     ).tag(config=True, cli=True)
     websocket_compression_level = Int(
         None,

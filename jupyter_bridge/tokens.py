@@ -118,8 +118,8 @@ def read_token(
             valid = False
         if not valid:
             raise TokenError(
-                "the session token's signature is wrong; every server process must share "
-                "the same JUPYTER_BRIDGE_SECRET_KEY"
+                "the session token's signature does not match this server's key: share "
+                "JUPYTER_BRIDGE_SECRET_KEY and --session-ids"
             )
     try:
         body: dict[str, Any] = json.loads(_unb64(payload))
@@ -142,5 +142,8 @@ def read_token(
     if not isinstance(session_id, str):
         raise TokenError("the session token is malformed; reload the page to get a new one")
     if check_expiry and time.time() > expires:
-        raise TokenError("the session token has expired; reload the page to get a new one")
+        raise TokenError(
+            f"the session token expired {time.time() - expires:.0f} s ago; reload the page, or "
+            "give pages longer with --session-token-expiration"
+        )
     return session_id, request

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from jupyter_core.paths import jupyter_path
 
-__all__ = ["federated_module", "labextension_entry", "widget_module_file"]
+__all__ = ["LAB_MODULE", "federated_module", "lab_container", "labextension_entry", "widget_module_file"]
 
 
 def widget_module_file(relative: str) -> str | None:
@@ -25,7 +25,7 @@ def widget_module_file(relative: str) -> str | None:
     found = _file_under(jupyter_path("nbextensions"), relative)
     if found is None:
         package, rest = _split_package(relative)
-        if package is not None and rest != "index.js" and labextension_entry(package) is not None:
+        if package is not None and rest not in ("index.js", LAB_MODULE) and lab_container(package) is not None:
             found = _file_under(jupyter_path("labextensions"), f"{package}/{rest}")
     return found
 
@@ -52,6 +52,13 @@ def _split_package(relative: str) -> tuple[str | None, str]:
     return "/".join(parts[:size]), "/".join(parts[size:])
 
 
+#: ``<package>/labextension.js``: the AMD module that loads a package's federated
+#: container even when it has an AMD module too. Pages ask for it when the AMD
+#: module needs modules that only the classic Notebook's ``extension.js`` maps
+#: (pythreejs's ``three``).
+LAB_MODULE = "labextension.js"
+
+
 def labextension_entry(package: str) -> str | None:
     """The federated container file of an installed JupyterLab extension, relative to its folder.
 
@@ -60,6 +67,11 @@ def labextension_entry(package: str) -> str | None:
     """
     if _file_under(jupyter_path("nbextensions"), f"{package}/index.js") is not None:
         return None
+    return lab_container(package)
+
+
+def lab_container(package: str) -> str | None:
+    """The federated container file of ``package``'s JupyterLab extension, if it has one."""
     found = _file_under(jupyter_path("labextensions"), f"{package}/package.json")
     if found is None:
         return None
@@ -67,14 +79,19 @@ def labextension_entry(package: str) -> str | None:
         entry = json.loads(Path(found).read_text(encoding="utf-8"))["jupyterlab"]["_build"]["load"]
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    entry = str(entry).removeprefix("./")
+    # Extensions built on Windows name the file with backslashes (pythreejs 2.4).
+    entry = str(entry).replace("\\", "/").removeprefix("./")
     return entry if _safe(entry) and ".." not in entry.split("/") else None
 
 
 def federated_module(relative: str) -> str | None:
     """The AMD module served as ``<package>/index.js`` of a labextension-only package."""
     package, rest = _split_package(relative) if _safe(relative) else (None, "")
-    entry = labextension_entry(package) if package is not None and rest == "index.js" else None
+    entry = None
+    if package is not None and rest == "index.js":
+        entry = labextension_entry(package)
+    elif package is not None and rest == LAB_MODULE:
+        entry = lab_container(package)
     if entry is None:
         return None
     arguments = json.dumps(package) + ", " + json.dumps(entry)

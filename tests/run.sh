@@ -28,6 +28,11 @@ if [ ${#missing[@]} -gt 0 ]; then
     fi
 fi
 
+# JupyterHub's proxy, for tests/test_hub.py (an npm package; jupyterhub itself is in the test extra).
+if ! command -v configurable-http-proxy >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ]; then npm install -g --silent configurable-http-proxy; else sudo npm install -g --silent configurable-http-proxy; fi
+fi
+
 python -m pip install -q -e ".[test]"
 python -m ruff check .
 python -m pytest "$@"

@@ -5,16 +5,17 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS, free_port, serving
+from support import CHROMIUM, CHROMIUM_ARGS, free_port, serving, wait_for_http
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+
+#: The longest any wait for a page event may take (ms) before the test fails.
+WAIT_MS = 60_000
 
 
 
@@ -31,6 +32,9 @@ def app_server() -> Iterator[str]:
 @pytest.fixture
 def page(browser):
     context = browser.new_context()
+    # A bound, not a pause: every wait below ends at its event, and a busy machine
+    # (two cores shared with other work) may take long to get there.
+    context.set_default_timeout(WAIT_MS)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda error: errors.append(str(error)))
@@ -39,9 +43,16 @@ def page(browser):
     context.close()
 
 
+def new_tab(browser):
+    """A page in a context of its own (its own cookies), waiting as long as ``page`` does."""
+    tab = browser.new_context().new_page()
+    tab.set_default_timeout(WAIT_MS)
+    return tab
+
+
 def open_app(page, url: str) -> None:
     page.goto(url)
-    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=WAIT_MS)
 
 
 def move_slider(page, steps: int) -> None:
@@ -70,7 +81,7 @@ def test_slider_runs_python_and_tabs_are_independent(app_server, browser, page):
         "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 10')"
     )
 
-    other = browser.new_context().new_page()
+    other = new_tab(browser)
     other_errors: list[str] = []
     other.on("pageerror", lambda error: other_errors.append(str(error)))
     open_app(other, app_server + "/sliders")
@@ -97,7 +108,7 @@ def test_press_me_adds_one_number_per_click(app_server, page):
 def test_thread_updates_arrive(app_server, page):
     open_app(page, app_server + "/thread_updates")
     page.wait_for_function(
-        "() => Number(document.querySelector('.widget-text input').value) >= 3", timeout=20_000
+        "() => Number(document.querySelector('.widget-text input').value) >= 3"
     )
     assert "latest first:" in page.locator(".widget-label").last.inner_text()
 
@@ -107,7 +118,7 @@ def test_page_shows_disconnection(app_server, page):
     assert page.evaluate("document.documentElement.dataset.jbState") == "connected"
     page.evaluate("window.jupyterBridge.connection.socket && window.jupyterBridge.connection.socket.close()")
     # The page reconnects to the same session and goes on working.
-    page.wait_for_function("document.documentElement.dataset.jbState === 'connected'", timeout=20_000)
+    page.wait_for_function("document.documentElement.dataset.jbState === 'connected'")
     move_slider(page, 1)
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 2')"
@@ -139,7 +150,7 @@ def test_static_page_works_offline_with_browser_side_links(tmp_path, page):
     requested: list[str] = []
     page.on("request", lambda request: requested.append(request.url))
     page.goto((tmp_path / "linked.html").as_uri())
-    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=WAIT_MS)
     assert page.title() == "Linked"
     # The Output widget and the HTML sanitizer are in the page's one script.
     page.wait_for_selector(".widget-output >> text=printed before the export")
@@ -209,7 +220,6 @@ def test_dev_mode_page_loads_the_changed_app_by_itself(tmp_path, page):
         script.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('after'))\n")
         page.wait_for_function(
             "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'after')",
-            timeout=20_000,
         )
 
 
@@ -258,7 +268,7 @@ def test_bqplot_press_me_adds_one_mark_per_click(app_server, page):
 
 def test_bqplot_streaming_from_a_thread(app_server, page):
     open_app(page, app_server + "/streaming_bqplot")
-    page.wait_for_function("() => document.querySelectorAll('svg .dot').length >= 5", timeout=20_000)
+    page.wait_for_function("() => document.querySelectorAll('svg .dot').length >= 5")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -281,7 +291,7 @@ def test_request_arguments_set_the_number_of_points(app_server, page):
 def test_unlocked_callback_does_not_hold_up_locked_updates(app_server, page):
     open_app(page, app_server + "/unlocked_callbacks")
     values = "[...document.querySelectorAll('.widget-text input')].map(e => Number(e.value))"
-    page.wait_for_function(f"() => {values}[1] >= 2", timeout=20_000)
+    page.wait_for_function(f"() => {values}[1] >= 2")
     ticks, slow = page.evaluate(values)
     # Each slow result took a second of work; the locked ticks went on meanwhile.
     assert ticks >= 2 * slow
@@ -303,9 +313,13 @@ def test_second_tab_of_the_same_session_shows_its_current_state(app_server, brow
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 8')"
     )
-    page.wait_for_timeout(500)  # acknowledgements go out every 200 ms: the stream start is forgotten
+    # Acknowledgements go out every 200 ms; once the page has acknowledged every
+    # frame it applied, the stream start is forgotten.
+    page.wait_for_function(
+        "() => { const c = window.jupyterBridge.connection; return c.lastSeq > 0 && c.ackedSeq === c.lastSeq; }"
+    )
     session_id = page.evaluate("window.jupyterBridge.connection.sessionId")
-    other = browser.new_context().new_page()
+    other = new_tab(browser)
     open_app(other, f"{app_server}/sliders?jb-session-id={session_id}")
     assert label_text(other) == "value*2 = 8"
     move_slider(other, 1)
@@ -326,22 +340,31 @@ def test_cut_connection_resumes_with_every_update_once(app_server, page):
             model.on('change:value', () => window.seen.push(model.get('value')));
         }"""
     )
+    # Every state the page goes through, so a reconnection quicker than a poll is still seen.
+    page.evaluate(
+        """() => {
+            window.states = [];
+            new MutationObserver(() => window.states.push(document.documentElement.dataset.jbState))
+                .observe(document.documentElement, {attributeFilter: ['data-jb-state']});
+        }"""
+    )
     page.wait_for_function("window.seen.length >= 5")
     for _ in range(3):
-        page.evaluate("window.jupyterBridge.connection.socket.close()")
-        page.wait_for_function("document.documentElement.dataset.jbState === 'reconnecting'", timeout=5_000)
-        page.wait_for_function("document.documentElement.dataset.jbState === 'connected'", timeout=20_000)
+        page.evaluate("window.states.length = 0; window.jupyterBridge.connection.socket.close()")
+        page.wait_for_function(
+            "window.states.includes('reconnecting') && document.documentElement.dataset.jbState === 'connected'"
+        )
         before = page.evaluate("window.seen.length")
         page.wait_for_function(f"window.seen.length >= {before + 5}")
     # The server stops at 160: the page ends on the server's value, having seen each one once.
-    page.wait_for_function("window.seen[window.seen.length - 1] === 160", timeout=30_000)
+    page.wait_for_function("window.seen[window.seen.length - 1] === 160")
     seen = page.evaluate("window.seen")
     assert seen == list(range(seen[0], 161))
     assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_interact_output_stays_in_its_own_tab(app_server, browser, page):
-    other = browser.new_context().new_page()
+    other = new_tab(browser)
     open_app(page, app_server + "/interact_app")
     open_app(other, app_server + "/interact_app")
     for tab, steps in ((page, 2), (other, 4)):
@@ -383,14 +406,7 @@ def test_template_places_roots_of_a_session_recreated_in_another_process(browser
     ]
     try:
         for port, process in zip((first_port, second_port), processes):
-            deadline = time.monotonic() + 30
-            while True:
-                try:
-                    urllib.request.urlopen(f"http://localhost:{port}/healthz", timeout=5).close()
-                    break
-                except OSError:
-                    assert time.monotonic() < deadline and process.poll() is None
-                    time.sleep(0.1)
+            wait_for_http(f"http://localhost:{port}/healthz", process)
 
         def to_second_server(route):
             html = route.fetch().text()
@@ -403,6 +419,7 @@ def test_template_places_roots_of_a_session_recreated_in_another_process(browser
             executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, "--disable-features=LocalNetworkAccessChecks"]
         )
         page = rerouting.new_page()
+        page.set_default_timeout(WAIT_MS)
         page.route(f"http://localhost:{first_port}/dashboard", to_second_server)
         open_app(page, f"http://localhost:{first_port}/dashboard")
         assert page.locator("section.controls select").count() == 1
@@ -415,3 +432,37 @@ def test_template_places_roots_of_a_session_recreated_in_another_process(browser
         for process in processes:
             process.terminate()
             process.wait(timeout=30)
+
+
+def test_a_whole_page_template_boots_the_client(page, tmp_path):
+    """An app's templates/index.html that does not extend page.html still gets live widgets."""
+    from test_directory_app import WHOLE_PAGE_APP, make_app
+
+    app = make_app(tmp_path, "whole", WHOLE_PAGE_APP)
+    with serving(str(app)) as base:
+        open_app(page, base + "/whole")
+        assert page.locator("h1").inner_text() == "My own page"
+        assert page.locator("main .widget-slider").count() == 1  # placed where the template said
+        assert page.locator("#jupyter-bridge-roots .widget-label").inner_text() == "not placed anywhere"
+        move_slider(page, 2)
+        page.wait_for_function("() => document.querySelector('main .widget-readout').textContent.trim() === '2'")
+        assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_page_works_with_xsrf_cookies(page):
+    """--enable-xsrf-cookies: the page gets the cookie and its socket shows the value back."""
+    with serving(str(EXAMPLES / "sliders.py"), "--enable-xsrf-cookies") as base:
+        open_app(page, base + "/sliders")
+        assert [c["name"] for c in page.context.cookies()] == ["_xsrf"]
+        move_slider(page, 3)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 6')"
+        )
+        # A reconnection keeps the argument (the client adds last_seq to the same URL).
+        page.evaluate("window.jupyterBridge.connection.socket.close()")
+        page.wait_for_function("document.documentElement.dataset.jbState === 'connected'")
+        move_slider(page, 1)
+        page.wait_for_function(
+            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 8')"
+        )
+        assert page.errors == []  # type: ignore[attr-defined]

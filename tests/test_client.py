@@ -269,7 +269,8 @@ async def test_a_widget_of_an_unknown_class_becomes_a_placeholder_with_its_state
 
 async def test_closing_the_client_leaves_the_server_session_to_be_reaped(serve, widget_count):
     baseline = widget_count()
-    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=300, check_unused_sessions=100)
+    # The lifetime runs out only after the checks of the closed client below.
+    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=3_600_000, check_unused_sessions=100)
     session = await asyncio.to_thread(pull_session, base(server) + "/sliders")
     slider, _ = sliders_of(session)
     live = sessions_of(server, "/sliders")[session.id]
@@ -281,7 +282,8 @@ async def test_closing_the_client_leaves_the_server_session_to_be_reaped(serve, 
     assert session.id in sessions_of(server, "/sliders") and live.channel.connections == 0
     with pytest.raises(SessionClosedError):
         await asyncio.to_thread(session.sync)
-    await eventually(lambda: session.id not in sessions_of(server, "/sliders"), timeout=5)
+    server.settings.unused_session_lifetime = 300
+    await eventually(lambda: session.id not in sessions_of(server, "/sliders"))
     assert live.destroyed
     await eventually(lambda: widget_count() == baseline)
 

@@ -17,7 +17,7 @@ import time
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
-from support import free_port, wait_for_http
+from support import eventually, free_port, wait_for_http
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError
 from wsclient import Client, fetch_page
 
@@ -172,7 +172,8 @@ async def test_several_processes_serve_one_port_and_stop_together(tmp_path):
             assert client.model("LabelModel")["value"] == f"value*2 = {number * 2}"
         for client in clients:
             await client.close()
-        await asyncio.sleep(0.5)
+        # Both kinds of periodic log line have been written (every 200 ms, once the loop gets to it).
+        await eventually(lambda: "connections" in log_file.read_text() and "memory: RSS" in log_file.read_text(), timeout=60)
     finally:
         process.send_signal(signal.SIGTERM)
         await asyncio.get_running_loop().run_in_executor(None, process.wait, 30)
@@ -200,3 +201,73 @@ async def test_a_users_session_cannot_be_joined_by_another_user(serve, auth_file
     assert again.model("LabelModel")["value"] == "hello ada"
     await ada.close()
     await again.close()
+
+
+SECURE_COOKIE_AUTH = """
+from tornado.web import RequestHandler
+
+def get_user(request_handler):
+    name = request_handler.get_secure_cookie("user")
+    return name.decode() if name else None
+
+class LoginHandler(RequestHandler):
+    def get(self):
+        self.set_secure_cookie("user", self.get_argument("name"))
+        self.write("logged in")
+"""
+
+
+@pytest.mark.parametrize("given_as", ["flag", "environment"])
+async def test_cookie_secret_signs_an_auth_modules_secure_cookies(tmp_path, monkeypatch, given_as):
+    from support import serving
+
+    auth = tmp_path / "auth.py"
+    auth.write_text(textwrap.dedent(SECURE_COOKIE_AUTH))
+    secret = "a cookie secret of at least some length"
+    arguments = [SLIDERS, "--auth-module", str(auth)]
+    if given_as == "flag":
+        arguments += ["--cookie-secret", secret]
+    else:
+        monkeypatch.setenv("JUPYTER_BRIDGE_COOKIE_SECRET", secret)
+    with serving(*arguments) as base:
+        login = await AsyncHTTPClient().fetch(base + "/login?name=ada")
+        cookie = login.headers["Set-Cookie"].split(";")[0]
+        assert cookie.startswith("user=") and cookie != "user=ada"  # signed with the secret
+        code, html = await fetch_page(base + "/sliders", headers={"Cookie": cookie})
+        assert code == 200 and "jupyter-bridge-config" in html
+        # A cookie not signed with the secret is nobody's.
+        code, _ = await fetch_page(base + "/sliders", headers={"Cookie": "user=ada"})
+        assert code == 302
+
+
+async def test_a_killed_worker_is_reported_and_replaced(tmp_path):
+    port = free_port()
+    log_file = tmp_path / "server.log"
+    process = subprocess.Popen(
+        [*CLI, "serve", SLIDERS, "--num-procs", "2", "--port", str(port), "--address", "127.0.0.1",
+         "--log-file", str(log_file), "--stats-log-frequency", "0"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )
+    try:
+        await asyncio.get_running_loop().run_in_executor(None, wait_for_http, f"http://127.0.0.1:{port}/healthz", process)
+        await eventually(lambda: "Started 2 worker processes" in log_file.read_text(), timeout=60)
+        workers = [int(pid) for pid in log_file.read_text().split("worker processes: ")[1].splitlines()[0].split(", ")]
+        os.kill(workers[1], signal.SIGKILL)
+        await eventually(lambda: f"Worker {workers[1]} died (signal SIGKILL)" in log_file.read_text(), timeout=60)
+        replacement = int(log_file.read_text().split("started worker ")[1].split()[0])
+        assert replacement not in workers
+        # The replacement serves: every new connection is answered, whichever worker takes it.
+        await asyncio.get_running_loop().run_in_executor(None, wait_for_http, f"http://127.0.0.1:{port}/healthz", process)
+        pids = set()
+        for _ in range(20):
+            response = await AsyncHTTPClient().fetch(f"http://127.0.0.1:{port}/healthz", headers={"Connection": "close"})
+            pids.add(json.loads(response.body)["pid"])
+        assert pids <= {workers[0], replacement}
+        client = await Client.open(f"http://127.0.0.1:{port}/", "sliders")
+        assert (await client.set_state("IntSliderModel", value=3))["type"] == "idle"
+        await client.close()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        await asyncio.get_running_loop().run_in_executor(None, process.wait, 30)
+    assert process.returncode == 0  # stopped when asked; the killed one was replaced
+    assert log_file.read_text().count("shutting down") == 2

@@ -177,3 +177,47 @@ async def test_broken_template_answers_500_and_frees_the_session(serve, tmp_path
     code, html = await fetch_page(server.url + "badtemplate")
     assert code == 500 and "no root named &#39;missing&#39;" in html
     assert server.bridge.session_count == 0
+
+
+WHOLE_PAGE_APP = {
+    "main.py": """
+        import ipywidgets as w
+        from jupyter_bridge import curdoc
+        doc = curdoc()
+        doc.add_root(w.IntSlider(description="placed"), name="placed")
+        doc.add_root(w.Label("not placed anywhere"))
+    """,
+    "templates/index.html": """
+        <!DOCTYPE html>
+        <html><head><title>My own page</title><style>h1 { color: teal; }</style></head>
+        <body><h1>My own page</h1><main>{{ embed(roots.placed) }}</main></body></html>
+    """,
+}
+
+
+async def test_a_whole_page_template_gets_what_the_client_needs(serve, tmp_path):
+    app = make_app(tmp_path, "whole", WHOLE_PAGE_APP)
+    server = serve({"/whole": str(app)})
+    code, html = await fetch_page(server.url + "whole")
+    assert code == 200
+    head, _, body = html.partition("</head>")
+    # Its own markup stays; the client's config, stylesheet and script come at the end of its head ...
+    assert "<title>My own page</title>" in head and "<h1>My own page</h1>" in body
+    assert head.count('id="jupyter-bridge-config"') == 1 and '"token"' in head
+    assert 'rel="stylesheet"' in head and 'type="module"' in head
+    # ... and the unplaced roots' container at the end of its body.
+    assert body.count('id="jupyter-bridge-roots"') == 1
+    assert body.index('data-jb-root-name="placed"') < body.index('id="jupyter-bridge-roots"') < body.index("</body>")
+    # The page's session is live: its socket attaches to it.
+    client = await Client.open(server.url, "whole")
+    assert client.model("LabelModel")["value"] == "not placed anywhere"
+    await client.close()
+
+
+async def test_a_template_extending_page_html_gets_nothing_twice(serve):
+    server = serve({"/dashboard": str(EXAMPLES / "dashboard")})
+    code, html = await fetch_page(server.url + "dashboard")
+    assert code == 200
+    assert html.count('id="jupyter-bridge-config"') == 1
+    assert html.count('id="jupyter-bridge-roots"') == 1
+    assert html.count('type="module"') == 1

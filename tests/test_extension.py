@@ -381,17 +381,22 @@ async def test_an_edited_app_is_served_in_its_new_version(jupyter, layout):
 
 
 @pytest.mark.parametrize("query", ["", "?token=wrong"])
-async def test_pages_and_assets_need_jupyter_authentication(jupyter, query):
+async def test_pages_need_jupyter_authentication_and_client_assets_do_not(jupyter, query):
     code, _, html = await fetch(bridge_url(jupyter, "apps/sliders.py"), headers=AUTH)
     assert code == 200, html
     asset = f"http://127.0.0.1:{jupyter.port}" + re.search(r'src="(/jp/bridge/static/[^"]+)"', html).group(1)
-    assert (await fetch(asset, headers=AUTH))[0] == 200
-
     assert (await fetch(bridge_url(jupyter, "healthz"), headers=AUTH))[0] == 200
 
-    for url in (bridge_url(jupyter), bridge_url(jupyter, "apps/sliders.py"), asset, bridge_url(jupyter, "healthz")):
+    for url in (bridge_url(jupyter), bridge_url(jupyter, "apps/sliders.py"), bridge_url(jupyter, "healthz")):
         code, headers, _ = await fetch(url + query)
         assert_refused(jupyter, code, headers)
+    # The page client's content-hashed files are public, as Jupyter's own /static/:
+    # module scripts are fetched in CORS mode, which JupyterHub's cookie login refuses.
+    code, headers, body = await fetch(asset + query)
+    assert code == 200 and "immutable" in headers["Cache-Control"] and body
+    # ... and nothing else under static/ is (installed widget modules still need the login).
+    code, headers, _ = await fetch(bridge_url(jupyter, "static/nbextensions/bqplot/index.js") + query)
+    assert_refused(jupyter, code, headers)
 
 
 @pytest.mark.parametrize("credentials", [{}, {"query": "?token=wrong"}, {"cookie": "username-x=forged"}])

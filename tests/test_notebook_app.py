@@ -120,7 +120,8 @@ async def test_cell_outputs_can_be_cleared_and_displays_updated(serve, tmp_path)
         "handle.update(HTML('<p>second</p>'))",
         "button = w.Button(description='later')\nbutton.on_click(lambda _: handle.update(HTML('<p>third</p>')))\nbutton",
     )
-    server = serve({"/nb": str(path)}, unused_session_lifetime=100, check_unused_sessions=50)
+    # The lifetime runs out once the socket is closed, not while a slow page connects.
+    server = serve({"/nb": str(path)}, unused_session_lifetime=3_600_000, check_unused_sessions=50)
     client = await open_notebook(server)
     shown = roots(client)
     assert [name for name, _ in shown] == ["LabelModel", "VBoxModel", "ButtonModel"]
@@ -135,6 +136,8 @@ async def test_cell_outputs_can_be_cleared_and_displays_updated(serve, tmp_path)
     (session,) = server.bridge.apps["/nb"].sessions.values()
     session = weakref.ref(session)
     await client.close()
+    await eventually(lambda: server.bridge.connection_count == 0)
+    server.settings.unused_session_lifetime = 100
     await eventually(lambda: server.bridge.session_count == 0)
     gc.collect()
     assert session() is None

@@ -343,3 +343,19 @@ async def test_nothing_is_sent_after_close():
 
     assert sent == []
     assert outbox.closed
+
+
+async def test_frames_nobody_acknowledges_are_kept_up_to_a_bound_oldest_first():
+    # A client that stops reading (or leaves) acknowledges nothing: the kept frames
+    # must not grow without end; resuming from a dropped frame is refused.
+    outbox = Outbox(asyncio.get_running_loop(), max_kept_bytes=10_000)
+    sent: list[str | bytes] = []
+    outbox.attach(sent.append)
+    for i in range(100):
+        outbox.put({"type": "pong", "parent": "x" * 500 + str(i)})
+        await next_tick()
+    assert len(sent) == 100  # everything was still sent
+    kept = sum(len(frame) for _, frame in outbox._sent)
+    assert kept <= 10_000 and len(outbox._sent) >= 10_000 // len(sent[0]) - 1
+    assert outbox.can_resume(100) and outbox.can_resume(outbox._sent[0][0] - 1)
+    assert not outbox.can_resume(1)

@@ -40,9 +40,9 @@ def test_tokens_carry_the_request_and_refuse_tampering_and_expiry():
     assert read_token(token, secret_key=key) == ("abc", request)
     payload, signature = token.split(".")
     forged = make_token("someone-else", request)  # unsigned: made without the key
-    with pytest.raises(TokenError, match="signature is wrong"):
+    with pytest.raises(TokenError, match="does not match this server.s key"):
         read_token(forged + "." + signature, secret_key=key)
-    with pytest.raises(TokenError, match="signature is wrong"):
+    with pytest.raises(TokenError, match="does not match this server.s key"):
         read_token(payload, secret_key=key)
     expired = make_token("abc", request, secret_key=key, expiration=-1)
     with pytest.raises(TokenError, match="expired"):
@@ -206,3 +206,109 @@ async def test_an_expired_token_still_resumes_its_live_session(serve):
     await client.connect()
     await client.wait_for(lambda: client.close_code is not None)
     assert client.close_code == CLOSE_BAD_TOKEN and "expired" in client.close_reason
+
+
+async def test_refused_tokens_name_the_setting_to_change(serve, monkeypatch, caplog):
+    import logging
+
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", KEY)
+    server = serve({"/sliders": SLIDERS}, session_ids="signed", session_token_expiration=-1)
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        # A token of a process with another key: the key and --session-ids are named ...
+        forged = Client(server.url, "sliders")
+        await forged.load_page()
+        other_key = b"another key, also at least 32 characters"
+        await forged.connect(token=make_token(generate_session_id(other_key), Request(), secret_key=other_key))
+        await forged.wait_for(lambda: forged.close_code is not None)
+        assert forged.close_code == 4001
+        assert "JUPYTER_BRIDGE_SECRET_KEY" in forged.close_reason and "--session-ids" in forged.close_reason
+        # ... and an expired token names --session-token-expiration, to the client and in the log.
+        expired = Client(server.url, "sliders")
+        await expired.load_page()
+        await server.bridge.destroy_all_sessions()
+        await expired.connect()
+        await expired.wait_for(lambda: expired.close_code is not None)
+        assert expired.close_code == 4001 and "--session-token-expiration" in expired.close_reason
+    refusals = [r.getMessage() for r in caplog.records if "Refused a WebSocket" in r.getMessage()]
+    assert len(refusals) == 2
+    assert "--session-ids" in refusals[0] and "--session-token-expiration" in refusals[1]
+    code, html = await fetch_page(server.url + "sliders?jb-session-id=made-up")
+    assert code == 403 and "--session-ids signed" in html
+
+
+async def test_a_socket_without_the_subprotocol_is_refused_with_the_reason_logged(serve, caplog):
+    import logging
+
+    from tornado.httpclient import HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    server = serve({"/sliders": SLIDERS})
+    request = HTTPRequest(
+        f"ws://127.0.0.1:{server.port}/sliders/ws",
+        headers={"Origin": f"http://localhost:{server.port}", "Sec-WebSocket-Protocol": "bokeh, some-token"},
+    )
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        ws = await websocket_connect(request)
+        assert await ws.read_message() is None
+    assert ws.close_code == 4001 and "jupyter-bridge.v1" in ws.close_reason
+    (line,) = [r.getMessage() for r in caplog.records if "Refused a WebSocket" in r.getMessage()]
+    assert "'bokeh'" in line and "some-token" not in line  # the token stays out of the log
+
+
+def xsrf_socket_request(server, config: dict, cookie: str | None, origin: str | None = "page"):
+    from tornado.httpclient import HTTPRequest
+
+    headers = {"Sec-WebSocket-Protocol": f"jupyter-bridge.v1, {config['token']}"}
+    if origin is not None:
+        headers["Origin"] = f"http://localhost:{server.port}" if origin == "page" else origin
+    if cookie is not None:
+        headers["Cookie"] = f"_xsrf={cookie}"
+    return HTTPRequest(f"ws://127.0.0.1:{server.port}{config['wsUrl']}", headers=headers)
+
+
+async def test_xsrf_cookies_guard_the_session_socket_and_posts(serve, caplog):
+    import json
+    import logging
+    from http.cookies import SimpleCookie
+    from urllib.parse import parse_qs, urlsplit
+
+    from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
+    from tornado.websocket import websocket_connect
+
+    server = serve({"/sliders": SLIDERS}, enable_xsrf_cookies=True)
+    response = await AsyncHTTPClient().fetch(server.url + "sliders")
+    cookie = SimpleCookie(response.headers["Set-Cookie"])["_xsrf"].value
+    config = json.loads(CONFIG.search(response.body.decode()).group(1))
+    assert parse_qs(urlsplit(config["wsUrl"]).query)["_xsrf"] == [cookie]  # the page shows it back
+
+    # The page's own socket: cookie and argument match.
+    ws = await websocket_connect(xsrf_socket_request(server, config, cookie))
+    assert json.loads(await ws.read_message())["type"] == "hello"
+    ws.close()
+    # A page of another site knows neither the cookie's value nor a valid argument; the
+    # browser still sends the cookie, and a forged URL has no or another value.
+    forged = {**config, "wsUrl": "/sliders/ws"}
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        for attempt in (forged, {**config, "wsUrl": "/sliders/ws?_xsrf=2|00000000|guess|1"}):
+            with pytest.raises(HTTPClientError, match="403"):
+                await websocket_connect(xsrf_socket_request(server, attempt, cookie))
+    refusals = [r.getMessage() for r in caplog.records if "Refused a WebSocket" in r.getMessage()]
+    assert len(refusals) == 2 and all("--enable-xsrf-cookies" in line for line in refusals)
+    assert "missing" in refusals[0] and "does not match" in refusals[1]
+    # A client that is not a browser (no Origin) cannot be made to connect by a page: let it.
+    ws = await websocket_connect(xsrf_socket_request(server, forged, None, origin=None))
+    assert json.loads(await ws.read_message())["type"] == "hello"
+    ws.close()
+    # A state-changing HTTP request without the cookie's value is refused, as Tornado does.
+    with pytest.raises(HTTPClientError, match="403"):
+        await AsyncHTTPClient().fetch(HTTPRequest(server.url + "sliders", method="POST", body="x=1",
+                                                  headers={"Cookie": f"_xsrf={cookie}"}))
+
+
+async def test_without_xsrf_cookies_a_page_sets_no_cookie(serve):
+    from tornado.httpclient import AsyncHTTPClient
+
+    server = serve({"/sliders": SLIDERS})
+    response = await AsyncHTTPClient().fetch(server.url + "sliders")
+    assert "_xsrf" not in response.headers.get("Set-Cookie", "")
+    assert "_xsrf" not in CONFIG.search(response.body.decode()).group(1)

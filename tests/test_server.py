@@ -22,13 +22,14 @@ SLIDERS = str(EXAMPLES / "sliders.py")
 
 async def page_answering(url: str, status: int) -> str:
     """The page at ``url`` once it answers ``status`` (an app reloading meanwhile); its HTML."""
-    code = None
-    for _ in range(100):
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + 60
+    while True:
         code, html = await fetch_page(url)
         if code == status:
             return html
+        assert loop.time() < deadline, f"{url} answered {code}, never {status}"
         await asyncio.sleep(0.1)
-    raise AssertionError(f"{url} answered {code}, never {status}")
 
 
 async def test_slider_change_runs_the_python_callback(serve):
@@ -110,10 +111,14 @@ async def test_closed_session_is_destroyed_and_frees_its_widgets(serve, widget_c
         doc.add_periodic_callback(lambda: None, 50)
         doc.on_session_destroyed(lambda ctx: destroyed.append(ctx.id))
 
-    server = serve({"/app": app}, unused_session_lifetime=100, check_unused_sessions=50)
+    # Lifetime runs out only once the socket is closed: on a busy machine a page's
+    # socket may come later than any short lifetime (a case of its own, tested apart).
+    server = serve({"/app": app}, unused_session_lifetime=3_600_000, check_unused_sessions=50)
     client = await Client.open(server.url, "app")
     assert widget_count() > baseline
     await client.close()
+    await eventually(lambda: server.bridge.connection_count == 0)
+    server.settings.unused_session_lifetime = 100
 
     await eventually(lambda: destroyed)
     assert destroyed == [client.config["sessionId"]]
@@ -134,17 +139,23 @@ async def test_closed_sessions_are_destroyed_together_not_one_after_another(serv
             started.append(context.id)
             if len(started) == 5:
                 everyone.set()
-            await asyncio.wait_for(everyone.wait(), 5)
+            await asyncio.wait_for(everyone.wait(), 20)
             finished.append(context.id)
 
         doc.add_root(w.IntSlider())
         doc.on_session_destroyed(destroyed)
 
-    server = serve({"/app": app}, unused_session_lifetime=100, check_unused_sessions=50)
+    # The sessions must all be unused when the reaper looks: a lifetime that runs
+    # out only once every socket is closed (closing five may take longer than any
+    # short lifetime on a busy machine, and then the first would be reaped alone).
+    server = serve({"/app": app}, unused_session_lifetime=3_600_000, check_unused_sessions=50)
     clients = [await Client.open(server.url, "app") for _ in range(5)]
     for client in clients:
         await client.close()
-    await eventually(lambda: server.bridge.session_count == 0)
+    sessions = list(server.bridge.apps["/app"].sessions.values())
+    await eventually(lambda: all(session.channel.connections == 0 for session in sessions), timeout=30)
+    server.settings.unused_session_lifetime = 0
+    await eventually(lambda: server.bridge.session_count == 0, timeout=30)
     assert sorted(finished) == sorted(client.config["sessionId"] for client in clients)
     assert widget_count() == baseline
 
@@ -152,10 +163,12 @@ async def test_closed_sessions_are_destroyed_together_not_one_after_another(serv
 async def test_page_whose_socket_never_arrives_is_reaped(serve, widget_count):
     baseline = widget_count()
     server = serve(
-        {"/sliders": SLIDERS}, unused_session_lifetime=100, check_unused_sessions=50, session_token_expiration=1
+        {"/sliders": SLIDERS}, unused_session_lifetime=3_600_000, check_unused_sessions=50,
+        session_token_expiration=1,
     )
     code, _ = await fetch_page(server.url + "sliders")
     assert code == 200 and server.bridge.session_count == 1
+    server.settings.unused_session_lifetime = 100  # from now: the page answered long ago
     await eventually(lambda: server.bridge.session_count == 0)
     assert server.bridge.session_count == 0
     assert widget_count() == baseline
@@ -601,3 +614,81 @@ async def test_origin_equal_to_host_is_still_checked(serve, caplog):
     with caplog.at_level(logging.WARNING), pytest.raises(HTTPClientError, match="403"):
         await websocket_connect(request)
     assert f"--allow-websocket-origin=rebind.example:{server.port}" in caplog.text
+
+
+async def stuck_socket(server, path: str):
+    """A WebSocket client that reads its handshake's answer and then nothing more."""
+    import socket
+
+    client = Client(server.url, path)
+    await client.load_page()
+    raw = socket.socket()
+    raw.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+    raw.setblocking(False)
+    await asyncio.get_running_loop().sock_connect(raw, ("127.0.0.1", server.port))
+    reader, writer = await asyncio.open_connection(sock=raw, limit=1024)
+    writer.write(
+        f"GET {client.config['wsUrl']} HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n"
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+        "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+        f"Origin: http://localhost:{server.port}\r\n"
+        f"Sec-WebSocket-Protocol: jupyter-bridge.v1, {client.config['token']}\r\n\r\n".encode()
+    )
+    assert (await reader.readline()).startswith(b"HTTP/1.1 101")
+    return client.config["sessionId"], writer
+
+
+async def test_a_client_that_stops_reading_is_closed_at_the_limit_and_others_go_on(serve, caplog):
+    def streaming(doc):
+        label = w.Label()
+        doc.add_root(label)
+        counter = iter(range(10**9))
+        doc.add_periodic_callback(lambda: setattr(label, "value", f"{next(counter)} " + "x" * 20_000), 20)
+
+    server = serve({"/stream": streaming, "/sliders": SLIDERS}, websocket_max_unsent=500_000)
+    other = await Client.open(server.url, "sliders")
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        session_id, writer = await stuck_socket(server, "stream")
+        session = server.bridge.apps["/stream"].sessions[session_id]
+        await eventually(lambda: session.channel.connections == 1)
+        # Meanwhile another session's round trips go on.
+        for value in range(1, 20):
+            assert (await other.set_state("IntSliderModel", value=value))["type"] == "idle"
+        # The server gives up on the stuck socket once it holds the limit unsent ...
+        await eventually(lambda: "has not read" in caplog.text, timeout=60)
+        await eventually(lambda: session.channel.connections == 0, timeout=60)
+    (line,) = [r.getMessage() for r in caplog.records if "has not read" in r.getMessage()]
+    assert session_id in line and "--websocket-max-unsent 500000" in line
+    # ... and the session lives on, for the page to resume.
+    assert not session.destroyed
+    resumed = await Client.open(server.url, f"stream?jb-session-id={session_id}")
+    assert resumed.config["sessionId"] == session_id
+    writer.close()
+    await resumed.close()
+    await other.close()
+
+
+async def test_a_callback_that_blocks_the_loop_is_named_in_a_warning(serve, caplog):
+    import time
+
+    def app(doc):
+        button = w.Button()
+
+        def hold_the_loop(_button):
+            time.sleep(1.6)  # longer than the watch's 1 s threshold
+
+        button.on_click(hold_the_loop)
+        doc.add_root(button)
+
+    server = serve({"/app": app})
+    client = await Client.open(server.url, "app")
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge"):
+        await client.request(
+            {"type": "comm_msg", "comm_id": client.model_ids("ButtonModel")[0],
+             "data": {"method": "custom", "content": {"event": "click"}}}
+        )
+        await eventually(lambda: "event loop was blocked" in caplog.text)
+    await eventually(lambda: "hold_the_loop" in caplog.text)  # a busy machine may lag on its own first
+    line = next(r.getMessage() for r in caplog.records if "hold_the_loop" in r.getMessage())
+    assert client.config["sessionId"] in line and "test_server.py" in line and "blocked for 1." in line
+    await client.close()

@@ -83,9 +83,7 @@ def test_frontend_slider_change_runs_the_kernel_callback(show_app):
 
 def test_periodic_callback_runs_while_the_kernel_is_idle(show_app):
     first = show_app.value("len(stream_handle.document.roots[0].children[0].marks[0].x)")
-    time.sleep(1.0)
-    later = show_app.value("len(stream_handle.document.roots[0].children[0].marks[0].x)")
-    assert later >= first + 3
+    assert show_app.wait_until(f"len(stream_handle.document.roots[0].children[0].marks[0].x) >= {first + 3}")
 
 
 def test_thread_updates_arrive_through_next_tick(show_app):
@@ -101,20 +99,20 @@ def test_adding_a_root_after_show_updates_the_output(show_app):
 
 def test_showing_the_app_again_destroys_the_previous_session(show_app):
     show_app.run("old = stream_handle\nold_line = old.document.roots[0].children[0].marks[0]")
-    output = show_app.run(
-        "stream_handle = show(stream)\nimport asyncio\nawait asyncio.sleep(0.3)\nprint('closed', old.closed)"
-    )
-    assert "closed True" in output
+    show_app.run("stream_handle = show(stream)")
+    assert show_app.wait_until("old.closed")
     assert show_app.value("old_line.comm is None")  # its widgets were closed
     count = show_app.value("len(old_line.x)")
-    time.sleep(0.5)
-    assert show_app.value("len(old_line.x)") == count  # its periodic callback stopped
+    # Its periodic callback stopped: the new session's has run three more times meanwhile.
+    new_line = "stream_handle.document.roots[0].children[0].marks[0].x"
+    assert show_app.wait_until(f"len({new_line}) >= {show_app.value(f'len({new_line})') + 3}")
+    assert show_app.value("len(old_line.x)") == count
     assert show_app.value("stream_handle.closed") is False
 
 
 def test_close_ends_the_session(show_app):
-    show_app.run("thread_handle.close()\nimport asyncio\nawait asyncio.sleep(0.1)")
-    assert show_app.value("thread_handle.closed") is True
+    show_app.run("thread_handle.close()")
+    assert show_app.wait_until("thread_handle.closed") is True
     assert show_app.value("thread_handle.session.channel.container.comm is None") is True
 
 
@@ -143,9 +141,9 @@ def test_a_directory_app_runs_its_four_lifecycle_hooks_in_order_once_each(show_a
     assert show_app.value("lifecycle.document.roots[0].value") == "1 live session"
     assert log.read_text().splitlines() == ["server loaded", "session created"]
 
-    show_app.run("lifecycle.close()\nimport asyncio\nawait asyncio.sleep(0.1)")
+    show_app.run("lifecycle.close()")
 
-    assert show_app.value("lifecycle.closed") is True
+    assert show_app.wait_until("lifecycle.closed") is True
     assert log.read_text().splitlines() == [
         "server loaded", "session created", "session destroyed", "server unloaded"
     ]

@@ -213,7 +213,12 @@ def check_ipyvolume(page) -> None:
 # of three.js each ships beside its index.js. The page client runs no
 # extension.js, so "three" is asked for at static/nbextensions/three/index.js
 # and answered 404, and neither library's module loads.
-THREE_UNMAPPED = "the page client does not apply the RequireJS map of jupyter-threejs's and ipyvolume's extension.js"
+THREE_UNMAPPED = (
+    "the AMD module's `three` is mapped only by the classic Notebook's extension.js (its 404 is logged before "
+    "the page falls back to the package's JupyterLab extension, which renders the scene), and the front end "
+    "makes models of its own (a PointLight's shadow) whose references Python refuses: the server takes no "
+    "model a page opens"
+)
 
 
 @pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED)
@@ -223,7 +228,7 @@ def test_pythreejs_cube_turns_from_python_and_reports_a_pick(server, browser):
         check_pythreejs(page)
 
 
-@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED + "; its legend is an ipyvue widget (see below)")
+@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED)
 def test_ipyvolume_scatter_resizes_from_python_and_reports_a_click(server, browser):
     pytest.importorskip("ipyvolume")
     with open_widget_page(browser, server + "/ipyvolume_app") as page:

@@ -103,7 +103,7 @@ class Client:
         elif kind == "doc":
             self.doc = content
 
-    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    async def wait_for(self, predicate: Callable[[], Any], timeout: float = 30.0) -> Any:
         async def wait() -> Any:
             while True:
                 result = predicate()

@@ -29,7 +29,14 @@ from ..server.bridge import Bridge
 from ..server.index import SEARCH_ABOVE, index_entry
 from .apps import file_inside_root, find_apps
 
-__all__ = ["AUTH_RESOURCE", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
+try:
+    from jupyter_server.auth.decorator import allow_unauthenticated
+except ImportError:  # jupyter_server < 2.13 lets any handler without @authenticated through
+
+    def allow_unauthenticated(method: Any) -> Any:
+        return method
+
+__all__ = ["AUTH_RESOURCE", "PUBLIC_HANDLERS", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -144,18 +151,28 @@ READ_ONLY_HANDLERS: tuple[type[web.RequestHandler], ...] = (
 )
 
 
+#: Handlers of public files that need no user: the page client's content-hashed,
+#: immutable assets, the same bytes for everyone (as Jupyter's own ``/static/``).
+#: Module scripts, modulepreloads and fonts are fetched in CORS mode, and JupyterHub
+#: refuses cookie logins on such requests (they carry no XSRF token): behind
+#: ``@authenticated`` each chunk would be sent into the hub's OAuth flow.
+PUBLIC_HANDLERS: tuple[type[web.RequestHandler], ...] = (bridge_views.AssetHandler,)
+
+
 def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
     """``cls`` behind Jupyter's auth: pages redirect to the login page, sockets get 403.
 
     A handler that may run an app (a page, a socket, anything not in
     ``READ_ONLY_HANDLERS``) needs the ``execute`` action on the ``bridge``
-    resource and never sees Jupyter's credentials; the others need ``read``.
+    resource and never sees Jupyter's credentials; the others need ``read``,
+    except the ``PUBLIC_HANDLERS``, which need nothing.
     """
     if cls is bridge_views.IndexHandler:
         cls = AppIndexHandler
     if issubclass(cls, websocket.WebSocketHandler):
         return _socket_handler(cls)
     runs_apps = not issubclass(cls, READ_ONLY_HANDLERS)
+    public = issubclass(cls, PUBLIC_HANDLERS)
     namespace: dict[str, Any] = {
         "auth_resource": AUTH_RESOURCE,
         "__module__": __name__,
@@ -164,6 +181,9 @@ def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
     for method_name in cls.SUPPORTED_METHODS:
         method = getattr(cls, method_name.lower())
         if method is web.RequestHandler._unimplemented_method:
+            continue
+        if public:
+            namespace[method_name.lower()] = allow_unauthenticated(method)
             continue
         action = HTTP_METHOD_TO_AUTH_ACTION[method_name]
         if runs_apps:
@@ -198,11 +218,29 @@ def _without_credentials(get: Any) -> Any:
         for name in CREDENTIAL_HEADERS:
             if name in request.headers:
                 del request.headers[name]
-        for name in (self.identity_provider.get_cookie_name(self), "_xsrf"):
+        for name in (self.identity_provider.get_cookie_name(self), "_xsrf", *_hub_cookies(self)):
             request.cookies.pop(name, None)
         return get(self, *args, **kwargs)
 
     return get_page
+
+
+#: JupyterHub's session cookie, sent to every server and service on the hub's host.
+HUB_SESSION_COOKIE = "jupyterhub-session-id"
+
+
+def _hub_cookies(handler: JupyterHandler) -> list[str]:
+    """On a JupyterHub user's server: the hub's cookies, whose names Jupyter does not know.
+
+    JupyterHub's identity provider keeps the user's OAuth token in a cookie named
+    after the server's OAuth client (``jupyterhub-user-<name>``), plus the state
+    cookies of a login under way, and the hub's session id.
+    """
+    hub_auth = getattr(handler.identity_provider, "hub_auth", None)
+    login = getattr(hub_auth, "cookie_name", None)
+    if not login:
+        return []
+    return [name for name in handler.request.cookies if name == HUB_SESSION_COOKIE or name.startswith(login)]
 
 
 def _socket_handler(cls: type[websocket.WebSocketHandler]) -> type[websocket.WebSocketHandler]:

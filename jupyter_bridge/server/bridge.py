@@ -211,8 +211,8 @@ class Bridge:
             return generate_session_id(key if settings.session_ids != "unsigned" else None)
         if settings.session_ids != "unsigned" and (key is None or not check_session_id(requested, key)):
             raise SessionIdError(
-                "the session id is not signed with this server's key; every process must "
-                "share JUPYTER_BRIDGE_SECRET_KEY"
+                f"the session id is not signed with this server's key (--session-ids "
+                f"{settings.session_ids}): share JUPYTER_BRIDGE_SECRET_KEY"
             )
         if not requested or len(requested) > 512:
             raise SessionIdError("a session id must be 1 to 512 characters")

@@ -105,6 +105,9 @@ class Server:
         self.bridge.start(self.io_loop)
         self._every(settings.stats_log_frequency, self.log_stats)
         self._every(settings.mem_log_frequency, self.log_memory)
+        from .loopwatch import LoopWatch
+
+        self._loop_watch = LoopWatch(self.io_loop.asyncio_loop).start()  # type: ignore[attr-defined]
         log.info("Serving at %s: %s", self.url, ", ".join(self.app_url(path) for path in self.bridge.apps))
 
     def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
@@ -131,6 +134,8 @@ class Server:
         for timer in self._timers:
             timer.stop()
         self._timers.clear()
+        if getattr(self, "_loop_watch", None) is not None:
+            self._loop_watch.stop()
         if self._http is not None:
             self._http.stop()
             self._http = None
@@ -217,19 +222,40 @@ class Server:
         asyncio.run(main())
 
 
+#: How many dead workers the first process replaces before it gives up (as Tornado's fork_processes).
+MAX_WORKER_RESTARTS = 100
+
+
 def _fork_workers(count: int, on_started: Callable[[], None] | None) -> bool:
-    """Fork ``count`` workers; in the parent, wait for them and return True."""
-    children = []
-    for _ in range(count):
+    """Fork ``count`` workers; in the parent, keep them running and return True.
+
+    A worker that dies without being asked (killed, crashed) is reported and
+    replaced, as ``bokeh serve --num-procs`` (Tornado) does; its pages reconnect to
+    another worker, which recreates their sessions from the pages' tokens.
+    """
+    children: set[int] = set()
+    stopping = False
+
+    def fork() -> int:
         pid = os.fork()
         if pid == 0:
+            # A replacement starts with the first process's handlers: its own come later.
+            signal.signal(signal.SIGTERM, signal.SIG_DFL)
+            signal.signal(signal.SIGINT, signal.default_int_handler)
+        else:
+            children.add(pid)
+        return pid
+
+    for _ in range(count):
+        if fork() == 0:
             return False  # a worker: go on serving
-        children.append(pid)
-    log.info("Started %d worker processes: %s", count, ", ".join(map(str, children)))
+    log.info("Started %d worker processes: %s", count, ", ".join(map(str, sorted(children))))
     if on_started is not None:
         on_started()
 
     def forward(signum: int, _frame: Any) -> None:
+        nonlocal stopping
+        stopping = True
         for child in children:
             try:
                 os.kill(child, signum)
@@ -238,16 +264,30 @@ def _fork_workers(count: int, on_started: Callable[[], None] | None) -> bool:
 
     signal.signal(signal.SIGTERM, forward)
     signal.signal(signal.SIGINT, forward)
-    failed = 0
-    for child in children:
-        while True:
-            try:
-                _, status = os.waitpid(child, 0)
-                break
-            except InterruptedError:
-                continue
-        if os.waitstatus_to_exitcode(status) != 0:
+    failed = restarts = 0
+    while children:
+        try:
+            pid, status = os.wait()
+        except InterruptedError:
+            continue
+        except ChildProcessError:
+            break
+        children.discard(pid)
+        code = os.waitstatus_to_exitcode(status)
+        if code == 0 or stopping:
+            failed += code != 0
+            continue
+        how = f"signal {signal.Signals(-code).name}" if code < 0 else f"exit code {code}"
+        if restarts >= MAX_WORKER_RESTARTS:
+            log.error("Worker %d died (%s); %d restarts already, not replacing it", pid, how, restarts)
             failed += 1
+            continue
+        restarts += 1
+        replacement = fork()
+        if replacement == 0:
+            return False  # the replacement: serve
+        log.error("Worker %d died (%s); its pages reconnect to other workers; started worker %d in its place",
+                  pid, how, replacement)
     if failed:
         raise SystemExit(1)
     return True

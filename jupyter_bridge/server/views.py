@@ -13,6 +13,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -30,6 +31,7 @@ from ..tokens import make_token
 from ..widget_modules import federated_module, widget_module_file
 from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
+from .client_tags import complete_page, head_tags
 from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp
 
@@ -43,12 +45,16 @@ __all__ = [
     "SessionHandler",
     "WidgetModuleHandler",
     "SESSION_ID_ARGUMENT",
+    "XSRF_ARGUMENT",
     "reason_phrase",
     "request_context",
 ]
 
 log = logging.getLogger(__name__)
 
+
+#: Tornado's name for the XSRF cookie and the argument that must match it.
+XSRF_ARGUMENT = "_xsrf"
 
 
 def request_context(handler: web.RequestHandler, settings: BridgeSettings) -> Request:
@@ -160,8 +166,13 @@ class SessionHandler(BridgeHandler):
             secret_key=settings.signing_key,
             expiration=settings.session_token_expiration,
         )
+        ws_url = self.bridge.url(self.url_path.strip("/") + "/ws")
+        if settings.enable_xsrf_cookies:
+            # Reading xsrf_token sets the _xsrf cookie; the page's socket shows the
+            # value back, which a page of another site cannot read (see SessionSocket).
+            ws_url += "?" + urlencode({XSRF_ARGUMENT: self.xsrf_token.decode("ascii")})
         return {
-            "wsUrl": self.bridge.url(self.url_path.strip("/") + "/ws"),
+            "wsUrl": ws_url,
             "token": token,
             "sessionId": session.id,
             "modulesUrl": self.bridge.url("static/nbextensions/"),
@@ -248,7 +259,12 @@ class PageHandler(SessionHandler):
             **self.page_choices(document.template_variables, application.name),
         }
         try:
-            html = template.render(**variables)
+            # A template that is a whole page of its own (not extending page.html)
+            # still boots the client: complete_page adds the tags it lacks.
+            html = complete_page(template.render(**variables), head_tags(
+                css_url=variables["css_url"], js_url=variables["js_url"],
+                preload_urls=variables["preload_urls"], config_json=variables["config_json"],
+            ))
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
             await served.destroy(session)

@@ -17,6 +17,7 @@ from ..protocol import (
     CLOSE_APP_FAILED,
     CLOSE_BAD_TOKEN,
     CLOSE_SESSION_GONE,
+    CLOSE_TOO_SLOW,
     LAST_SEQ_ARGUMENT,
     NO_SUCH_APP,
     SUBPROTOCOL,
@@ -27,11 +28,11 @@ from ..session import AppError, Session
 from ..tokens import TokenError, read_token
 from .auth import authenticate, may_join
 from .bridge import Bridge, SessionIdError
+from .views import XSRF_ARGUMENT
 
 __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
-
 
 def origin_host(origin: str) -> str:
     """'host:port' of an Origin header, with the scheme's default port filled in."""
@@ -60,6 +61,8 @@ class SessionSocket(websocket.WebSocketHandler):
         self.url_path = url_path
         self.session: Session[BrowserChannel] | None = None
         self._token: str | None = None
+        # Bytes handed to Tornado and not yet written to the network.
+        self._unsent = 0
 
     requires_user = True
 
@@ -77,8 +80,36 @@ class SessionSocket(websocket.WebSocketHandler):
                 origin,
                 host.removesuffix(":80"),
             )
-            raise web.HTTPError(403, reason="Cross origin websockets not allowed")
-        await authenticate(self, self.bridge, redirect=False)
+            flag = f"--allow-websocket-origin={host.removesuffix(':80')}"
+            raise web.HTTPError(403, reason=f"this origin is not allowed; start the server with {flag}")
+        if origin is not None and self.bridge.settings.enable_xsrf_cookies:
+            self._check_xsrf()
+        try:
+            await authenticate(self, self.bridge, redirect=False)
+        except web.HTTPError as error:
+            log.warning("Refused a WebSocket connection to %s: %s (the auth module found no user)",
+                        self.request.path, error.reason)
+            raise
+
+    def _check_xsrf(self) -> None:
+        # Browsers send an Origin with every WebSocket handshake, and the _xsrf cookie
+        # with it; only a page of this server could read the cookie's value into the
+        # socket's URL. Clients that are not browsers (no Origin) cannot be forged
+        # into connecting, so they need neither.
+        try:
+            self.check_xsrf_cookie()
+        except web.HTTPError:
+            problem = (
+                f"its {XSRF_ARGUMENT} argument is missing"
+                if self.get_query_argument(XSRF_ARGUMENT, None) is None
+                else f"its {XSRF_ARGUMENT} argument does not match the {XSRF_ARGUMENT} cookie"
+            )
+            log.warning(
+                "Refused a WebSocket connection to %s from origin %s: %s (the server runs with "
+                "--enable-xsrf-cookies); a page of this server passes it, so reload the page",
+                self.request.path, self.request.headers.get("Origin"), problem,
+            )
+            raise web.HTTPError(403, reason=f"{problem} (--enable-xsrf-cookies); reload the page") from None
 
     def check_origin(self, origin: str) -> bool:
         return origin_allowed(origin, self.bridge.settings.allowed_origins())
@@ -103,6 +134,13 @@ class SessionSocket(websocket.WebSocketHandler):
         # peer's delayed ACK add ~40 ms to every slider move's round trip.
         self.set_nodelay(True)
         if self._token is None:
+            # Only the first name: what follows may be a token, which the log must not hold.
+            offered = self.request.headers.get("Sec-WebSocket-Protocol", "").split(",")[0].strip()[:60]
+            log.warning(
+                "Refused a WebSocket connection to %s: it offered the subprotocol %r, not %r followed "
+                "by a session token (a page of another version of jupyter_bridge? reload it)",
+                self.request.path, offered or None, SUBPROTOCOL,
+            )
             self.close(CLOSE_BAD_TOKEN, f"offer the subprotocols '{SUBPROTOCOL}' and a session token")
             return
         self.url_path = self.url_path or url_path
@@ -123,7 +161,8 @@ class SessionSocket(websocket.WebSocketHandler):
                 self.bridge.session_id_for(session_id)
         except (TokenError, SessionIdError) as error:
             log.warning("Refused a WebSocket to %s: %s", self.request.path, error)
-            self.close(CLOSE_BAD_TOKEN, str(error))
+            # A close reason holds at most 123 bytes.
+            self.close(CLOSE_BAD_TOKEN, str(error).encode()[:123].decode(errors="ignore"))
             return
         if live is not None and not may_join(self.bridge, live, self.current_user):
             log.warning("Refused a WebSocket to %s: the session belongs to another user", self.request.path)
@@ -168,10 +207,31 @@ class SessionSocket(websocket.WebSocketHandler):
 
     def send_frame(self, frame: str | bytes) -> None:
         traffic.sent(frame)
+        limit = self.bridge.settings.websocket_max_unsent
+        if limit and self._unsent > limit:
+            return  # closing: see below
         try:
-            self.write_message(frame, binary=isinstance(frame, bytes))
+            written = self.write_message(frame, binary=isinstance(frame, bytes))
         except websocket.WebSocketClosedError:
-            pass
+            return
+        # Tornado buffers whatever the client does not read, without limit: count it,
+        # and close a socket whose client has stopped reading (the session's frames
+        # stay in its outbox, so the page resumes when it reconnects).
+        size = len(frame)
+        self._unsent += size
+        written.add_done_callback(lambda done: self._written(done, size))
+        if limit and self._unsent > limit:
+            log.warning(
+                "Session %s: its client has not read %.1f MB of updates (more than "
+                "--websocket-max-unsent %d); closing its socket, the page will reconnect",
+                self.session.id if self.session else "?", self._unsent / 2**20, limit,
+            )
+            self.close(CLOSE_TOO_SLOW, "the page read too slowly; reconnect")
+
+    def _written(self, done: Any, size: int) -> None:
+        self._unsent -= size
+        if not done.cancelled():
+            done.exception()  # a closed stream: on_close tells the session
 
     async def on_message(self, frame: str | bytes) -> None:
         traffic.received(frame)

@@ -27,6 +27,8 @@ export class Comm implements IClassicComm {
   private queue: { close: boolean; event: CommEvent }[] = [];
   /** The last state update handed to the model, until it is applied (it deserializes asynchronously). */
   private applying: Promise<unknown> | null = null;
+  /** Whether on_msg is running: the model's initialize has not returned yet. */
+  private attaching = false;
 
   constructor(
     readonly comm_id: string,
@@ -53,12 +55,25 @@ export class Comm implements IClassicComm {
   // messages would arrive (ipycanvas's first drawing commands were lost).
   on_msg(callback: Callback): void {
     this.onMessage = callback;
-    queueMicrotask(() => this.flush());
+    // A model attaches its comm handler in WidgetModel.initialize, and a
+    // subclass its own "msg:custom" listener only after that returns: a custom
+    // message queued meanwhile (and all after it) is delivered once initialize
+    // is done, as a kernel's message would arrive (ipycanvas's first drawing
+    // commands were lost). Updates before it are applied at once, as before.
+    this.attaching = true;
+    try {
+      this.flush();
+    } finally {
+      this.attaching = false;
+    }
+    if (this.queue.length > 0) {
+      queueMicrotask(() => this.flush());
+    }
   }
 
   on_close(callback: Callback): void {
     this.onClose = callback;
-    queueMicrotask(() => this.flush());
+    this.flush();
   }
 
   deliver(close: boolean, event: CommEvent): void {
@@ -80,6 +95,9 @@ export class Comm implements IClassicComm {
       // updates before it are applied (ipympl sizes its canvas on a "resize"
       // message from the _size that the update just before it sets). Updates
       // are handed over at once, so a view made meanwhile still comes after them.
+      if (this.attaching && !close && isCustom(event)) {
+        return; // on_msg delivers it in a microtask
+      }
       if (this.applying !== null && !close && isCustom(event)) {
         const waited = this.applying;
         void waited.then(

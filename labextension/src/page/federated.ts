@@ -14,6 +14,8 @@ import * as controls from '@jupyter-widgets/controls';
 import { version as controlsVersion } from '@jupyter-widgets/controls/package.json';
 import * as output from '@jupyter-widgets/output';
 import { version as outputVersion } from '@jupyter-widgets/output/package.json';
+import * as coreutils from '@lumino/coreutils';
+import { version as coreutilsVersion } from '@lumino/coreutils/package.json';
 
 /** A webpack module-federation container, as remoteEntry.js leaves it in `_JUPYTERLAB`. */
 interface Container {
@@ -41,9 +43,13 @@ const SHARED: [string, string, unknown][] = [
   ['@jupyter-widgets/base', baseVersion, base],
   ['@jupyter-widgets/controls', controlsVersion, controls],
   ['@jupyter-widgets/output', outputVersion, output],
+  // Some containers take it from the page and carry no copy (pythreejs's); the
+  // page has it already, for the widget base classes.
+  ['@lumino/coreutils', coreutilsVersion, coreutils],
 ];
-// Lumino is not offered: a container falls back to its own copy, and sharing
-// it would keep all of Lumino in every page instead of what the controls use.
+// The rest of Lumino is not offered: a container falls back to its own copy,
+// and sharing it would keep all of Lumino in every page instead of what the
+// controls use.
 
 let shareScope: ShareScope | null = null;
 

@@ -63,18 +63,33 @@ export function amdLoader(modulesUrl: string, requireUrl: string, inline?: Inlin
       loading = null; // let a later widget try again
       throw new Error(`Could not load widget package ${name}: ${(error as Error).message}`);
     }
-    return new Promise((resolve, reject) => {
-      req(
-        [name],
-        // A labextension-only package's module is a promise of its classes: resolve adopts it.
-        (module) => resolve(module),
-        (error) => {
-          // Forget the failure so that a later widget of this package can try again.
-          (error.requireModules ?? [name]).forEach((id) => req.undef(id));
-          reject(new Error(`Could not load widget package ${name}@${version} from ${modulesUrl}${name}/index.js: ${error.message}`));
-        },
+    // Forget a failure so that a later widget of this package can try again.
+    // A labextension-only package's module is a promise of its classes: resolve adopts it.
+    const load = (id: string) =>
+      new Promise<unknown>((resolve, reject) => {
+        req([id], resolve, (error) => {
+          (error.requireModules ?? [id]).forEach((missing) => req.undef(missing));
+          reject(error);
+        });
+      });
+    try {
+      return await load(name);
+    } catch (error) {
+      const missing = (error as RequireError).requireModules ?? [];
+      if (inline === undefined && missing.some((id) => id !== name)) {
+        // The AMD module needs modules that only the classic Notebook's
+        // extension.js maps (pythreejs's `three`): load the package's
+        // JupyterLab extension instead, which carries them, if it has one.
+        try {
+          return await load(`${name}/labextension`);
+        } catch {
+          // it has none either: report the first failure
+        }
+      }
+      throw new Error(
+        `Could not load widget package ${name}@${version} from ${modulesUrl}${name}/index.js: ${(error as Error).message}`,
       );
-    });
+    }
   };
 }
 

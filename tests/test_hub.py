@@ -1,0 +1,491 @@
+"""jupyter_bridge on a real JupyterHub: own servers, viewers of a server, hub services.
+
+One hub serves the whole module, on loopback ports, with configurable-http-proxy,
+the dummy authenticator (alice, bob, carol) and the simple
+local-process spawner running ``jupyterhub-singleuser`` with the server extension.
+Every server runs ``ViewerIdentityProvider``; alice lists ``report.py`` as shared in
+her server's config. A role lets the group ``viewers`` into alice's server; the
+admin adds bob to the group during the tests, and alice shares her server with
+carol through the hub's sharing API, with her own token, as a creator would. The
+hub service ``report`` is configured from ``jupyter-bridge publish``'s output.
+Chromium logs in through the hub's login form, as a person does.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import re
+import secrets
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+from conftest import ROOT
+from support import HAVE_CHROMIUM, free_port, wait_for_http
+
+PROXY = shutil.which("configurable-http-proxy")
+STARTUP_TIMEOUT = 180.0  # seconds: the hub, its proxy, then a single-user server import a lot
+UI_TIMEOUT = 60_000  # ms
+
+pytestmark = [
+    pytest.mark.skipif(
+        importlib.util.find_spec("jupyterhub") is None,
+        reason="jupyterhub is not installed (pip install 'jupyterhub>=5'; tests/run.sh does)",
+    ),
+    pytest.mark.skipif(
+        PROXY is None,
+        reason="configurable-http-proxy is not installed (npm install -g configurable-http-proxy; tests/run.sh does)",
+    ),
+    pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed"),
+]
+
+# The app alice publishes: who runs it, and a slider Python answers.
+REPORT = """\
+import ipywidgets as w
+from jupyter_bridge import curdoc
+
+doc = curdoc()
+user = doc.session_context.user
+groups = (getattr(user, "hub_user", None) or {}).get("groups", [])
+slider = w.IntSlider(description="N", min=0, max=100)
+label = w.Label("value*2 = 0")
+slider.observe(lambda ch: setattr(label, "value", f"value*2 = {ch['new'] * 2}"), "value")
+doc.title = "Report"
+doc.add_root(w.Label(f"user={user.username} groups={','.join(sorted(groups))}"))
+doc.add_root(w.Label("cookies=" + ",".join(sorted(doc.session_context.request.cookies))))
+doc.add_root(w.VBox([slider, label]))
+"""
+
+# An app of alice's she does not share.
+PRIVATE = """\
+import ipywidgets as w
+from jupyter_bridge import curdoc
+
+curdoc().add_root(w.Label("private"))
+"""
+
+# Must never run for a viewer: writes its marker when it does.
+TRAP = """\
+import pathlib
+pathlib.Path({marker!r}).write_text("ran")
+"""
+
+EDITED = """\
+import ipywidgets as w
+from jupyter_bridge import curdoc
+
+curdoc().add_root(w.Label("version {version}"))
+"""
+
+HUB_CONFIG = """\
+c = get_config()  # noqa
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.pid_file = {home!r} + "/proxy.pid"
+c.JupyterHub.db_url = "sqlite:///" + {home!r} + "/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = {home!r} + "/cookie_secret"
+c.JupyterHub.public_url = "http://127.0.0.1:{port}"
+
+c.JupyterHub.authenticator_class = "dummy"
+c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
+c.JupyterHub.load_groups = {{"viewers": {{"users": []}}, "creators": {{"users": ["alice"]}}}}
+
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {home!r} + "/homes/{{username}}"
+c.Spawner.args = {spawner_args!r}
+
+# Viewers of a user's server: the group viewers may enter alice's (the admin's grant),
+# and every user may share their own server with other users.
+c.JupyterHub.load_roles = [
+    {{"name": "alice-viewers", "groups": ["viewers"], "scopes": ["access:servers!server=alice/"]}},
+    {{"name": "user", "scopes": ["self", "shares!user", "read:users:name"]}},
+    {{"name": "tests", "services": ["tests"], "scopes": ["admin:users", "admin:servers", "groups", "tokens"]}},
+]
+c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
+"""
+
+
+@dataclass
+class Hub:
+    url: str
+    home: Path
+    token: str
+    log: Path
+
+    def api(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, object]:
+        request = urllib.request.Request(
+            self.url + "/hub/api/" + path,
+            method=method,
+            data=None if body is None else json.dumps(body).encode(),
+            headers={"Authorization": f"token {token or self.token}", "Content-Type": "application/json"},
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=60) as response:
+                text = response.read()
+                return response.status, json.loads(text) if text else None
+        except urllib.error.HTTPError as error:
+            return error.code, error.read().decode(errors="replace")
+
+    def root_of(self, name: str) -> Path:
+        return self.home / "homes" / name
+
+
+def _wait_for_api(hub: Hub, process: subprocess.Popen) -> None:
+    """Until the hub answers its API through the proxy (the proxy answers 404 until its route is added)."""
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while hub.api("GET", "")[0] != 200:
+        assert process.poll() is None, f"the hub exited:\n{hub.log.read_text()[-3000:]}"
+        assert time.monotonic() < deadline, f"the hub's API did not answer:\n{hub.log.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+def _wait_for_server(hub: Hub, name: str) -> None:
+    deadline = time.monotonic() + STARTUP_TIMEOUT
+    while True:
+        code, user = hub.api("GET", f"users/{name}")
+        assert code == 200, user
+        server = user["servers"].get("")  # type: ignore[index]
+        if server and server.get("ready"):
+            return
+        assert time.monotonic() < deadline, f"{name}'s server did not start:\n{hub.log.read_text()[-3000:]}"
+        time.sleep(0.2)
+
+
+@pytest.fixture(scope="module")
+def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
+    home = tmp_path_factory.mktemp("hub")
+    alice = home / "homes" / "alice"
+    alice.mkdir(parents=True)
+    (alice / "report.py").write_text(REPORT)
+    (alice / "private.py").write_text(PRIVATE)
+    (alice / "edited.py").write_text(EDITED.format(version=1))
+    # A shared directory app, and scripts inside it a viewer must not be able to run.
+    shutil.copytree(ROOT / "examples" / "dashboard", alice / "dash")
+    (home / "markers").mkdir()
+    (alice / "dash" / "static" / "run.py").write_text(TRAP.format(marker=str(home / "markers" / "static-run")))
+    (alice / "dash" / "other.py").write_text(TRAP.format(marker=str(home / "markers" / "other")))
+    # alice, as the creator, says which of her apps viewers may open.
+    (alice / ".jupyter").mkdir()
+    (alice / ".jupyter" / "jupyter_server_config.py").write_text(
+        'c.ViewerIdentityProvider.shared_apps = ["report.py", "dash"]\n'
+    )
+    service_app = home / "published" / "report.py"
+    service_app.parent.mkdir()
+    service_app.write_text(REPORT)
+
+    port = free_port()
+    token = secrets.token_hex(32)
+    spawner_args = ["--ServerApp.identity_provider_class=jupyter_bridge.hub.viewers.ViewerIdentityProvider"]
+    if os.getuid() == 0:
+        spawner_args.append("--allow-root")
+    config = HUB_CONFIG.format(
+        port=port, hub_port=free_port(), proxy_api_port=free_port(), home=str(home),
+        spawner_args=spawner_args, token=token,
+    )  # fmt: skip
+    # The hub service, exactly as the creator's `jupyter-bridge publish` prints it.
+    published = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "publish", str(service_app), "--name", "report",
+         "--allow-group", "viewers", "--public-url", f"http://127.0.0.1:{port}", "--port", str(free_port())],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
+    service = published.stdout
+    if os.getuid() != 0:
+        # Only root may switch to the creator's account; here the hub's account is the creator's.
+        service = re.sub(r"'user': '[^']*'", "'user': ''", service)
+    (home / "jupyterhub_config.py").write_text(config + service)
+
+    log = home / "hub.log"
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
+    with log.open("wb") as output:
+        process = subprocess.Popen(
+            ["jupyterhub", "-f", str(home / "jupyterhub_config.py")],
+            cwd=home, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
+        )  # fmt: skip
+    process.output = log  # type: ignore[attr-defined]  # wait_for_http shows it if the hub dies
+    the_hub = Hub(f"http://127.0.0.1:{port}", home, token, log)
+    try:
+        wait_for_http(the_hub.url + "/hub/health", process, timeout=STARTUP_TIMEOUT)
+        _wait_for_api(the_hub, process)
+        for name in ("alice", "bob", "carol"):  # the dummy authenticator makes users on first login only
+            code, answer = the_hub.api("POST", f"users/{name}")
+            assert code in (201, 409), answer
+        code, answer = the_hub.api("POST", "users/alice/server")
+        assert code in (201, 202), answer
+        _wait_for_server(the_hub, "alice")
+        yield the_hub
+    finally:
+        # The hub stops the servers it spawned, its service and its proxy on SIGTERM.
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+        # A hub that died (e.g. its service would not start) leaves its proxy running.
+        _stop_proxy(home / "proxy.pid")
+
+
+def _stop_proxy(pid_file: Path) -> None:
+    try:
+        os.kill(int(pid_file.read_text()), signal.SIGTERM)
+    except (OSError, ValueError):
+        pass  # no pid file, or the proxy is gone already
+
+
+@pytest.fixture
+def logged_in(browser, hub):
+    """``logged_in(name)``: a browser context logged in to the hub as ``name``."""
+    contexts = []
+
+    def log_in(name: str):
+        context = browser.new_context()
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(hub.url + "/hub/login?next=%2Fhub%2Fhome")
+        page.fill("input[name=username]", name)
+        page.fill("input[name=password]", "any")
+        page.click("#login_submit")
+        page.wait_for_url("**/hub/home", timeout=UI_TIMEOUT)
+        return page
+
+    yield log_in
+    for context in contexts:
+        context.close()
+
+
+def open_app(page, url: str):
+    response = page.goto(url)
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
+    return response
+
+
+def labels(page) -> list[str]:
+    return [label.inner_text() for label in page.locator(".widget-label").all()]
+
+
+def move_slider_and_see_python_answer(page) -> None:
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    for _ in range(3):
+        handle.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(l => l.textContent === 'value*2 = 6')",
+        timeout=UI_TIMEOUT,
+    )
+
+
+def assert_no_hub_cookies(page) -> None:
+    """The hub's login cookies are credentials: the browser sends them, the app never sees them."""
+    sent = {cookie["name"] for cookie in page.context.cookies()}
+    assert {"jupyterhub-session-id"} <= sent and any(name.startswith(("jupyterhub-user-", "service-")) for name in sent)
+    (seen,) = [text for text in labels(page) if text.startswith("cookies=")]
+    assert "jupyterhub" not in seen and "service-" not in seen and "_xsrf" not in seen, seen
+
+
+def refused(page, url: str) -> int:
+    """The status of a browser visit to ``url`` (through any redirects)."""
+    return page.goto(url).status
+
+
+# 1. Apps of a user's own server
+
+
+def test_alice_opens_her_app_through_the_hub_and_every_request_stays_under_her_prefix(hub, logged_in):
+    page = logged_in("alice")
+    seen: list[tuple[int, str]] = []
+    page.on("response", lambda response: seen.append((response.status, response.url)))
+    page.goto(hub.url + "/user/alice/bridge/")
+    links = [a.get_attribute("href") for a in page.locator("a[href*='/apps/']").all()]
+    assert "/user/alice/bridge/apps/report.py" in links and "/user/alice/bridge/apps/private.py" in links, links
+
+    seen.clear()
+    open_app(page, hub.url + "/user/alice/bridge/apps/report.py")
+    assert page.title() == "Report"
+    assert "user=alice groups=creators" in labels(page)
+    move_slider_and_see_python_answer(page)  # the session WebSocket goes through the proxy
+
+    assert_no_hub_cookies(page)
+    config = json.loads(page.locator("#jupyter-bridge-config").text_content())
+    assert config["wsUrl"].startswith("/user/alice/bridge/apps/report.py"), config
+    scripts = [(status, url) for status, url in seen if "/bridge/static/" in url]
+    assert scripts and all(status == 200 for status, _ in scripts), scripts  # no detour into OAuth
+    assert all(url.startswith(hub.url + "/user/alice/") for _, url in seen), seen
+
+
+def test_a_browser_without_a_login_is_sent_to_the_hub_login(hub, browser):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(hub.url + "/user/alice/bridge/apps/report.py")
+        assert page.url.startswith(hub.url + "/hub/login"), page.url
+        assert page.locator("#login_submit").count() == 1
+    finally:
+        context.close()
+
+
+def test_other_hub_users_are_refused_by_the_hub(hub, logged_in):
+    assert refused(logged_in("carol"), hub.url + "/user/alice/bridge/apps/report.py") == 403
+
+
+def test_a_saved_app_reloads_its_open_page(hub, logged_in):
+    page = logged_in("alice")
+    open_app(page, hub.url + "/user/alice/bridge/apps/edited.py")
+    assert labels(page) == ["version 1"]
+    (hub.root_of("alice") / "edited.py").write_text(EDITED.format(version=2))
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(l => l.textContent === 'version 2')",
+        timeout=UI_TIMEOUT,
+    )
+
+
+# 2a. Viewers of alice's server, through JupyterHub's permissions
+
+
+@pytest.fixture(scope="module")
+def bob_is_a_viewer(hub):
+    """The admin puts bob in the group viewers (which the role alice-viewers lets into alice's server)."""
+    code, answer = hub.api("POST", "groups/viewers/users", {"users": ["bob"]})
+    assert code == 200, answer
+
+
+def authorize_once(page, url: str) -> None:
+    """Open ``url`` on someone else's server: the hub asks, once, to let that server know who you are."""
+    page.goto(url)
+    page.click("button[type=submit]:has-text('Authorize')")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
+
+
+NOT_SHARED = (
+    "bridge/apps/private.py", "bridge/apps/edited.py", "bridge/", "bridge/healthz", "lab", "lab/tree/report.py",
+    "api/contents", "api/kernels", "api/terminals", "files/report.py",
+    "bridge/apps/dash/other.py", "bridge/apps/dash/static/run.py",
+)  # fmt: skip
+
+
+def test_a_user_outside_the_viewers_is_refused(hub, logged_in):
+    assert refused(logged_in("bob"), hub.url + "/user/alice/bridge/apps/report.py") == 403
+
+
+def test_a_viewer_opens_the_shared_app_as_themself_and_nothing_else(hub, logged_in, bob_is_a_viewer):
+    bob = logged_in("bob")
+    authorize_once(bob, hub.url + "/user/alice/bridge/apps/report.py")
+    assert "user=bob groups=viewers" in labels(bob)
+    move_slider_and_see_python_answer(bob)
+
+    # A shared directory app: its page and its static files.
+    seen: list[tuple[int, str]] = []
+    bob.on("response", lambda response: seen.append((response.status, response.url)))
+    open_app(bob, hub.url + "/user/alice/bridge/apps/dash")
+    assert (200, hub.url + "/user/alice/bridge/apps/dash/static/style.css") in seen, seen
+
+    for path in NOT_SHARED:
+        assert refused(bob, hub.url + "/user/alice/" + path) == 403, path
+    assert not any((hub.home / "markers").iterdir()), "a viewer ran a script that is not a shared app"
+    # The same requests are alice's: the refusals are about bob.
+    alice = logged_in("alice")
+    assert refused(alice, hub.url + "/user/alice/bridge/apps/private.py") == 200  # logs her in to her server
+    assert refused(alice, hub.url + "/user/alice/api/contents") == 200
+
+    # Outside the group, carol is still refused by the hub.
+    assert refused(logged_in("carol"), hub.url + "/user/alice/bridge/apps/report.py") == 403
+
+    # Logging out of the hub ends bob's access.
+    bob.goto(hub.url + "/hub/logout")
+    bob.goto(hub.url + "/user/alice/bridge/apps/report.py")
+    assert bob.url.startswith(hub.url + "/hub/login"), bob.url
+
+
+@pytest.fixture
+def alice_shares_with_carol(hub):
+    """alice shares her server with carol, with her own token and her own permission."""
+    scopes = ["shares!user=alice", "read:users:name", "access:servers!user=alice"]
+    code, answer = hub.api("POST", "users/alice/tokens", {"scopes": scopes, "note": "sharing"})
+    assert code == 201, answer
+    alice_token = answer["token"]  # type: ignore[index]
+    code, answer = hub.api("POST", "shares/alice/", {"user": "carol"}, token=alice_token)
+    assert code == 200, answer
+    yield
+    code, answer = hub.api("DELETE", "shares/alice/", token=alice_token)
+    assert code in (200, 204), answer
+
+
+def test_a_creator_shares_with_one_user_who_then_sees_only_the_shared_app(hub, logged_in, alice_shares_with_carol):
+    carol = logged_in("carol")
+    authorize_once(carol, hub.url + "/user/alice/bridge/apps/report.py")
+    assert "user=carol groups=" in labels(carol)
+    for path in NOT_SHARED:
+        assert refused(carol, hub.url + "/user/alice/" + path) == 403, path
+
+
+# 2b/2c. An app published as a hub service
+
+
+def test_a_viewer_uses_the_published_service_after_the_hub_login(hub, browser, bob_is_a_viewer):
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.goto(hub.url + "/services/report/")
+        assert page.url.startswith(hub.url + "/hub/login"), page.url
+        page.fill("input[name=username]", "bob")
+        page.fill("input[name=password]", "any")
+        page.click("#login_submit")
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
+        assert re.match(re.escape(hub.url) + r"/services/report/report/?$", page.url), page.url
+        assert "user=bob groups=viewers" in labels(page)
+        assert_no_hub_cookies(page)
+        move_slider_and_see_python_answer(page)
+
+        # The service's logout ends both logins.
+        page.goto(hub.url + "/services/report/logout")
+        page.goto(hub.url + "/services/report/")
+        assert page.url.startswith(hub.url + "/hub/login"), page.url
+    finally:
+        context.close()
+
+
+def test_a_user_outside_the_allowed_group_is_refused_by_the_service(hub, logged_in, bob_is_a_viewer):
+    assert refused(logged_in("carol"), hub.url + "/services/report/") == 403
+
+
+@pytest.mark.parametrize(
+    ("arguments", "says"),
+    [
+        (["--name", "Report!", "--allow-group", "viewers"], "--name 'Report!': use lower-case letters"),
+        (["--name", "report"], "say who may open the app with --allow-group GROUP or --allow-user USER"),
+        (["--name", "report", "--allow-user", "bob", "--public-url", ""], "the hub's address is unknown here"),
+        (["--name", "report", "--allow-user", "bob", "--public-url", "h", "--python", "/nonexistent/python"],
+         "--python /nonexistent/python: No such file or directory"),
+    ],
+)
+def test_publish_names_what_is_wrong_with_its_command_line(tmp_path, arguments, says):
+    app = tmp_path / "report.py"
+    app.write_text(REPORT)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("JUPYTERHUB_")}
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "publish", str(app), *arguments],
+        capture_output=True, text=True, env=env,
+    )  # fmt: skip
+    assert result.returncode == 2 and says in result.stderr, result.stderr
+    assert result.stdout == ""
+
+
+def test_publish_refuses_a_file_that_is_not_an_app(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "publish", str(tmp_path / "missing.py"),
+         "--name", "report", "--allow-user", "bob", "--public-url", "hub.example.org"],
+        capture_output=True, text=True,
+    )  # fmt: skip
+    assert result.returncode == 2 and "no such file or directory; check the path" in result.stderr, result.stderr
