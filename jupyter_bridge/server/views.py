@@ -290,6 +290,8 @@ class PageHandler(SessionHandler):
 
     async def send_shell(self, app_name: str) -> None:
         self.set_header("Cache-Control", "no-store")
+        if self.bridge.settings.enable_xsrf_cookies:
+            self.xsrf_token  # noqa: B018 - sets the cookie now, while headers can still be sent
         self.write(self.render_template("shell.html", app_name=app_name, theme=self.bridge.settings.theme))
         self.loading_sent = True
         try:
