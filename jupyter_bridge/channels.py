@@ -78,6 +78,9 @@ class Channel:
             return f"{type(widget).__name__} has been closed; create a new widget to display"
         return None
 
+    def busy(self, busy: bool) -> None:
+        """The session's callbacks have run a while (True), or are done (False)."""
+
     def end(self, app_changed: bool) -> None:
         """The session is ending: tell the viewers, before the widgets close."""
 
@@ -363,6 +366,9 @@ class BrowserChannel(Channel):
                 "widgets a document shows inside the app code (each session gets its own)"
             )
         return None
+
+    def busy(self, busy: bool) -> None:
+        self.outbox.put({"type": "busy", "busy": busy})
 
     def end(self, app_changed: bool) -> None:
         # Open pages first, so they keep showing the last state and say the

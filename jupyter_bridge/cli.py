@@ -12,7 +12,7 @@ import webbrowser
 from typing import NoReturn
 
 from .application import NotAnAppError, build_application
-from .settings import add_arguments, settings_from_arguments
+from .settings import add_arguments, close_match, settings_from_arguments
 
 __all__ = ["main"]
 
@@ -25,7 +25,26 @@ class _Parser(argparse.ArgumentParser):
     """Reports a bad command line in one line naming the problem, and exits 2."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"{self.prog}: error: {message}{self._did_you_mean(message)} (see {self.prog} --help)\n")
+
+    def _did_you_mean(self, message: str) -> str:
+        """For an unknown flag (``--prot``), the known flag it most likely meant."""
+        if not message.startswith(("unrecognized arguments:", "ambiguous option:")):
+            return ""
+        flags = {flag for parser in _parsers(self) for action in parser._actions for flag in action.option_strings}
+        given = [word.split("=", 1)[0] for word in message.split(":", 1)[1].split() if word.startswith("--")]
+        hints = [f"{word}: did you mean {hint}?" for word in given if (hint := close_match(word, flags))]
+        return f" ({'; '.join(hints)})" if hints else ""
+
+
+def _parsers(parser: argparse.ArgumentParser) -> list[argparse.ArgumentParser]:
+    """``parser`` and its subcommands' parsers."""
+    found = [parser]
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                found.extend(_parsers(sub))
+    return found
 
 
 def make_parser() -> argparse.ArgumentParser:

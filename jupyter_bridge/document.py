@@ -99,6 +99,9 @@ class DocumentHost(Protocol):
     def owner_problem(self, widget: Widget) -> str | None:
         """Why ``widget`` cannot be a root of this document, or None if it can."""
 
+    # Optional: ``callback_started(func, label)`` is called as each callback starts,
+    # and what it returns is called when the callback ends (the session times them: activity.py).
+
 
 def without_document_lock(func: F) -> F:
     """Run this callback without holding the document lock.
@@ -428,6 +431,8 @@ class Document:
         """
         locked = not getattr(func, "__jupyter_bridge_nolock__", False)
         token = _current_document.set(self)
+        started = getattr(self._host, "callback_started", None)
+        ended = started(func, label) if started is not None else None
         try:
             if locked and self._lock is not None:
                 async with self._lock:
@@ -443,6 +448,8 @@ class Document:
             return None
         finally:
             _current_document.reset(token)
+            if ended is not None:
+                ended()
 
     def close(self) -> list[Callable[[SessionContext], Any]]:
         """Stop every callback for good; return the on_session_destroyed callbacks to run.

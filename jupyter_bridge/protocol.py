@@ -68,6 +68,7 @@ SERVER_TYPES: tuple[str, ...] = (
     "pong",
     "pushed",
     "error",
+    "busy",
 )
 
 #: WebSocket close codes. The client closing on purpose:

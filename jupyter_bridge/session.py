@@ -11,6 +11,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from . import comms, output
+from .activity import CallbackMonitor
 from .channels import Channel
 from .contexts import SessionContext
 from .document import DEFAULT_TITLE, Document, set_curdoc
@@ -70,6 +71,8 @@ class Session(Generic[C]):
         self.run_context.run(set_curdoc, self.document)
         context.document = self.document
         channel.bind(self)
+        #: Times the document's callbacks; tells the channel while they keep it busy.
+        self.timing = CallbackMonitor(self.loop, context.server_context.url_path, self.id, channel.busy)
         self.document.attach(self)
 
     # Life
@@ -143,6 +146,9 @@ class Session(Generic[C]):
 
     def owner_problem(self, widget: Widget) -> str | None:
         return self.channel.owner_problem(widget)
+
+    def callback_started(self, func: Callable[..., Any], label: str | None) -> Callable[[], None]:
+        return self.timing.started(func, label)
 
     def __repr__(self) -> str:
         return f"<Session {self.id} {self.application.name}>"

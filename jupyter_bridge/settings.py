@@ -8,13 +8,22 @@ Jupyter config file. The CLI builds its flags from these traits, with their help
 from __future__ import annotations
 
 import argparse
+import difflib
+import importlib.util
 import os
+from collections.abc import Iterable
 from typing import Any
 
 from traitlets import Bool, Enum, Int, List, TraitError, Unicode, Union, default
 from traitlets.config import Configurable
 
-__all__ = ["BridgeSettings", "add_arguments", "settings_from_arguments"]
+__all__ = ["BridgeSettings", "add_arguments", "close_match", "settings_from_arguments"]
+
+
+def close_match(word: str, choices: Iterable[str]) -> str | None:
+    """The choice ``word`` was most likely meant to be (for "did you mean"), or None."""
+    found = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
+    return found[0] if found else None
 
 
 class BridgeSettings(Configurable):
@@ -178,6 +187,27 @@ class BridgeSettings(Configurable):
         help="Development mode: reload an app when its files change (open pages load "
         "again, with a fresh session), and show tracebacks in pages and error messages.",
     ).tag(config=True, cli=True)
+    admin = Bool(
+        False,
+        help="Serve /admin: live figures of sessions, traffic, slow callbacks, loop lag and "
+        "memory. Behind the apps' auth; refused from other machines unless --auth-module is set.",
+    ).tag(config=True, cli=True)
+    metrics = Bool(
+        False, help="Serve /metrics: the server's figures in Prometheus' text format."
+    ).tag(config=True, cli=True)
+    page_frame = Enum(
+        ["header", "none"],
+        "header",
+        help="The frame around an app's page: a slim header with the title and the "
+        "connection state (header), or the roots alone (none). One app can turn it off "
+        "with curdoc().template_variables['page_frame'] = 'none'.",
+    ).tag(config=True, cli=True)
+    theme = Enum(
+        ["auto", "light", "dark"],
+        "auto",
+        help="Colours of the pages and of the widgets' --jp-* variables: light, dark, or "
+        "auto (follow the browser's prefers-color-scheme).",
+    ).tag(config=True, cli=True)
     log_level = Enum(
         ["trace", "debug", "info", "warning", "error", "critical"],
         "info",
@@ -185,9 +215,14 @@ class BridgeSettings(Configurable):
     ).tag(config=True, cli=True)
 
     def __init__(self, **kwargs: Any) -> None:
-        unknown = sorted(set(kwargs) - set(self.trait_names(config=True)) - {"parent", "config"})
+        names = self.trait_names(config=True)
+        unknown = sorted(set(kwargs) - set(names) - {"parent", "config"})
         if unknown:
-            known = ", ".join(sorted(self.trait_names(config=True)))
+            hints = [close_match(name, names) for name in unknown]
+            if any(hints):
+                said = "; ".join(f"{name}: did you mean {hint}?" for name, hint in zip(unknown, hints) if hint)
+                raise TypeError(f"unknown server setting(s) {', '.join(unknown)} ({said})")
+            known = ", ".join(sorted(names))
             raise TypeError(f"unknown server setting(s) {', '.join(unknown)}; known: {known}")
         super().__init__(**kwargs)
 
@@ -223,6 +258,10 @@ class BridgeSettings(Configurable):
             if path and not os.path.isfile(path):
                 flag = "--" + name.replace("_", "-")
                 raise ValueError(f"{flag} {path}: no such file; check the path")
+        if self.metrics and importlib.util.find_spec("prometheus_client") is None:
+            raise ValueError(
+                "--metrics needs the prometheus_client package: pip install 'jupyter_bridge[metrics]'"
+            )
         if self.num_procs < 0:
             raise ValueError(f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         if self.secret_key is not None and len(self.secret_key) < 32:

@@ -18,6 +18,8 @@ import importlib
 from pathlib import Path
 from typing import Any
 
+from .settings import close_match
+
 __all__ = ["Theme", "ThemeError", "install"]
 
 
@@ -39,9 +41,10 @@ class Theme:
             for trait_name, value in values.items():
                 trait = traits.get(trait_name)
                 if trait is None or trait_name.startswith("_"):
+                    hint = close_match(str(trait_name), [t for t in traits if not t.startswith("_")])
                     raise ThemeError(
                         f"{source}: attrs.{class_name}.{trait_name}: {cls.__name__} has no "
-                        f"public trait {trait_name!r}"
+                        f"public trait {trait_name!r}" + (f"; did you mean {hint!r}?" if hint else "")
                     )
                 _check_value(trait, value, f"{source}: attrs.{class_name}.{trait_name}")
             self._by_class[cls] = dict(values)
@@ -79,7 +82,11 @@ def _resolve(name: str, source: str) -> type:
 
             found = getattr(ipywidgets, name)
     except (ImportError, AttributeError):
-        hint = "" if module_name else " (use module.Class for other widget libraries)"
+        import ipywidgets
+
+        close = None if module_name else close_match(name, [n for n in dir(ipywidgets) if n[:1].isupper()])
+        hint = f"; did you mean {close!r}?" if close else ""
+        hint += "" if module_name else " (use module.Class for other widget libraries)"
         raise ThemeError(f"{source}: attrs.{name}: no widget class named {name!r}{hint}") from None
     if not (isinstance(found, type) and issubclass(found, Widget)):
         raise ThemeError(f"{source}: attrs.{name}: {name} is not a widget class")

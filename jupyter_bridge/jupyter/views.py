@@ -26,6 +26,7 @@ from tornado.escape import url_unescape
 from ..server import views as bridge_views
 from ..server.bridge import TEMPLATES_DIR as BRIDGE_TEMPLATES_DIR
 from ..server.bridge import Bridge
+from ..server.index import SEARCH_ABOVE, index_entry
 from .apps import file_inside_root, find_apps
 
 try:
@@ -70,7 +71,8 @@ class AppIndexHandler(bridge_views.BridgeHandler):
         self.finish(
             template.render(
                 bridge=self.bridge,
-                apps=[(self.bridge.url("apps/" + quote(app.path)), app.path, app.kind) for app in apps],
+                apps=[index_entry(self.bridge.url("apps/" + quote(app.path)), app, extension.root_dir) for app in apps],
+                search_above=SEARCH_ABOVE,
                 truncated=truncated,
                 scan_depth=extension.scan_depth,
                 scan_limit=extension.scan_limit,

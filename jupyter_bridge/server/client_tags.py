@@ -36,7 +36,7 @@ def head_tags(*, css_url: str, js_url: str, preload_urls: list[str], config_json
         Markup('<link rel="stylesheet" href="{}">').format(css_url),
         Markup('<script type="application/json" id="{}">{}</script>').format(CONFIG_ID, Markup(config_json)),
         *(Markup('<link rel="modulepreload" href="{}">').format(url) for url in preload_urls),
-        Markup('<script type="module" src="{}"></script>').format(js_url),
+        Markup('<script type="module" src="{}" data-jb-head></script>').format(js_url),
     ]
     return Markup("\n").join(tags)
 

@@ -36,7 +36,17 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
     ]
     if bridge.auth is not None:
         found.extend(bridge.auth.routes(prefix))
+    if bridge.settings.metrics:
+        from .metrics import MetricsHandler
+
+        found.append((prefix + r"/metrics", MetricsHandler, args))
+    if bridge.settings.admin:
+        from ..admin import ADMIN_PATH, mount
+
+        found.extend(mount(bridge))  # the admin app, with handlers of its own
     for url_path, served in bridge.apps.items():
+        if bridge.settings.admin and url_path == ADMIN_PATH:
+            continue
         app_url = "" if url_path == "/" else url_path
         app_args = {"bridge": bridge, "url_path": url_path}
         found.append((prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
@@ -44,6 +54,8 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
         if static_path:
             found.append((prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
         found.append((prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
+        if bridge.settings.dev:
+            found.append((prefix + app_url + r"/app-version", views.AppVersionHandler, app_args))
         found.append((prefix + app_url + r"/?", views.PageHandler, app_args))
     if bridge.resolver is not None:
         dynamic = {"bridge": bridge, "url_path": None}

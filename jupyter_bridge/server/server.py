@@ -108,7 +108,7 @@ class Server:
         from .loopwatch import LoopWatch
 
         self._loop_watch = LoopWatch(self.io_loop.asyncio_loop).start()  # type: ignore[attr-defined]
-        log.info("Serving %s at %s", ", ".join(self.bridge.apps), self.url)
+        log.info("Serving at %s: %s", self.url, ", ".join(self.app_url(path) for path in self.bridge.apps))
 
     def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
         if milliseconds > 0:
@@ -146,6 +146,12 @@ class Server:
         """Stop, destroy every session, then run the apps' on_server_unloaded hooks."""
         self.stop()
         await self.bridge.shutdown()
+
+    def stats(self) -> dict[str, Any]:
+        """Every figure the admin page and /metrics show (see server/stats.py)."""
+        from .stats import server_stats
+
+        return server_stats(self.bridge)
 
     def log_stats(self) -> None:
         log.info(
@@ -203,6 +209,9 @@ class Server:
                     loop.add_signal_handler(sig, self._stopped.set)
                 except (NotImplementedError, RuntimeError):
                     pass
+            if not logging.getLogger().handlers:
+                # Called from a program that set up no logging: say where it serves, as the CLI does.
+                logging.basicConfig(level=logging.INFO, format=self.settings.log_format)
             self.start()
             if on_started is not None and procs == 1:
                 on_started()

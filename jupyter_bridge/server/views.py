@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import gzip
+import itertools
 import json
 import logging
 import mimetypes
 import os
+import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
@@ -16,10 +18,12 @@ from urllib.parse import urlencode
 import jinja2
 from markupsafe import Markup
 from tornado import web
+from tornado.iostream import StreamClosedError
 
 from ..application import NotAnAppError
 from ..channels import BrowserChannel
 from ..contexts import Request
+from ..document import DEFAULT_TITLE
 from ..protocol import SESSION_ID_ARGUMENT
 from ..session import AppError, Session
 from ..settings import BridgeSettings
@@ -28,9 +32,11 @@ from ..widget_modules import federated_module, widget_module_file
 from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .client_tags import complete_page, head_tags
+from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp
 
 __all__ = [
+    "AppVersionHandler",
     "AssetHandler",
     "BridgeHandler",
     "HealthHandler",
@@ -173,35 +179,72 @@ class SessionHandler(BridgeHandler):
         }
 
 
+#: Sec-Fetch-Dest values of a browser that shows the page (a tab or a frame).
+SHOWN_IN = ("document", "iframe", "frame")
+
+#: Values of the page template variables a document may set for itself.
+PAGE_CHOICES = {"page_frame": ("header", "none"), "page_theme": ("auto", "light", "dark")}
+
+# Applications whose empty page was already logged, and each application's version
+# for development mode's reloading error page: both forget replaced applications.
+_warned_empty: weakref.WeakSet[Any] = weakref.WeakSet()
+_versions: weakref.WeakKeyDictionary[Any, int] = weakref.WeakKeyDictionary()
+_next_version = itertools.count(1)
+
+
+def application_version(application: Any) -> int:
+    """A number that changes when development mode replaces the app at a path."""
+    if application not in _versions:
+        _versions[application] = next(_next_version)
+    return _versions[application]
+
+
 class PageHandler(SessionHandler):
-    """GET an app: create its session now and send the page that connects to it."""
+    """GET an app: create its session now and send the page that connects to it.
+
+    A browser that shows the page gets the app's loading spinner first, before
+    the app runs (app code may block the loop for as long as it builds, so
+    nothing could be sent in between): the user never looks at a blank tab, and
+    the rest of the page follows in the same response. An error then shows in
+    the page, its 200 status already sent. Other clients (scripts, health
+    checks) get one answer, with the error's status when the app fails.
+    """
+
+    loading_sent = False
 
     async def get(self, url_path: str | None = None) -> None:
         served = await self.served_app(url_path)
+        application = served.application
+        if self.request.headers.get("Sec-Fetch-Dest") in SHOWN_IN:
+            await self.send_shell(application.title)
         try:
             session = await self.open_session(served)
+        except web.HTTPError as error:
+            if not self.loading_sent:
+                raise
+            self.fail(error.status_code, error.reason or "refused", error.reason or "", None)
+            return
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
-            self.set_status(500)
             show_detail = self.bridge.settings.dev or log.isEnabledFor(logging.DEBUG)
-            self.finish(
-                self.render_template(
-                    "error.html",
-                    status=500,
-                    title=f"{served.application.name} failed",
-                    message=str(error),
-                    detail=error.traceback if show_detail else None,
-                )
-            )
+            self.fail(500, f"{application.name} failed", str(error), error.traceback if show_detail else None)
             return
         config = self.client_config(session)
         self.set_header("Cache-Control", "no-store")
         document = session.document
-        template = self.bridge.page_template(served.application)
+        template = self.bridge.page_template(application)
+        if not document.roots and application not in _warned_empty:
+            _warned_empty.add(application)
+            log.warning(
+                "%s (%s) added no widgets to its page: call curdoc().add_root(widget) in the app",
+                application.name, self.url_path,
+            )
         variables = {
             **document.template_variables,
             "bridge": self.bridge,
             "title": document.title,
+            "app_name": application.title,
+            "default_title": DEFAULT_TITLE,
             "config_json": json.dumps(config).replace("</", "<\\/"),
             "document": document,
             "template_variables": document.template_variables,
@@ -212,6 +255,8 @@ class PageHandler(SessionHandler):
             "css_url": self.bridge.asset_url("client.css"),
             "js_url": self.bridge.asset_url("client.js"),
             "preload_urls": self.bridge.preload_urls(),
+            "loading_sent": self.loading_sent,
+            **self.page_choices(document.template_variables, application.name),
         }
         try:
             # A template that is a whole page of its own (not extending page.html)
@@ -223,13 +268,60 @@ class PageHandler(SessionHandler):
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
             await served.destroy(session)
-            self.set_status(500)
-            self.finish(self.render_template(
-                "error.html", status=500, title="The page template failed",
-                message=f"{type(error).__name__}: {error}", detail=None,
-            ))
+            self.fail(500, "The page template failed", f"{type(error).__name__}: {error}", None)
             return
         self.finish(html)
+
+    def page_choices(self, template_variables: dict[str, Any], app_name: str) -> dict[str, str]:
+        """The frame and theme: the server's settings, unless the document names its own."""
+        settings = self.bridge.settings
+        chosen = {"page_frame": settings.page_frame, "page_theme": settings.theme}
+        for name, allowed in PAGE_CHOICES.items():
+            value = template_variables.get(name)
+            if value is None:
+                continue
+            if value in allowed:
+                chosen[name] = value
+            else:
+                log.warning(
+                    "%s: template_variables[%r] is %r; use one of %s", app_name, name, value, ", ".join(allowed)
+                )
+        return {**chosen, "theme": chosen["page_theme"]}
+
+    async def send_shell(self, app_name: str) -> None:
+        self.set_header("Cache-Control", "no-store")
+        if self.bridge.settings.enable_xsrf_cookies:
+            self.xsrf_token  # noqa: B018 - sets the cookie now, while headers can still be sent
+        self.write(self.render_template("shell.html", app_name=app_name, theme=self.bridge.settings.theme))
+        self.loading_sent = True
+        try:
+            await self.flush()
+        except StreamClosedError:
+            pass  # the user left; the session is made anyway and reaped once unused
+
+    def fail(self, status: int, title: str, message: str, detail: str | None) -> None:
+        """Finish with the error page: with its status, or in the page if the spinner went first."""
+        reload_url = None
+        if self.bridge.settings.dev and self.url_path is not None and not self.url_path.startswith("/apps/"):
+            reload_url = self.bridge.url(self.url_path.rstrip("/") + "/app-version")
+        served = self.bridge.apps.get(self.url_path or "")
+        if not self.loading_sent:
+            self.set_status(status)
+        self.finish(self.render_template(
+            "error.html", status=status, title=title, message=message, detail=detail, reload_url=reload_url,
+            app_version=application_version(served.application) if served else None,
+        ))
+
+
+class AppVersionHandler(BridgeHandler):
+    """``<app>/app-version`` (development mode): what a failed app's page polls to reload."""
+
+    def get(self) -> None:
+        served = self.bridge.apps.get(self.url_path or "")
+        if served is None:
+            raise web.HTTPError(404)
+        self.set_header("Cache-Control", "no-store")
+        self.finish({"version": application_version(served.application)})
 
 
 class Roots(list):
@@ -286,16 +378,23 @@ class IndexHandler(BridgeHandler):
 
     def get(self) -> None:
         settings = self.bridge.settings
-        paths = sorted(p for p in self.bridge.apps if not p.startswith("/apps/"))
+        paths = sorted(
+            path for path, served in self.bridge.apps.items()
+            if not path.startswith("/apps/") and not getattr(served.application, "operator_only", False)
+        )
         if settings.disable_index:
             raise web.HTTPError(404)
         if len(paths) == 1 and not settings.disable_index_redirect:
             self.redirect(self.bridge.url(paths[0]))
             return
-        apps = [
-            (self.bridge.url(path), path, self.bridge.apps[path].application.title) for path in paths
-        ]
-        self.finish(self.render_template("index.html", apps=apps))
+        apps = []
+        for path in paths:
+            application = self.bridge.apps[path].application
+            source = application.source
+            _, description = describe(source)
+            shown = os.path.relpath(source) if source is not None and not os.path.relpath(source).startswith("..") else path
+            apps.append(IndexEntry(self.bridge.url(path), shown, application.title, description))
+        self.finish(self.render_template("index.html", apps=apps, search_above=SEARCH_ABOVE))
 
 
 @lru_cache(maxsize=64)

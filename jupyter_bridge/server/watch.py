@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 
 from ..application import Application, FunctionHandler, NotAnAppError
@@ -81,10 +82,13 @@ def failing_app(name: str, error: NotAnAppError) -> Application:
     """An app whose every session fails with ``error``, so the page shows it.
 
     What a watched app becomes when a change breaks it (a syntax error), until
-    the next change fixes it.
+    the next change fixes it. Its page reloads by itself then, so the message's
+    advice to start the server again does not apply here.
     """
+    message = re.sub(r" and start again$", "", str(error))
+    shown = NotAnAppError(f"{message} (this page reloads when the file changes)")
 
     def app(_document: object) -> None:
-        raise error
+        raise shown
 
     return Application(FunctionHandler(app), name=name)

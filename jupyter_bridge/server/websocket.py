@@ -9,6 +9,7 @@ from urllib.parse import urlsplit
 
 from tornado import web, websocket
 
+from ..activity import traffic
 from ..application import NotAnAppError
 from ..channels import BrowserChannel
 from ..protocol import (
@@ -205,6 +206,7 @@ class SessionSocket(websocket.WebSocketHandler):
         self.write_message(json.dumps({"type": "error", "seq": 0, "where": "session", "message": message}))
 
     def send_frame(self, frame: str | bytes) -> None:
+        traffic.sent(frame)
         limit = self.bridge.settings.websocket_max_unsent
         if limit and self._unsent > limit:
             return  # closing: see below
@@ -232,6 +234,7 @@ class SessionSocket(websocket.WebSocketHandler):
             done.exception()  # a closed stream: on_close tells the session
 
     async def on_message(self, frame: str | bytes) -> None:
+        traffic.received(frame)
         session = self.session
         if session is None or session.destroyed:
             return

@@ -118,10 +118,12 @@ function start(): JupyterBridge {
         comms.closedByServer(message);
         break;
       case 'idle':
+        status.answered(message.parent);
         comms.idle(message.parent);
         break;
       case 'doc': {
         document.title = message.title;
+        status.title(message.title);
         const displayed = roots.update(message.roots, message.names);
         if (firstDoc) {
           firstDoc = false;
@@ -136,6 +138,9 @@ function start(): JupyterBridge {
         console.error(`jupyter_bridge: ${message.message}`, message.detail ?? '');
         status.error(message);
         break;
+      case 'busy':
+        status.busy(message.busy);
+        break;
       // hello is handled by the connection; pong and unknown types need nothing.
     }
   };
@@ -144,9 +149,12 @@ function start(): JupyterBridge {
   const connection = new Connection(webSocketUrl(config.wsUrl), config.token, {
     message: apply,
     state: (state, reason) => status.show(state, reason),
-    lost: () => comms.releaseAll(),
+    lost: () => {
+      comms.releaseAll();
+      status.forgetWaiting();
+    },
   });
-  const comms = new Comms(connection);
+  const comms = new Comms(status.timing(connection));
 
   // Leaving the page is not losing the connection; coming back from the
   // back/forward cache resumes the session where it stopped.
@@ -161,6 +169,10 @@ function start(): JupyterBridge {
 }
 
 function boot(): void {
+  // Behind a spinner sent first (page.html, shell.html) the page's own script
+  // lands in the body, after the scripts require.js adds to the head: widget
+  // bundles that find their files from "the last script" would look beside it.
+  document.querySelectorAll('body script[data-jb-head]').forEach((script) => document.head.append(script));
   try {
     const config = readConfig();
     if (config.state !== undefined) {

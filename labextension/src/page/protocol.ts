@@ -85,7 +85,13 @@ export interface ErrorMessage extends Sequenced {
   where: string;
 }
 
-export type ServerMessage = Hello | Doc | CommOpen | CommMsg | CommClose | Idle | Pong | ErrorMessage;
+/** The session's callbacks have run 300 ms without a pause (true), or are done (false). */
+export interface Busy extends Sequenced {
+  type: 'busy';
+  busy: boolean;
+}
+
+export type ServerMessage = Hello | Doc | CommOpen | CommMsg | CommClose | Idle | Pong | ErrorMessage | Busy;
 
 export type ClientMessage =
   | { type: 'comm_msg'; id: string; comm_id: string; data: unknown; metadata?: JSONObject }

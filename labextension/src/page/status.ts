@@ -1,22 +1,57 @@
-// What the page tells its user about the connection: a small pill that is
-// hidden while all is well, and a panel for the server's error messages.
+// What the page tells its user: the connection state (in the page's header, or
+// a small pill while something is wrong when the page has no frame), a busy
+// mark while the session works on something, and a panel of the app's errors.
 
 import type { ConnectionState } from './connection';
-import type { ErrorMessage } from './protocol';
+import type { Buffer, ClientMessage, ErrorMessage } from './protocol';
 
 const MAX_ERRORS = 5;
+/** An answer that takes longer than this shows the busy mark (as the server's own `busy`). */
+const BUSY_AFTER_MS = 300;
+
+/** Why a page stopped trying, as the user reads it. */
+const REASONS: Record<string, string> = {
+  'connection lost': 'the server is gone',
+};
+
+/** What the page's comms send through: a connection's `send` and `nextId`. */
+export interface Sender {
+  send(message: ClientMessage, buffers?: readonly Buffer[]): void;
+  nextId(): string;
+}
 
 export class Status {
-  private readonly pill = document.createElement('div');
+  private readonly pill: HTMLElement;
+  private readonly mark: HTMLElement;
+  private readonly heading: HTMLElement | null;
   private readonly errors = document.createElement('div');
+  private serverBusy = false;
+  /** Message ids sent and not answered yet -> their timer; `late` counts those past BUSY_AFTER_MS. */
+  private waiting = new Map<string, ReturnType<typeof setTimeout> | null>();
+  private late = 0;
 
   constructor(parent: HTMLElement) {
-    this.pill.className = 'jb-status';
+    // The page's theme, when the spinner (sent before the app chose one) said otherwise.
+    const theme = document.getElementById('jupyter-bridge-roots')?.dataset.jbPageTheme;
+    if (theme) {
+      document.documentElement.dataset.jbTheme = theme;
+    }
+    const header = document.querySelector<HTMLElement>('.jb-header');
+    this.heading = header?.querySelector<HTMLElement>('.jb-header-title') ?? null;
+    this.pill = header?.querySelector<HTMLElement>('.jb-status') ?? this.floating('jb-status', parent);
+    this.mark = header?.querySelector<HTMLElement>('.jb-busy') ?? this.floating('jb-busy', parent);
     this.pill.setAttribute('role', 'status');
     this.errors.className = 'jb-errors';
     this.errors.setAttribute('role', 'alert');
-    parent.append(this.pill, this.errors);
+    parent.append(this.errors);
     this.show('connecting');
+  }
+
+  private floating(className: string, parent: HTMLElement): HTMLElement {
+    const element = document.createElement('div');
+    element.className = `${className} jb-floating`;
+    parent.append(element);
+    return element;
   }
 
   /** `reason` says why a disconnected page stopped trying ("connection lost", "session ended"). */
@@ -26,15 +61,91 @@ export class Status {
     this.pill.replaceChildren();
     if (state === 'connecting') {
       this.pill.textContent = 'connecting…';
+    } else if (state === 'connected') {
+      this.pill.textContent = 'connected';
     } else if (state === 'reconnecting') {
       this.pill.textContent = 'reconnecting…';
-    } else if (state === 'disconnected') {
+    } else {
       const reload = document.createElement('button');
       reload.type = 'button';
       reload.textContent = 'reload';
       reload.onclick = () => location.reload();
-      this.pill.append(`${reason} — `, reload);
+      this.pill.append(`${REASONS[reason] ?? reason} — `, reload);
+      this.forgetWaiting();
+      this.busy(false);
     }
+  }
+
+  title(text: string): void {
+    if (this.heading !== null) {
+      const { jbUntitled, jbAppName } = this.heading.dataset;
+      this.heading.textContent = text === jbUntitled && jbAppName ? jbAppName : text;
+    }
+  }
+
+  /** The server says its callbacks are (still) running, or have finished. */
+  busy(on: boolean): void {
+    this.serverBusy = on;
+    this.updateMark();
+  }
+
+  /**
+   * `sender` as the comms' sender: what it sends is timed until the server's
+   * `idle` for it (see answered()). A callback that blocks the server's loop
+   * cannot say it is busy; its late answer shows the mark instead.
+   */
+  timing(sender: Sender): Sender {
+    return {
+      nextId: () => sender.nextId(),
+      send: (message, buffers) => {
+        if ('id' in message && message.type !== 'ping') {
+          const id = message.id;
+          this.waiting.set(
+            id,
+            setTimeout(() => {
+              if (this.waiting.has(id)) {
+                this.waiting.set(id, null);
+                this.late += 1;
+                this.updateMark();
+              }
+            }, BUSY_AFTER_MS),
+          );
+        }
+        sender.send(message, buffers);
+      },
+    };
+  }
+
+  answered(parent: string): void {
+    if (!this.waiting.has(parent)) {
+      return;
+    }
+    const timer = this.waiting.get(parent);
+    this.waiting.delete(parent);
+    if (timer === null) {
+      this.late -= 1;
+      this.updateMark();
+    } else {
+      clearTimeout(timer);
+    }
+  }
+
+  /** The socket dropped: no answer may come for what was in flight. */
+  forgetWaiting(): void {
+    for (const timer of this.waiting.values()) {
+      if (timer !== null) {
+        clearTimeout(timer);
+      }
+    }
+    this.waiting.clear();
+    this.late = 0;
+    this.updateMark();
+  }
+
+  private updateMark(): void {
+    const busy = this.serverBusy || this.late > 0;
+    this.mark.dataset.busy = busy ? '1' : '0';
+    document.documentElement.dataset.jbBusy = busy ? '1' : '0';
   }
 
   error(message: ErrorMessage): void {
