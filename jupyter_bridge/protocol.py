@@ -142,20 +142,25 @@ def encode(message: Message) -> str | bytes:
     return header + b"".join(parts)
 
 
-def decode(frame: str | bytes) -> Message:
-    """Parse and validate one client frame; raise ProtocolError naming the fault."""
+def _parse(frame: str | bytes, *, copy_buffers: bool) -> tuple[Any, list[bytes | memoryview]]:
+    """The JSON of a frame and its buffers (views into the frame, or bytes of their own)."""
     buffers: list[bytes | memoryview] = []
     if isinstance(frame, bytes):
         text, views = split_frame(frame)
-        buffers.extend(views)
+        buffers = [bytes(view) for view in views] if copy_buffers else list(views)
     else:
         text = frame
     try:
-        content = json.loads(text)
+        return json.loads(text), buffers
     except ValueError as error:
         raise ProtocolError(f"frame is not valid JSON ({error})") from None
     except RecursionError:
         raise ProtocolError("frame's JSON is nested too deeply") from None
+
+
+def decode(frame: str | bytes) -> Message:
+    """Parse and validate one client frame; raise ProtocolError naming the fault."""
+    content, buffers = _parse(frame, copy_buffers=False)
     if not isinstance(content, dict):
         raise ProtocolError("frame must be a JSON object")
     parent = content.get("id")
@@ -218,18 +223,7 @@ def decode_server_frame(frame: str | bytes) -> Message:
     ``type``): a client trusts the server it connected to. Each buffer is bytes of
     its own, since widget libraries keep the buffers they are given.
     """
-    buffers: list[bytes | memoryview] = []
-    if isinstance(frame, bytes):
-        text, views = split_frame(frame)
-        buffers = [bytes(view) for view in views]
-    else:
-        text = frame
-    try:
-        content = json.loads(text)
-    except ValueError as error:
-        raise ProtocolError(f"frame is not valid JSON ({error})") from None
-    except RecursionError:
-        raise ProtocolError("frame's JSON is nested too deeply") from None
+    content, buffers = _parse(frame, copy_buffers=True)
     if not isinstance(content, dict) or not isinstance(content.get("type"), str):
         raise ProtocolError("frame is not a message object with a type")
     return Message(content, buffers)
