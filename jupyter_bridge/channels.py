@@ -36,6 +36,8 @@ log = logging.getLogger(__name__)
 
 #: One connection's way to send a frame (a text or binary WebSocket message).
 Send = Callable[[str | bytes], None]
+#: The most widgets a session may hold before a page may open no more of its own.
+MAX_COMMS = 20_000
 
 
 class Channel:
@@ -237,6 +239,12 @@ class BrowserChannel(Channel):
             )
             self.reply({"type": "idle", "parent": parent}, sender)
             return
+        if kind == "comm_open":
+            await session.document.run_locked(
+                lambda: session.run_context.run(self._open_from_page, message, sender), label=kind
+            )
+            self.reply({"type": "idle", "parent": parent}, sender)
+            return
         comm = self.comm_manager.get_comm(content["comm_id"])
         if comm is None:
             self.refuse(
@@ -314,6 +322,46 @@ class BrowserChannel(Channel):
             document.clear()
             for widget in roots:
                 document.add_root(widget, name=names.get(id(widget)))
+
+    def _open_from_page(self, message: Message, sender: Send | None = None) -> None:
+        """A page made a widget model of its own (pythreejs makes a light's shadow): make its widget.
+
+        As in a kernel, the class comes from ipywidgets' registry of the classes
+        this process has imported, never from the message; the id must be new
+        to the whole process, so a page cannot take over another's widget.
+        """
+        from ipywidgets import Widget
+        from ipywidgets.widgets.widget import _instances
+
+        content = message.content
+        parent, comm_id = content["id"], content["comm_id"]
+        if content["target_name"] != "jupyter.widget":
+            self.refuse(f"a page may open only widget comms ('jupyter.widget'), not {content['target_name']!r}", parent, sender)
+            return
+        if comm_id in _instances or comm_id in comms.shared_comms or self.comm_manager.get_comm(comm_id) is not None:
+            self.refuse(f"the id {comm_id!r} is taken; a page opens new widgets with new ids", parent, sender)
+            return
+        if len(self.comm_manager.comms) >= MAX_COMMS:
+            self.refuse(f"a session may hold at most {MAX_COMMS} widgets", parent, sender)
+            return
+        comm = comms.SessionComm(comm_id=comm_id, target_name="jupyter.widget", primary=False, channel=self)
+        self.comm_manager.register_comm(comm)
+        kernel_msg = {
+            "content": {"comm_id": comm_id, "target_name": "jupyter.widget", "data": content["data"]},
+            "metadata": content.get("metadata", {}),
+            "buffers": message.buffers,
+        }
+        try:
+            Widget.handle_comm_opened(comm, kernel_msg)
+        except Exception as error:
+            self.comm_manager.comms.pop(comm_id, None)
+            widget = _instances.pop(comm_id, None)
+            if widget is not None:
+                widget.comm = None
+            state = content["data"]["state"]
+            named = f"{state.get('_model_module', '?')} {state.get('_model_name', '?')}"
+            reason = "the server has no widget class for it" if isinstance(error, KeyError) else f"{type(error).__name__}: {error}"
+            self.refuse(f"could not make the {named} the page opened: {reason}", parent, sender)
 
     def _deliver(self, comm: Any, handle: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:
         # ipywidgets catches and logs exceptions raised by observers of a browser

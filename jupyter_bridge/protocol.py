@@ -49,6 +49,7 @@ SUBPROTOCOL = f"jupyter-bridge.v{PROTOCOL_VERSION}"
 
 #: Message types a client may send, and the fields each must carry.
 CLIENT_TYPES: dict[str, tuple[str, ...]] = {
+    "comm_open": ("id", "comm_id", "target_name", "data"),
     "comm_msg": ("id", "comm_id", "data"),
     "comm_close": ("id", "comm_id"),
     "ping": ("id",),
@@ -179,13 +180,17 @@ def decode(frame: str | bytes) -> Message:
         raise ProtocolError("'comm_id' must be a string", parent)
     if kind == "ack" and (not isinstance(content["seq"], int) or isinstance(content["seq"], bool)):
         raise ProtocolError("ack message 'seq' must be an integer")
-    if kind == "comm_msg":
+    if kind in ("comm_msg", "comm_open"):
         _check_comm_data(content, len(buffers), parent)
+    if kind == "comm_open" and (
+        not isinstance(content["target_name"], str) or not isinstance(content["data"].get("state"), dict)
+    ):
+        raise ProtocolError("comm_open message needs a 'target_name' string and a 'data.state' object", parent)
     elif kind == "push_doc":
         _check_push(content, len(buffers), parent)
     elif kind == "doc":
         _check_doc(content, parent)
-    if buffers and kind not in ("comm_msg", "push_doc"):
+    if buffers and kind not in ("comm_msg", "comm_open", "push_doc"):
         raise ProtocolError(f"{kind} message cannot carry buffers", parent)
     return Message(content, buffers)
 

@@ -121,7 +121,7 @@ def test_json_nested_too_deeply_is_refused_not_crashed():
 
 
 def test_an_unknown_type_is_refused_naming_it_and_what_is_allowed():
-    error = refused(json.dumps({"type": "comm_open", "id": "o1"}), "unknown message type 'comm_open'")
+    error = refused(json.dumps({"type": "execute_request", "id": "o1"}), "unknown message type 'execute_request'")
     assert "comm_msg" in str(error) and "ping" in str(error)
     assert error.parent == "o1"
 

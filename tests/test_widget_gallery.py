@@ -215,9 +215,9 @@ def check_ipyvolume(page) -> None:
 # and answered 404, and neither library's module loads.
 THREE_UNMAPPED = (
     "the AMD module's `three` is mapped only by the classic Notebook's extension.js (its 404 is logged before "
-    "the page falls back to the package's JupyterLab extension, which renders the scene), and the front end "
-    "makes models of its own (a PointLight's shadow) whose references Python refuses: the server takes no "
-    "model a page opens"
+    "the page falls back to the package's JupyterLab extension); the models the front end makes are taken now, "
+    "but the renderer draws no canvas yet (the page logs \"Cannot create property '_listenId' on string "
+    "'uninitialized'\" while setting a state)"
 )
 
 

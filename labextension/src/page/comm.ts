@@ -139,6 +139,14 @@ export class Comms {
     return comm;
   }
 
+  /** A model the page makes itself (pythreejs does): the server makes its Python widget. */
+  openedByPage(commId: string, targetName: string, data: JSONObject, metadata?: JSONObject, buffers?: Buffer[]): Comm {
+    const comm = this.opened(commId, targetName);
+    const id = this.connection.nextId();
+    this.connection.send({ type: 'comm_open', id, comm_id: commId, target_name: targetName, data, metadata }, buffers);
+    return comm;
+  }
+
   received(message: CommMsg, buffers: DataView[]): void {
     this.comms.get(message.comm_id)?.deliver(false, toEvent(message, buffers));
   }

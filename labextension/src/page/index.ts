@@ -155,6 +155,7 @@ function start(): JupyterBridge {
     },
   });
   const comms = new Comms(status.timing(connection));
+  manager.comms = comms;
 
   // Leaving the page is not losing the connection; coming back from the
   // back/forward cache resumes the session where it stopped.

@@ -13,9 +13,9 @@ import { ManagerBase } from '@jupyter-widgets/base-manager';
 import * as controls from '@jupyter-widgets/controls';
 import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
-import { Comm } from './comm';
+import { Comm, Comms } from './comm';
 import { loadOutput } from './lazy';
-import type { CommOpen } from './protocol';
+import type { CommOpen, JSONObject } from './protocol';
 import { onSanitizerLoaded } from './sanitize';
 
 type CommOpenMsg = Parameters<ManagerBase['handle_comm_open']>[1];
@@ -74,8 +74,21 @@ export class BridgeManager extends ManagerBase {
   }
 
   /** A comm the page itself would open stays local: the server refuses comm_open from a page. */
-  protected override _create_comm(targetName: string, modelId?: string): Promise<IClassicComm> {
-    return Promise.resolve(new Comm(modelId ?? uuid(), targetName, null));
+  /** The session's comms; null in a static page, where a model the page makes stays in the page. */
+  comms: Comms | null = null;
+
+  protected override _create_comm(
+    targetName: string,
+    modelId?: string,
+    data?: JSONObject,
+    metadata?: JSONObject,
+    buffers?: ArrayBuffer[] | ArrayBufferView[],
+  ): Promise<IClassicComm> {
+    const commId = modelId ?? uuid();
+    if (this.comms === null) {
+      return Promise.resolve(new Comm(commId, targetName, null));
+    }
+    return Promise.resolve(this.comms.openedByPage(commId, targetName, data ?? {}, metadata, buffers));
   }
 
   protected override _get_comm_info(): Promise<{}> {

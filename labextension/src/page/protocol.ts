@@ -94,6 +94,7 @@ export interface Busy extends Sequenced {
 export type ServerMessage = Hello | Doc | CommOpen | CommMsg | CommClose | Idle | Pong | ErrorMessage | Busy;
 
 export type ClientMessage =
+  | { type: 'comm_open'; id: string; comm_id: string; target_name: string; data: unknown; metadata?: JSONObject }
   | { type: 'comm_msg'; id: string; comm_id: string; data: unknown; metadata?: JSONObject }
   | { type: 'comm_close'; id: string; comm_id: string }
   | { type: 'ping'; id: string }
