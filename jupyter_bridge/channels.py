@@ -373,8 +373,13 @@ class BrowserChannel(Channel):
         logger = getattr(widget, "log", None)
         logger = getattr(logger, "logger", logger)
         capture = _ErrorCapture()
+        level = None
         if isinstance(logger, logging.Logger):
             logger.addHandler(capture)
+            if not logger.isEnabledFor(logging.WARNING):
+                # A quieter logging set-up must not hide the error from the page.
+                level = logger.level
+                logger.setLevel(logging.WARNING)
         self.handling = msg["header"]["msg_id"]
         try:
             session.run_context.run(handle, msg)
@@ -382,8 +387,19 @@ class BrowserChannel(Channel):
             self.handling = None
             if isinstance(logger, logging.Logger):
                 logger.removeHandler(capture)
+                if level is not None:
+                    logger.setLevel(level)
         for record in capture.records:
             assert record.exc_info is not None and record.exc_info[1] is not None
+            # ipywidgets logged it without saying whose it is: name the app, session and widget.
+            log.error(
+                "Session %s of %s: a callback of %s %s raised",
+                session.id,
+                session.context.server_context.url_path,
+                type(widget).__name__,
+                comm.comm_id,
+                exc_info=record.exc_info,
+            )
             self.report_error(record.exc_info[1], f"a callback of {type(widget).__name__}")
 
     # What the session tells pages

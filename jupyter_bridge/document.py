@@ -442,7 +442,13 @@ class Document:
             raise
         except Exception as error:
             where = label or getattr(func, "__qualname__", repr(func))
-            log.exception("Error in callback %s", where)
+            context = self._host.context if self._host is not None else None
+            if context is not None:
+                log.exception(
+                    "Error in callback %s of session %s of %s", where, context.id, context.server_context.url_path
+                )
+            else:
+                log.exception("Error in callback %s", where)
             if self._host is not None:
                 self._host.report_error(error, where)
             return None

@@ -736,3 +736,23 @@ async def test_a_page_may_open_a_widget_of_its_own_which_the_session_then_holds(
     await client.close()
     await server.bridge.destroy_all_sessions()
     assert slider.comm is None  # closed with its session
+
+
+async def test_a_callback_error_is_logged_naming_the_app_the_session_and_the_widget(serve, caplog):
+    def app(doc):
+        button = w.Button(description="break")
+        button.on_click(lambda _b: 1 / 0)
+        doc.add_root(button)
+        doc.add_next_tick_callback(lambda: {}["missing"])
+
+    server = serve({"/breaks": app})
+    with caplog.at_level(logging.ERROR):
+        client = await Client.open(server.url, "breaks")
+        session_id = client.config["sessionId"]
+        button_id = client.model_ids("ButtonModel")[0]
+        await client.request({"type": "comm_msg", "comm_id": button_id, "data": {"method": "custom", "content": {"event": "click"}}})
+        await eventually(lambda: len([r for r in caplog.records if r.name.startswith("jupyter_bridge")]) >= 2)
+    lines = [r.getMessage() for r in caplog.records if r.name.startswith("jupyter_bridge")]
+    assert any(f"session {session_id} of /breaks" in line and "lambda" in line for line in lines), lines
+    assert any(f"Session {session_id} of /breaks: a callback of Button {button_id} raised" in line for line in lines), lines
+    await client.close()
