@@ -181,15 +181,29 @@ def test_open_as_app_shows_the_app_and_reloads_it_when_saved(lab, page):
     app = page.frame_locator(".jp-BridgeApp iframe")
 
     def use_the_app() -> str:
-        """Wait for a new page of the app in its first state, move the slider; its session id."""
-        page.wait_for_function("(frame) => frame.contentWindow.seen === undefined", arg=iframe.element_handle())
-        app.locator("#jupyter-bridge-roots[data-jb-ready='1']").wait_for()
-        wait_for_label(app, "value*2 = 0")
-        handle = app.locator(".widget-slider .noUi-handle").first
-        handle.focus()
-        handle.press("ArrowRight")
-        wait_for_label(app, "value*2 = 2")
-        frame = iframe.element_handle().content_frame()
+        """Wait for a new page of the app in its first state, move the slider; its session id.
+
+        After a save, the page whose session the reload ended may load again by
+        itself (close code 4205) just before the panel reloads it: a page replaced
+        while in use is used again, the one that stays must work.
+        """
+        while True:
+            page.wait_for_function("(frame) => frame.contentWindow.seen === undefined", arg=iframe.element_handle())
+            app.locator("#jupyter-bridge-roots[data-jb-ready='1']").wait_for()
+            wait_for_label(app, "value*2 = 0")
+            iframe.element_handle().content_frame().evaluate("() => { window.pressed = true; }")
+            handle = app.locator(".widget-slider .noUi-handle").first
+            handle.focus()
+            handle.press("ArrowRight")
+            # The answer arrives in this page, or the page is replaced (its window goes).
+            page.wait_for_function(
+                """(frame) => !frame.contentWindow.pressed || [...frame.contentDocument.querySelectorAll('.widget-label')]
+                    .some((label) => label.textContent.includes('value*2 = 2'))""",
+                arg=iframe.element_handle(),
+            )
+            frame = iframe.element_handle().content_frame()
+            if frame.evaluate("() => window.pressed === true"):
+                break
         frame.evaluate("() => { window.seen = true; }")
         return frame.evaluate("() => window.jupyterBridge.connection.sessionId")
 
