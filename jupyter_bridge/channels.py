@@ -128,6 +128,29 @@ class BrowserChannel(Channel):
     def create_comm(self, *args: Any, **kwargs: Any) -> BaseComm:
         return comms.SessionComm(*args, channel=self, **kwargs)
 
+    def put_comm_message(
+        self,
+        comm: BaseComm,
+        msg_type: str,
+        data: dict[str, Any],
+        metadata: dict[str, Any],
+        buffers: list[Any] | None,
+        *,
+        answering: bool = True,
+        **fields: Any,
+    ) -> None:
+        """Queue a comm's message for the pages, after the shared widgets it refers to.
+
+        ``answering``: it may answer the page message being handled, which it
+        then names as ``parent`` (the page matches an echo_update to its change).
+        """
+        content: dict[str, Any] = {"type": msg_type, "comm_id": comm.comm_id, "data": data, "metadata": metadata}
+        if answering and self.handling is not None:
+            content["parent"] = self.handling
+        content.update(fields)
+        self.open_shared_refs(data, comm)
+        self.outbox.put(content, buffers)
+
     def open_shared_refs(self, data: dict[str, Any], sender: BaseComm) -> None:
         """Open the shared widgets (comms.SharedComm) that ``data`` refers to, before it is sent."""
         if not comms.shared_comms:

@@ -86,20 +86,13 @@ class SessionComm(BaseComm):
         buffers: list[Any] | None = None,
         **keys: Any,
     ) -> None:
-        content: dict[str, Any] = {
-            "type": msg_type,
-            "comm_id": self.comm_id,
-            "data": data or {},
-            "metadata": metadata or {},
-        }
-        if self.channel.handling is not None:
-            # Lets the page match an echo_update to the change it sent.
-            content["parent"] = self.channel.handling
+        target: dict[str, Any] = {}
         if msg_type == "comm_open":
-            content["target_name"] = keys.get("target_name", self.target_name)
-            content["target_module"] = keys.get("target_module", self.target_module)
-        self.channel.open_shared_refs(content["data"], self)
-        self.channel.outbox.put(content, buffers)
+            target = {
+                "target_name": keys.get("target_name", self.target_name),
+                "target_module": keys.get("target_module", self.target_module),
+            }
+        self.channel.put_comm_message(self, msg_type, data or {}, metadata or {}, buffers, **target)
 
     def open(
         self,
@@ -196,18 +189,10 @@ class SharedComm(BaseComm):
             state, paths, buffers = _remove_buffers(widget.get_state())
             data = {"state": state, "buffer_paths": paths}
             metadata = {"version": _widget_protocol_version()}
-        channel.open_shared_refs(data, self)
-        channel.outbox.put(
-            {
-                "type": "comm_open",
-                "comm_id": self.comm_id,
-                "target_name": self.target_name,
-                "target_module": self.target_module,
-                "data": data,
-                "metadata": metadata,
-            },
-            buffers,
-        )
+        channel.put_comm_message(
+            self, "comm_open", data, metadata, buffers, answering=False,
+            target_name=self.target_name, target_module=self.target_module,
+        )  # fmt: skip
 
     def leave(self, channel: BrowserChannel) -> None:
         """``channel``'s session ended: stop sending to it (the widget lives on)."""
@@ -232,16 +217,7 @@ class SharedComm(BaseComm):
         else:
             targets = [c for c in self.channels if not c.outbox.closed]
         for channel in targets:
-            content: dict[str, Any] = {
-                "type": msg_type,
-                "comm_id": self.comm_id,
-                "data": data,
-                "metadata": metadata or {},
-            }
-            if channel is current and channel.handling is not None:
-                content["parent"] = channel.handling
-            channel.open_shared_refs(data, self)
-            channel.outbox.put(content, buffers)
+            channel.put_comm_message(self, msg_type, data, metadata or {}, buffers, answering=channel is current)
 
     def close(
         self,
