@@ -12,7 +12,8 @@ import webbrowser
 from typing import NoReturn
 
 from .application import NotAnAppError, build_application
-from .settings import add_arguments, close_match, settings_from_arguments
+from .config import ConfigError, configure
+from .settings import add_arguments, arguments_given, close_match
 
 __all__ = ["main"]
 
@@ -65,13 +66,23 @@ def make_parser() -> argparse.ArgumentParser:
         ),
     )
     serve.add_argument(
-        "paths", nargs="+", metavar="PATH",
+        "paths", nargs="*", metavar="PATH",
         help="apps to serve, each at /<name>: a script (.py), a directory with main.py, or a notebook (.ipynb)",
     )
     serve.add_argument("--show", action="store_true", help="open the app (or the index) in a browser")
     serve.add_argument(
         "--glob", action="store_true",
         help="treat each PATH as a glob pattern (quote it: 'apps/*'); matches that are not apps are skipped",
+    )
+    serve.add_argument(
+        "--config", metavar="FILE",
+        help="read settings from this config file (.py or .json, like jupyter_bridge_config.py), "
+        "over those of the config files Jupyter's config directories hold and the environment's",
+    )
+    serve.add_argument(
+        "--show-config", action="store_true",
+        help="print the settings merged from defaults, config files, environment and flags, each "
+        "with where it came from, and exit",
     )
     add_arguments(serve)
     serve.add_argument(
@@ -147,9 +158,20 @@ def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .server import Server
 
     try:
-        settings = settings_from_arguments(args)
-    except ValueError as error:
+        configuration = configure(arguments_given(args), config_file=args.config)
+    except ConfigError as error:
         parser.error(str(error))
+    settings = configuration.settings
+    if args.show_config:
+        sys.stdout.write(configuration.describe())
+    try:
+        configuration.check()
+    except ConfigError as error:
+        parser.error(str(error))
+    if args.show_config:
+        return 0
+    if not args.paths:
+        parser.error("name at least one app to serve: jupyter-bridge serve PATH [PATH ...]")
     apps = {}
     for path in _expand(args.paths, args.glob, parser):
         try:

@@ -11,13 +11,23 @@ import argparse
 import difflib
 import importlib.util
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any
 
-from traitlets import Bool, Enum, Int, List, TraitError, Unicode, Union, default
+from traitlets import Bool, Enum, HasTraits, Int, List, TraitError, TraitType, Unicode, Union
 from traitlets.config import Configurable
 
-__all__ = ["BridgeSettings", "add_arguments", "close_match", "settings_from_arguments"]
+__all__ = [
+    "BridgeSettings",
+    "SettingError",
+    "accepted_values",
+    "add_arguments",
+    "arguments_given",
+    "checked_value",
+    "close_match",
+    "environment_settings",
+    "settings_from_arguments",
+]
 
 
 def close_match(word: str, choices: Iterable[str]) -> str | None:
@@ -26,15 +36,97 @@ def close_match(word: str, choices: Iterable[str]) -> str | None:
     return found[0] if found else None
 
 
+def accepted_values(trait: TraitType, *, in_environment: bool = False) -> str:
+    """What ``trait`` accepts, said for a person: the fix half of a bad-value message."""
+    if isinstance(trait, Enum):
+        choices = ", ".join(str(value) for value in trait.values or [])
+        return f"one of {choices}"
+    if isinstance(trait, Bool):
+        return "1/0, true/false, yes/no or on/off" if in_environment else "True or False"
+    if isinstance(trait, Int):
+        return "a whole number"
+    if isinstance(trait, List):
+        return "a comma-separated list" if in_environment else "a list of strings"
+    return "a string" + ("" if in_environment or not trait.allow_none else " or None")
+
+
+def checked_value(name: str, value: Any, where: str) -> Any:
+    """``value`` for the setting ``name``, validated; ValueError naming the option, ``where`` and the fix."""
+    trait = BridgeSettings.class_traits()[name]
+    if value is None and trait.allow_none:
+        return None
+    try:
+        # Any HasTraits will do as the owner: the checks read nothing else of it.
+        return trait.validate(HasTraits(), value)
+    except TraitError:
+        raise ValueError(f"{where}: {value!r} is not a valid value; it takes {accepted_values(trait)}") from None
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def environment_settings(environ: Mapping[str, str] | None = None) -> dict[str, tuple[Any, str]]:
+    """The settings ``JUPYTER_BRIDGE_*`` variables give, as ``{name: (value, variable)}``.
+
+    Only the options Bokeh also takes from its environment have a variable (its
+    ``BOKEH_DEFAULT_SERVER_PORT`` is our ``JUPYTER_BRIDGE_PORT``, and so on); an
+    empty variable counts as unset. A value that cannot be read raises ValueError
+    naming the variable and what it accepts.
+    """
+    environ = os.environ if environ is None else environ
+    found: dict[str, tuple[Any, str]] = {}
+    for name, trait in BridgeSettings.class_traits(env=lambda env: env is not None).items():
+        variable = trait.metadata["env"]
+        text = environ.get(variable, "").strip()
+        if not text:
+            continue
+        value: Any = _from_text(trait, text)
+        if value is None:
+            raise ValueError(
+                f"environment variable {variable}={text!r} is not valid; it takes "
+                f"{accepted_values(trait, in_environment=True)}"
+            )
+        found[name] = (value, variable)
+    return found
+
+
+def _from_text(trait: TraitType, text: str) -> Any:
+    """An environment variable's text as ``trait``'s type, or None when it is not one."""
+    if isinstance(trait, Bool):
+        word = text.lower()
+        return (word in _TRUE) if word in _TRUE | _FALSE else None
+    if isinstance(trait, Int):
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    if isinstance(trait, List):
+        return [part.strip() for part in text.split(",") if part.strip()]
+    if isinstance(trait, Enum):
+        return text.lower() if text.lower() in (trait.values or []) else None
+    return text
+
+
+class SettingError(ValueError):
+    """A setting that cannot work (with the others); ``name`` is the option to change."""
+
+    def __init__(self, name: str, message: str) -> None:
+        super().__init__(message)
+        self.name = name
+
+
 class BridgeSettings(Configurable):
     """How a jupyter_bridge server serves its apps."""
 
-    port = Int(5006, help="Port to listen on (0 picks a free port).").tag(config=True, cli=True)
+    port = Int(5006, help="Port to listen on (0 picks a free port).").tag(
+        config=True, cli=True, env="JUPYTER_BRIDGE_PORT"
+    )
     address = Unicode(
         None,
         allow_none=True,
         help="Address to listen on (default: all interfaces).",
-    ).tag(config=True, cli=True)
+    ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_ADDRESS")
     prefix = Unicode(
         "",
         help="URL prefix for every page and socket, e.g. /apps when behind a proxy at /apps.",
@@ -46,7 +138,7 @@ class BridgeSettings(Configurable):
             "JUPYTER_BRIDGE_ALLOW_WS_ORIGIN, comma-separated). By default only "
             "localhost:PORT and the served address:PORT are allowed; '*' allows any."
         ),
-    ).tag(config=True, cli=True, metavar="HOST[:PORT]")
+    ).tag(config=True, cli=True, metavar="HOST[:PORT]", env="JUPYTER_BRIDGE_ALLOW_WS_ORIGIN")
     disable_index = Bool(False, help="Do not serve the index page at /.").tag(config=True, cli=True)
     disable_index_redirect = Bool(
         False, help="With a single app, show the index page at / instead of redirecting to the app."
@@ -93,14 +185,14 @@ class BridgeSettings(Configurable):
         "server signs the ids it makes, and every process checks the signature), or "
         "external-signed (only ids signed by another process holding the key are accepted: "
         "pages need ?jb-session-id=). signed modes need JUPYTER_BRIDGE_SECRET_KEY.",
-    ).tag(config=True, cli=True)
+    ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_SESSION_IDS")
     secret_key = Unicode(
         None,
         allow_none=True,
         help="Key that signs session ids and tokens; set JUPYTER_BRIDGE_SECRET_KEY rather than "
         "a config file (make one with `jupyter-bridge secret`). Every process behind one "
         "address must share it.",
-    ).tag(config=True)
+    ).tag(config=True, env="JUPYTER_BRIDGE_SECRET_KEY")
     include_headers = List(
         Unicode(), help="Only these request headers go into the session token (repeatable)."
     ).tag(config=True, cli=True, metavar="HEADER")
@@ -125,13 +217,13 @@ class BridgeSettings(Configurable):
     ).tag(config=True, cli=True)
     ssl_certfile = Unicode(
         None, allow_none=True, help="Serve HTTPS with this certificate (PEM) file."
-    ).tag(config=True, cli=True, metavar="FILE")
+    ).tag(config=True, cli=True, metavar="FILE", env="JUPYTER_BRIDGE_SSL_CERTFILE")
     ssl_keyfile = Unicode(
         None,
         allow_none=True,
         help="The certificate's private key file; its password, if any, comes from "
         "JUPYTER_BRIDGE_SSL_PASSWORD.",
-    ).tag(config=True, cli=True, metavar="FILE")
+    ).tag(config=True, cli=True, metavar="FILE", env="JUPYTER_BRIDGE_SSL_KEYFILE")
     unix_socket = Unicode(
         None, allow_none=True, help="Listen on this Unix socket instead of a TCP port."
     ).tag(config=True, cli=True, metavar="PATH")
@@ -141,20 +233,20 @@ class BridgeSettings(Configurable):
         help="A Python file deciding who may open apps: it defines get_user(handler) or "
         "get_user_async(handler), and login_url or LoginHandler (optionally logout_url or "
         "LogoutHandler), as for Bokeh.",
-    ).tag(config=True, cli=True, metavar="FILE")
+    ).tag(config=True, cli=True, metavar="FILE", env="JUPYTER_BRIDGE_AUTH_MODULE")
     cookie_secret = Unicode(
         None,
         allow_none=True,
         help="Secret for Tornado's signed cookies (set_secure_cookie), needed by auth modules "
         "that use them; JUPYTER_BRIDGE_COOKIE_SECRET sets it without showing it in the "
         "process list.",
-    ).tag(config=True, cli=True, metavar="SECRET")
+    ).tag(config=True, cli=True, metavar="SECRET", env="JUPYTER_BRIDGE_COOKIE_SECRET")
     enable_xsrf_cookies = Bool(
         False,
         help="Protect against cross-site request forgery as Tornado does: pages set an _xsrf "
         "cookie, every POST/PUT/DELETE (e.g. an auth module's login form) must carry its value, "
         "and so must every browser's session WebSocket.",
-    ).tag(config=True, cli=True)
+    ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_XSRF_COOKIES")
     websocket_compression_level = Int(
         None,
         allow_none=True,
@@ -186,7 +278,7 @@ class BridgeSettings(Configurable):
         False,
         help="Development mode: reload an app when its files change (open pages load "
         "again, with a fresh session), and show tracebacks in pages and error messages.",
-    ).tag(config=True, cli=True)
+    ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_DEV")
     admin = Bool(
         False,
         help="Serve /admin: live figures of sessions, traffic, slow callbacks, loop lag and "
@@ -212,7 +304,7 @@ class BridgeSettings(Configurable):
         ["trace", "debug", "info", "warning", "error", "critical"],
         "info",
         help="How much to log.",
-    ).tag(config=True, cli=True)
+    ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_LOG_LEVEL")
 
     def __init__(self, **kwargs: Any) -> None:
         names = self.trait_names(config=True)
@@ -224,20 +316,14 @@ class BridgeSettings(Configurable):
                 raise TypeError(f"unknown server setting(s) {', '.join(unknown)} ({said})")
             known = ", ".join(sorted(names))
             raise TypeError(f"unknown server setting(s) {', '.join(unknown)}; known: {known}")
+        # An environment variable sets what neither the caller nor a config object did
+        # (JUPYTER_BRIDGE_SECRET_KEY, JUPYTER_BRIDGE_PORT, ...: see environment_settings).
+        config = kwargs.get("config") or {}
+        configured = config[type(self).__name__] if type(self).__name__ in config else {}
+        for name, (value, _variable) in environment_settings().items():
+            if name not in kwargs and name not in configured:
+                kwargs[name] = value
         super().__init__(**kwargs)
-
-    @default("secret_key")
-    def _secret_key_from_environment(self) -> str | None:
-        return os.environ.get("JUPYTER_BRIDGE_SECRET_KEY") or None
-
-    @default("cookie_secret")
-    def _cookie_secret_from_environment(self) -> str | None:
-        return os.environ.get("JUPYTER_BRIDGE_COOKIE_SECRET") or None
-
-    @default("allow_websocket_origin")
-    def _origins_from_environment(self) -> list[str]:
-        value = os.environ.get("JUPYTER_BRIDGE_ALLOW_WS_ORIGIN", "")
-        return [o.strip() for o in value.split(",") if o.strip()]
 
     @property
     def signing_key(self) -> bytes | None:
@@ -245,29 +331,31 @@ class BridgeSettings(Configurable):
         return self.secret_key.encode("utf-8") if self.secret_key else None
 
     def check(self) -> None:
-        """Raise ValueError, naming the fix, for settings that cannot work together."""
+        """Raise SettingError, naming the fix, for settings that cannot work together."""
         if self.session_ids != "unsigned" and not self.secret_key:
-            raise ValueError(
+            raise SettingError(
+                "session_ids",
                 f"--session-ids {self.session_ids} needs a secret key: set "
-                "JUPYTER_BRIDGE_SECRET_KEY (make one with `jupyter-bridge secret`)"
+                "JUPYTER_BRIDGE_SECRET_KEY (make one with `jupyter-bridge secret`)",
             )
         if self.ssl_keyfile and not self.ssl_certfile:
-            raise ValueError("--ssl-keyfile needs --ssl-certfile too")
+            raise SettingError("ssl_keyfile", "--ssl-keyfile needs --ssl-certfile too")
         for name in ("ssl_certfile", "ssl_keyfile", "auth_module"):
             path = getattr(self, name)
             if path and not os.path.isfile(path):
                 flag = "--" + name.replace("_", "-")
-                raise ValueError(f"{flag} {path}: no such file; check the path")
+                raise SettingError(name, f"{flag} {path}: no such file; check the path")
         if self.metrics and importlib.util.find_spec("prometheus_client") is None:
-            raise ValueError(
-                "--metrics needs the prometheus_client package: pip install 'jupyter_bridge[metrics]'"
+            raise SettingError(
+                "metrics", "--metrics needs the prometheus_client package: pip install 'jupyter_bridge[metrics]'"
             )
         if self.num_procs < 0:
-            raise ValueError(f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
+            raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         if self.secret_key is not None and len(self.secret_key) < 32:
-            raise ValueError(
+            raise SettingError(
+                "secret_key",
                 "JUPYTER_BRIDGE_SECRET_KEY is too short (at least 32 characters); "
-                "make one with `jupyter-bridge secret`"
+                "make one with `jupyter-bridge secret`",
             )
 
     def allowed_origins(self) -> set[str]:
@@ -302,14 +390,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(flag, dest=name, metavar=metavar or name.upper(), help=trait.help)
 
 
-def settings_from_arguments(args: argparse.Namespace) -> BridgeSettings:
-    """A BridgeSettings holding every flag that was given; raises ValueError when one is bad."""
-    given = {
+def arguments_given(args: argparse.Namespace) -> dict[str, Any]:
+    """The settings flags given on a command line parsed with :func:`add_arguments`, by trait name."""
+    return {
         name: getattr(args, name)
         for name in BridgeSettings.class_trait_names(cli=True)
         if getattr(args, name, None) is not None
     }
+
+
+def settings_from_arguments(args: argparse.Namespace) -> BridgeSettings:
+    """A BridgeSettings holding every flag that was given; raises ValueError when one is bad."""
     try:
-        return BridgeSettings(**given)
+        return BridgeSettings(**arguments_given(args))
     except TraitError as error:
         raise ValueError(str(error)) from None
