@@ -76,6 +76,22 @@ def test_ipydatagrid_grows_from_python_and_reports_the_picked_cell(server, brows
         page.assert_clean()
 
 
+def test_ipydatagrid_draws_dark_in_a_dark_page(server, browser):
+    """The grid asks <body> for JupyterLab's theme before drawing its canvas; the page must answer dark."""
+    pytest.importorskip("ipydatagrid")
+    with open_widget_page(browser, server + "/ipydatagrid_app", color_scheme="dark") as page:
+        page.wait_for_widget(".lm-DataGrid canvas")
+        assert page.evaluate("document.body.dataset.jpThemeLight") == "false"
+        # A pixel of the first body row, left of its text: the grid's background colour.
+        page.wait_for_function("""() => {
+            const canvas = document.querySelector('.lm-DataGrid canvas');
+            const ratio = canvas.width / canvas.getBoundingClientRect().width;
+            const [r, g, b] = canvas.getContext('2d').getImageData(66 * ratio, 24 * ratio, 1, 1).data;
+            return r + g + b > 0 && r + g + b < 3 * 100;
+        }""")
+        page.assert_clean()
+
+
 def test_ipytree_grows_from_python_and_reports_the_picked_node(server, browser):
     pytest.importorskip("ipytree")
     with open_widget_page(browser, server + "/ipytree_app") as page:

@@ -16,6 +16,7 @@ import { amdLoader, type InlineModules } from './modules';
 import type { ServerMessage } from './protocol';
 import { Roots } from './roots';
 import { Status } from './status';
+import { followTheme } from './theme';
 
 /** The hashed file name of require.js next to this script; set by build.mjs. */
 declare const REQUIRE_JS_FILE: string;
@@ -77,6 +78,7 @@ function webSocketUrl(relative: string): URL {
  */
 function startStatic(config: StaticConfig): Promise<void> {
   const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
+  followTheme();
   const modulesUrl = new URL(config.modulesUrl ?? './', document.baseURI).href;
   const inline = config.modules && config.requireJs ? { modules: config.modules, requireJs: config.requireJs } : undefined;
   const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href, inline));
@@ -93,6 +95,7 @@ function startStatic(config: StaticConfig): Promise<void> {
 function start(): JupyterBridge {
   const config = readConfig();
   const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
+  followTheme();
   const status = new Status(document.body);
   const modulesUrl = new URL(config.modulesUrl, document.baseURI).href;
   const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));

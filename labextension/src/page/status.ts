@@ -31,11 +31,6 @@ export class Status {
   private late = 0;
 
   constructor(parent: HTMLElement) {
-    // The page's theme, when the spinner (sent before the app chose one) said otherwise.
-    const theme = document.getElementById('jupyter-bridge-roots')?.dataset.jbPageTheme;
-    if (theme) {
-      document.documentElement.dataset.jbTheme = theme;
-    }
     const header = document.querySelector<HTMLElement>('.jb-header');
     this.heading = header?.querySelector<HTMLElement>('.jb-header-title') ?? null;
     this.pill = header?.querySelector<HTMLElement>('.jb-status') ?? this.floating('jb-status', parent);
