@@ -1,5 +1,6 @@
 // Builds the page client into ../jupyter_bridge/static/:
-//   client-HASH.js, client-HASH.css, assets/ (fonts), require-HASH.js, manifest.json.
+//   client-HASH.js, client-HASH.css, assets/ (fonts), require-HASH.js, pages-HASH.js
+//   (the index's and error pages' script), manifest.json.
 // The server reads manifest.json to link the hashed files from its pages.
 
 import { createHash } from 'node:crypto';
@@ -176,6 +177,18 @@ async function buildStandalone(requireFile) {
   return { metafile, files: { 'standalone.js': fileName(entry) } };
 }
 
+/** The server's own pages' script (index search, development reloads): a small classic script. */
+async function buildPages(requireFile) {
+  const { metafile } = await esbuild.build({
+    ...options(requireFile),
+    entryPoints: { pages: 'src/page/pages.ts' },
+    format: 'iife',
+    plugins: [],
+  });
+  const [entry] = entryOutput(metafile);
+  return { metafile, files: { 'pages.js': fileName(entry) } };
+}
+
 /** The entry point's output: [its path, its metafile entry]. */
 function entryOutput(metafile) {
   return Object.entries(metafile.outputs).find(([, out]) => out.entryPoint !== undefined);
@@ -203,7 +216,8 @@ async function main() {
   const requireFile = await buildRequire();
   const client = await buildClient(requireFile);
   const standalone = await buildStandalone(requireFile);
-  const manifest = { ...client.files, ...standalone.files, 'require.js': requireFile };
+  const pages = await buildPages(requireFile);
+  const manifest = { ...client.files, ...standalone.files, ...pages.files, 'require.js': requireFile };
   await writeFile(join(outdir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   if (process.argv.includes('--analyze')) {
     console.log(await esbuild.analyzeMetafile(client.metafile, { verbose: false }));
