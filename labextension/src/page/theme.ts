@@ -1,12 +1,12 @@
 /**
  * The page's theme, told to third-party widgets the way JupyterLab tells them.
  *
- * The colours follow `data-jb-theme` on the root element (light, dark, or auto:
- * the browser's prefers-color-scheme) through CSS alone. Some libraries also
- * ask the page which theme it is before they draw on a canvas (ipydatagrid reads
- * `document.body.dataset.jpThemeLight`), as JupyterLab's theme manager sets it on
- * `<body>`: so the page sets the same attributes, and keeps them true when the
- * browser's preference changes.
+ * `data-jb-theme` on the root element says light, dark, or auto (the browser's
+ * prefers-color-scheme). This resolves it to one answer, kept true when the
+ * browser's preference changes: `data-jb-dark` on the root, which the page's
+ * dark `--jp-*` values hang on, and JupyterLab's own `<body>` attributes, which
+ * some libraries read before they draw on a canvas (ipydatagrid reads
+ * `document.body.dataset.jpThemeLight`).
  */
 export function followTheme(): void {
   const root = document.documentElement;
@@ -19,6 +19,7 @@ export function followTheme(): void {
   const mark = (): void => {
     const theme = root.dataset.jbTheme ?? 'auto';
     const dark = theme === 'dark' || (theme === 'auto' && prefersDark.matches);
+    root.dataset.jbDark = String(dark);
     document.body.dataset.jpThemeLight = String(!dark);
     document.body.dataset.jpThemeName = dark ? 'JupyterLab Dark' : 'JupyterLab Light';
   };
