@@ -12,7 +12,7 @@ import webbrowser
 from typing import NoReturn
 
 from .application import NotAnAppError, build_application
-from .config import ConfigError, configure
+from .config import ConfigError, configure, generate_config_file
 from .settings import add_arguments, arguments_given, close_match
 
 __all__ = ["main"]
@@ -84,6 +84,12 @@ def make_parser() -> argparse.ArgumentParser:
         help="print the settings merged from defaults, config files, environment and flags, each "
         "with where it came from, and exit",
     )
+    serve.add_argument(
+        "--generate-config", action="store_true",
+        help="write jupyter_bridge_config.py, every option commented out at its default, into "
+        "Jupyter's user config directory (~/.jupyter, or JUPYTER_CONFIG_DIR), and exit",
+    )
+    serve.add_argument("--force", action="store_true", help="with --generate-config: replace an existing file")
     add_arguments(serve)
     serve.add_argument(
         "--args",
@@ -157,6 +163,12 @@ def configure_logging(level: str, format: str | None = None, file: str | None = 
 def serve(args: argparse.Namespace, parser: argparse.ArgumentParser) -> int:
     from .server import Server
 
+    if args.generate_config:
+        try:
+            print(f"Wrote {generate_config_file(overwrite=args.force)}")
+        except (ConfigError, OSError) as error:
+            parser.error(str(error))
+        return 0
     try:
         configuration = configure(arguments_given(args), config_file=args.config)
     except ConfigError as error:

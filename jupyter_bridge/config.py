@@ -33,7 +33,15 @@ from traitlets.config.loader import JSONFileConfigLoader, LazyConfigValue, PyFil
 
 from .settings import BridgeSettings, SettingError, checked_value, close_match, environment_settings
 
-__all__ = ["CONFIG_NAME", "SECTION", "ConfigError", "Configuration", "configure", "found_config_files"]
+__all__ = [
+    "CONFIG_NAME",
+    "SECTION",
+    "ConfigError",
+    "Configuration",
+    "configure",
+    "found_config_files",
+    "generate_config_file",
+]
 
 #: The config files' name, without its extension, in each Jupyter config directory.
 CONFIG_NAME = "jupyter_bridge_config"
@@ -188,3 +196,37 @@ def configure(
         )
     layer(dict(arguments), "command line", lambda name: "--" + name.replace("_", "-"))
     return Configuration(BridgeSettings(**values), sources, read)
+
+
+def generate_config_file(directory: str | None = None, *, overwrite: bool = False) -> Path:
+    """Write a config file of every option, commented out at its default; its path.
+
+    Into the user's Jupyter config directory (``~/.jupyter``, or
+    ``JUPYTER_CONFIG_DIR``) unless ``directory`` says otherwise, as
+    ``jupyter server --generate-config`` does. An existing file is kept unless
+    ``overwrite``: ConfigError says how to replace it.
+    """
+    if directory is None:
+        from jupyter_core.paths import jupyter_config_dir
+
+        directory = jupyter_config_dir()
+    path = Path(directory) / (CONFIG_NAME + ".py")
+    if path.exists() and not overwrite:
+        raise ConfigError(f"{path} exists already; edit it, or pass --force to replace it with the defaults")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    variables = {
+        trait.metadata["env"]: name
+        for name, trait in BridgeSettings.class_traits(env=lambda env: env is not None).items()
+    }
+    header = [
+        "# Configuration file for jupyter-bridge serve.",
+        "#",
+        "# Each option below is commented out at its default. An environment variable",
+        "# outranks this file; --config FILE and flags outrank both (see --show-config):",
+        *(f"#   {variable} sets {name}" for variable, name in sorted(variables.items())),
+        "",
+        "c = get_config()  # noqa",
+        "",
+    ]
+    path.write_text("\n".join(header) + "\n" + BridgeSettings.class_config_section() + "\n", encoding="utf-8")
+    return path

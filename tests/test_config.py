@@ -236,3 +236,24 @@ def test_a_bad_value_stops_the_command_in_one_line(tmp_path):
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0
     assert "jupyter_bridge_config.json: c.BridgeSettings.keep_alive: 'often' is not a valid value" in result.stderr
+
+
+def test_generate_config_writes_every_option_commented_out_and_keeps_an_existing_file(tmp_path):
+    environment = cli_environment(JUPYTER_CONFIG_DIR=str(tmp_path))
+    command = [*CLI, "serve", "--generate-config"]
+
+    first = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
+
+    path = tmp_path / "jupyter_bridge_config.py"
+    assert first.returncode == 0 and str(path) in first.stdout
+    text = path.read_text()
+    assert "# c.BridgeSettings.port = 5006" in text and "JUPYTER_BRIDGE_PORT sets port" in text
+    assert configure({}, search_path=[str(tmp_path)]).sources == {}  # all commented out: loads, sets nothing
+    path.write_text(text.replace("# c.BridgeSettings.port = 5006", "c.BridgeSettings.port = 6123"))
+    assert configure({}, search_path=[str(tmp_path)]).settings.port == 6123
+
+    again = subprocess.run(command, env=environment, capture_output=True, text=True, timeout=60)
+    assert again.returncode == 2 and "exists already" in again.stderr and "--force" in again.stderr
+    assert "port = 6123" in path.read_text()
+    forced = subprocess.run([*command, "--force"], env=environment, capture_output=True, text=True, timeout=60)
+    assert forced.returncode == 0 and "port = 6123" not in path.read_text()
