@@ -106,6 +106,8 @@ c.JupyterHub.load_groups = {{"viewers": {{"users": []}}, "creators": {{"users": 
 c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = {home!r} + "/homes/{{username}}"
 c.Spawner.args = {spawner_args!r}
+# The servers see the Jupyter paths the tests do (a JupyterLab extension built elsewhere).
+c.Spawner.env_keep.append("JUPYTER_PATH")
 
 # Viewers of a user's server: the group viewers may enter alice's (the admin's grant),
 # and every user may share their own server with other users.
@@ -181,6 +183,11 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     (alice / ".jupyter").mkdir()
     (alice / ".jupyter" / "jupyter_server_config.py").write_text(
         'c.ViewerIdentityProvider.shared_apps = ["report.py", "dash"]\n'
+    )
+    # No "get news?" prompt over her JupyterLab.
+    (alice / ".jupyter" / "labconfig").mkdir()
+    (alice / ".jupyter" / "labconfig" / "page_config.json").write_text(
+        json.dumps({"disabledExtensions": {"@jupyterlab/apputils-extension:announcements": True}})
     )
     service_app = home / "published" / "report.py"
     service_app.parent.mkdir()
@@ -277,6 +284,7 @@ def labels(page) -> list[str]:
 
 
 def move_slider_and_see_python_answer(page) -> None:
+    """In ``page`` (a Page, or the Frame of an app in a JupyterLab panel)."""
     handle = page.locator(".widget-slider .noUi-handle").first
     handle.focus()
     for _ in range(3):
@@ -340,15 +348,42 @@ def test_other_hub_users_are_refused_by_the_hub(hub, logged_in):
     assert refused(logged_in("carol"), hub.url + "/user/alice/bridge/apps/report.py") == 403
 
 
-def test_a_saved_app_reloads_its_open_page(hub, logged_in):
+#: Before a page's scripts: every close code its WebSockets get, kept across the page's reloads.
+RECORD_CLOSE_CODES = """
+const NativeWebSocket = window.WebSocket;
+window.WebSocket = class extends NativeWebSocket {
+    constructor(...args) {
+        super(...args);
+        this.addEventListener('close', (event) => {
+            const codes = JSON.parse(sessionStorage.getItem('jb-close-codes') || '[]');
+            sessionStorage.setItem('jb-close-codes', JSON.stringify([...codes, event.code]));
+        });
+    }
+};
+"""
+
+
+def test_a_saved_app_reloads_its_open_page_through_the_proxy(hub, logged_in):
     page = logged_in("alice")
+    page.add_init_script(RECORD_CLOSE_CODES)
     open_app(page, hub.url + "/user/alice/bridge/apps/edited.py")
     assert labels(page) == ["version 1"]
+    first = page.evaluate("() => { window.notReloaded = true; return window.jupyterBridge.connection.sessionId; }")
+    seen: list[tuple[int, str]] = []
+    page.on("response", lambda response: seen.append((response.status, response.url)))
+
+    # The server closes the page's socket with 4205 (through the proxy); the page loads itself again.
     (hub.root_of("alice") / "edited.py").write_text(EDITED.format(version=2))
     page.wait_for_function(
         "() => [...document.querySelectorAll('.widget-label')].some(l => l.textContent === 'version 2')",
         timeout=UI_TIMEOUT,
     )
+    assert page.evaluate("() => window.notReloaded") is None  # a new page, not an update of the old one
+    assert 4205 in json.loads(page.evaluate("() => sessionStorage.getItem('jb-close-codes')"))
+    assert (200, hub.url + "/user/alice/bridge/apps/edited.py") in seen, seen
+    assert all(url.startswith(hub.url + "/user/alice/") for _, url in seen), seen
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
+    assert page.evaluate("() => window.jupyterBridge.connection.sessionId") not in (None, first)
 
 
 # 2a. Viewers of alice's server, through JupyterHub's permissions
@@ -406,6 +441,50 @@ def test_a_viewer_opens_the_shared_app_as_themself_and_nothing_else(hub, logged_
     bob.goto(hub.url + "/hub/logout")
     bob.goto(hub.url + "/user/alice/bridge/apps/report.py")
     assert bob.url.startswith(hub.url + "/hub/login"), bob.url
+
+
+def page_config(page) -> dict:
+    return json.loads(page.locator("#jupyter-bridge-config").text_content())
+
+
+def attach(page, url: str, token: str) -> list:
+    """From ``page``, a session socket to ``url`` with a page's ``token``: [close code, reason]."""
+    return page.evaluate(
+        """([url, token]) => new Promise((resolve) => {
+            const socket = new WebSocket(url, ['jupyter-bridge.v1', token]);
+            socket.onclose = (event) => resolve([event.code, event.reason]);
+        })""",
+        [url, token],
+    )
+
+
+def test_a_viewer_cannot_join_the_owners_session_nor_the_owner_a_viewers(hub, logged_in, bob_is_a_viewer):
+    """Both are hub users of alice's server: a session id (or a page's token) is no way into another's session."""
+    app = hub.url + "/user/alice/bridge/apps/report.py"
+    socket = app.replace("http", "ws", 1) + "/ws"
+    alice = logged_in("alice")
+    open_app(alice, app)
+    hers = page_config(alice)
+    bob = logged_in("bob")
+    authorize_once(bob, app)
+    his = page_config(bob)
+    assert his["sessionId"] != hers["sessionId"]
+
+    # bob, with the id and the token of alice's session (as her page's HTML holds them).
+    refusal = bob.context.request.get(f"{app}?jb-session-id={hers['sessionId']}", max_redirects=0)
+    assert refusal.status == 403 and "this session belongs to another user" in refusal.text(), refusal.text()
+    bob.goto(f"{app}?jb-session-id={hers['sessionId']}")  # in the browser: the page says why
+    bob.locator(".jb-error-message", has_text="this session belongs to another user").wait_for(timeout=UI_TIMEOUT)
+    assert attach(bob, socket, hers["token"]) == [4001, "this session belongs to another user"]
+    # And alice with bob's.
+    assert attach(alice, socket, his["token"]) == [4001, "this session belongs to another user"]
+    assert alice.context.request.get(f"{app}?jb-session-id={his['sessionId']}", max_redirects=0).status == 403
+
+    # Each one's own session works, and the refusals left both untouched.
+    move_slider_and_see_python_answer(alice)
+    open_app(bob, app)
+    assert "user=bob groups=viewers" in labels(bob)
+    move_slider_and_see_python_answer(bob)
 
 
 @pytest.fixture

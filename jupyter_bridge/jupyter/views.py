@@ -10,14 +10,16 @@ the first ``/bridge`` request, never at server start-up.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import functools
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import quote
 
 import jinja2
 from jupyter_core.utils import ensure_async
 from jupyter_server.auth.decorator import authorized, ws_authenticated
+from jupyter_server.auth.identity import IdentityProvider, User
 from jupyter_server.auth.utils import HTTP_METHOD_TO_AUTH_ACTION
 from jupyter_server.base.handlers import JupyterHandler
 from tornado import httputil, routing, web, websocket
@@ -36,7 +38,7 @@ except ImportError:  # jupyter_server < 2.13 lets any handler without @authentic
     def allow_unauthenticated(method: Any) -> Any:
         return method
 
-__all__ = ["AUTH_RESOURCE", "PUBLIC_HANDLERS", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "jupyter_handler"]
+__all__ = ["AUTH_RESOURCE", "PUBLIC_HANDLERS", "AppIndexHandler", "AppStaticFiles", "AppStaticHandler", "TokenUser", "jupyter_handler"]
 
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 
@@ -198,10 +200,39 @@ def _prepare(cls: type[web.RequestHandler], *, redirect_to_login: bool) -> Any:
 
     async def prepare(self: JupyterHandler) -> None:
         await JupyterHandler.prepare(self, _redirect_to_login=redirect_to_login)
-        if not self._finished:
-            await ensure_async(cls.prepare(self))
+        if self._finished:
+            return
+        if self.current_user is not None and await _made_up_for_this_request(self):
+            self.current_user = self._jupyter_current_user = TokenUser(**dataclasses.asdict(self.current_user))
+        await ensure_async(cls.prepare(self))
 
     return prepare
+
+
+@dataclasses.dataclass
+class TokenUser(User):
+    """Jupyter's anonymous user of a request made with the server's token and no login cookie.
+
+    Jupyter makes a new one for every such request, so it names nobody: a session
+    it opens may be joined by anyone the server lets in, and it may join any
+    (``server.auth.may_join``), as the token opens the whole server anyway.
+    """
+
+    stable_identity: ClassVar[bool] = False
+
+
+async def _made_up_for_this_request(handler: JupyterHandler) -> bool:
+    """Whether Jupyter's own identity provider made this request's user up for it alone.
+
+    That provider names no one: a token or a password logs in an anonymous user
+    made up on the spot, whom only a browser keeps, in the login cookie. Other
+    providers (JupyterHub's, a custom one) name their users.
+    """
+    provider = handler.identity_provider
+    if type(provider).get_user is not IdentityProvider.get_user:
+        return False
+    from_cookie = await ensure_async(provider.get_user_cookie(handler))
+    return from_cookie is None or from_cookie.username != handler.current_user.username
 
 
 def _without_credentials(get: Any) -> Any:

@@ -28,7 +28,7 @@ from tornado import web
 if TYPE_CHECKING:
     from .bridge import Bridge
 
-__all__ = ["AuthModule", "AuthModuleError", "authenticate", "may_join", "user_key"]
+__all__ = ["AuthModule", "AuthModuleError", "authenticate", "has_identity", "may_join", "user_key"]
 
 
 class AuthModuleError(ValueError):
@@ -112,13 +112,30 @@ async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect:
 def may_join(bridge: Bridge, session: Any, user: Any) -> bool:
     """Whether ``user`` may open a page or socket of an existing ``session``.
 
-    With an auth module, a session made for a logged-in user is that user's
-    alone: another user who learns its id cannot attach to it. (Inside Jupyter
-    every authenticated request is the server's one owner, and token requests
-    get a new anonymous name each time, so no such check applies there.)
+    A session made for a user with an identity is that user's alone: another
+    user who learns its id (or its page's token) cannot attach to it. That holds
+    with an auth module and inside Jupyter alike, where under JupyterHub the
+    owner of a server and the viewers it lets in are different hub users of one
+    server. Users without an identity (:func:`has_identity`) stand for the
+    server's owner by their credential: they may join any session, and anyone
+    the server lets in may join theirs.
     """
     owner = session.context.user
-    return bridge.auth is None or owner is None or user_key(owner) == user_key(user)
+    if not has_identity(owner) or (user is not None and not has_identity(user)):
+        return True
+    return user_key(owner) == user_key(user)
+
+
+def has_identity(user: Any) -> bool:
+    """Whether ``user`` names someone beyond the one request it came with.
+
+    Nobody logged in (None) has none, and neither has a user object whose
+    ``stable_identity`` is False: inside Jupyter, the anonymous user Jupyter makes
+    up for a request bearing the server's token without a login cookie, a new
+    one on every request (a script's page request and its socket are two such
+    users), though both hold the one credential that opens the whole server.
+    """
+    return user is not None and getattr(user, "stable_identity", True) is not False
 
 
 def user_key(user: Any) -> Any:
