@@ -8,7 +8,8 @@ her server's config. A role lets the group ``viewers`` into alice's server; the
 admin adds bob to the group during the tests, and alice shares her server with
 carol through the hub's sharing API, with her own token, as a creator would. The
 hub service ``report`` is configured from ``jupyter-bridge publish``'s output.
-Chromium logs in through the hub's login form, as a person does.
+Chromium logs in through the hub's login form, as a person does, and uses alice's
+JupyterLab too ("Open as App").
 """
 
 from __future__ import annotations
@@ -174,6 +175,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     (alice / "report.py").write_text(REPORT)
     (alice / "private.py").write_text(PRIVATE)
     (alice / "edited.py").write_text(EDITED.format(version=1))
+    (alice / "panel.py").write_text(EDITED.format(version=1))  # opened in JupyterLab's panel
     # A shared directory app, and scripts inside it a viewer must not be able to run.
     shutil.copytree(ROOT / "examples" / "dashboard", alice / "dash")
     (home / "markers").mkdir()
@@ -384,6 +386,56 @@ def test_a_saved_app_reloads_its_open_page_through_the_proxy(hub, logged_in):
     assert all(url.startswith(hub.url + "/user/alice/") for _, url in seen), seen
     page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
     assert page.evaluate("() => window.jupyterBridge.connection.sessionId") not in (None, first)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("jupyterlab") is None, reason="JupyterLab is not installed")
+def test_open_as_app_in_jupyterlab_through_the_hub(hub, logged_in):
+    """alice's JupyterLab, through the hub: "Open as App" shows the app in a panel that works and reloads."""
+    page = logged_in("alice")
+    page.set_viewport_size({"width": 1400, "height": 900})
+    sockets: list[str] = []
+    page.on("websocket", lambda socket: sockets.append(socket.url))
+    page.goto(hub.url + "/user/alice/lab?reset")
+    # From the file browser's context menu, as a user would.
+    page.locator(".jp-DirListing-item", has_text="report.py").click(button="right", timeout=UI_TIMEOUT)
+    page.locator(".lm-Menu-item", has_text="Open as App").click()
+
+    panel = page.locator(".jp-BridgeApp")
+    panel.wait_for(timeout=UI_TIMEOUT)
+    # The panel computes the page's address from Lab's base URL, alice's server's. JupyterHub
+    # refuses to let its servers' pages be framed, so the panel fetches the page (with the hub's
+    # cookies, no token) and shows it in its frame.
+    assert panel.locator(".jp-BridgeApp-frame").get_attribute("data-jb-url") == hub.url + "/user/alice/bridge/apps/report.py"
+    frame = panel.locator("iframe").element_handle().content_frame()
+    frame.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=UI_TIMEOUT)
+    assert "user=alice groups=creators" in labels(frame)
+    move_slider_and_see_python_answer(frame)
+    assert [url for url in sockets if "/bridge/" in url] == [hub.url.replace("http", "ws") + "/user/alice/bridge/apps/report.py/ws"]
+
+    # The panel's Reload button: a fresh session.
+    first = frame.evaluate("() => window.jupyterBridge.connection.sessionId")
+    panel.locator("jp-button[title^='Reload the app'], button[title^='Reload the app']").first.click()
+    page.wait_for_function(
+        "([frame, first]) => frame.contentWindow.jupyterBridge?.connection.sessionId !== first"
+        " && frame.contentDocument.querySelector(\"#jupyter-bridge-roots[data-jb-ready='1']\") !== null",
+        arg=[panel.locator("iframe").element_handle(), first],
+        timeout=UI_TIMEOUT,
+    )
+    move_slider_and_see_python_answer(frame)
+
+    # An app changed on disk reloads itself in its panel, as in a tab.
+    page.locator(".jp-DirListing-item", has_text="panel.py").click(button="right")
+    page.locator(".lm-Menu-item", has_text="Open as App").click()
+    shown = page.locator(".jp-BridgeApp:visible iframe")
+    page.wait_for_function(
+        "(frame) => frame.contentDocument?.querySelector('.widget-label')?.textContent === 'version 1'",
+        arg=shown.element_handle(), timeout=UI_TIMEOUT,
+    )
+    (hub.root_of("alice") / "panel.py").write_text(EDITED.format(version=2))
+    page.wait_for_function(
+        "(frame) => frame.contentDocument?.querySelector('.widget-label')?.textContent === 'version 2'",
+        arg=shown.element_handle(), timeout=UI_TIMEOUT,
+    )
 
 
 # 2a. Viewers of alice's server, through JupyterHub's permissions

@@ -15,7 +15,7 @@ import { DisposableDelegate } from '@lumino/disposable';
 import type { IDisposable } from '@lumino/disposable';
 
 import { AppPanel } from './panel';
-import { appCovers, appUrl, isAppFile, renamedPath, tokenForPages } from './url';
+import { appCovers, appUrl, fetchPage, framingRefused, isAppFile, renamedPath, tokenForPages } from './url';
 
 export const OPEN_AS_APP = 'jupyter-bridge:open-as-app';
 
@@ -54,6 +54,8 @@ function activate(
   let token: string | null = null;
   const tokenReady = tokenForPages(settings).then((value) => (token = value));
   const urlFor = async (path: string): Promise<string> => appUrl(path, settings, token ?? (await tokenReady));
+  // Behind JupyterHub no page of the server may be framed: the panel fetches the page instead.
+  const pageLoader = framingRefused() ? (url: string) => fetchPage(url, settings) : null;
 
   /** The path the command acts on: its argument, the file browser's selection, the current document or app panel. */
   function targetPath(args: OpenArgs): string | null {
@@ -108,7 +110,7 @@ function activate(
         app.shell.activateById(existing.id);
         return existing;
       }
-      const panel = new AppPanel(path, url);
+      const panel = new AppPanel(path, url, pageLoader);
       void tracker.add(panel);
       const current = app.shell.currentWidget;
       const beside = current instanceof DocumentWidget ? current : null;
