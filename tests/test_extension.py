@@ -302,6 +302,45 @@ async def test_slider_moves_the_label_through_the_extension(jupyter):
         await client.close()
 
 
+async def test_a_session_is_its_browsers_while_the_token_alone_opens_any(jupyter):
+    """Two browsers logged in by cookie are two Jupyter users: neither joins the other's session.
+
+    A request with the token and no cookie is a new anonymous user each time (a script's
+    page request and its socket are two): it names nobody, and holds the whole server's key.
+    """
+
+    async def log_in() -> dict[str, str]:
+        code, headers, body = await fetch(jupyter.url + "api/me", headers=AUTH)
+        assert code == 200, body
+        return {"Cookie": headers["Set-Cookie"].split(";", 1)[0]}
+
+    first, second = await log_in(), await log_in()
+    assert first != second
+    owner = await Client.open(bridge_url(jupyter), "apps/sliders.py", headers=first, origin=origin(jupyter))
+    others: list[Client] = []
+    try:
+        session_id = owner.config["sessionId"]
+        code, _, body = await fetch(bridge_url(jupyter, f"apps/sliders.py?jb-session-id={session_id}"), headers=second)
+        assert code == 403 and "this session belongs to another user" in body, (code, body[:300])
+
+        for headers in (second, AUTH):
+            other = Client(bridge_url(jupyter), "apps/sliders.py", headers=headers)
+            others.append(other)
+            other.config = owner.config  # the owner's page: its socket's address and its token
+            await other.connect(origin=origin(jupyter))
+        refused, script = others
+        await refused.wait_for(lambda: refused.close_code is not None)
+        assert (refused.close_code, refused.close_reason) == (4001, "this session belongs to another user")
+        await script.wait_for(lambda: script.doc is not None)
+        assert script.close_code is None
+
+        reply = await owner.set_state("IntSliderModel", value=21)
+        assert reply["type"] == "idle" and owner.model("LabelModel")["value"] == "value*2 = 42"
+    finally:
+        for client in (owner, *others):
+            await client.close()
+
+
 async def test_a_browser_logged_in_by_cookie_gets_a_session_of_its_jupyter_user(jupyter):
     code, headers, body = await fetch(jupyter.url + "api/me", headers=AUTH)
     assert code == 200, body
