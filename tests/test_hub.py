@@ -395,6 +395,8 @@ def test_open_as_app_in_jupyterlab_through_the_hub(hub, logged_in):
     page.set_viewport_size({"width": 1400, "height": 900})
     sockets: list[str] = []
     page.on("websocket", lambda socket: sockets.append(socket.url))
+    requested: list[str] = []
+    page.on("request", lambda request: requested.append(request.url))
     page.goto(hub.url + "/user/alice/lab?reset")
     # From the file browser's context menu, as a user would.
     page.locator(".jp-DirListing-item", has_text="report.py").click(button="right", timeout=UI_TIMEOUT)
@@ -411,6 +413,9 @@ def test_open_as_app_in_jupyterlab_through_the_hub(hub, logged_in):
     assert "user=alice groups=creators" in labels(frame)
     move_slider_and_see_python_answer(frame)
     assert [url for url in sockets if "/bridge/" in url] == [hub.url.replace("http", "ws") + "/user/alice/bridge/apps/report.py/ws"]
+    bridge = [url for url in requested if "/bridge/" in url]
+    assert bridge and all(url.startswith(hub.url + "/user/alice/bridge/") for url in bridge), bridge
+    assert not [url for url in bridge if "token=" in url], "the user's hub token went into an address"
 
     # The panel's Reload button: a fresh session.
     first = frame.evaluate("() => window.jupyterBridge.connection.sessionId")
