@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -231,6 +233,24 @@ def test_ipyvolume_scatter_resizes_from_python_and_reports_a_click(server, brows
     pytest.importorskip("ipyvolume")
     with open_widget_page(browser, server + "/ipyvolume_app") as page:
         check_ipyvolume(page)
+
+
+def test_a_static_export_of_pythreejs_names_the_package_it_cannot_carry(tmp_path, browser):
+    pytest.importorskip("pythreejs")
+    target = tmp_path / "cube.html"
+    subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "html", str(WIDGET_EXAMPLES / "pythreejs_app.py"), "-o", str(target)],
+        check=True,
+    )  # fmt: skip
+    with open_widget_page(browser) as page:
+        page.context.route("file://**", lambda route: route.continue_())
+        page.goto(target.as_uri())
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+        # Its container fetches its chunks by address, which a file on disk cannot serve.
+        note = page.text_of(".jb-missing-widget")
+        assert '"jupyter-threejs"' in note and "static page" in note
+        assert page.locator(".widget-slider").is_visible() and "Click the cube." in page.text_of("#jupyter-bridge-roots")
+        page.assert_clean(ignore=["jupyter-threejs", "ERR_FILE_NOT_FOUND"])
 
 
 def test_ipyvolume_works_in_two_pages_at_once_and_after_one_closed(server, browser):
