@@ -82,11 +82,30 @@ def amd_dependencies(path: str) -> list[str]:
     return re.findall(r"""["']([^"']+)["']""", found.group(1)) if found is not None else []
 
 
-def _provided(amd_id: str, roots: list[str]) -> bool:
-    """Whether a page can load ``amd_id``: its own, or a package's (or a file's) module installed as an nbextension."""
+def _provided(amd_id: str, roots: list[str], seen: frozenset[str]) -> bool:
+    """Whether a page can load ``amd_id`` over AMD: its own, or an installed nbextension's module.
+
+    A package whose own AMD module cannot run does not count (it is loaded
+    from its container, if at all, as a promise of its classes).
+    """
     if amd_id in PAGE_AMD_MODULES:
         return True
-    return _safe(amd_id) and (_file_under(roots, f"{amd_id}/index.js") or _file_under(roots, f"{amd_id}.js")) is not None
+    if not _safe(amd_id):
+        return False
+    package, _ = _split_package(amd_id + "/index.js")
+    if package == amd_id and _file_under(roots, f"{amd_id}/index.js") is not None:
+        return _amd_runs(package, roots, seen)
+    return _file_under(roots, f"{amd_id}.js") is not None
+
+
+def _amd_runs(package: str, roots: list[str], seen: frozenset[str] = frozenset()) -> bool:
+    """Whether ``package``'s AMD module, and every AMD module it needs, can be loaded by a page."""
+    index = _file_under(roots, f"{package}/index.js")
+    if index is None:
+        return False
+    if package in seen:  # a cycle: judged where it started
+        return True
+    return all(_provided(amd_id, roots, seen | {package}) for amd_id in amd_dependencies(index))
 
 
 def labextension_entry(package: str) -> str | None:
@@ -95,9 +114,7 @@ def labextension_entry(package: str) -> str | None:
     A package is loaded from its prebuilt JupyterLab extension when it has no
     AMD module, or one that needs an AMD module nothing installed provides.
     """
-    roots = jupyter_path("nbextensions")
-    index = _file_under(roots, f"{package}/index.js")
-    if index is not None and all(_provided(amd_id, roots) for amd_id in amd_dependencies(index)):
+    if _amd_runs(package, jupyter_path("nbextensions")):
         return None
     return lab_container(package)
 

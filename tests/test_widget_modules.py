@@ -79,6 +79,17 @@ def test_an_amd_module_that_needs_a_module_nothing_installs_gives_way_to_the_con
     assert widget_module_file("three-alone/index.js") == str((share / "nbextensions/three-alone/index.js").resolve())
 
 
+def test_an_amd_module_that_needs_a_package_loaded_from_its_container_gives_way_too(share):
+    for name, needs in [("on-three", "three-widgets"), ("on-amd", "amd-widgets")]:
+        (share / "nbextensions" / name).mkdir()
+        (share / "nbextensions" / name / "index.js").write_text(f'define(["{needs}"], function (x) {{ return {{}}; }});')
+        (share / "labextensions" / name / "static").mkdir(parents=True)
+        (share / "labextensions" / name / "package.json").write_text(json.dumps({"jupyterlab": {"_build": {"load": "static/e.js"}}}))
+    # three-widgets' AMD module is a promise of its classes in a page, not what on-three's expects.
+    assert labextension_entry("on-three") == "static/e.js"
+    assert labextension_entry("on-amd") is None
+
+
 @pytest.mark.parametrize(
     "relative",
     ["lab-widgets/../../secret.txt", "../secret.txt", "/etc/passwd", "lab-widgets\\..\\x", "nothing/index.js", "",
