@@ -353,8 +353,7 @@ class BrowserChannel(Channel):
         this process has imported, never from the message; the id must be new
         to the whole process, so a page cannot take over another's widget.
         """
-        from ipywidgets import Widget
-        from ipywidgets.widgets.widget import _instances
+        from ipywidgets.widgets.widget import PROTOCOL_VERSION_MAJOR, _instances, _put_buffers, _registry
 
         content = message.content
         parent, comm_id = content["id"], content["comm_id"]
@@ -369,13 +368,24 @@ class BrowserChannel(Channel):
             return
         comm = comms.SessionComm(comm_id=comm_id, target_name="jupyter.widget", primary=False, channel=self)
         self.comm_manager.register_comm(comm)
-        kernel_msg = {
-            "content": {"comm_id": comm_id, "target_name": "jupyter.widget", "data": content["data"]},
-            "metadata": content.get("metadata", {}),
-            "buffers": message.buffers,
-        }
+        data = content["data"]
+        state = data["state"]
         try:
-            Widget.handle_comm_opened(comm, kernel_msg)
+            # What a kernel's Widget.handle_comm_opened does, but for the page's
+            # own values: what the constructor sets before set_state applies
+            # them (pythreejs sets a shadow's camera to "uninitialized") is not
+            # sent back over them; the echo of set_state confirms them.
+            version = str(content.get("metadata", {}).get("version", ""))
+            if version.split(".")[0] != PROTOCOL_VERSION_MAJOR:
+                raise ValueError(f"the page speaks widget protocol {version!r}, not {PROTOCOL_VERSION_MAJOR}.x")
+            widget_class = _registry.get(
+                state["_model_module"], state["_model_module_version"], state["_model_name"],
+                state["_view_module"], state["_view_module_version"], state["_view_name"],
+            )  # fmt: skip
+            with comm.withholding(state):
+                widget = widget_class(comm=comm)
+            _put_buffers(state, data.get("buffer_paths", []), message.buffers)
+            widget.set_state(state)
         except Exception as error:
             self.comm_manager.comms.pop(comm_id, None)
             widget = _instances.pop(comm_id, None)

@@ -10,12 +10,13 @@ another router in that fallback position.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import logging
 import os
 import sys
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any
 
 import comm
@@ -71,7 +72,23 @@ class SessionComm(BaseComm):
     def __init__(self, *args: Any, channel: BrowserChannel, **kwargs: Any) -> None:
         # BaseComm.__init__ publishes comm_open, so the channel must be known first.
         self.channel = channel
+        #: State keys whose updates are not sent now (see withholding).
+        self.withheld: frozenset[str] = frozenset()
         super().__init__(*args, **kwargs)
+
+    @contextlib.contextmanager
+    def withholding(self, keys: Iterable[str]) -> Iterator[None]:
+        """Send no update of ``keys`` meanwhile: the page has newer values of them.
+
+        For a widget the page made: its constructor sets traits (to their
+        defaults) before the page's state is applied, and the page must not get
+        those values after it has its own.
+        """
+        self.withheld = frozenset(keys)
+        try:
+            yield
+        finally:
+            self.withheld = frozenset()
 
     @property
     def session(self) -> Session[Any] | None:
@@ -87,6 +104,10 @@ class SessionComm(BaseComm):
         **keys: Any,
     ) -> None:
         target: dict[str, Any] = {}
+        if self.withheld and msg_type == "comm_msg" and (data or {}).get("method") == "update":
+            data, buffers = _without(data or {}, buffers or [], self.withheld)
+            if not data["state"]:
+                return
         if msg_type == "comm_open":
             target = {
                 "target_name": keys.get("target_name", self.target_name),
@@ -133,6 +154,14 @@ class SessionComm(BaseComm):
             buffers=buffers,
         )
         self.channel.comm_manager.comms.pop(self.comm_id, None)
+
+
+def _without(data: dict[str, Any], buffers: list[Any], keys: frozenset[str]) -> tuple[dict[str, Any], list[Any]]:
+    """An update message's ``data`` and ``buffers`` less the state of ``keys``."""
+    paths = data.get("buffer_paths", [])
+    kept = [index for index, path in enumerate(paths) if path[0] not in keys]
+    state = {key: value for key, value in data.get("state", {}).items() if key not in keys}
+    return {**data, "state": state, "buffer_paths": [paths[i] for i in kept]}, [buffers[i] for i in kept]
 
 
 #: The comms of widgets shared by every session, by comm id (see SharedComm).

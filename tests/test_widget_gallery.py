@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import subprocess
+import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -202,12 +204,22 @@ def test_ipywebrtc_streams_an_image_python_chose_and_sends_a_snapshot_back(serve
         page.assert_clean()
 
 
+def assert_webgl(page, selector: str) -> None:
+    """The first canvas matching ``selector`` holds a WebGL context (the library's, not a 2-D one)."""
+    # A canvas with a WebGL context answers null when asked for a 2-D one (and
+    # the first canvas is always the library's drawn one here, so asking adds nothing).
+    kind = page.evaluate("(selector) => document.querySelector(selector).getContext('2d') === null", selector)
+    assert kind, f"{selector} draws without WebGL"
+
+
 def check_pythreejs(page) -> None:
-    page.wait_for_widget(".widget-box canvas")
+    page.wait_for_widget(".widget-box .jupyter-threejs canvas")
+    assert_webgl(page, ".widget-box canvas")
     before = page.look_of(".widget-box canvas")
+    # Python -> page: the slider's callback turns the cube.
     nudge_slider(page, 30)
     page.wait_for_new_look(".widget-box canvas", before)
-    # The cube fills the middle of the view: a click there picks it.
+    # page -> Python: the cube fills the middle of the view, and the Picker's pick reaches the handler.
     click_at(page, ".widget-box canvas")
     page.wait_for_text("clicked the cube at")
     page.assert_clean()
@@ -215,40 +227,64 @@ def check_pythreejs(page) -> None:
 
 def check_ipyvolume(page) -> None:
     page.wait_for_widget(".widget-box canvas")
+    assert_webgl(page, ".widget-box canvas")
     before = page.look_of(".widget-box canvas")
+    # Python -> page: the slider's callback sets the points' size.
     nudge_slider(page, 20)
     page.wait_for_new_look(".widget-box canvas", before)
-    # Point 0 sits at the centre of the view.
+    # page -> Python: point 0 sits at the centre of the view; its index reaches the handler.
     click_at(page, ".widget-box canvas")
     page.wait_for_text("clicked point 0")
     page.assert_clean()
 
 
-# The classic Notebook runs each nbextension's extension.js at page load; those
-# of jupyter-threejs and ipyvolume map the RequireJS module "three" to the copy
-# of three.js each ships beside its index.js. The page client runs no
-# extension.js, so "three" is asked for at static/nbextensions/three/index.js
-# and answered 404, and neither library's module loads.
-THREE_UNMAPPED = (
-    "the AMD module's `three` is mapped only by the classic Notebook's extension.js (its 404 is logged before "
-    "the page falls back to the package's JupyterLab extension); the models the front end makes are taken now, "
-    "but the renderer draws no canvas yet (the page logs \"Cannot create property '_listenId' on string "
-    "'uninitialized'\" while setting a state)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED)
+# Headless Chromium (--disable-gpu) draws WebGL with SwiftShader: no extra flag is needed.
 def test_pythreejs_cube_turns_from_python_and_reports_a_pick(server, browser):
     pytest.importorskip("pythreejs")
     with open_widget_page(browser, server + "/pythreejs_app") as page:
         check_pythreejs(page)
 
 
-@pytest.mark.xfail(strict=True, reason=THREE_UNMAPPED)
 def test_ipyvolume_scatter_resizes_from_python_and_reports_a_click(server, browser):
     pytest.importorskip("ipyvolume")
     with open_widget_page(browser, server + "/ipyvolume_app") as page:
         check_ipyvolume(page)
+
+
+def test_a_static_export_of_pythreejs_names_the_package_it_cannot_carry(tmp_path, browser):
+    pytest.importorskip("pythreejs")
+    target = tmp_path / "cube.html"
+    subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", "html", str(WIDGET_EXAMPLES / "pythreejs_app.py"), "-o", str(target)],
+        check=True,
+    )  # fmt: skip
+    with open_widget_page(browser) as page:
+        page.context.route("file://**", lambda route: route.continue_())
+        page.goto(target.as_uri())
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+        # Its container fetches its chunks by address, which a file on disk cannot serve.
+        note = page.text_of(".jb-missing-widget")
+        assert '"jupyter-threejs"' in note and "static page" in note
+        assert page.locator(".widget-slider").is_visible() and "Click the cube." in page.text_of("#jupyter-bridge-roots")
+        page.assert_clean(ignore=["jupyter-threejs", "ERR_FILE_NOT_FOUND"])
+
+
+def test_ipyvolume_works_in_two_pages_at_once_and_after_one_closed(server, browser):
+    pytest.importorskip("ipyvolume")
+    # Each page is a session with a figure of its own (no pylab "current figure" shared between them).
+    with open_widget_page(browser, server + "/ipyvolume_app") as first:
+        check_ipyvolume(first)
+        with open_widget_page(browser, server + "/ipyvolume_app") as second:
+            check_ipyvolume(second)
+            before = first.look_of(".widget-box canvas")
+            nudge_slider(first, 5)
+            first.wait_for_new_look(".widget-box canvas", before)
+            # Each has its own slider: 8 + 20 steps of 0.1 in the second, 5 more in the first.
+            first.wait_for_text("10.50", ".widget-readout")
+            assert second.text_of(".widget-readout") == "10.00"
+            first.assert_clean()
+    with open_widget_page(browser, server + "/ipyvolume_app") as third:
+        check_ipyvolume(third)
 
 
 # ipyvue creates one widget when it is imported (ipyvue.ForceLoad's

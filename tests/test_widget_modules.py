@@ -10,7 +10,12 @@ import pytest
 from wsclient import fetch_page
 
 from jupyter_bridge.export import widget_modules
-from jupyter_bridge.widget_modules import federated_module, labextension_entry, widget_module_file
+from jupyter_bridge.widget_modules import (
+    amd_dependencies,
+    federated_module,
+    labextension_entry,
+    widget_module_file,
+)
 
 
 @pytest.fixture
@@ -22,8 +27,16 @@ def share(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     (amd / "index.js").write_text('define(["@jupyter-widgets/base", "amd-helpers"], function (base) { return {}; });')
     (root / "nbextensions" / "amd-helpers").mkdir()
     (root / "nbextensions" / "amd-helpers" / "index.js").write_text("define([], function () { return {}; });")
+    # Like jupyter-threejs: its AMD module needs "three", which only its classic Notebook extension.js maps.
+    (root / "nbextensions" / "three-widgets").mkdir()
+    (root / "nbextensions" / "three-widgets" / "index.js").write_text(
+        'define(["module", "three", "@jupyter-widgets/base"], function (m, three, base) { return {}; });'
+    )
+    (root / "nbextensions" / "three-widgets" / "three.js").write_text("// three.js, for extension.js to map")
+    (root / "nbextensions" / "three-alone").mkdir()
+    (root / "nbextensions" / "three-alone" / "index.js").write_text('define(["three"], function (three) { return {}; });')
     for name, entry in [("lab-widgets", "static/remoteEntry.abc.js"), ("@scope/lab-widgets", "./static/remoteEntry.def.js"),
-                        ("amd-widgets", "static/remoteEntry.123.js")]:  # fmt: skip
+                        ("amd-widgets", "static/remoteEntry.123.js"), ("three-widgets", "static/remoteEntry.456.js")]:  # fmt: skip
         folder = root / "labextensions" / name
         (folder / "static").mkdir(parents=True)
         (folder / "package.json").write_text(json.dumps({"name": name, "jupyterlab": {"_build": {"load": entry}}}))
@@ -50,6 +63,31 @@ def test_a_labextension_only_package_gets_an_amd_module_that_loads_its_container
     # The container's own files come from the extension's folder.
     assert widget_module_file("lab-widgets/static/509.chunk.js") == str((share / "labextensions/lab-widgets/static/509.chunk.js").resolve())
     assert widget_module_file("@scope/lab-widgets/static/remoteEntry.def.js") is not None
+
+
+def test_an_amd_module_that_needs_a_module_nothing_installs_gives_way_to_the_container(share):
+    assert amd_dependencies(str(share / "nbextensions/three-widgets/index.js")) == ["module", "three", "@jupyter-widgets/base"]
+    assert labextension_entry("three-widgets") == "static/remoteEntry.456.js"
+    # index.js is the module that loads the container, never the AMD file (nor a 404 for "three")...
+    assert widget_module_file("three-widgets/index.js") is None
+    assert 'load("three-widgets", "static/remoteEntry.456.js")' in (federated_module("three-widgets/index.js") or "")
+    # ...and the package's other files are its container's.
+    assert widget_module_file("three-widgets/static/509.chunk.js") == str((share / "labextensions/three-widgets/static/509.chunk.js").resolve())
+    assert widget_module_file("three-widgets/three.js") is None
+    # Without a container there is nothing better than the AMD module: the page reports what it misses.
+    assert labextension_entry("three-alone") is None
+    assert widget_module_file("three-alone/index.js") == str((share / "nbextensions/three-alone/index.js").resolve())
+
+
+def test_an_amd_module_that_needs_a_package_loaded_from_its_container_gives_way_too(share):
+    for name, needs in [("on-three", "three-widgets"), ("on-amd", "amd-widgets")]:
+        (share / "nbextensions" / name).mkdir()
+        (share / "nbextensions" / name / "index.js").write_text(f'define(["{needs}"], function (x) {{ return {{}}; }});')
+        (share / "labextensions" / name / "static").mkdir(parents=True)
+        (share / "labextensions" / name / "package.json").write_text(json.dumps({"jupyterlab": {"_build": {"load": "static/e.js"}}}))
+    # three-widgets' AMD module is a promise of its classes in a page, not what on-three's expects.
+    assert labextension_entry("on-three") == "static/e.js"
+    assert labextension_entry("on-amd") is None
 
 
 @pytest.mark.parametrize(

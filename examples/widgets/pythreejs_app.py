@@ -26,8 +26,15 @@ angle = w.IntSlider(description="Turn (°)", min=0, max=90, value=0)
 clicked = w.Label("Click the cube.")
 
 
+# About a tilted axis, so that a turn shows another face. (A quaternion, not
+# `rotation`: pythreejs 2.4's front end lower-cases a rotation's "XYZ" order and
+# sends it back, which its own Python side then refuses.)
+AXIS = (0.5 / math.sqrt(1.25), 1 / math.sqrt(1.25), 0.0)
+
+
 def turn(change):
-    cube.rotation = (math.radians(change["new"] / 2), math.radians(change["new"]), 0, "XYZ")
+    half = math.radians(change["new"]) / 2
+    cube.quaternion = (*(math.sin(half) * c for c in AXIS), math.cos(half))
 
 
 def on_pick(change):

@@ -111,7 +111,7 @@ export class BridgeManager extends ManagerBase {
       return found as WidgetClass;
     } catch (error) {
       console.error(`jupyter_bridge: ${String(error)}`);
-      return className.endsWith('View') ? missingView(moduleName, className) : MissingModel;
+      return className.endsWith('View') ? missingView(moduleName, className, this.comms === null) : MissingModel;
     }
   }
 
@@ -159,13 +159,16 @@ function major(range: string): number {
 
 class MissingModel extends DOMWidgetModel {}
 
-function missingView(moduleName: string, className: string): typeof DOMWidgetView {
+function missingView(moduleName: string, className: string, staticPage: boolean): typeof DOMWidgetView {
+  // A static page carries AMD modules only: a package loaded from its
+  // JupyterLab extension fetches its chunks from a server.
+  const why = staticPage
+    ? 'which this static page does not carry: serve the app (jupyter-bridge serve) to see it.'
+    : 'which this server does not have: install that package where the server runs.';
   return class MissingView extends DOMWidgetView {
     override render(): void {
       this.el.classList.add('jb-missing-widget');
-      this.el.textContent =
-        `This widget needs the front end of the package "${moduleName}" (${className}), ` +
-        'which this server does not have: install that package where the server runs.';
+      this.el.textContent = `This widget needs the front end of the package "${moduleName}" (${className}), ${why}`;
     }
   };
 }

@@ -63,29 +63,19 @@ export function amdLoader(modulesUrl: string, requireUrl: string, inline?: Inlin
       loading = null; // let a later widget try again
       throw new Error(`Could not load widget package ${name}: ${(error as Error).message}`);
     }
-    // Forget a failure so that a later widget of this package can try again.
-    // A labextension-only package's module is a promise of its classes: resolve adopts it.
-    const load = (id: string) =>
-      new Promise<unknown>((resolve, reject) => {
-        req([id], resolve, (error) => {
-          (error.requireModules ?? [id]).forEach((missing) => req.undef(missing));
+    // Forget a failure (the module and what it missed) so that a later widget
+    // of this package can try again: RequireJS never answers a second request
+    // of a module whose dependency failed. A package loaded from its JupyterLab extension's container (the server
+    // decides: see widget_modules.py) has a module that is a promise of its
+    // classes: resolve adopts it.
+    try {
+      return await new Promise<unknown>((resolve, reject) => {
+        req([name], resolve, (error) => {
+          [name, ...(error.requireModules ?? [])].forEach((missing) => req.undef(missing));
           reject(error);
         });
       });
-    try {
-      return await load(name);
     } catch (error) {
-      const missing = (error as RequireError).requireModules ?? [];
-      if (inline === undefined && missing.some((id) => id !== name)) {
-        // The AMD module needs modules that only the classic Notebook's
-        // extension.js maps (pythreejs's `three`): load the package's
-        // JupyterLab extension instead, which carries them, if it has one.
-        try {
-          return await load(`${name}/labextension`);
-        } catch {
-          // it has none either: report the first failure
-        }
-      }
       throw new Error(
         `Could not load widget package ${name}@${version} from ${modulesUrl}${name}/index.js: ${(error as Error).message}`,
       );
