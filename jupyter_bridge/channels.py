@@ -113,6 +113,7 @@ class BrowserChannel(Channel):
         self.receive_push = receive_push
         self.comm_manager = comms.SessionCommManager()
         self.outbox = Outbox(loop)
+        self.outbox.on_unsendable = self._unsendable
         # send -> what to call if the session ends while that connection is open
         self._connections: dict[Send, Callable[[bool], None] | None] = {}
         #: When a connection last came, went or sent something (the reaper reads it).
@@ -449,6 +450,24 @@ class BrowserChannel(Channel):
         if self.dev:
             content["detail"] = "".join(traceback.format_exception(error))
         self.outbox.put(content)
+
+    def _unsendable(self, content: dict[str, Any], error: Exception) -> None:
+        """A message a value of the app made impossible to send: log and show which widget and traits."""
+        from ipywidgets.widgets.widget import _instances
+
+        comm_id = content.get("comm_id")
+        widget = _instances.get(comm_id) if comm_id else None
+        whose = f"{type(widget).__name__} {comm_id}" if widget is not None else (comm_id or "a message")
+        state = (content.get("data") or {}).get("state") or {}
+        traits = f" (traits {', '.join(sorted(state))})" if state else ""
+        problem = f"an update of {whose}{traits} could not be sent to the page: {error}"
+        if self.session is not None:
+            context = self.session.context
+            log.error("Session %s of %s: %s", context.id, context.server_context.url_path, problem)
+        else:
+            log.error("%s", problem)
+        if content.get("type") != "error":
+            self.outbox.put({"type": "error", "where": "app", "message": problem[0].upper() + problem[1:]})
 
     def owner_problem(self, widget: Widget) -> str | None:
         comm = getattr(widget, "comm", None)

@@ -39,6 +39,9 @@ class Outbox:
         # Each attached connection, with the last seq it acknowledged.
         self._sends: dict[Callable[[str | bytes], None], int] = {}
         self.closed = False
+        #: Called with a message that cannot be encoded (a value JSON cannot carry)
+        #: and the error; the message is dropped, the ones after it still go.
+        self.on_unsendable: Callable[[dict[str, Any], Exception], None] | None = None
 
     @property
     def last_seq(self) -> int:
@@ -101,9 +104,15 @@ class Outbox:
         if self.closed:
             return
         for message in pending:
+            message.content["seq"] = self._seq + 1
+            try:
+                frame = encode(message)
+            except (TypeError, ValueError) as error:
+                del message.content["seq"]
+                if self.on_unsendable is not None:
+                    self.on_unsendable(message.content, error)
+                continue
             self._seq += 1
-            message.content["seq"] = self._seq
-            frame = encode(message)
             self._sent.append((self._seq, frame))
             self._kept_bytes += len(frame)
             for send in list(self._sends):

@@ -17,6 +17,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from jupyter_client.jsonutil import json_default
+
 __all__ = [
     "CLIENT_TYPES",
     "CLOSE_APP_CHANGED",
@@ -128,8 +130,15 @@ class Message:
 
 
 def encode(message: Message) -> str | bytes:
-    """A text frame for a message without buffers, a binary frame otherwise."""
-    text = json.dumps(message.content, separators=(",", ":"), allow_nan=False)
+    """A text frame for a message without buffers, a binary frame otherwise.
+
+    Values JSON has no type for are converted as a kernel's messages convert them
+    (jupyter_client's ``json_default``: numpy scalars to numbers, dates to ISO
+    text, bytes to base64), so a trait holding ``numpy.float64(0.5)`` reaches the
+    page as it would in JupyterLab. Anything else raises TypeError; NaN and
+    infinities, which JSON cannot carry, raise ValueError.
+    """
+    text = json.dumps(message.content, separators=(",", ":"), allow_nan=False, default=json_default)
     if not message.buffers:
         return text
     parts = [text.encode("utf-8"), *(bytes(b) for b in message.buffers)]

@@ -359,3 +359,32 @@ async def test_frames_nobody_acknowledges_are_kept_up_to_a_bound_oldest_first():
     assert kept <= 10_000 and len(outbox._sent) >= 10_000 // len(sent[0]) - 1
     assert outbox.can_resume(100) and outbox.can_resume(outbox._sent[0][0] - 1)
     assert not outbox.can_resume(1)
+
+
+async def test_values_a_kernel_would_convert_are_converted_as_it_does():
+    import datetime
+
+    import numpy as np
+
+    outbox, sent = await attached_outbox()
+    outbox.put(update("a", size=np.float64(0.5), count=np.int64(3), when=datetime.date(2026, 12, 3)))
+    await next_tick()
+
+    assert messages(sent)[0]["data"]["state"] == {"size": 0.5, "count": 3, "when": "2026-12-03"}
+
+
+async def test_a_message_that_cannot_be_encoded_is_dropped_and_the_rest_of_the_tick_still_goes():
+    outbox, sent = await attached_outbox()
+    refused: list[tuple[dict[str, Any], Exception]] = []
+    outbox.on_unsendable = lambda content, error: refused.append((content, error))
+
+    outbox.put(update("a", value=1))
+    outbox.put(update("b", value=object()))
+    outbox.put(update("c", value=float("nan")))
+    outbox.put(update("d", value=4))
+    await next_tick()
+
+    assert [(m["comm_id"], m["seq"]) for m in messages(sent)] == [("a", 1), ("d", 2)]
+    assert [content["comm_id"] for content, _ in refused] == ["b", "c"]
+    assert isinstance(refused[0][1], TypeError) and isinstance(refused[1][1], ValueError)
+    assert outbox.last_seq == 2

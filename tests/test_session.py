@@ -211,3 +211,33 @@ async def test_a_channel_serves_one_session():
     with pytest.raises(RuntimeError, match="one session"):
         make(lambda doc: None, channel=channel)
 
+
+
+async def test_a_value_json_cannot_carry_is_named_to_the_page_and_later_updates_still_go(caplog):
+    import traitlets
+
+    class Loose(w.DOMWidget):
+        anything = traitlets.Any(0).tag(sync=True)
+
+    loop = asyncio.get_running_loop()
+    channel = BrowserChannel(loop)
+    sent: list[str | bytes] = []
+    session = make(lambda doc: doc.add_root(w.VBox([Loose(), w.Label("before")])), channel=channel)
+    await session.start()
+    channel.outbox.attach(sent.append)
+    loose, label = session.document.roots[0].children
+
+    loose.anything = object()  # its comm is the session's: the update goes to the session's outbox
+    label.value = "after"
+    for _ in range(3):
+        await asyncio.sleep(0)
+
+    from jupyter_bridge.protocol import decode_server_frame
+
+    frames = [decode_server_frame(frame).content for frame in sent]
+    updates = [f["data"]["state"] for f in frames if f["type"] == "comm_msg"]
+    errors = [f["message"] for f in frames if f["type"] == "error"]
+    assert {"value": "after"} in updates
+    assert len(errors) == 1 and f"Loose {loose.model_id} (traits anything) could not be sent" in errors[0]
+    assert "Session s1 of /app: an update of Loose" in caplog.text
+    await session.destroy()
