@@ -381,6 +381,26 @@ async def test_matplotlib_inline_shows_each_cells_figures_as_images_and_closes_t
     await client.close()
 
 
+async def test_an_interact_function_that_plots_shows_its_figure_in_its_output(serve, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_notebook(
+        tmp_path,
+        "import matplotlib.pyplot as plt\nfrom ipywidgets import interact",
+        "@interact(slope=(1, 3))\ndef line(slope=2):\n    plt.plot([0, 1], [0, slope])\n    print('open', plt.get_fignums(), slope)",
+    )
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    outputs = client.model("OutputModel")["outputs"]
+    assert [o["output_type"] for o in outputs] == ["stream", "display_data"], outputs
+    assert outputs[0]["text"] == "open [1] 2\n" and "image/png" in outputs[1]["data"]
+    # Each call shows its own figure, and closes it: the next call starts again from Figure 1.
+    assert (await client.set_state("IntSliderModel", value=3))["type"] == "idle"
+    outputs = client.model("OutputModel")["outputs"]
+    assert [o["output_type"] for o in outputs] == ["stream", "display_data"], outputs
+    assert outputs[0]["text"] == "open [1] 3\n" and "image/png" in outputs[1]["data"]
+    await client.close()
+
+
 async def test_without_a_magic_pyplot_draws_inline_as_in_jupyterlab(serve, tmp_path):
     pytest.importorskip("matplotlib")
     path = write_notebook(tmp_path, PLOT + "\nplt.show()", PLOT + ";")

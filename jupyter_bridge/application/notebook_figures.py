@@ -278,10 +278,33 @@ def _install() -> None:
         return is_interactive() if state is None else state.interactive
 
     routed_switch_backend.__doc__ = switch_backend.__doc__
+    _route_interact_flush()
     pyplot._get_backend_mod = routed_get_backend_mod  # type: ignore[assignment]
     pyplot.switch_backend = routed_switch_backend  # type: ignore[assignment]
     matplotlib.interactive = routed_interactive
     matplotlib.is_interactive = routed_is_interactive
+
+
+def _route_interact_flush() -> None:
+    """``interact``'s function drew with pyplot: show its figures in its output, as in JupyterLab.
+
+    ipywidgets asks matplotlib_inline to flush after each call only when the
+    process's backend is inline; a served notebook's inline sessions ask here.
+    """
+    try:
+        from ipywidgets.widgets import interaction
+    except ImportError:
+        return
+    show = interaction.show_inline_matplotlib_plots
+
+    def show_inline_matplotlib_plots() -> None:
+        state = _notebook_state()
+        if state is None or state.mode is None:
+            show()
+        elif state.mode == "inline":
+            flush([])
+
+    interaction.show_inline_matplotlib_plots = show_inline_matplotlib_plots
 
 
 def _figure_image(figure: Any) -> Any:
