@@ -336,3 +336,128 @@ async def test_show_in_a_served_notebook_fills_the_served_document(serve, tmp_pa
     assert (await client.set_state("IntSliderModel", value=6))["type"] == "idle"
     assert client.model("LabelModel")["value"] == "value*2 = 12"
     await client.close()
+
+
+# Matplotlib: %matplotlib inline / widget per session, as in JupyterLab
+
+PLOT = "import matplotlib.pyplot as plt\nplt.plot([1, 3, 2])"
+PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def live_figures() -> int:
+    """Figures alive in this process (the server's): what pyplot would leak."""
+    from matplotlib.figure import Figure
+
+    gc.collect()
+    return sum(isinstance(o, Figure) for o in gc.get_objects())
+
+
+def root_images(client: Client) -> list[bytes]:
+    """The bytes of every Image root (a binary buffer of its comm_open), in page order."""
+    opened = {m.content["comm_id"]: m for m in client.frames if m.content["type"] == "comm_open"}
+    return [
+        bytes(opened[root].buffers[0]) for root in client.doc["roots"] if client.models[root]["_model_name"] == "ImageModel"
+    ]
+
+
+async def test_matplotlib_inline_shows_each_cells_figures_as_images_and_closes_them(serve, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_notebook(
+        tmp_path,
+        "%matplotlib inline",
+        PLOT + ";",
+        "print(plt.get_fignums())",
+        "fig, ax = plt.subplots()\nax.bar([1, 2], [3, 4])\nplt.show()\nprint('after show', plt.get_fignums())",
+        "with plt.ioff():\n    quiet = plt.figure()\nprint('quiet', plt.get_fignums())",
+    )
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["ImageModel", "HTMLModel", "ImageModel", "HTMLModel", "HTMLModel"]
+    assert shown[0][1]["format"] == "png" and all(png.startswith(PNG_SIGNATURE) for png in root_images(client))
+    assert ">[]\n</pre>" in shown[1][1]["value"]  # shown, then closed, as JupyterLab's inline backend does
+    assert ">after show []\n</pre>" in shown[3][1]["value"]
+    assert ">quiet [1]\n</pre>" in shown[4][1]["value"]  # made with interactive mode off: not shown
+    await client.close()
+
+
+async def test_an_interact_function_that_plots_shows_its_figure_in_its_output(serve, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_notebook(
+        tmp_path,
+        "import matplotlib.pyplot as plt\nfrom ipywidgets import interact",
+        "@interact(slope=(1, 3))\ndef line(slope=2):\n    plt.plot([0, 1], [0, slope])\n    print('open', plt.get_fignums(), slope)",
+    )
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    outputs = client.model("OutputModel")["outputs"]
+    assert [o["output_type"] for o in outputs] == ["stream", "display_data"], outputs
+    assert outputs[0]["text"] == "open [1] 2\n" and "image/png" in outputs[1]["data"]
+    # Each call shows its own figure, and closes it: the next call starts again from Figure 1.
+    assert (await client.set_state("IntSliderModel", value=3))["type"] == "idle"
+    outputs = client.model("OutputModel")["outputs"]
+    assert [o["output_type"] for o in outputs] == ["stream", "display_data"], outputs
+    assert outputs[0]["text"] == "open [1] 3\n" and "image/png" in outputs[1]["data"]
+    await client.close()
+
+
+async def test_without_a_magic_pyplot_draws_inline_as_in_jupyterlab(serve, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = write_notebook(tmp_path, PLOT + "\nplt.show()", PLOT + ";")
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["ImageModel", "ImageModel"]
+    images = root_images(client)
+    assert len(images) == 2 and all(png.startswith(PNG_SIGNATURE) for png in images)
+    await client.close()
+
+
+async def test_an_unknown_matplotlib_backend_is_one_sentence_in_the_page(serve, tmp_path, caplog):
+    pytest.importorskip("matplotlib")
+    path = write_notebook(tmp_path, "%matplotlib qt", "import ipywidgets as w\nw.Label('still runs')")
+    server = serve({"/nb": str(path)})
+    with caplog.at_level(logging.WARNING, logger="jupyter_bridge.application.notebook"):
+        client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["HTMLModel", "LabelModel"]
+    said = shown[0][1]["value"]
+    assert "jb-notebook-stderr" in shown[0][1]["_dom_classes"]
+    assert "%matplotlib qt cannot run in a served notebook: use %matplotlib inline" in said
+    assert "%matplotlib widget" in said and "%matplotlib ipympl" in said
+    assert any("cell 1: %matplotlib qt cannot run" in r.getMessage() for r in caplog.records)
+    await client.close()
+
+
+async def test_matplotlib_widget_gives_each_session_its_figures_and_closes_them_with_it(serve, tmp_path):
+    pytest.importorskip("ipympl")
+    path = write_notebook(
+        tmp_path,
+        "%matplotlib widget",
+        PLOT,
+        "print('figures', plt.get_fignums())",
+    )
+    before = live_figures()
+    server = serve({"/nb": str(path)}, unused_session_lifetime=100, check_unused_sessions=50)
+    first, second = await open_notebook(server), await open_notebook(server)
+    for client in (first, second):
+        names = [name for name, _ in roots(client)]
+        assert names == ["HTMLModel", "MPLCanvasModel", "HTMLModel"], names  # the plot's repr, then its figure
+        assert ">figures [1]\n</pre>" in roots(client)[2][1]["value"]  # each page has its own Figure 1
+    assert live_figures() == before + 2
+    await first.close()
+    await eventually(lambda: live_figures() == before + 1)
+    await second.close()
+    await eventually(lambda: live_figures() == before)
+
+
+async def test_a_script_keeps_the_backend_it_chose_beside_notebooks(serve, tmp_path):
+    pytest.importorskip("ipympl")
+    inline = write_notebook(tmp_path, PLOT + ";", name="inline")
+    widget = write_notebook(tmp_path, "%matplotlib widget", PLOT + ";", name="widget")
+    script = EXAMPLES / "widgets" / "ipympl_app.py"  # matplotlib.use("widget"), plt.ioff(), its own layout
+    server = serve({"/inline": str(inline), "/widget": str(widget), "/script": str(script)})
+    for name, model in (("widget", "MPLCanvasModel"), ("script", "MPLCanvasModel"), ("inline", "ImageModel")):
+        client = await Client.open(server.url, name)
+        assert model in [state.get("_model_name") for state in client.models.values()], name
+        await client.close()

@@ -206,3 +206,45 @@ def test_ipycanvas_draws_from_python_in_each_tab_and_hears_clicks(server, browse
         assert "click at" not in other.text_of("#jupyter-bridge-roots")
         page.assert_clean()
         other.assert_clean()
+
+
+#: The front-end packages of the libraries of the speed goal, as pages request them.
+LIBRARY_MODULES = ("jupyter-matplotlib", "anywidget", "jupyter-leaflet")
+
+
+def fetched_modules(browser, url: str, ready: str) -> tuple[set[str], list[str]]:
+    """The widget packages a page fetched from /static/nbextensions/, and every script URL it loaded."""
+    with open_widget_page(browser, tiles=("*.tile.openstreetmap.org", "tile.openstreetmap.org")) as page:
+        requested: list[str] = []
+        page.on("request", lambda request: requested.append(request.url))
+        page.open(url)
+        page.wait_for_widget(ready)
+        page.wait_for_load_state("networkidle")
+        page.assert_clean()
+    packages = {url.split("/static/nbextensions/", 1)[1].split("/index.js")[0] for url in requested if "/static/nbextensions/" in url}
+    scripts = [url for url in requested if url.endswith(".js")]
+    return packages, scripts
+
+
+def loads_requirejs(url: str) -> bool:
+    return url.rsplit("/", 1)[-1].startswith("require")
+
+
+def test_a_page_fetches_only_the_widget_modules_its_own_widgets_name(server, browser):
+    """A library's module is loaded only by pages that use it (the speed goal of the widget libraries)."""
+    for library in ("ipympl", "plotly", "ipyleaflet"):
+        pytest.importorskip(library)
+    for app, ready, used in (
+        ("ipympl_app", ".jupyter-matplotlib-canvas-div canvas", "jupyter-matplotlib"),
+        ("plotly_app", ".js-plotly-plot .main-svg", "anywidget"),
+        ("ipyleaflet_app", ".leaflet-container", "jupyter-leaflet"),
+    ):
+        packages, scripts = fetched_modules(browser, f"{server}/{app}", ready)
+        assert used in packages, (app, packages)
+        assert any(loads_requirejs(url) for url in scripts), scripts
+        assert not packages & (set(LIBRARY_MODULES) - {used}), f"{app} fetched {sorted(packages)}"
+
+    # A page of core widgets only fetches no widget package at all, nor the AMD loader.
+    packages, scripts = fetched_modules(browser, f"{server}/using_interact", ".widget-interact")
+    assert packages == set(), packages
+    assert not any(loads_requirejs(url) for url in scripts), scripts

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Iterator
+from pathlib import Path
 
 import ipywidgets
 import pytest
 from playwright.sync_api import expect
-from support import HAVE_CHROMIUM
+from support import HAVE_CHROMIUM, serving
 from widget_pages import open_widget_page, widget_server
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
@@ -206,3 +207,103 @@ def test_widget_events_clicks_observers_and_links(server, browser):
         page.wait_for_text("released at 1", ".jb-ev-late")  # Python has handled everything sent before
         assert b_input.input_value() == "4"
         page.assert_clean()
+
+
+FIGURES_NOTEBOOK = [
+    "%matplotlib widget",
+    "import ipywidgets as w\n"
+    "import matplotlib.pyplot as plt\n"
+    "import numpy as np\n"
+    "from ipympl.backend_nbagg import Canvas\n"
+    "from ipywidgets.widgets.widget import _instances\n"
+    "from jupyter_bridge import curdoc\n"
+    "x = np.linspace(0, 2 * np.pi, 200)\n"
+    "plt.figure(figsize=(5, 3.5))\n"
+    "(line,) = plt.plot(x, np.sin(x))",
+    "frequency = w.FloatSlider(description='Frequency', min=1, max=5, step=0.5, value=1)\n"
+    "def redraw(change):\n"
+    "    line.set_ydata(np.sin(change['new'] * x))\n"
+    "    plt.gcf().canvas.draw_idle()  # pyplot's current figure is this page's own\n"
+    "frequency.observe(redraw, 'value')\n"
+    "frequency",
+    "alive = w.Label()\n"
+    "alive.add_class('jb-alive')\n"
+    "def count():  # the figure canvases alive in the whole process (every page's)\n"
+    "    figures = sum(isinstance(widget, Canvas) for widget in list(_instances.values()))\n"
+    "    alive.value = f'figures alive: {figures}; this page: {plt.get_fignums()}'\n"
+    "count()\n"
+    "curdoc().add_periodic_callback(count, 300)\n"
+    "alive",
+]
+
+
+def write_figures_notebook(path: Path) -> Path:
+    import nbformat
+
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_code_cell(source) for source in FIGURES_NOTEBOOK]
+    nbformat.write(notebook, path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def figures_server(tmp_path_factory) -> Iterator[str]:
+    pytest.importorskip("ipympl")
+    folder = tmp_path_factory.mktemp("figures")
+    write_figures_notebook(folder / "figures.ipynb")
+    with serving(str(folder / "figures.ipynb"), "--unused-session-lifetime", "500", "--check-unused-sessions", "200") as base:
+        yield base
+
+
+CANVAS = ".jupyter-matplotlib-canvas-div canvas"
+HAS_BLUE_CURVE = f"""() => {{ const c = document.querySelector('{CANVAS}');
+    const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+    for (let i = 0; i < d.length; i += 4) if (d[i] < 100 && d[i + 2] > 150) return true;
+    return false; }}"""
+
+
+def test_matplotlib_widget_in_a_notebook_app_draws_redraws_and_closes_per_page(figures_server, browser):
+    url = figures_server + "/figures"
+    with open_widget_page(browser, url) as first:
+        first.wait_for_widget(CANVAS)
+        first.wait_for_function(HAS_BLUE_CURVE)  # the figure shown after its cell, as with %matplotlib widget in JupyterLab
+        first.wait_for_text("this page: [1]", ".jb-alive")
+        look = first.look_of(".jupyter-matplotlib-figure")
+        press_right(first.locator(".widget-slider"))
+        first_look = first.wait_for_new_look(".jupyter-matplotlib-figure", look)  # the slider's callback redrew it
+
+        with open_widget_page(browser, url) as second:
+            second.wait_for_widget(CANVAS)
+            second.wait_for_function(HAS_BLUE_CURVE)
+            second.wait_for_text("this page: [1]", ".jb-alive")  # its own Figure 1, not the first page's
+            second.wait_for_text("figures alive: 2", ".jb-alive")
+            look = second.look_of(".jupyter-matplotlib-figure")
+            press_right(second.locator(".widget-slider"), 2)
+            second.wait_for_new_look(".jupyter-matplotlib-figure", look)
+            assert first.locator(".jupyter-matplotlib-figure").count() == 1
+            assert first.look_of(".jupyter-matplotlib-figure") == first_look  # the other page's figure is untouched
+            second.assert_clean()
+        first.wait_for_text("figures alive: 1", ".jb-alive")  # the closed page's figure went with its session
+        first.assert_clean()
+
+
+def test_matplotlib_widget_in_a_notebook_app_inside_jupyter_server(browser, tmp_path):
+    """The same notebook, served by the Jupyter server extension at /bridge/apps/<path>."""
+    pytest.importorskip("ipympl")
+    from test_extension import TOKEN, JupyterServer, make_layout
+
+    layout = make_layout(tmp_path)
+    write_figures_notebook(layout.root / "figures.ipynb")
+    jupyter = JupyterServer(layout, tmp_path, "--BridgeExtension.unused_session_lifetime=500")
+    try:
+        jupyter.wait_until_up()
+        with open_widget_page(browser, f"{jupyter.url}bridge/apps/figures.ipynb?token={TOKEN}") as page:
+            page.wait_for_widget(CANVAS)
+            page.wait_for_function(HAS_BLUE_CURVE)
+            page.wait_for_text("this page: [1]", ".jb-alive")
+            look = page.look_of(".jupyter-matplotlib-figure")
+            press_right(page.locator(".widget-slider"))
+            page.wait_for_new_look(".jupyter-matplotlib-figure", look)
+            page.assert_clean()
+    finally:
+        jupyter.stop()

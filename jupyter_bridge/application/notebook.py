@@ -27,7 +27,7 @@ from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .. import output
-from . import notebook_cells
+from . import notebook_cells, notebook_figures
 from .handlers import Handler, app_imports
 from .notebook_cells import Cell, CellError, Code, Steps, compile_cell, drive, execute, read_notebook
 from .notebook_page import LAYOUTS, NotebookPage
@@ -60,6 +60,8 @@ class NotebookHandler(Handler):
         self._bodies: dict[tuple[int, str], Code] = {}
         self.cells, self.title = read_notebook(self.path)
         self.is_async = any(c.code.is_async for c in self.cells if c.code is not None)
+        # From now on pyplot, once imported, keeps each session's figures apart.
+        notebook_figures.watch()
 
     def guess_title(self) -> str | None:
         return self.title
@@ -90,6 +92,7 @@ class NotebookHandler(Handler):
         with app_imports(str(self.path.parent), [str(self.path), *self.argv]), output.redirect(page):
             # Findable only while it runs, as a script's module is (dataclasses, pickle).
             sys.modules[module.__name__] = module
+            notebook_figures.start()
             try:
                 for cell in self.cells:
                     page.start_cell()
@@ -99,6 +102,7 @@ class NotebookHandler(Handler):
                     shell.cell = cell
                     try:
                         yield from execute(cell.code, namespace)
+                        notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
                     except (Exception, SystemExit) as error:  # a notebook's sys.exit() is a failure too
                         raise self._cell_error(cell, error) from error
             finally:

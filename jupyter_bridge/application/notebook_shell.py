@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from .. import output
+from . import notebook_figures
 from .notebook_cells import execute
 
 if TYPE_CHECKING:
@@ -28,7 +29,8 @@ _TIMEIT_OPTIONS = re.compile(r"\s*(?:(?:-[nrp]\s*\d+|-[tcqo])\s+)*")
 class NotebookShell:
     """What ``get_ipython()`` returns inside a served notebook.
 
-    It runs the harmless magics (``%matplotlib`` is a no-op; ``%time``, ``%timeit``
+    It runs the harmless magics (``%matplotlib inline`` / ``widget`` / ``ipympl``
+    choose the session's figures, see :mod:`.notebook_figures`; ``%time``, ``%timeit``
     and their cell forms run the code once; ``%%capture``; ``%%html``,
     ``%%markdown``, ``%%svg`` display) and skips every other magic and every
     ``!`` shell escape, with a logged note naming the cell. Only the notebook's own
@@ -50,6 +52,10 @@ class NotebookShell:
 
     def run_line_magic(self, magic_name: str, line: str, _stack_depth: int = 1) -> Any:
         if magic_name == "matplotlib":
+            problem = notebook_figures.select(line)
+            if problem is not None:
+                self._note(problem)
+                output.write_to(output.current_target(), "stderr", problem + "\n")
             return None
         if magic_name == "time":
             return self._run_line(line)
