@@ -15,7 +15,9 @@ from __future__ import annotations
 import asyncio
 import os
 import secrets
+import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
@@ -76,6 +78,8 @@ def no_pings_for_bob(spawner):
 
 
 c.Spawner.pre_spawn_hook = no_pings_for_bob
+# The hub reads the proxy's activity figures every second, not every 5 minutes.
+c.JupyterHub.last_activity_interval = 1
 
 c.JupyterHub.load_roles = [
     {{"name": "tests", "services": ["tests"], "scopes": ["admin:users", "admin:servers", "tokens"]}},
@@ -122,8 +126,12 @@ def user_token(hub: Hub, name: str) -> str:
     return answer["token"]  # type: ignore[index]
 
 
-async def quiet_session(public: str, name: str, token: str) -> dict:
-    """Open ``name``'s quiet app through the ingress, stay quiet QUIET_S, then use it: what happened."""
+async def quiet_session(public: str, name: str, token: str, hub: Hub) -> dict:
+    """Open ``name``'s quiet app through the ingress, stay quiet QUIET_S, then use it: what happened.
+
+    Before it is used, the hub's record of the server's last activity is read:
+    what the hub (and an idle culler) learnt of the quiet time.
+    """
     from tornado.websocket import WebSocketClosedError
     from wsclient import Client
 
@@ -133,8 +141,15 @@ async def quiet_session(public: str, name: str, token: str) -> dict:
     await client.wait_for(lambda: client.doc is not None, timeout=60)
     pings: list[bytes] = []
     client.ws.on_ping = pings.append  # type: ignore[union-attr,method-assign]  # tornado answers them itself
+    quiet_from = datetime.now(UTC)
     await asyncio.sleep(QUIET_S)  # nothing but pings, if any, for longer than the ingress allows
-    seen = {"config": client.config, "pings": len(pings), "socket_url": client.ws.request.url}  # type: ignore[union-attr]
+    seen = {
+        "config": client.config, "pings": len(pings), "socket_url": client.ws.request.url,  # type: ignore[union-attr]
+        "quiet_from": quiet_from,
+        "activity": await asyncio.get_running_loop().run_in_executor(
+            None, hub_saw_activity, hub, name, quiet_from + timedelta(seconds=QUIET_S / 2)
+        ),
+    }  # fmt: skip
     try:
         answer = await client.set_state("IntSliderModel", value=21)
         seen["answer"] = answer["type"] == "idle" and client.model("LabelModel")["value"]
@@ -142,6 +157,27 @@ async def quiet_session(public: str, name: str, token: str) -> dict:
         seen["answer"] = None
     await client.close()
     return seen
+
+
+def hub_saw_activity(hub: Hub, name: str, after: datetime, timeout: float = 30) -> bool:
+    """Whether the hub's record of ``name``'s server shows activity later than ``after``.
+
+    The hub reads the proxy's figures every second (last_activity_interval): a
+    server active since then shows it within a few seconds; one that stays
+    idle is read for a few seconds more, then reported idle.
+    """
+    deadline = time.monotonic() + timeout
+    readings = 0
+    while True:
+        code, user = hub.api("GET", f"users/{name}")
+        assert code == 200, user
+        last = datetime.fromisoformat(user["servers"][""]["last_activity"].replace("Z", "+00:00"))  # type: ignore[index]
+        if last > after:
+            return True
+        readings += 1
+        if readings >= 6 or time.monotonic() > deadline:
+            return False
+        time.sleep(0.5)
 
 
 @pytest.mark.parametrize("name, pinged", [("alice", True), ("bob", False)])
@@ -152,7 +188,7 @@ def test_the_spawners_keep_alive_keeps_a_quiet_socket_open_through_the_proxies(h
     wait_for_http(f"http://{public}/hub/health", ingress)
     hub.start_server(name)
 
-    seen = run_async(quiet_session(public, name, user_token(hub, name)))
+    seen = run_async(quiet_session(public, name, user_token(hub, name), hub))
 
     # Every address of the app is under the user's prefix, which the spawner gave
     # the server (JUPYTERHUB_SERVICE_PREFIX, its base URL).
@@ -165,6 +201,11 @@ def test_the_spawners_keep_alive_keeps_a_quiet_socket_open_through_the_proxies(h
         # About one ping per KEEP_ALIVE_MS reached the client through nginx and the hub's proxy.
         assert seen["pings"] >= QUIET_S * 1000 // KEEP_ALIVE_MS // 2, seen
         assert seen["answer"] == "value*2 = 42", seen
+        # The pings and their answers pass the hub's proxy, which counts that as the
+        # server's activity: the hub (and an idle culler) sees it in use while quiet.
+        assert seen["activity"], seen
     else:
         assert seen["pings"] == 0 and seen["answer"] is None, seen
+        # Nothing passed the proxy: the hub saw the server idle since the page opened.
+        assert not seen["activity"], seen
         wait_for_log(ingress.error_log, "upstream timed out")  # type: ignore[attr-defined]
