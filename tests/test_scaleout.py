@@ -249,6 +249,9 @@ def test_a_host_dies_new_pages_work_and_its_open_pages_get_fresh_sessions(proces
         assert page.locator(".widget-slider").count() == 1
         assert page.locator(".widget-label", has_text="value*2 =").count() == 1
         slide_and_check(page, 2)
+    # The notice stays until the user dismisses it.
+    orphans[0].locator(".jb-status .jb-notice-dismiss").click()
+    assert notice(orphans[0]) is None and orphans[0].locator(".jb-status").inner_text() == "connected"
     # The other pages never noticed.
     for number, page in enumerate(pages):
         if page not in orphans:
