@@ -124,6 +124,29 @@ async def test_a_stream_of_another_copy_of_a_live_session_is_not_resumed(serve):
     await client.close()
 
 
+async def test_a_fresh_copy_whose_first_messages_are_forgotten_comes_as_a_snapshot(serve):
+    """The copy this process holds was acknowledged by another page of it: the fresh start is a snapshot."""
+    from wsclient import Client
+
+    server = serve({"/sliders": ROOT / "examples" / "sliders.py"})
+    client = await Client.open(server.url, "sliders")
+    await client.set_state("IntSliderModel", value=7)
+    last = max(m.content["seq"] for m in client.frames)
+    client.send({"type": "ack", "seq": last})  # the stream up to here is forgotten
+    await client.request({"type": "ping"})
+    await client.close()
+    frames_before = len(client.frames)
+    await client.connect(query=f"?{LAST_SEQ_ARGUMENT}=2&{STREAM_ARGUMENT}=a-copy-that-died")
+    await client.wait_for(lambda: any(m.content["type"] == "doc" for m in client.frames[frames_before:]))
+    fresh = [m.content for m in client.frames[frames_before:]]
+    assert fresh[0]["type"] == "hello" and fresh[0]["recreated"] is True and fresh[0]["last_seq"] == last
+    # Every widget as it is now (the slider at 7), outside the stream, then the stream goes on.
+    assert all(m["seq"] == 0 for m in fresh)
+    sliders = [m for m in fresh if m["type"] == "comm_open" and m["data"]["state"]["_model_name"] == "IntSliderModel"]
+    assert [m["data"]["state"]["value"] for m in sliders] == [7]
+    await client.close()
+
+
 async def test_a_fresh_session_needs_a_token_still_valid(serve):
     """A page open longer than --session-token-expiration cannot have its session built again."""
     from wsclient import Client
