@@ -11,6 +11,7 @@ and shows the document as a cell output.
 from __future__ import annotations
 
 import logging
+import secrets
 import time
 import traceback
 from collections.abc import Callable
@@ -125,6 +126,10 @@ class BrowserChannel(Channel):
         #: and after a connection that dropped rather than closed. The reaper then
         #: keeps the session for as long as the page's token could recreate it.
         self.page_may_return = True
+        #: Names this copy of the session's stream: another process that recreates
+        #: the session from its token numbers another stream, which a page showing
+        #: this one must not take for a continuation of it.
+        self.stream = secrets.token_urlsafe(9)
 
     def create_comm(self, *args: Any, **kwargs: Any) -> BaseComm:
         return comms.SessionComm(*args, channel=self, **kwargs)
@@ -168,13 +173,22 @@ class BrowserChannel(Channel):
         """How many connections are attached now."""
         return len(self._connections)
 
-    def attach(self, send: Send, last_seq: int = 0, on_end: Callable[[bool], None] | None = None) -> None:
+    def attach(
+        self,
+        send: Send,
+        last_seq: int = 0,
+        on_end: Callable[[bool], None] | None = None,
+        *,
+        recreated: bool = False,
+    ) -> None:
         """Start sending to a new connection, from ``last_seq`` on.
 
         A new page (``last_seq`` 0) of a session whose first messages are already
         forgotten gets a snapshot instead: every widget's current state, then the
         stream from the session's current position. ``on_end(app_changed)`` is
-        called if the session is destroyed while attached.
+        called if the session is destroyed while attached. ``recreated``: the page
+        showed another copy of this session, now gone; its ``hello`` says so, and
+        the page drops what it shows before this stream (from ``last_seq`` 0).
         """
         session = self._session()
         self._connections[send] = on_end
@@ -188,7 +202,10 @@ class BrowserChannel(Channel):
             "session_id": session.id,
             "server": f"jupyter-bridge {__version__}",
             "last_seq": start,
+            "stream": self.stream,
         }
+        if recreated:
+            hello["recreated"] = True
         send(self.outbox.unnumbered(hello))
         if snapshot:
             for content, buffers in self._snapshot():

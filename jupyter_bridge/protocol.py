@@ -34,6 +34,7 @@ __all__ = [
     "PROTOCOL_VERSION",
     "SERVER_TYPES",
     "SESSION_ID_ARGUMENT",
+    "STREAM_ARGUMENT",
     "SUBPROTOCOL",
     "Message",
     "ProtocolError",
@@ -93,6 +94,10 @@ NO_SUCH_APP = "no such app"
 
 #: Query arguments. On the socket URL: resume the stream after this ``seq``.
 LAST_SEQ_ARGUMENT = "last_seq"
+#: Beside it: the ``stream`` of the ``hello`` the client last had. A client that
+#: names it asks for a fresh session, announced by ``hello`` ``recreated``, when
+#: that stream is gone (its process died); without it the server refuses, 4404.
+STREAM_ARGUMENT = "stream"
 #: On a page (or autoload.js) URL: show this existing session.
 SESSION_ID_ARGUMENT = "jb-session-id"
 #: On an autoload.js URL: the id of the script tag to put the app at.

@@ -20,6 +20,7 @@ from ..protocol import (
     CLOSE_TOO_SLOW,
     LAST_SEQ_ARGUMENT,
     NO_SUCH_APP,
+    STREAM_ARGUMENT,
     SUBPROTOCOL,
     ProtocolError,
     decode,
@@ -152,12 +153,17 @@ class SessionSocket(websocket.WebSocketHandler):
             self.close(CLOSE_SESSION_GONE, NO_SUCH_APP)
             return
         secret_key = self.bridge.settings.signing_key
+        last_seq = self._last_seq()
+        # The stream the page showed, named by a page that can take a fresh one in its place.
+        stream = self.get_query_argument(STREAM_ARGUMENT, None)
         try:
             session_id, request = read_token(self._token, secret_key=secret_key, check_expiry=False)
             live = served.sessions.get(session_id)
-            if live is None:
+            fresh = bool(last_seq) and stream is not None and (live is None or live.channel.stream != stream)
+            if live is None or fresh:
                 # Only a live session may be resumed with an expired token.
                 read_token(self._token, secret_key=secret_key)
+            if live is None:
                 self.bridge.session_id_for(session_id)
         except (TokenError, SessionIdError) as error:
             log.warning("Refused a WebSocket to %s: %s", self.request.path, error)
@@ -168,8 +174,13 @@ class SessionSocket(websocket.WebSocketHandler):
             log.warning("Refused a WebSocket to %s: the session belongs to another user", self.request.path)
             self.close(CLOSE_BAD_TOKEN, "this session belongs to another user")
             return
-        last_seq = self._last_seq()
-        if last_seq and (live is None or not live.channel.outbox.can_resume(last_seq)):
+        if fresh:
+            # The copy of the session the page showed is gone (its process died; a
+            # balancer sent the page elsewhere): the page gets this process's copy,
+            # built from its token if need be, from the start, and says so.
+            log.info("Session %s: its page's stream is gone; sending it a fresh copy of the session", session_id)
+            last_seq = 0
+        elif last_seq and (live is None or not live.channel.outbox.can_resume(last_seq)):
             self._send_error("this session has ended; reload the page to start a new one")
             self.close(CLOSE_SESSION_GONE, "session gone")
             return
@@ -183,7 +194,7 @@ class SessionSocket(websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
-        session.channel.attach(self.send_frame, last_seq, on_end=self._session_ended)
+        session.channel.attach(self.send_frame, last_seq, on_end=self._session_ended, recreated=fresh)
 
     def _session_ended(self, app_changed: bool) -> None:
         self.session = None

@@ -173,7 +173,16 @@ export class Comms {
     parents.forEach((parent) => this.idle(parent));
   }
 
+  /** The session is gone: its comms are not the server's any more, and nothing goes out for them. */
+  forgetAll(): void {
+    this.releaseAll();
+    this.comms.clear();
+  }
+
   send(commId: string, data: unknown, callbacks?: ICallbacks, metadata?: JSONObject, buffers?: Buffer[]): string {
+    if (!this.comms.has(commId)) {
+      return ''; // a model of a session that is gone
+    }
     const id = this.connection.nextId();
     if (callbacks?.iopub?.status) {
       this.waiting.set(id, callbacks);

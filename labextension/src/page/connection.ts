@@ -7,6 +7,7 @@ import {
   CLOSE_SESSION_GONE,
   LAST_SEQ_ARGUMENT,
   PROTOCOL_VERSION,
+  STREAM_ARGUMENT,
   SUBPROTOCOL,
   decodeFrame,
   encodeFrame,
@@ -21,6 +22,12 @@ export interface ConnectionHandlers {
   state(state: ConnectionState, reason?: string): void;
   /** The socket is gone: answers to messages already sent may never come. */
   lost(): void;
+  /**
+   * The session the page showed is gone and this connection brings a fresh one
+   * (its server died; another built it again from the token): drop every widget
+   * of the old one. Called before the new session's first message.
+   */
+  recreated(): void;
 }
 
 const ACK_DELAY_MS = 200;
@@ -33,6 +40,8 @@ export class Connection {
   sessionId: string | null = null;
   /** The last `seq` applied; a resumed connection asks only for what follows it. */
   lastSeq = 0;
+  /** The hello's name for the stream being applied; a resumed connection names it. */
+  stream: string | null = null;
 
   private socket: WebSocket | null = null;
   private everConnected = false;
@@ -71,6 +80,9 @@ export class Connection {
     const url = new URL(this.url);
     if (this.everConnected || this.retries > 0) {
       url.searchParams.set(LAST_SEQ_ARGUMENT, String(this.lastSeq));
+      if (this.stream !== null) {
+        url.searchParams.set(STREAM_ARGUMENT, this.stream);
+      }
     }
     const socket = new WebSocket(url, [SUBPROTOCOL, this.token]);
     socket.binaryType = 'arraybuffer';
@@ -118,7 +130,7 @@ export class Connection {
       if (message.protocol !== PROTOCOL_VERSION) {
         console.error(`jupyter_bridge: the server speaks protocol ${message.protocol}, not ${PROTOCOL_VERSION}`);
       }
-      this.greeted(message.session_id, message.last_seq ?? 0);
+      this.greeted(message.session_id, message.last_seq ?? 0, message.stream ?? null, message.recreated === true);
     }
     try {
       this.handlers.message(message, buffers);
@@ -128,8 +140,17 @@ export class Connection {
     }
   }
 
-  private greeted(sessionId: string, streamStart: number): void {
+  private greeted(sessionId: string, streamStart: number, stream: string | null, recreated: boolean): void {
     this.sessionId = sessionId;
+    this.stream = stream;
+    if (recreated) {
+      // Another copy of the session, numbered from its own start: what the page
+      // applied, and what it meant to send to the old widgets, are of the old one.
+      this.lastSeq = streamStart;
+      this.ackedSeq = 0;
+      this.outbox = [];
+      this.handlers.recreated();
+    }
     // A new page of a session that already ran gets a snapshot (seq 0 messages)
     // and then the stream from the session's current position.
     if (!this.everConnected && streamStart > this.lastSeq) {

@@ -156,6 +156,13 @@ function start(): JupyterBridge {
       comms.releaseAll();
       status.forgetWaiting();
     },
+    recreated: () => {
+      // The old session's widgets are gone with it: the new one's replace them.
+      comms.forgetAll();
+      manager.forgetAll();
+      void roots.update([]);
+      status.recreated();
+    },
   });
   const comms = new Comms(status.timing(connection));
   manager.comms = comms;

@@ -136,6 +136,22 @@ export class BridgeManager extends ManagerBase {
     }
   }
 
+  /**
+   * Forgets every model at once, closing each without telling the server (its
+   * session is gone), so the models of a fresh session arrive to an empty manager.
+   */
+  forgetAll(): void {
+    const internals = this as unknown as ManagerInternals;
+    const models = Object.values(internals._models);
+    internals._models = Object.create(null) as ManagerInternals['_models'];
+    for (const model of models) {
+      void model.then(
+        (found) => found.close(true),
+        () => undefined,
+      );
+    }
+  }
+
   private async redrawHtmlDescriptions(): Promise<void> {
     const models = await Promise.all(Object.values((this as unknown as ManagerInternals)._models));
     for (const model of models) {

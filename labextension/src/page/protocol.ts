@@ -16,6 +16,8 @@ export const isRefusal = (code: number): boolean => code >= 4000 && code < 5000;
 
 /** The socket URL's query argument that resumes the stream after a `seq`. */
 export const LAST_SEQ_ARGUMENT = 'last_seq';
+/** Beside it, the `stream` of the last hello: the server may then send a fresh session in its place. */
+export const STREAM_ARGUMENT = 'stream';
 
 export type JSONObject = { [key: string]: unknown };
 
@@ -31,6 +33,13 @@ export interface Hello extends Sequenced {
   server: string;
   /** Where the stream starts for this connection: frames above it follow. */
   last_seq?: number;
+  /** Names this copy of the session's stream; a reconnecting page sends it back. */
+  stream?: string;
+  /**
+   * The copy of the session the page showed is gone (its server died): this is
+   * a fresh one, built again from the page's token. Drop every widget shown.
+   */
+  recreated?: boolean;
 }
 
 export interface Doc extends Sequenced {

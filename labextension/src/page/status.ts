@@ -14,6 +14,9 @@ const REASONS: Record<string, string> = {
   'connection lost': 'the server is gone',
 };
 
+/** Said once a page's session was built again elsewhere, until the user dismisses it. */
+export const RECREATED_NOTICE = 'Reconnected — the server restarted this app; earlier changes are gone';
+
 /** What the page's comms send through: a connection's `send` and `nextId`. */
 export interface Sender {
   send(message: ClientMessage, buffers?: readonly Buffer[]): void;
@@ -29,6 +32,10 @@ export class Status {
   /** Message ids sent and not answered yet -> their timer; `late` counts those past BUSY_AFTER_MS. */
   private waiting = new Map<string, ReturnType<typeof setTimeout> | null>();
   private late = 0;
+  private state: ConnectionState = 'connecting';
+  private reason = 'disconnected';
+  /** What the user must know about the session they now have; shown while connected. */
+  private notice: string | null = null;
 
   constructor(parent: HTMLElement) {
     const header = document.querySelector<HTMLElement>('.jb-header');
@@ -51,11 +58,27 @@ export class Status {
 
   /** `reason` says why a disconnected page stopped trying ("connection lost", "session ended"). */
   show(state: ConnectionState, reason = 'disconnected'): void {
+    this.state = state;
+    this.reason = reason;
     document.documentElement.dataset.jbState = state;
     this.pill.dataset.state = state;
     this.pill.replaceChildren();
+    delete this.pill.dataset.notice;
     if (state === 'connecting') {
       this.pill.textContent = 'connecting…';
+    } else if (state === 'connected' && this.notice !== null) {
+      const dismiss = document.createElement('button');
+      dismiss.type = 'button';
+      dismiss.className = 'jb-notice-dismiss';
+      dismiss.title = 'Dismiss';
+      dismiss.setAttribute('aria-label', 'Dismiss');
+      dismiss.textContent = '×';
+      dismiss.onclick = () => {
+        this.notice = null;
+        this.show(this.state, this.reason);
+      };
+      this.pill.dataset.notice = '1';
+      this.pill.append(this.notice, dismiss);
     } else if (state === 'connected') {
       this.pill.textContent = 'connected';
     } else if (state === 'reconnecting') {
@@ -69,6 +92,17 @@ export class Status {
       this.forgetWaiting();
       this.busy(false);
     }
+  }
+
+  /**
+   * The session the page showed is gone and a fresh one replaces it (its server
+   * died): the widgets start over, and the user must not think their changes kept.
+   */
+  recreated(): void {
+    this.notice = RECREATED_NOTICE;
+    this.forgetWaiting();
+    this.busy(false);
+    this.show(this.state, this.reason);
   }
 
   title(text: string): void {
