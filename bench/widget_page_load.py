@@ -54,7 +54,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-from page_load import CHROMIUM, CHROMIUM_ARGS, Traffic
+from page_load import CHROMIUM, CHROMIUM_ARGS, Traffic, median, row
 from sessions import ROOT, Server, free_port, start_server
 
 NOTEBOOK = ROOT / "bench" / "apps" / "widget_trio.ipynb"
@@ -234,12 +234,6 @@ async def load_once(browser, side: Server | JupyterLab) -> Load:
             await asyncio.to_thread(side.reset_kernel)
 
 
-def median(loads: list[Load], attr: str) -> float:
-    values = sorted(getattr(load, attr) for load in loads)
-    middle = len(values) // 2
-    return values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-
-
 def report(loads: dict[str, list[Load]], runs: int) -> None:
     ours, lab = loads["jupyter_bridge"], loads["jupyterlab"]
     print(f"\nipympl + plotly + ipyleaflet, cold loads in headless Chromium, median of {runs}")
@@ -251,8 +245,7 @@ def report(loads: dict[str, list[Load]], runs: int) -> None:
         ("requests", "requests", 1, ""),
     ]
     for label, field, divisor, unit in figures:
-        a, b = median(ours, field) / divisor, median(lab, field) / divisor
-        print(f"  {label:<34}{a:>10.0f} {unit:<3}{b:>10.0f} {unit:<3}{a / b:>7.2f}")
+        print(row(label, median(ours, field) / divisor, median(lab, field) / divisor, unit))
     ratio = median(ours, "interactive_ms") / median(lab, "interactive_ms")
     print(f"  goal: time to interactive <= {TARGET}x JupyterLab's; measured {ratio:.2f}x")
     for name, runs_of in loads.items():

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from support import HAVE_CHROMIUM, wait_for_http
+from support import HAVE_CHROMIUM, free_port, wait_for_http
 
 PROXY = shutil.which("configurable-http-proxy")
 STARTUP_TIMEOUT = 180.0  # seconds: the hub, its proxy, then a single-user server import a lot
@@ -41,6 +41,31 @@ NEEDS_HUB = [
     ),
     pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed"),
 ]
+
+
+#: The start of every test hub's jupyterhub_config.py: loopback ports, its files in
+#: ``home``, the dummy authenticator and the local process spawner (format it with
+#: :func:`hub_config`; the tests add their users, roles and services after it).
+CONFIG_HEAD = """\
+c = get_config()  # noqa
+c.JupyterHub.ip = "127.0.0.1"
+c.JupyterHub.port = {port}
+c.JupyterHub.hub_ip = "127.0.0.1"
+c.JupyterHub.hub_port = {hub_port}
+c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
+c.ConfigurableHTTPProxy.pid_file = {home!r} + "/proxy.pid"
+c.JupyterHub.db_url = "sqlite:///" + {home!r} + "/jupyterhub.sqlite"
+c.JupyterHub.cookie_secret_file = {home!r} + "/cookie_secret"
+c.JupyterHub.authenticator_class = "dummy"
+c.JupyterHub.spawner_class = "simple"
+c.SimpleLocalProcessSpawner.home_dir_template = {home!r} + "/homes/{{username}}"
+"""
+
+
+def hub_config(home: Path, port: int, rest: str, **values: object) -> str:
+    """A hub's config: :data:`CONFIG_HEAD` on free ports for ``home`` and ``port``, then ``rest`` formatted with ``values``."""
+    head = CONFIG_HEAD.format(port=port, hub_port=free_port(), proxy_api_port=free_port(), home=str(home))
+    return head + "\n" + rest.format(home=str(home), port=port, **values)
 
 
 @dataclass

@@ -52,6 +52,23 @@ def wait_for_http(
             time.sleep(0.1)
 
 
+def wait_for_jupyter(base_url: str, token: str, process: subprocess.Popen, log: Path, timeout: float = 120) -> None:
+    """Wait until a ``jupyter server`` at ``base_url`` answers its API; fail with its log if it exits."""
+    status = urllib.request.Request(base_url + "api/status", headers={"Authorization": f"token {token}"})
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise AssertionError(f"jupyter server exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            with urllib.request.urlopen(status, timeout=30) as response:
+                if response.status == 200:
+                    return
+        except (OSError, urllib.error.HTTPError):
+            pass
+        time.sleep(0.25)
+    raise AssertionError(f"jupyter server did not answer within {timeout} s:\n{log.read_text(errors='replace')}")
+
+
 @contextmanager
 def serving(*arguments: str, ready_path: str = "/healthz") -> Iterator[str]:
     """``jupyter-bridge serve ARGUMENTS`` in a process of its own; yields its base URL."""

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES, ROOT
-from support import eventually, free_port
+from support import eventually, free_port, wait_for_jupyter
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 from traitlets.config import Config
@@ -169,19 +169,7 @@ class JupyterServer:
         return self.log_path.read_text(errors="replace")
 
     def wait_until_up(self) -> None:
-        deadline = time.monotonic() + STARTUP_TIMEOUT
-        status = urllib.request.Request(self.url + "api/status", headers=AUTH)
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                raise AssertionError(f"jupyter server exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                with urllib.request.urlopen(status, timeout=30) as response:
-                    if response.status == 200:
-                        return
-            except (OSError, urllib.error.HTTPError):
-                pass
-            time.sleep(0.25)
-        raise AssertionError(f"jupyter server did not answer within {STARTUP_TIMEOUT} s:\n{self.log()}")
+        wait_for_jupyter(self.url, TOKEN, self.process, self.log_path, STARTUP_TIMEOUT)
 
     def warm_up(self) -> None:
         """Open one app, so the server has imported ipywidgets before the tests time anything."""

@@ -20,35 +20,16 @@ import os
 import re
 import secrets
 import shutil
-import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from support import HAVE_CHROMIUM, free_port, wait_for_http
+from hub_support import NEEDS_HUB, UI_TIMEOUT, Hub, hub_config, running_hub
+from support import free_port
 
-PROXY = shutil.which("configurable-http-proxy")
-STARTUP_TIMEOUT = 180.0  # seconds: the hub, its proxy, then a single-user server import a lot
-UI_TIMEOUT = 60_000  # ms
-
-pytestmark = [
-    pytest.mark.skipif(
-        importlib.util.find_spec("jupyterhub") is None,
-        reason="jupyterhub is not installed (pip install 'jupyterhub>=5'; tests/run.sh does)",
-    ),
-    pytest.mark.skipif(
-        PROXY is None,
-        reason="configurable-http-proxy is not installed (npm install -g configurable-http-proxy; tests/run.sh does)",
-    ),
-    pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed"),
-]
+pytestmark = NEEDS_HUB
 
 # The app alice publishes: who runs it, and a slider Python answers.
 REPORT = """\
@@ -88,24 +69,13 @@ from jupyter_bridge import curdoc
 curdoc().add_root(w.Label("version {version}"))
 """
 
+#: After hub_support.CONFIG_HEAD: the users, groups, roles and service of this module's hub.
 HUB_CONFIG = """\
-c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.ConfigurableHTTPProxy.pid_file = {home!r} + "/proxy.pid"
-c.JupyterHub.db_url = "sqlite:///" + {home!r} + "/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = {home!r} + "/cookie_secret"
 c.JupyterHub.public_url = "http://127.0.0.1:{port}"
 
-c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {{"alice", "bob", "carol"}}
 c.JupyterHub.load_groups = {{"viewers": {{"users": []}}, "creators": {{"users": ["alice"]}}}}
 
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = {home!r} + "/homes/{{username}}"
 c.Spawner.args = {spawner_args!r}
 # The servers see the Jupyter paths the tests do (a JupyterLab extension built elsewhere).
 c.Spawner.env_keep.append("JUPYTER_PATH")
@@ -119,52 +89,6 @@ c.JupyterHub.load_roles = [
 ]
 c.JupyterHub.services = [{{"name": "tests", "api_token": {token!r}}}]
 """
-
-
-@dataclass
-class Hub:
-    url: str
-    home: Path
-    token: str
-    log: Path
-
-    def api(self, method: str, path: str, body: object = None, token: str | None = None) -> tuple[int, object]:
-        request = urllib.request.Request(
-            self.url + "/hub/api/" + path,
-            method=method,
-            data=None if body is None else json.dumps(body).encode(),
-            headers={"Authorization": f"token {token or self.token}", "Content-Type": "application/json"},
-        )
-        try:
-            with urllib.request.urlopen(request, timeout=60) as response:
-                text = response.read()
-                return response.status, json.loads(text) if text else None
-        except urllib.error.HTTPError as error:
-            return error.code, error.read().decode(errors="replace")
-
-    def root_of(self, name: str) -> Path:
-        return self.home / "homes" / name
-
-
-def _wait_for_api(hub: Hub, process: subprocess.Popen) -> None:
-    """Until the hub answers its API through the proxy (the proxy answers 404 until its route is added)."""
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while hub.api("GET", "")[0] != 200:
-        assert process.poll() is None, f"the hub exited:\n{hub.log.read_text()[-3000:]}"
-        assert time.monotonic() < deadline, f"the hub's API did not answer:\n{hub.log.read_text()[-3000:]}"
-        time.sleep(0.2)
-
-
-def _wait_for_server(hub: Hub, name: str) -> None:
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while True:
-        code, user = hub.api("GET", f"users/{name}")
-        assert code == 200, user
-        server = user["servers"].get("")  # type: ignore[index]
-        if server and server.get("ready"):
-            return
-        assert time.monotonic() < deadline, f"{name}'s server did not start:\n{hub.log.read_text()[-3000:]}"
-        time.sleep(0.2)
 
 
 @pytest.fixture(scope="module")
@@ -200,10 +124,7 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     spawner_args = ["--ServerApp.identity_provider_class=jupyter_bridge.hub.viewers.ViewerIdentityProvider"]
     if os.getuid() == 0:
         spawner_args.append("--allow-root")
-    config = HUB_CONFIG.format(
-        port=port, hub_port=free_port(), proxy_api_port=free_port(), home=str(home),
-        spawner_args=spawner_args, token=token,
-    )  # fmt: skip
+    config = hub_config(home, port, HUB_CONFIG, spawner_args=spawner_args, token=token)
     # The hub service, exactly as the creator's `jupyter-bridge publish` prints it.
     published = subprocess.run(
         [sys.executable, "-m", "jupyter_bridge.cli", "publish", str(service_app), "--name", "report",
@@ -214,44 +135,12 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
     if os.getuid() != 0:
         # Only root may switch to the creator's account; here the hub's account is the creator's.
         service = re.sub(r"'user': '[^']*'", "'user': ''", service)
-    (home / "jupyterhub_config.py").write_text(config + service)
-
-    log = home / "hub.log"
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))}
-    with log.open("wb") as output:
-        process = subprocess.Popen(
-            ["jupyterhub", "-f", str(home / "jupyterhub_config.py")],
-            cwd=home, env=env, stdout=output, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
-    process.output = log  # type: ignore[attr-defined]  # wait_for_http shows it if the hub dies
-    the_hub = Hub(f"http://127.0.0.1:{port}", home, token, log)
-    try:
-        wait_for_http(the_hub.url + "/hub/health", process, timeout=STARTUP_TIMEOUT)
-        _wait_for_api(the_hub, process)
+    with running_hub(home, config + service, f"http://127.0.0.1:{port}", token) as the_hub:
         for name in ("alice", "bob", "carol"):  # the dummy authenticator makes users on first login only
             code, answer = the_hub.api("POST", f"users/{name}")
             assert code in (201, 409), answer
-        code, answer = the_hub.api("POST", "users/alice/server")
-        assert code in (201, 202), answer
-        _wait_for_server(the_hub, "alice")
+        the_hub.start_server("alice")
         yield the_hub
-    finally:
-        # The hub stops the servers it spawned, its service and its proxy on SIGTERM.
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            os.killpg(process.pid, signal.SIGKILL)
-            process.wait()
-        # A hub that died (e.g. its service would not start) leaves its proxy running.
-        _stop_proxy(home / "proxy.pid")
-
-
-def _stop_proxy(pid_file: Path) -> None:
-    try:
-        os.kill(int(pid_file.read_text()), signal.SIGTERM)
-    except (OSError, ValueError):
-        pass  # no pid file, or the proxy is gone already
 
 
 @pytest.fixture

@@ -21,7 +21,7 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import urlsplit
 
 import pytest
-from hub_support import NEEDS_HUB, Hub, running_hub
+from hub_support import NEEDS_HUB, Hub, hub_config, running_hub
 from support import free_port, wait_for_http
 from test_nginx import (
     needs_nginx,
@@ -50,21 +50,10 @@ curdoc().title = "Quiet"
 curdoc().add_root(w.VBox([slider, label]))
 """
 
+#: After hub_support.CONFIG_HEAD: two users, the spawner's bridge settings, the tests' service.
 HUB_CONFIG = """\
-c = get_config()  # noqa
-c.JupyterHub.ip = "127.0.0.1"
-c.JupyterHub.port = {port}
-c.JupyterHub.hub_ip = "127.0.0.1"
-c.JupyterHub.hub_port = {hub_port}
-c.ConfigurableHTTPProxy.api_url = "http://127.0.0.1:{proxy_api_port}"
-c.ConfigurableHTTPProxy.pid_file = {home!r} + "/proxy.pid"
-c.JupyterHub.db_url = "sqlite:///" + {home!r} + "/jupyterhub.sqlite"
-c.JupyterHub.cookie_secret_file = {home!r} + "/cookie_secret"
 
-c.JupyterHub.authenticator_class = "dummy"
 c.Authenticator.allowed_users = {{"alice", "bob"}}
-c.JupyterHub.spawner_class = "simple"
-c.SimpleLocalProcessSpawner.home_dir_template = {home!r} + "/homes/{{username}}"
 
 # What an admin sets for every user's server, whichever spawner starts it: the
 # bridge pings each session socket more often than the ingress's idle timeout.
@@ -111,8 +100,8 @@ def hub(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Hub]:
         (home / "homes" / name / "quiet.py").write_text(QUIET_APP)
     port = free_port()
     token = secrets.token_hex(32)
-    config = HUB_CONFIG.format(
-        port=port, hub_port=free_port(), proxy_api_port=free_port(), home=str(home), token=token,
+    config = hub_config(
+        home, port, HUB_CONFIG, token=token,
         keep_alive=KEEP_ALIVE_MS, more_args=["--allow-root"] if os.getuid() == 0 else [],
     )  # fmt: skip
     with running_hub(home, config, f"http://127.0.0.1:{port}", token) as the_hub:

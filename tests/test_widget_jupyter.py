@@ -20,15 +20,11 @@ import os
 import signal
 import subprocess
 import sys
-import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from conftest import ROOT
-from support import HAVE_CHROMIUM, free_port
+from support import HAVE_CHROMIUM, free_port, wait_for_jupyter
 from test_widget_gallery import (  # noqa: F401 - collected again, with this module's server
     test_bqplot_moves_points_from_python_and_reports_the_clicked_point,
     test_ipydatagrid_grows_from_python_and_reports_the_picked_cell,
@@ -93,7 +89,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterApps]:
             env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,
         )  # fmt: skip
         try:
-            wait_until_up(base, process, log_path)
+            wait_for_jupyter(base, TOKEN, process, log_path, STARTUP_TIMEOUT)
             yield JupyterApps(base)
         finally:
             process.send_signal(signal.SIGTERM)
@@ -103,18 +99,3 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterApps]:
                 process.kill()
                 process.wait(10)
 
-
-def wait_until_up(base: str, process: subprocess.Popen, log_path: Path) -> None:
-    status = urllib.request.Request(base + "api/status", headers={"Authorization": f"token {TOKEN}"})
-    deadline = time.monotonic() + STARTUP_TIMEOUT
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"jupyter server exited with {process.returncode}:\n{log_path.read_text()}")
-        try:
-            with urllib.request.urlopen(status, timeout=30) as response:
-                if response.status == 200:
-                    return
-        except (OSError, urllib.error.HTTPError):
-            pass
-        time.sleep(0.25)
-    raise AssertionError(f"jupyter server did not answer within {STARTUP_TIMEOUT} s:\n{log_path.read_text()}")
