@@ -22,6 +22,8 @@ from typing import TYPE_CHECKING, Any
 import comm
 from comm.base_comm import BaseComm, CommManager
 
+from .widget_caches import keep_per_session
+
 if TYPE_CHECKING:
     from .channels import BrowserChannel
     from .session import Session
@@ -293,6 +295,9 @@ _below: dict[Any, Any] = {}
 
 def _create_comm(*args: Any, **kwargs: Any) -> BaseComm:
     session = _current_session.get()
+    if session is not None:
+        # Before the widget being made can land in a library's process-wide cache.
+        keep_per_session(current_session)
     if session is None or not session.channel.routes_comms:
         return _previous_create_comm(*args, **kwargs)
     if made_by_a_library_import():

@@ -191,3 +191,40 @@ async def test_a_widget_a_library_makes_at_import_is_shared_by_every_session(sha
     assert sharedlib.MANAGER.comm is not None
     sharedlib.MANAGER.close()
     assert manager_id not in comms.shared_comms
+
+
+def test_a_library_widget_cache_is_each_sessions_own_and_goes_with_it(monkeypatch):
+    import gc
+    import sys
+    import types
+
+    from jupyter_bridge.widget_caches import PerSession, keep_per_session
+
+    class Session:  # anything hashable and weakly referable names a session
+        pass
+
+    library = types.ModuleType("ipyvue.Template")
+    library.template_registry = {"made/outside.vue": "kernel's own"}
+    monkeypatch.setitem(sys.modules, "ipyvue.Template", library)
+    current: list[Session | None] = [None]
+
+    keep_per_session(lambda: current[0])
+    cache = library.template_registry
+    keep_per_session(lambda: current[0])  # once in place, left as it is
+
+    assert isinstance(cache, PerSession) and library.template_registry is cache
+    one, two = Session(), Session()
+    current[0] = one
+    assert "made/outside.vue" not in cache
+    cache["t.vue"] = "one's"
+    current[0] = two
+    assert cache.get("t.vue") is None
+    cache["t.vue"] = "two's"
+    current[0] = None
+    assert dict(cache) == {"made/outside.vue": "kernel's own"}
+    current[0] = one
+    assert cache["t.vue"] == "one's"
+    current[0] = None
+    del one
+    gc.collect()
+    assert len(cache._sessions) == 1  # the ended session's dict went with it

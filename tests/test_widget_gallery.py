@@ -181,8 +181,11 @@ def test_ipyvuetify_components_follow_python_and_report_clicks(server, browser):
         page.wait_for_function(
             "() => document.querySelector('.v-progress-linear').getAttribute('aria-valuenow') === '25'"
         )
-        page.locator(".v-btn").click()
+        page.locator(".v-btn", has_text="Press me").click()
         page.wait_for_text("pressed 1 times")
+        # A template from a .vue file: its button calls Python, whose new count it shows.
+        page.locator(".jb-template-counter").click()
+        page.wait_for_text("template count 1", ".jb-template-counter")
         # Vuetify's icon font came from the package's own files.
         page.wait_for_function(
             "() => [...document.fonts].some(f => f.family === 'Material Design Icons' && f.status === 'loaded')"
@@ -299,8 +302,18 @@ def test_ipyvuetify_works_for_a_visitor_after_the_first_left(server, browser):
     wait_for_no_sessions(server)
     with open_widget_page(browser, server + "/ipyvuetify_app") as second:
         second.wait_for_widget(".v-btn")
-        second.locator(".v-btn").click()
+        second.locator(".v-btn", has_text="Press me").click()
         second.wait_for_text("pressed 1 times")
+        # ipyvue keeps one Template widget per .vue file for the process: each session has its own.
+        second.locator(".jb-template-counter").click()
+        second.wait_for_text("template count 1", ".jb-template-counter")
+        # Two visitors at once: each page's template is its own, and counts on its own.
+        with open_widget_page(browser, server + "/ipyvuetify_app") as third:
+            third.locator(".jb-template-counter").click()
+            third.wait_for_text("template count 1", ".jb-template-counter")
+            third.assert_clean()
+        second.locator(".jb-template-counter").click()
+        second.wait_for_text("template count 2", ".jb-template-counter")
         second.assert_clean()
 
 

@@ -1,7 +1,13 @@
-"""ipyvuetify: Vuetify components driven by an ipywidgets slider, and a Vuetify button Python hears."""
+"""ipyvuetify: Vuetify components driven by an ipywidgets slider, and a Vuetify button Python hears.
+
+The counter below is a ``VuetifyTemplate`` written in a ``.vue`` file beside
+this one, the usual way to write an ipyvuetify app: its button calls
+``vue_bump`` in Python, whose new count the template shows.
+"""
 
 import ipyvuetify as v
 import ipywidgets as w
+import traitlets
 
 from jupyter_bridge import curdoc
 
@@ -24,9 +30,18 @@ def on_press(widget, event, data):
     pressed.value = f"pressed {presses} times"
 
 
+class Counter(v.VuetifyTemplate):
+    template_file = (__file__, "ipyvuetify_counter.vue")
+    count = traitlets.Int(0).tag(sync=True)
+
+    def vue_bump(self, _data=None):
+        self.count += 1
+
+
+counter = Counter()
 slider.observe(set_progress, "value")
 button.on_event("click", on_press)
 
 doc = curdoc()
 doc.title = "ipyvuetify"
-doc.add_root(w.VBox([slider, v.Container(children=[progress, chip, button]), pressed]))
+doc.add_root(w.VBox([slider, v.Container(children=[progress, chip, button, counter]), pressed]))

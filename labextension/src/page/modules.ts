@@ -21,6 +21,11 @@ interface RequireJS {
 
 type Define = (id: string, deps: string[], factory: () => unknown) => void;
 
+/** The part of RequireJS 2's default context that makes a module's address. */
+interface RequireInternals {
+  s: { contexts: { _: { nameToUrl(name: string, ext?: string, skipExt?: boolean): string } } };
+}
+
 /** The modules bundled here, shared with third-party modules instead of loaded again. */
 const SHARED: Record<string, unknown> = {
   '@jupyter-widgets/base': base,
@@ -117,16 +122,25 @@ function configure(modulesUrl: string, files: Record<string, string>): RequireJS
   req.config({
     baseUrl: modulesUrl,
     waitSeconds: 30,
-    // RequireJS looks for package `name` at <baseUrl>name.js; packages keep it in name/index.js.
-    // Rewriting here (RequireJS's own hook) also covers packages that depend on packages.
-    onNodeCreated(node: HTMLScriptElement, _config: object, id: string, url: string) {
+    // A static page carries its modules' sources: each loads from its blob: URL.
+    onNodeCreated(node: HTMLScriptElement, _config: object, id: string) {
       if (Object.hasOwn(files, id)) {
         node.src = files[id];
-      } else if (PACKAGE.test(id) && url === `${modulesUrl}${id}.js`) {
-        node.src = `${modulesUrl}${id}/index.js`;
       }
     },
   });
+  // RequireJS looks for package `name` at <baseUrl>name.js; packages keep it in
+  // name/index.js. The address is fixed where RequireJS makes it (its context's
+  // nameToUrl), not only in the script tag: a module reads it back as
+  // `module.uri` to find its own chunks (jupyter-vue loads index-vue-sfc.js
+  // beside its index.js), as the classic Notebook's `map` config makes it. That
+  // covers packages that depend on packages too.
+  const context = (req as unknown as RequireInternals).s.contexts._;
+  const nameToUrl = context.nameToUrl.bind(context);
+  context.nameToUrl = (name: string, ext?: string, skipExt?: boolean) => {
+    const url = nameToUrl(name, ext, skipExt);
+    return PACKAGE.test(name) && url === `${modulesUrl}${name}.js` ? `${modulesUrl}${name}/index.js` : url;
+  };
   const define = window.define as Define;
   for (const [id, module] of Object.entries(SHARED)) {
     define(id, [], () => module);
