@@ -10,7 +10,7 @@ import traceback
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
-from . import comms, output
+from . import comms, output, widget_caches
 from .activity import CallbackMonitor
 from .channels import Channel
 from .contexts import SessionContext
@@ -84,6 +84,7 @@ class Session(Generic[C]):
         """
         comms.install()
         output.install()
+        widget_caches.keep_per_session(comms.current_session)
         await self.application.session_created(self)
         try:
             await self.run(self.application.initialize_document, self.document)

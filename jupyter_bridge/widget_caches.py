@@ -1,4 +1,4 @@
-"""Widgets a library caches for the whole process, kept per session instead.
+"""Widgets a library keeps for the whole process, kept per session instead.
 
 A few libraries keep a widget in a module-level dict the first time one is asked
 for, and hand the same widget out from then on: ipyvue makes one ``Template``
@@ -10,25 +10,36 @@ pages of every other session are sent a reference to a model they do not have,
 and once that session ends the widget is closed and every later session's app
 fails (``'NoneType' object has no attribute 'comm_id'``).
 
+Likewise a library's "current" state: ``ipyvolume.pylab`` keeps the figure that
+``ipv.figure()`` made last (and every figure by key) as attributes of its module's
+``current`` class, so two pages of a pylab app would draw into one another's
+figure, or into a closed one.
+
 So each cache named in :data:`CACHES` is replaced, once its module is imported,
 by a :class:`PerSession` mapping: while a session runs, the cache is that
 session's own dict, made empty when the session first uses it and dropped with
 the session; outside any session (a library's file watcher thread, say) it is one
-dict of its own. The library's code is unchanged: it looks the module global up
-on each use, and finds the mapping.
+dict of its own. Each object of :data:`NAMESPACES` is replaced by a
+:class:`PerSessionNamespace` the same way: its attributes are the current
+session's own, starting from the values the library gave them. The library's
+code is unchanged: it looks the module global up on each use, and finds ours.
 """
 
 from __future__ import annotations
 
+import copy
 import sys
+import types
 import weakref
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-__all__ = ["CACHES", "PerSession", "keep_per_session"]
+__all__ = ["CACHES", "NAMESPACES", "PerSession", "PerSessionNamespace", "keep_per_session"]
 
 #: (module, attribute) of each process-wide widget cache that must be per session.
 CACHES: tuple[tuple[str, str], ...] = (("ipyvue.Template", "template_registry"),)
+#: (module, attribute) of each object whose attributes hold a library's current widgets.
+NAMESPACES: tuple[tuple[str, str], ...] = (("ipyvolume.pylab", "current"),)
 
 
 class PerSession(MutableMapping[Any, Any]):
@@ -67,6 +78,39 @@ class PerSession(MutableMapping[Any, Any]):
         return len(self._current())
 
 
+class PerSessionNamespace:
+    """An object whose attributes are the current session's own (or the library's own outside sessions).
+
+    Each session starts from ``initial``'s public attributes as the library set
+    them, containers copied (``current.figures = {}`` must not be shared).
+    """
+
+    def __init__(self, current: Callable[[], Any], initial: Any) -> None:
+        state = {
+            name: value for name, value in vars(initial).items() if not name.startswith("_") and not callable(value)
+        }
+        object.__setattr__(self, "_current_session", current)
+        object.__setattr__(self, "_initial", state)
+        object.__setattr__(self, "_outside", initial)
+        object.__setattr__(self, "_sessions", weakref.WeakKeyDictionary())
+
+    def _namespace(self) -> Any:
+        session = self._current_session()
+        if session is None:
+            return self._outside
+        found = self._sessions.get(session)
+        if found is None:
+            found = types.SimpleNamespace(**{name: copy.copy(value) for name, value in self._initial.items()})
+            self._sessions[session] = found
+        return found
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._namespace(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._namespace(), name, value)
+
+
 def keep_per_session(current: Callable[[], Any]) -> None:
     """Put a :class:`PerSession` in place of each cache of :data:`CACHES` already imported; cheap when done.
 
@@ -80,3 +124,10 @@ def keep_per_session(current: Callable[[], Any]) -> None:
         if isinstance(cache, dict):
             # What is in it was made outside any session (a kernel's own use): it stays there.
             setattr(module, attribute, PerSession(current, cache))
+    for module_name, attribute in NAMESPACES:
+        module = sys.modules.get(module_name)
+        if module is None:
+            continue
+        namespace = getattr(module, attribute, None)
+        if namespace is not None and not isinstance(namespace, PerSessionNamespace):
+            setattr(module, attribute, PerSessionNamespace(current, namespace))

@@ -241,3 +241,33 @@ async def test_a_value_json_cannot_carry_is_named_to_the_page_and_later_updates_
     assert len(errors) == 1 and f"Loose {loose.model_id} (traits anything) could not be sent" in errors[0]
     assert "Session s1 of /app: an update of Loose" in caplog.text
     await session.destroy()
+
+
+async def test_two_sessions_of_an_ipyvolume_pylab_app_each_draw_into_their_own_figure():
+    ipv = pytest.importorskip("ipyvolume")
+    import numpy as np
+
+    def app(doc):
+        figure = ipv.figure()
+        ipv.scatter(np.array([0.0, 1.0]), np.array([0.0, 1.0]), np.array([0.0, 1.0]))
+        doc.add_root(ipv.gcc())
+        doc.figure = figure
+
+    loop = asyncio.get_running_loop()
+    one = make(app, channel=BrowserChannel(loop))
+    two = make(app, channel=BrowserChannel(loop))
+    await one.start()
+    await two.start()
+
+    # pylab's "current figure", asked inside each session, is that session's.
+    assert await one.run(ipv.gcf) is one.document.figure
+    assert await two.run(ipv.gcf) is two.document.figure is not one.document.figure
+    await one.run(lambda: ipv.scatter(np.array([2.0]), np.array([2.0]), np.array([2.0])))
+    assert len(one.document.figure.scatters) == 2 and len(two.document.figure.scatters) == 1
+    await one.destroy()
+    # A session after the first ended gets a working figure of its own (not the closed one).
+    three = make(app, channel=BrowserChannel(loop))
+    await three.start()
+    assert three.document.figure.comm is not None and await three.run(ipv.gcf) is three.document.figure
+    await two.destroy()
+    await three.destroy()
