@@ -290,6 +290,25 @@ async def test_slider_moves_the_label_through_the_extension(jupyter):
         await client.close()
 
 
+async def test_a_page_in_use_is_activity_of_the_jupyter_server(jupyter):
+    """What /api/status says (JupyterHub's activity reports and idle cullers read it) moves with a page's use."""
+
+    async def last_activity() -> str:
+        code, _, body = await fetch(jupyter.url + "api/status", headers=AUTH)
+        assert code == 200, body
+        return json.loads(body)["last_activity"]
+
+    client = await Client.open(bridge_url(jupyter), "apps/sliders.py", headers=AUTH, origin=origin(jupyter))
+    try:
+        before = await last_activity()
+        await asyncio.sleep(0.05)  # a later timestamp than `before`, even on a coarse clock
+        await client.set_state("IntSliderModel", value=5)
+        after = await last_activity()
+        assert after > before, (before, after)  # ISO 8601 in UTC: text order is time order
+    finally:
+        await client.close()
+
+
 async def test_a_session_is_its_browsers_while_the_token_alone_opens_any(jupyter):
     """Two browsers logged in by cookie are two Jupyter users: neither joins the other's session.
 

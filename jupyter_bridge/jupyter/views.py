@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import quote
@@ -256,6 +257,9 @@ def _without_credentials(get: Any) -> Any:
     return get_page
 
 
+#: The server setting that says when a page last sent its session something.
+LAST_ACTIVITY = "jupyter_bridge_last_activity"
+
 #: JupyterHub's session cookie, sent to every server and service on the hub's host.
 HUB_SESSION_COOKIE = "jupyterhub-session-id"
 
@@ -300,6 +304,13 @@ def _socket_handler(cls: type[websocket.WebSocketHandler]) -> type[websocket.Web
         @property
         def max_message_size(self) -> int:
             return self.bridge.settings.websocket_max_message_size
+
+        async def on_message(self, frame: str | bytes) -> None:
+            # A page in use is the server in use: Jupyter's /api/status (which
+            # JupyterHub's activity reports and idle cullers read) counts every
+            # `*_last_activity` setting, as it counts kernels' activity.
+            self.settings[LAST_ACTIVITY] = datetime.now(UTC)
+            await super().on_message(frame)
 
         @ws_authenticated
         async def get(self, *args: Any, **kwargs: Any) -> None:
