@@ -89,6 +89,16 @@ def pct(values: list[float], q: float) -> float:
     return ordered[max(0, math.ceil(q / 100 * len(ordered)) - 1)] * 1000
 
 
+def stop_process(process: subprocess.Popen) -> None:
+    """Terminate ``process``, killing it if it has not exited after 30 s."""
+    process.terminate()
+    try:
+        process.wait(30)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 @dataclass
 class Server:
     """A server subprocess serving one app; its log goes to a file."""
@@ -108,12 +118,7 @@ class Server:
         return rss_mb(self.process.pid)
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
     def logged_memory(self) -> str:
         """Our server's last memory log line (RSS, live widgets, sessions), or '?'."""

@@ -55,7 +55,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from page_load import CHROMIUM, CHROMIUM_ARGS, Traffic, median, row
-from sessions import ROOT, Server, free_port, start_server
+from sessions import ROOT, Server, free_port, start_server, stop_process
 
 NOTEBOOK = ROOT / "bench" / "apps" / "widget_trio.ipynb"
 TOKEN = "widget-page-load-0123456789"
@@ -183,12 +183,7 @@ class JupyterLab:
             client.stop_channels()
 
     def stop(self) -> None:
-        self.process.terminate()
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        stop_process(self.process)
 
 
 def start_ours(logdir: Path) -> Server:
