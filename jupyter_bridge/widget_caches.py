@@ -34,7 +34,7 @@ import weakref
 from collections.abc import Callable, Iterator, MutableMapping
 from typing import Any
 
-__all__ = ["CACHES", "NAMESPACES", "PerSession", "PerSessionNamespace", "keep_per_session"]
+__all__ = ["CACHES", "NAMESPACES", "PerSession", "PerSessionNamespace", "RoutedMapping", "keep_per_session"]
 
 #: (module, attribute) of each process-wide widget cache that must be per session.
 CACHES: tuple[tuple[str, str], ...] = (("ipyvue.Template", "template_registry"),)
@@ -42,13 +42,56 @@ CACHES: tuple[tuple[str, str], ...] = (("ipyvue.Template", "template_registry"),
 NAMESPACES: tuple[tuple[str, str], ...] = (("ipyvolume.pylab", "current"),)
 
 
-class PerSession(MutableMapping[Any, Any]):
+class RoutedMapping:
+    """A mapping whose contents are chosen anew on each use: ``choose()`` returns the one to act on.
+
+    Every operation, the chosen mapping's own methods included (an OrderedDict's
+    ``move_to_end`` and ``popitem``), goes to what ``choose`` returns then; pyplot's
+    figures (``Gcf.figs`` in served notebooks) are routed this way too.
+    """
+
+    def __init__(self, choose: Callable[[], MutableMapping[Any, Any]]) -> None:
+        self._choose = choose
+
+    def __getattr__(self, name: str) -> Any:  # get, pop, items, clear, move_to_end, ...
+        return getattr(self._choose(), name)
+
+    def __getitem__(self, key: Any) -> Any:
+        return self._choose()[key]
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self._choose()[key] = value
+
+    def __delitem__(self, key: Any) -> None:
+        del self._choose()[key]
+
+    def __contains__(self, key: Any) -> bool:
+        return key in self._choose()
+
+    def __iter__(self) -> Iterator[Any]:
+        return iter(self._choose())
+
+    def __reversed__(self) -> Iterator[Any]:
+        return reversed(self._choose())  # type: ignore[call-overload]
+
+    def __len__(self) -> int:
+        return len(self._choose())
+
+    def __bool__(self) -> bool:
+        return bool(self._choose())
+
+    def __repr__(self) -> str:
+        return f"<{type(self).__name__} now {self._choose()!r}>"
+
+
+class PerSession(RoutedMapping):
     """A mapping that is the current session's own dict (or one shared outside sessions).
 
     ``current`` names the session running now (``comms.current_session``), or None.
     """
 
     def __init__(self, current: Callable[[], Any], outside: dict[Any, Any] | None = None) -> None:
+        super().__init__(self._current)
         self._current_session = current
         self._sessions: weakref.WeakKeyDictionary[Any, dict[Any, Any]] = weakref.WeakKeyDictionary()
         self._outside: dict[Any, Any] = dict(outside or {})
@@ -61,21 +104,6 @@ class PerSession(MutableMapping[Any, Any]):
         if found is None:
             found = self._sessions[session] = {}
         return found
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._current()[key]
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._current()[key] = value
-
-    def __delitem__(self, key: Any) -> None:
-        del self._current()[key]
-
-    def __iter__(self) -> Iterator[Any]:
-        return iter(self._current())
-
-    def __len__(self) -> int:
-        return len(self._current())
 
 
 class PerSessionNamespace:

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .. import comms
+from ..widget_caches import RoutedMapping
 
 if TYPE_CHECKING:
     from ..session import Session
@@ -165,49 +166,17 @@ def _switch(mode: str) -> None:
     state.mode, state.interactive = mode, True
 
 
-class _Figures:
-    """What ``Gcf.figs`` becomes: the running session's figures, or the process's outside sessions."""
+def _figs() -> OrderedDict[Any, Any]:
+    """What ``Gcf.figs`` stands for now: the running session's figures, or the process's outside sessions."""
+    state = _state()
+    if state is not None:
+        return state.figs
+    if comms.current_session() is not None:  # a session being destroyed: nothing to keep
+        return OrderedDict()
+    return _process_figs
 
-    def __init__(self, process: OrderedDict[Any, Any]) -> None:
-        self.process = process
 
-    def _figs(self) -> OrderedDict[Any, Any]:
-        state = _state()
-        if state is not None:
-            return state.figs
-        if comms.current_session() is not None:  # a session being destroyed: nothing to keep
-            return OrderedDict()
-        return self.process
-
-    def __getattr__(self, name: str) -> Any:  # get, pop, values, items, keys, clear, move_to_end, ...
-        return getattr(self._figs(), name)
-
-    def __getitem__(self, key: Any) -> Any:
-        return self._figs()[key]
-
-    def __setitem__(self, key: Any, value: Any) -> None:
-        self._figs()[key] = value
-
-    def __delitem__(self, key: Any) -> None:
-        del self._figs()[key]
-
-    def __contains__(self, key: Any) -> bool:
-        return key in self._figs()
-
-    def __iter__(self) -> Any:
-        return iter(self._figs())
-
-    def __reversed__(self) -> Any:
-        return reversed(self._figs())
-
-    def __len__(self) -> int:
-        return len(self._figs())
-
-    def __bool__(self) -> bool:
-        return bool(self._figs())
-
-    def __repr__(self) -> str:
-        return f"<pyplot figures of the running session: {self._figs()!r}>"
+_process_figs: OrderedDict[Any, Any] = OrderedDict()
 
 
 class _WhenPyplotImported(importlib.abc.MetaPathFinder):
@@ -236,7 +205,7 @@ class _InstallAfter(importlib.abc.Loader):
 
 
 def _install() -> None:
-    global _installed
+    global _installed, _process_figs
     if _installed:
         return
     _installed = True
@@ -244,7 +213,8 @@ def _install() -> None:
     from matplotlib import pyplot
     from matplotlib._pylab_helpers import Gcf
 
-    Gcf.figs = _Figures(Gcf.figs)  # type: ignore[assignment]
+    _process_figs = Gcf.figs
+    Gcf.figs = RoutedMapping(_figs)  # type: ignore[assignment]
 
     get_backend_mod = pyplot._get_backend_mod
     switch_backend = pyplot.switch_backend
