@@ -26,7 +26,6 @@ __all__ = [
     "checked_value",
     "close_match",
     "environment_settings",
-    "settings_from_arguments",
 ]
 
 
@@ -397,11 +396,3 @@ def arguments_given(args: argparse.Namespace) -> dict[str, Any]:
         for name in BridgeSettings.class_trait_names(cli=True)
         if getattr(args, name, None) is not None
     }
-
-
-def settings_from_arguments(args: argparse.Namespace) -> BridgeSettings:
-    """A BridgeSettings holding every flag that was given; raises ValueError when one is bad."""
-    try:
-        return BridgeSettings(**arguments_given(args))
-    except TraitError as error:
-        raise ValueError(str(error)) from None

@@ -6,13 +6,13 @@ import argparse
 
 import pytest
 
-from jupyter_bridge.settings import BridgeSettings, add_arguments, settings_from_arguments
+from jupyter_bridge.settings import BridgeSettings, add_arguments, arguments_given
 
 
 def parse(*argv: str) -> BridgeSettings:
     parser = argparse.ArgumentParser()
     add_arguments(parser)
-    return settings_from_arguments(parser.parse_args(list(argv)))
+    return BridgeSettings(**arguments_given(parser.parse_args(list(argv))))
 
 
 def test_every_cli_option_is_a_flag_named_after_its_trait():
