@@ -48,7 +48,7 @@ def test_secrets_come_from_the_environment(monkeypatch):
 
     assert settings.signing_key == b"k" * 40
     assert settings.cookie_secret == "cookies"
-    assert settings.allowed_origins() == {"one.example:80", "two.example"}
+    assert settings.allowed_origins() == {"one.example:80", "two.example:80"}  # no port: 80, as in Bokeh
 
 
 @pytest.mark.parametrize(
