@@ -329,6 +329,152 @@ async def test_an_allowed_origin_with_a_scheme_allows_that_scheme_only(serve):
         assert refused.value.code == 403, origin
 
 
+
+# 5. What held, kept holding: files, markup, origins, frames, tokens, the secret
+
+#: Markup that would run script if a page showed it unescaped.
+MARK = '<img src=x onerror="alert(1)">'
+ESCAPED = "&lt;img src=x onerror="
+
+
+@pytest.mark.parametrize("path", [
+    "static/../server/bridge.py", "static/%2e%2e/server/bridge.py", "static/..%2fserver%2fbridge.py",
+    "static/%2e%2e%2f%2e%2e%2fpyproject.toml", "static//etc/passwd", "static/%2fetc%2fpasswd",
+    "static/nbextensions/../../../../../../etc/passwd", "static/nbextensions/%2e%2e/%2e%2e/%2e%2e/etc/passwd",
+    "static/nbextensions/%2fetc%2fpasswd", "static/nbextensions/jupyter-js-widgets/..%2f..%2f..%2fetc%2fpasswd",
+    "dash/static/../main.py", "dash/static/%2e%2e/main.py", "dash/static/..%2fmain.py",
+    "dash/static/%2fetc%2fpasswd", "dash/static//etc/passwd", "dash/static/link.txt", "dash/static/.env",
+])
+async def test_no_route_serves_a_file_outside_its_folder(serve, directory_app, path):
+    server = serve({"/dash": str(directory_app)})
+    code, _, body = await get(server.url + path)
+    assert code in (400, 403, 404), (code, body[:200])
+    for secret in ("root:", "class Bridge", "[project]", "curdoc().add_root", "outside the static", "hunter2"):
+        assert secret not in body
+
+
+def marked(doc: Any) -> None:
+    import ipywidgets as w
+
+    doc.title = MARK
+    doc.add_root(w.Label("marked"))
+
+
+def raises_markup(doc: Any) -> None:
+    raise RuntimeError(MARK)
+
+
+async def test_markup_in_titles_and_errors_is_escaped_in_every_page(serve, tmp_path):
+    described = tmp_path / "described.py"
+    described.write_text(f'"""{MARK}"""\nfrom jupyter_bridge import curdoc\ncurdoc().title = {MARK!r}\n')
+    server = serve({"/marked": marked, "/raises": raises_markup, "/described": str(described)}, admin=True)
+    for dev in (False, True):
+        where = server if not dev else serve({"/raises": raises_markup}, dev=True)
+        code, _, html = await get(where.url + "raises")
+        assert code == 500 and MARK not in html and ESCAPED in html
+    code, _, html = await get(server.url + "marked")
+    assert code == 200 and MARK not in html and f"<title>{ESCAPED}" in html.replace("\n", "")
+    await get(server.url + "described")  # its title is now known to the index
+    code, _, html = await get(server.url)
+    assert code == 200 and MARK not in html and html.count(ESCAPED) >= 2
+    # The admin page lists the apps' titles in an HTML widget.
+    board = await Client.open(server.url, "admin")
+    tables = [state["value"] for state in board.models.values() if state.get("_model_name") == "HTMLModel"]
+    assert any(ESCAPED in value for value in tables) and not any(MARK in value for value in tables)
+    await board.close()
+
+
+@pytest.mark.parametrize("origin", [
+    "null", "file://", "http://localhost.evil.example:{port}", "http://evil.localhost:{port}",
+    "http://127.0.0.1.evil.example:{port}", "http://localhost:{port}@evil.example", "http://localhost:{port}.evil.example",
+    "https://localhost:{port}0", "http://LOCALHOST.evil.example:{port}",
+])
+async def test_origin_tricks_are_refused(serve, origin):
+    server = serve({"/sliders": sliders})
+    client = Client(server.url, "sliders")
+    await client.load_page()
+    with pytest.raises(HTTPClientError) as refused:
+        await client.connect(origin=origin.format(port=server.port))
+    assert refused.value.code == 403
+
+
+@pytest.mark.parametrize("origin, allowed", [
+    ("http://example.com", True), ("http://EXAMPLE.COM", True), ("http://sub.example.com", False),
+    ("http://example.com.evil.net", False), ("http://evilexample.com", False), ("http://example.com:8080", False),
+])
+async def test_a_named_origin_admits_itself_only(serve, origin, allowed):
+    server = serve({"/sliders": sliders}, allow_websocket_origin=["example.com"])
+    client = Client(server.url, "sliders")
+    await client.load_page()
+    if allowed:
+        await client.connect(origin=origin)
+        await client.wait_for(lambda: client.doc is not None)
+        await client.close()
+    else:
+        with pytest.raises(HTTPClientError):
+            await client.connect(origin=origin)
+
+
+async def test_deeply_nested_json_gets_an_error_and_the_session_goes_on(serve):
+    server = serve({"/sliders": sliders})
+    client = await Client.open(server.url, "sliders")
+    depth = 100_000
+    client.ws.write_message('{"type": "ping", "id": "deep", "x": ' + "[" * depth + "]" * depth + "}")
+    errors = await client.wait_for(lambda: client.of_type("error"))
+    assert errors[0]["where"] == "frame" and "JSON" in errors[0]["message"]
+    assert (await client.request({"type": "ping"}))["type"] == "pong"
+    await client.close()
+
+
+async def test_a_tampered_signed_token_is_refused(serve, monkeypatch):
+    import base64
+    import json
+
+    from jupyter_bridge.protocol import CLOSE_BAD_TOKEN
+
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", "k" * 43)
+    server = serve({"/sliders": sliders}, session_ids="signed")
+    victim = await Client.open(server.url, "sliders")
+    attacker = Client(server.url, "sliders")
+    await attacker.load_page()
+    payload, signature = attacker.config["token"].split(".", 1)
+    try:  # name the victim's session in the attacker's signed token
+        body = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        body = {k: victim.config["sessionId"] if v == attacker.config["sessionId"] else v for k, v in body.items()}
+        payload = base64.urlsafe_b64encode(json.dumps(body).encode()).decode().rstrip("=")
+    except ValueError:  # a payload that is not readable JSON: change one character of it
+        payload = payload[:-1] + ("A" if payload[-1] != "A" else "B")
+    tampered = payload + "." + signature
+    await attacker.connect(token=tampered)
+    await attacker.wait_for(lambda: attacker.close_code is not None)
+    assert attacker.close_code == CLOSE_BAD_TOKEN and attacker.doc is None
+    await victim.close()
+
+
+async def test_the_secret_is_never_logged_shown_or_put_in_a_page(serve, monkeypatch, caplog):
+    key, cookie_secret = "s3cr3t-" + "k" * 40, "c00kie-" + "c" * 40
+    monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", key)
+    monkeypatch.setenv("JUPYTER_BRIDGE_COOKIE_SECRET", cookie_secret)
+    bodies = []
+    with caplog.at_level(logging.DEBUG):
+        server = serve({"/sliders": sliders, "/broken": broken}, session_ids="signed", admin=True,
+                       metrics=True, dev=True, disable_index_redirect=True)
+        for path in ("", "sliders", "broken", "healthz", "metrics", "admin", "sliders/autoload.js", "missing",
+                     "sliders?jb-session-id=forged"):
+            bodies.append((await get(server.url + path))[2])
+        client = await Client.open(server.url, "sliders")
+        bodies.append(client.config["token"])
+        bad = Client(server.url, "sliders")
+        await bad.load_page()
+        await bad.connect(token="forged.token")
+        await bad.wait_for(lambda: bad.close_code is not None)
+        bodies.append(bad.close_reason or "")
+        await client.close()
+    for secret in (key, cookie_secret, key[:16], cookie_secret[:16]):
+        assert secret not in caplog.text
+        assert not any(secret in body for body in bodies)
+
+
 # Browser tests last: Playwright's loop must not run under the async tests'.
 
 
