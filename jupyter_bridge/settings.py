@@ -387,6 +387,12 @@ class BridgeSettings(Configurable):
                     f"--allow-websocket-origin {entry!r} is not [SCHEME://]HOST[:PORT]; e.g. example.com, "
                     "example.com:8443 or https://example.com",
                 )
+        for entry in self.frame_ancestors:
+            if entry != "*" and origin_entry(entry) is None:
+                raise SettingError(
+                    "frame_ancestors",
+                    f"--frame-ancestors {entry!r} is not [SCHEME://]HOST[:PORT]; e.g. https://portal.example.com",
+                )
         if self.num_procs < 0:
             raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         if self.secret_key is not None and len(self.secret_key) < 32:

@@ -48,6 +48,7 @@ __all__ = [
     "SESSION_ID_ARGUMENT",
     "XSRF_ARGUMENT",
     "reason_phrase",
+    "refuse_nul",
     "request_context",
 ]
 
