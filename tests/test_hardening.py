@@ -203,6 +203,23 @@ async def test_pages_tell_browsers_who_may_frame_them(serve):
     assert "Content-Security-Policy" not in headers and "X-Frame-Options" not in headers
 
 
+async def test_the_login_page_is_guarded_too_and_a_handlers_own_policy_is_kept(serve, tmp_path):
+    module = tmp_path / "login_auth.py"
+    module.write_text(AUTH_MODULE.replace('login_url = "/login"', "") + """
+from tornado.web import RequestHandler
+
+class LoginHandler(RequestHandler):
+    def get(self):
+        self.set_header("Content-Security-Policy", "default-src 'self'")
+        self.finish("<form method=post><input name=password type=password></form>")
+""")
+    server = serve({"/sliders": sliders}, auth_module=str(module))
+    code, headers, _ = await get(server.url + "login")
+    assert code == 200
+    policy = headers["Content-Security-Policy"]
+    assert policy.startswith("default-src 'self'; frame-ancestors 'self' ") and "X-Frame-Options" in headers
+
+
 # 4. Low: what errors and logs show, slow connections, malformed paths and origins
 
 

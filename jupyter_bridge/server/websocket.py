@@ -125,7 +125,7 @@ class SessionSocket(websocket.WebSocketHandler):
             log.warning(
                 "Refused a WebSocket connection to %s from origin %s: %s (the server runs with "
                 "--enable-xsrf-cookies); a page of this server passes it, so reload the page",
-                self.request.path, self.request.headers.get("Origin"), problem,
+                self.request.path, shown(self.request.headers.get("Origin")), problem,
             )
             raise web.HTTPError(403, reason=f"{problem} (--enable-xsrf-cookies); reload the page") from None
 
