@@ -50,7 +50,7 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
         found.append((prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
         static_path = served.application.static_path
         if static_path:
-            found.append((prefix + app_url + r"/static/(.*)", views.AppStaticHandler,
+            found.append((prefix + app_url + r"/static/(.*)", views.AppStaticFileHandler,
                           {"bridge": bridge, "path": static_path}))
         found.append((prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
         if bridge.settings.dev:

@@ -36,7 +36,7 @@ from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp
 
 __all__ = [
-    "AppStaticHandler",
+    "AppStaticFileHandler",
     "AppVersionHandler",
     "AssetHandler",
     "BridgeHandler",
@@ -471,7 +471,7 @@ def refuse_nul(path: str) -> None:
         raise web.HTTPError(400, reason="the path holds a NUL byte")
 
 
-class AppStaticHandler(web.StaticFileHandler):
+class AppStaticFileHandler(web.StaticFileHandler):
     """A directory app's ``static/`` folder at ``<app>/static/``, behind the auth module.
 
     Hidden files and folders (a name starting with a dot: ``.env``, ``.git/``)
