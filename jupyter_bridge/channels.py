@@ -18,6 +18,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from . import comms
+from .logs import short_id, shown
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message, model_refs
 from .version import __version__
@@ -320,7 +321,7 @@ class BrowserChannel(Channel):
 
     def refuse(self, reason: str, parent: str | None = None, sender: Send | None = None) -> None:
         """Answer a bad client frame with an error message, and log it."""
-        log.warning("Session %s: refused a frame: %s", self._session().id, reason)
+        log.warning("Session %s: refused a frame: %s", short_id(self._session().id), shown(reason))
         content: dict[str, Any] = {"type": "error", "where": "frame", "message": reason}
         if parent is not None:
             content["parent"] = parent
@@ -445,7 +446,7 @@ class BrowserChannel(Channel):
             # ipywidgets logged it without saying whose it is: name the app, session and widget.
             log.error(
                 "Session %s of %s: a callback of %s %s raised",
-                session.id,
+                short_id(session.id),
                 session.context.server_context.url_path,
                 type(widget).__name__,
                 comm.comm_id,
@@ -480,7 +481,7 @@ class BrowserChannel(Channel):
         problem = f"an update of {whose}{traits} could not be sent to the page: {error}"
         if self.session is not None:
             context = self.session.context
-            log.error("Session %s of %s: %s", context.id, context.server_context.url_path, problem)
+            log.error("Session %s of %s: %s", short_id(context.id), context.server_context.url_path, shown(problem, 2000))
         else:
             log.error("%s", problem)
         if content.get("type") != "error":
@@ -526,7 +527,7 @@ class BrowserChannel(Channel):
                 else:
                     comm.close()
             except Exception:
-                log.exception("Error closing comm %s of session %s", comm_id, self._session().id)
+                log.exception("Error closing comm %s of session %s", shown(comm_id), short_id(self._session().id))
         self.comm_manager.comms.clear()
 
 

@@ -18,6 +18,8 @@ import threading
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from .logs import short_id
+
 if TYPE_CHECKING:
     from ipywidgets import Widget
 
@@ -445,7 +447,7 @@ class Document:
             context = self._host.context if self._host is not None else None
             if context is not None:
                 log.exception(
-                    "Error in callback %s of session %s of %s", where, context.id, context.server_context.url_path
+                    "Error in callback %s of session %s of %s", where, short_id(context.id), context.server_context.url_path
                 )
             else:
                 log.exception("Error in callback %s", where)

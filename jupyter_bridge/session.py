@@ -15,6 +15,7 @@ from .activity import CallbackMonitor
 from .channels import Channel
 from .contexts import SessionContext
 from .document import DEFAULT_TITLE, Document, set_curdoc
+from .logs import short_id
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -134,7 +135,7 @@ class Session(Generic[C]):
         # variable): drop it so its memory returns without a full collection.
         self.run_context = contextvars.Context()
         await self.application.session_destroyed(self)
-        log.debug("Session %s destroyed", self.id)
+        log.debug("Session %s destroyed", short_id(self.id))
 
     # What the document asks of its host (jupyter_bridge.document.DocumentHost)
 

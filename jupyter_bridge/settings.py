@@ -13,6 +13,7 @@ import importlib.util
 import os
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from traitlets import Bool, Enum, HasTraits, Int, List, TraitError, TraitType, Unicode, Union
 from traitlets.config import Configurable
@@ -26,6 +27,7 @@ __all__ = [
     "checked_value",
     "close_match",
     "environment_settings",
+    "origin_entry",
 ]
 
 
@@ -133,11 +135,22 @@ class BridgeSettings(Configurable):
     allow_websocket_origin = List(
         Unicode(),
         help=(
-            "A HOST[:PORT] whose pages may open session WebSockets (repeatable; also "
-            "JUPYTER_BRIDGE_ALLOW_WS_ORIGIN, comma-separated). By default only "
-            "localhost:PORT and the served address:PORT are allowed; '*' allows any."
+            "A [SCHEME://]HOST[:PORT] whose pages may open session WebSockets and frame the "
+            "server's pages (repeatable; also JUPYTER_BRIDGE_ALLOW_WS_ORIGIN, comma-separated). "
+            "By default only localhost:PORT and the served address:PORT are allowed. Without a "
+            "scheme any scheme matches, and a missing port means 80; with one (https://host) "
+            "only that scheme, and its default port. '*' allows any site (warned at start)."
         ),
-    ).tag(config=True, cli=True, metavar="HOST[:PORT]", env="JUPYTER_BRIDGE_ALLOW_WS_ORIGIN")
+    ).tag(config=True, cli=True, metavar="[SCHEME://]HOST[:PORT]", env="JUPYTER_BRIDGE_ALLOW_WS_ORIGIN")
+    frame_ancestors = List(
+        Unicode(),
+        help=(
+            "A site whose pages may show this server's pages in a frame, as a "
+            "Content-Security-Policy frame-ancestors source ([SCHEME://]HOST[:PORT], "
+            "repeatable), besides the server's own origin and --allow-websocket-origin's. "
+            "'*' lets any site frame them (no framing header is sent)."
+        ),
+    ).tag(config=True, cli=True, metavar="SOURCE")
     disable_index = Bool(False, help="Do not serve the index page at /.").tag(config=True, cli=True)
     disable_index_redirect = Bool(
         False, help="With a single app, show the index page at / instead of redirecting to the app."
@@ -212,8 +225,17 @@ class BridgeSettings(Configurable):
     use_xheaders = Bool(
         False,
         help="Behind a proxy: take the client's address and scheme from X-Real-Ip / "
-        "X-Forwarded-For and X-Scheme / X-Forwarded-Proto.",
+        "X-Forwarded-For and X-Scheme / X-Forwarded-Proto. The proxy must set (or remove) "
+        "those headers, never pass a client's own through.",
     ).tag(config=True, cli=True)
+    idle_connection_timeout = Int(
+        60,
+        help="Seconds a connection may take to send a request's headers, in full, and may "
+        "stay idle between requests, before it is closed (open WebSockets are not affected).",
+    ).tag(config=True, cli=True, metavar="SECONDS")
+    body_timeout = Int(
+        60, help="Seconds a client may take to send a request's body before its connection is closed."
+    ).tag(config=True, cli=True, metavar="SECONDS")
     ssl_certfile = Unicode(
         None, allow_none=True, help="Serve HTTPS with this certificate (PEM) file."
     ).tag(config=True, cli=True, metavar="FILE", env="JUPYTER_BRIDGE_SSL_CERTFILE")
@@ -281,8 +303,14 @@ class BridgeSettings(Configurable):
     admin = Bool(
         False,
         help="Serve /admin: live figures of sessions, traffic, slow callbacks, loop lag and "
-        "memory. Behind the apps' auth; refused from other machines unless --auth-module is set.",
+        "memory. With --auth-module, to the users --admin-users names; without one, to "
+        "browsers on this machine connecting directly (never through a proxy).",
     ).tag(config=True, cli=True)
+    admin_users = List(
+        Unicode(),
+        help="A user of the auth module who may open /admin (repeatable; the name get_user "
+        "returns, or its 'username'/'name'); '*' lets every logged-in user in.",
+    ).tag(config=True, cli=True, metavar="USER")
     metrics = Bool(
         False, help="Serve /metrics: the server's figures in Prometheus' text format."
     ).tag(config=True, cli=True)
@@ -348,6 +376,23 @@ class BridgeSettings(Configurable):
             raise SettingError(
                 "metrics", "--metrics needs the prometheus_client package: pip install 'jupyter_bridge[metrics]'"
             )
+        for name in ("idle_connection_timeout", "body_timeout"):
+            if getattr(self, name) <= 0:
+                flag = "--" + name.replace("_", "-")
+                raise SettingError(name, f"{flag} must be a number of seconds above 0, not {getattr(self, name)}")
+        for entry in self.allow_websocket_origin:
+            if entry != "*" and origin_entry(entry) is None:
+                raise SettingError(
+                    "allow_websocket_origin",
+                    f"--allow-websocket-origin {entry!r} is not [SCHEME://]HOST[:PORT]; e.g. example.com, "
+                    "example.com:8443 or https://example.com",
+                )
+        for entry in self.frame_ancestors:
+            if entry != "*" and origin_entry(entry) is None:
+                raise SettingError(
+                    "frame_ancestors",
+                    f"--frame-ancestors {entry!r} is not [SCHEME://]HOST[:PORT]; e.g. https://portal.example.com",
+                )
         if self.num_procs < 0:
             raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         if self.secret_key is not None and len(self.secret_key) < 32:
@@ -358,14 +403,45 @@ class BridgeSettings(Configurable):
             )
 
     def allowed_origins(self) -> set[str]:
-        """The host:port values whose pages may connect (lower case)."""
+        """The [scheme://]host:port values whose pages may connect (lower case), or '*'."""
         if self.allow_websocket_origin:
-            return {o.lower() for o in self.allow_websocket_origin}
+            return {"*" if o == "*" else (origin_entry(o) or o.lower()) for o in self.allow_websocket_origin}
         port = self.port
         hosts = {"localhost", "127.0.0.1", "[::1]"}
         if self.address and self.address not in ("0.0.0.0", "::"):
             hosts.add(f"[{self.address}]" if ":" in self.address else self.address)
         return {f"{host}:{port}" for host in hosts}
+
+
+_DEFAULT_PORTS = {"http": 80, "ws": 80, "https": 443, "wss": 443}
+
+
+def origin_entry(text: str) -> str | None:
+    """``[scheme://]host[:port]`` as ``[scheme://]host:port`` in lower case; None if it is not one.
+
+    Without a scheme a missing port is 80 (as Bokeh reads its origins); with one,
+    that scheme's default port.
+    """
+    text = text.strip().lower()
+    scheme = ""
+    if "://" in text:
+        scheme, _, text = text.partition("://")
+        if scheme not in _DEFAULT_PORTS:
+            return None
+    if not text or "/" in text or "@" in text:
+        return None
+    try:
+        parts = urlsplit("//" + text)
+        port = parts.port
+    except ValueError:
+        return None
+    host = parts.hostname
+    if not host:
+        return None
+    if ":" in host:
+        host = f"[{host}]"
+    port = port or _DEFAULT_PORTS.get(scheme, 80)
+    return f"{scheme}://{host}:{port}" if scheme else f"{host}:{port}"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

@@ -18,9 +18,11 @@ from pathlib import Path
 import pytest
 from test_nginx import (
     DEPLOY,
+    FORGED,
     GUIDE,
     PREFIX_FLAGS,
     Processes,
+    admin_status,
     free_port,
     needs_chromium,
     new_page,
@@ -129,3 +131,20 @@ def test_keep_alive_must_come_before_apaches_timeout(processes, tmp_path, keep_a
     wait_for_http(f"http://{public}/apps/healthz", apache)
 
     assert quiet_socket_survives(public) is kept
+
+
+@needs_apache
+def test_a_client_cannot_name_its_own_address_or_scheme_through_apache(processes, tmp_path):  # noqa: F811
+    """Apache passes a client's own X-Real-Ip and X-Scheme on unless told not to; --use-xheaders believes them."""
+    apache_port, server_port = free_port(), free_port()
+    public = f"127.0.0.1:{apache_port}"
+    start_server(processes, tmp_path, PREFIX_FLAGS, server_port, public, extra=("--admin",))
+    site = render(DEPLOY / "apache" / "jupyter-bridge.conf", {
+        "<VirtualHost *:80>": f"<VirtualHost {public}>",
+        "127.0.0.1:5006": f"127.0.0.1:{server_port}",
+    })
+    apache = start_apache(processes, tmp_path, apache_port, site)
+    wait_for_http(f"http://{public}/apps/healthz", apache)
+    token = page_token(f"http://{public}/apps/sliders", source="127.0.0.5", headers=FORGED)
+    assert token["remote_ip"] == "127.0.0.5" and token["protocol"] == "http"
+    assert admin_status(f"http://{public}/apps/admin", FORGED) == 403

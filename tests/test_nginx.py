@@ -188,7 +188,8 @@ def run_async(coroutine) -> object:
         return executor.submit(asyncio.run, coroutine).result()
 
 
-def page_token(url: str, source: str = "127.0.0.1", context: ssl.SSLContext | None = None) -> dict:
+def page_token(url: str, source: str = "127.0.0.1", context: ssl.SSLContext | None = None,
+               headers: dict[str, str] | None = None) -> dict:
     """Load the app page from the ``source`` loopback address; the token's contents (its payload)."""
     import http.client
 
@@ -197,7 +198,7 @@ def page_token(url: str, source: str = "127.0.0.1", context: ssl.SSLContext | No
     kwargs = {"context": context} if context is not None else {}
     connection = cls(parts.hostname, parts.port, timeout=30, source_address=(source, 0), **kwargs)
     try:
-        connection.request("GET", parts.path)
+        connection.request("GET", parts.path, headers=headers or {})
         response = connection.getresponse()
         html = response.read().decode()
     finally:
@@ -324,6 +325,37 @@ def test_prefix_proxy_serves_pages_sockets_and_static_files(processes, tmp_path,
     assert token["remote_ip"] == "127.0.0.5"
     assert token["headers"]["X-Forwarded-Proto"] == "http"
     page.context.close()
+
+
+#: What a client writes to pass for this machine over https, behind a proxy that passed it on.
+FORGED = {"X-Real-Ip": "127.0.0.1", "X-Forwarded-For": "127.0.0.1", "X-Scheme": "https", "X-Forwarded-Proto": "https"}
+
+
+def admin_status(url: str, headers: dict[str, str]) -> int:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return response.status
+    except urllib.error.HTTPError as error:
+        return error.code
+
+
+@needs_nginx
+def test_a_client_cannot_name_its_own_address_or_scheme_through_the_proxy(processes, tmp_path):
+    nginx_port, server_port = free_port(), free_port()
+    public = f"127.0.0.1:{nginx_port}"
+    start_server(processes, tmp_path, PREFIX_FLAGS, server_port, public, extra=("--admin",))
+    site = render(DEPLOY / "nginx" / "prefix.conf", {
+        "listen 80;": f"listen {public};",
+        "server 127.0.0.1:5006;": f"server 127.0.0.1:{server_port};",
+    })
+    nginx = start_nginx(processes, tmp_path, site)
+    wait_for_http(f"http://{public}/apps/healthz", nginx)
+    token = page_token(f"http://{public}/apps/sliders", source="127.0.0.5", headers=FORGED)
+    assert token["remote_ip"] == "127.0.0.5" and token["protocol"] == "http"
+    # /admin is for this machine's browsers connecting directly: never through the proxy.
+    assert admin_status(f"http://{public}/apps/admin", FORGED) == 403
+    assert admin_status(f"http://127.0.0.1:{server_port}/apps/admin", {}) == 200
 
 
 @needs_nginx

@@ -14,6 +14,7 @@ from tornado.httpclient import HTTPClientError, HTTPRequest
 from tornado.websocket import websocket_connect
 from wsclient import CONFIG, Client, fetch_page
 
+from jupyter_bridge.logs import short_id
 from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_BAD_TOKEN, CLOSE_SESSION_GONE
 from jupyter_bridge.server import Server
 
@@ -661,7 +662,7 @@ async def test_a_client_that_stops_reading_is_closed_at_the_limit_and_others_go_
         await eventually(lambda: "has not read" in caplog.text, timeout=60)
         await eventually(lambda: session.channel.connections == 0, timeout=60)
     (line,) = [r.getMessage() for r in caplog.records if "has not read" in r.getMessage()]
-    assert session_id in line and "--websocket-max-unsent 500000" in line
+    assert short_id(session_id) in line and "--websocket-max-unsent 500000" in line
     # ... and the session lives on, for the page to resume.
     assert not session.destroyed
     resumed = await Client.open(server.url, f"stream?jb-session-id={session_id}")
@@ -753,6 +754,7 @@ async def test_a_callback_error_is_logged_naming_the_app_the_session_and_the_wid
         await client.request({"type": "comm_msg", "comm_id": button_id, "data": {"method": "custom", "content": {"event": "click"}}})
         await eventually(lambda: len([r for r in caplog.records if r.name.startswith("jupyter_bridge")]) >= 2)
     lines = [r.getMessage() for r in caplog.records if r.name.startswith("jupyter_bridge")]
-    assert any(f"session {session_id} of /breaks" in line and "lambda" in line for line in lines), lines
-    assert any(f"Session {session_id} of /breaks: a callback of Button {button_id} raised" in line for line in lines), lines
+    shown = short_id(session_id)  # logs name a session by the start of its id, never the whole
+    assert any(f"session {shown} of /breaks" in line and "lambda" in line for line in lines), lines
+    assert any(f"Session {shown} of /breaks: a callback of Button {button_id} raised" in line for line in lines), lines
     await client.close()

@@ -48,7 +48,7 @@ def test_secrets_come_from_the_environment(monkeypatch):
 
     assert settings.signing_key == b"k" * 40
     assert settings.cookie_secret == "cookies"
-    assert settings.allowed_origins() == {"one.example:80", "two.example"}
+    assert settings.allowed_origins() == {"one.example:80", "two.example:80"}  # no port: 80, as in Bokeh
 
 
 @pytest.mark.parametrize(
@@ -59,6 +59,10 @@ def test_secrets_come_from_the_environment(monkeypatch):
         ({"ssl_keyfile": "key.pem"}, "needs --ssl-certfile"),
         ({"auth_module": "/no/such/auth.py"}, "--auth-module /no/such/auth.py: no such file"),
         ({"num_procs": -1}, "--num-procs must be 0"),
+        ({"idle_connection_timeout": 0}, "--idle-connection-timeout must be a number of seconds"),
+        ({"allow_websocket_origin": ["ftp://example.com"]}, "is not \\[SCHEME://\\]HOST"),
+        ({"allow_websocket_origin": ["example.com/apps"]}, "is not \\[SCHEME://\\]HOST"),
+        ({"frame_ancestors": ["https://portal.example.com:99999"]}, "--frame-ancestors .* is not"),
     ],
 )
 def test_settings_that_cannot_work_are_refused_naming_the_fix(options, message, monkeypatch):

@@ -2,8 +2,9 @@
 
 The page is a jupyter_bridge app like any other — ipywidgets, a periodic
 callback, one session per viewer — reading ``Server.stats()`` every second.
-It is behind the apps' authentication, and answers only this machine unless an
-auth module decides who may see it (inside Jupyter, Jupyter's login does).
+Its viewers are the server's operators: the users ``--admin-users`` names when
+an auth module is set, else browsers on this machine that reach the server
+directly (see ``handlers.admin_refusal``); inside Jupyter, Jupyter's login decides.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ def admin_application(bridge: Bridge) -> Any:
         AdminBoard(bridge).show(doc)
 
     application = Application(FunctionHandler(admin), name="admin")
-    application.operator_only = True  # type: ignore[attr-defined]  # kept out of the index
+    application.operator_only = True
     return application
 
 
@@ -43,7 +44,7 @@ def mount(bridge: Bridge) -> list[tuple[str, type, dict[str, Any]]]:
         served = bridge.apps[ADMIN_PATH] = ServedApp(admin_application(bridge), ADMIN_PATH)
         if bridge.running:  # the Jupyter extension mounts its routes after starting
             served.load()
-    elif not getattr(existing.application, "operator_only", False):
+    elif not existing.application.operator_only:
         raise ValueError(f"an app is already served at {ADMIN_PATH}; rename it, or serve without --admin")
     args = {"bridge": bridge, "url_path": ADMIN_PATH}
     return [

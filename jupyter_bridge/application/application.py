@@ -32,6 +32,9 @@ class Application:
     ``on_session_created(session_context)``, ``on_session_destroyed(session_context)``.
     """
 
+    #: For the server's operators only (the admin page): kept out of the index.
+    operator_only: bool = False
+
     def __init__(self, *handlers: Handler, name: str | None = None) -> None:
         self.handlers = list(handlers)
         self.name = name or (self.handlers[0].name if self.handlers else "app")

@@ -56,6 +56,10 @@ NOT_IN_JUPYTER: dict[str, str] = {
     "log_file": "Jupyter's logging applies",
     "stats_log_frequency": "a standalone-server log; Jupyter has its own metrics",
     "mem_log_frequency": "a standalone-server log; Jupyter has its own metrics",
+    "admin_users": "Jupyter's login and authorizer decide who opens /bridge/admin",
+    "frame_ancestors": "Jupyter's headers apply (ServerApp.tornado_settings['headers'])",
+    "idle_connection_timeout": "the Jupyter server's HTTP server keeps the connections",
+    "body_timeout": "the Jupyter server's HTTP server keeps the connections",
 }
 
 def _settings_traits() -> dict[str, TraitType[Any, Any]]:

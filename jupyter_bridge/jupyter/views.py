@@ -126,6 +126,7 @@ class AppStaticHandler(web.StaticFileHandler):
         await self.get(app, file, include_body=False)
 
     def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        bridge_views.refuse_nul(absolute_path)
         extension = self.settings["bridge"]
         if file_inside_root(absolute_path, extension.root_dir, allow_hidden=extension.allow_hidden) is None:
             raise web.HTTPError(404)

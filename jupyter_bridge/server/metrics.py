@@ -14,6 +14,7 @@ from typing import Any
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from .auth import authenticate
 from .bridge import Bridge
 from .stats import server_stats
 from .views import BridgeHandler
@@ -82,7 +83,13 @@ def registry_for(bridge: Bridge) -> CollectorRegistry:
 
 
 class MetricsHandler(BridgeHandler):
-    """GET ``/metrics``."""
+    """GET ``/metrics``: with an auth module, for the users it recognises (a scraper's
+    credential is the auth module's to accept); 403 rather than a login page."""
+
+    requires_user = True
+
+    async def prepare(self) -> None:
+        await authenticate(self, self.bridge, redirect=False)
 
     def get(self, *args: Any) -> None:
         self.set_header("Content-Type", CONTENT_TYPE_LATEST)

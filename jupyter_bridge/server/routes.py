@@ -10,8 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from tornado import web
-
 from . import autoload, views, websocket
 from .bridge import Bridge
 
@@ -52,7 +50,8 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
         found.append((prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
         static_path = served.application.static_path
         if static_path:
-            found.append((prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
+            found.append((prefix + app_url + r"/static/(.*)", views.AppStaticFileHandler,
+                          {"bridge": bridge, "path": static_path}))
         found.append((prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
         if bridge.settings.dev:
             found.append((prefix + app_url + r"/app-version", views.AppVersionHandler, app_args))

@@ -14,6 +14,7 @@ from ..application import Application
 from ..channels import BrowserChannel
 from ..client.target import replace_with_push
 from ..contexts import Request, ServerContext, SessionContext
+from ..logs import short_id
 from ..session import Session
 from ..tokens import generate_session_id
 
@@ -81,7 +82,7 @@ class ServedApp:
             if session.destroyed:  # the app failed: start destroyed it
                 self.server_context.remove_session(session)
         self.sessions[session_id] = session
-        log.info("Session %s created for %s", session_id, self.url_path)
+        log.info("Session %s created for %s", short_id(session_id), self.url_path)
         return session
 
     async def get_or_recreate(self, session_id: str, request: Request, user: Any = None) -> Session[BrowserChannel]:
@@ -148,14 +149,14 @@ class ServedApp:
             limit = max(lifetime_ms, grace_ms) if channel.page_may_return else lifetime_ms
             if channel.connections == 0 and (now - channel.last_seen) * 1000 > limit:
                 unused.append(session)
-                log.info("Session %s unused for %d ms: destroying it", session.id, limit)
+                log.info("Session %s unused for %d ms: destroying it", short_id(session.id), limit)
         # All at once: one by one, each destruction's steps would wait behind
         # whatever else the loop is doing, and on a busy server closed sessions
         # would pile up faster than they go.
         results = await asyncio.gather(*(self.destroy(session) for session in unused), return_exceptions=True)
         for session, result in zip(unused, results):
             if isinstance(result, Exception):
-                log.error("Session %s: destroying it failed", session.id, exc_info=result)
+                log.error("Session %s: destroying it failed", short_id(session.id), exc_info=result)
         if unused:
             release_free_memory()
         return len(unused)

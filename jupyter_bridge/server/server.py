@@ -21,6 +21,7 @@ from tornado import httpserver, ioloop, netutil, web
 from ..application import AppSpec
 from ..settings import BridgeSettings
 from .bridge import Bridge
+from .headers import FrameHeaders
 from .routes import routes
 
 __all__ = ["Server"]
@@ -68,7 +69,7 @@ class Server:
 
     def make_tornado_app(self) -> web.Application:
         settings = self.settings
-        return web.Application(
+        application = web.Application(
             self._extra_patterns + routes(self.bridge),
             compress_response=True,
             websocket_max_message_size=settings.websocket_max_message_size,
@@ -78,6 +79,8 @@ class Server:
             login_url=self.bridge.auth.login_url if self.bridge.auth else None,
             debug=False,
         )
+        application.add_transform(FrameHeaders.for_settings(settings))
+        return application
 
     def bind(self) -> list[socket.socket]:
         """Open the listening sockets (before forking worker processes, they share them)."""
@@ -99,10 +102,16 @@ class Server:
         settings = self.settings
         self.bind()
         self._http = httpserver.HTTPServer(
-            self.make_tornado_app(), xheaders=settings.use_xheaders, ssl_options=self._ssl_context()
+            self.make_tornado_app(),
+            xheaders=settings.use_xheaders,
+            ssl_options=self._ssl_context(),
+            # A client slow to send its headers or body (slowloris) is not kept for an hour.
+            idle_connection_timeout=settings.idle_connection_timeout,
+            body_timeout=settings.body_timeout,
         )
         self._http.add_sockets(self._sockets)
         self.bridge.start(self.io_loop)
+        self._warn_of_open_settings()
         self._every(settings.stats_log_frequency, self.log_stats)
         self._every(settings.mem_log_frequency, self.log_memory)
         from .loopwatch import LoopWatch
@@ -115,6 +124,21 @@ class Server:
             timer = ioloop.PeriodicCallback(callback, milliseconds)
             self._timers.append(timer)
             self.io_loop.add_callback(timer.start)
+
+    def _warn_of_open_settings(self) -> None:
+        """Say at start what the settings leave open that an operator may not have meant to."""
+        settings = self.settings
+        if "*" in settings.allow_websocket_origin:
+            log.warning(
+                "--allow-websocket-origin '*': pages of any site may open sessions here, with their "
+                "visitors' cookies, and frame these pages; name the sites instead "
+                "(--allow-websocket-origin example.com)"
+            )
+        if settings.admin and self.bridge.auth is not None and not settings.admin_users:
+            log.warning(
+                "--admin with --auth-module but no --admin-users: nobody may open /admin; "
+                "name its users (--admin-users NAME, or '*' for every logged-in user)"
+            )
 
     def _ssl_context(self) -> ssl.SSLContext | None:
         settings = self.settings

@@ -36,6 +36,7 @@ from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp
 
 __all__ = [
+    "AppStaticFileHandler",
     "AppVersionHandler",
     "AssetHandler",
     "BridgeHandler",
@@ -47,6 +48,7 @@ __all__ = [
     "SESSION_ID_ARGUMENT",
     "XSRF_ARGUMENT",
     "reason_phrase",
+    "refuse_nul",
     "request_context",
 ]
 
@@ -226,8 +228,9 @@ class PageHandler(SessionHandler):
             return
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
-            show_detail = self.bridge.settings.dev or log.isEnabledFor(logging.DEBUG)
-            self.fail(500, f"{application.name} failed", str(error), error.traceback if show_detail else None)
+            # Only development mode shows tracebacks to the browser; the log always has them.
+            detail = error.traceback if self.bridge.settings.dev else None
+            self.fail(500, f"{application.name} failed", str(error), detail)
             return
         config = self.client_config(session)
         self.set_header("Cache-Control", "no-store")
@@ -316,6 +319,8 @@ class PageHandler(SessionHandler):
 class AppVersionHandler(BridgeHandler):
     """``<app>/app-version`` (development mode): what a failed app's page polls to reload."""
 
+    requires_user = True
+
     def get(self) -> None:
         served = self.bridge.apps.get(self.url_path or "")
         if served is None:
@@ -380,7 +385,7 @@ class IndexHandler(BridgeHandler):
         settings = self.bridge.settings
         paths = sorted(
             path for path, served in self.bridge.apps.items()
-            if not path.startswith("/apps/") and not getattr(served.application, "operator_only", False)
+            if not path.startswith("/apps/") and not served.application.operator_only
         )
         if settings.disable_index:
             raise web.HTTPError(404)
@@ -416,8 +421,11 @@ class AssetHandler(BridgeHandler):
         self.set_header("Cross-Origin-Resource-Policy", "cross-origin")
 
     def get(self, name: str) -> None:
-        path = (STATIC_DIR / name).resolve()
-        if STATIC_DIR not in path.parents or not path.is_file() or name == "manifest.json":
+        refuse_nul(name)
+        root = STATIC_DIR.resolve()  # the folder may be a link (an editable or packaged install)
+        path = (root / name).resolve()
+        hidden = any(part.startswith(".") for part in path.relative_to(root).parts) if root in path.parents else True
+        if hidden or not path.is_file() or name == "manifest.json":
             raise web.HTTPError(404)
         content_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         self.set_header("Content-Type", content_type)
@@ -435,10 +443,18 @@ class AssetHandler(BridgeHandler):
 
 
 class HealthHandler(BridgeHandler):
-    """``/healthz``: 200 with a little JSON while the process serves (for load balancers)."""
+    """``/healthz``: 200 with a little JSON while the process serves (for load balancers).
 
-    def get(self) -> None:
+    Public, as load balancers do not log in; with an auth module, its figures
+    (pid, sessions, connections) are for logged-in users only.
+    """
+
+    async def get(self) -> None:
         self.set_header("Cache-Control", "no-store")
+        auth = self.bridge.auth
+        if auth is not None and await auth.current_user(self) is None:
+            self.finish({"status": "ok"})
+            return
         self.finish(
             {
                 "status": "ok",
@@ -447,6 +463,41 @@ class HealthHandler(BridgeHandler):
                 "connections": self.bridge.connection_count,
             }
         )
+
+
+def refuse_nul(path: str) -> None:
+    """400 for a path holding a NUL byte, which no file name can hold."""
+    if "\x00" in path:
+        raise web.HTTPError(400, reason="the path holds a NUL byte")
+
+
+class AppStaticFileHandler(web.StaticFileHandler):
+    """A directory app's ``static/`` folder at ``<app>/static/``, behind the auth module.
+
+    Hidden files and folders (a name starting with a dot: ``.env``, ``.git/``)
+    are never served, nor anything a link leads to outside the folder.
+    """
+
+    requires_user = True
+
+    def initialize(self, bridge: Bridge, path: str) -> None:  # type: ignore[override]
+        self.bridge = bridge
+        super().initialize(path=path)
+
+    async def prepare(self) -> None:
+        await authenticate(self, self.bridge, redirect=True)
+
+    def validate_absolute_path(self, root: str, absolute_path: str) -> str | None:
+        refuse_nul(absolute_path)
+        real_root = os.path.realpath(root)
+        real = os.path.realpath(absolute_path)
+        relative = os.path.relpath(real, real_root)
+        if relative == os.pardir or relative.startswith(os.pardir + os.sep):
+            raise web.HTTPError(404)  # a link out of the folder
+        inside = os.path.relpath(os.path.abspath(absolute_path), os.path.abspath(root))
+        if any(part.startswith(".") for part in (*relative.split(os.sep), *inside.split(os.sep)) if part != "."):
+            raise web.HTTPError(404)
+        return super().validate_absolute_path(root, absolute_path)
 
 
 def _compressible(content_type: str) -> bool:
@@ -470,6 +521,7 @@ class WidgetModuleHandler(BridgeHandler):
     """
 
     def get(self, relative: str) -> None:
+        refuse_nul(relative)
         found = widget_module_file(relative)
         if found is not None:
             content_type = mimetypes.guess_type(found)[0] or "application/octet-stream"

@@ -12,6 +12,7 @@ from tornado import web, websocket
 from ..activity import traffic
 from ..application import NotAnAppError
 from ..channels import BrowserChannel
+from ..logs import short_id, shown
 from ..protocol import (
     CLOSE_APP_CHANGED,
     CLOSE_APP_FAILED,
@@ -35,23 +36,35 @@ __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
 
 log = logging.getLogger(__name__)
 
-def origin_host(origin: str) -> str:
-    """'host:port' of an Origin header, with the scheme's default port filled in."""
-    parts = urlsplit(origin)
+def origin_host(origin: str) -> str | None:
+    """'host:port' of an Origin header, with the scheme's default port filled in; None if malformed."""
+    try:
+        parts = urlsplit(origin)
+        port = parts.port
+    except ValueError:  # a port out of range, an unclosed [IPv6 address
+        return None
     host = (parts.hostname or "").lower()
+    if not host or parts.scheme not in ("http", "https", "ws", "wss"):
+        return None
     if ":" in host:
         host = f"[{host}]"
-    port = parts.port or (443 if parts.scheme in ("https", "wss") else 80)
+    port = port or (443 if parts.scheme in ("https", "wss") else 80)
     return f"{host}:{port}"
 
 
 def origin_allowed(origin: str, allowed: set[str]) -> bool:
-    """Whether a page of ``origin`` may connect, given the allowed host[:port] entries."""
-    host = origin_host(origin)
-    if "*" in allowed or host in allowed:
+    """Whether a page of ``origin`` may connect, given the allowed ``[scheme://]host:port`` entries.
+
+    An entry with a scheme admits that scheme only; one without admits any
+    (see ``settings.origin_entry``). A malformed Origin is never allowed.
+    """
+    if "*" in allowed:
         return True
-    # An entry without a port means port 80, as in Bokeh.
-    return any(":" not in entry.rsplit("]", 1)[-1] and f"{entry}:80" == host for entry in allowed)
+    host = origin_host(origin)
+    if host is None:
+        return False
+    scheme = urlsplit(origin).scheme.lower()
+    return host in allowed or f"{scheme}://{host}" in allowed
 
 
 class SessionSocket(websocket.WebSocketHandler):
@@ -74,11 +87,15 @@ class SessionSocket(websocket.WebSocketHandler):
         origin = self.request.headers.get("Origin")
         if origin is not None and not self.check_origin(origin):
             host = origin_host(origin)
+            if host is None:
+                log.warning("Refused a WebSocket connection to %s from a malformed origin %s",
+                            self.request.path, shown(origin))
+                raise web.HTTPError(403, reason="the Origin header is not scheme://host[:port]")
             log.warning(
                 "Refused a WebSocket connection to %s from origin %s; to allow it, start the "
                 "server with --allow-websocket-origin=%s",
                 self.request.path,
-                origin,
+                shown(origin),
                 host.removesuffix(":80"),
             )
             flag = f"--allow-websocket-origin={host.removesuffix(':80')}"
@@ -108,7 +125,7 @@ class SessionSocket(websocket.WebSocketHandler):
             log.warning(
                 "Refused a WebSocket connection to %s from origin %s: %s (the server runs with "
                 "--enable-xsrf-cookies); a page of this server passes it, so reload the page",
-                self.request.path, self.request.headers.get("Origin"), problem,
+                self.request.path, shown(self.request.headers.get("Origin")), problem,
             )
             raise web.HTTPError(403, reason=f"{problem} (--enable-xsrf-cookies); reload the page") from None
 
@@ -178,7 +195,8 @@ class SessionSocket(websocket.WebSocketHandler):
             # The copy of the session the page showed is gone (its process died; a
             # balancer sent the page elsewhere): the page gets this process's copy,
             # built from its token if need be, from the start, and says so.
-            log.info("Session %s: its page's stream is gone; sending it a fresh copy of the session", session_id)
+            log.info("Session %s: its page's stream is gone; sending it a fresh copy of the session",
+                     short_id(session_id))
             last_seq = 0
         elif last_seq and (live is None or not live.channel.outbox.can_resume(last_seq)):
             self._send_error("this session has ended; reload the page to start a new one")
@@ -235,7 +253,7 @@ class SessionSocket(websocket.WebSocketHandler):
             log.warning(
                 "Session %s: its client has not read %.1f MB of updates (more than "
                 "--websocket-max-unsent %d); closing its socket, the page will reconnect",
-                self.session.id if self.session else "?", self._unsent / 2**20, limit,
+                short_id(self.session.id) if self.session else "?", self._unsent / 2**20, limit,
             )
             self.close(CLOSE_TOO_SLOW, "the page read too slowly; reconnect")
 
@@ -258,7 +276,7 @@ class SessionSocket(websocket.WebSocketHandler):
             await session.channel.receive(message, self.send_frame)
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
-            log.exception("Session %s: error handling a %s message", session.id, message.type)
+            log.exception("Session %s: error handling a %s message", short_id(session.id), shown(message.type))
             session.channel.refuse(
                 f"the server failed to handle this {message.type} message",
                 message.content.get("id"),
