@@ -120,6 +120,14 @@ class BrowserChannel(Channel):
         self.outbox.on_unsendable = self._unsendable
         # send -> what to call if the session ends while that connection is open
         self._connections: dict[Send, Callable[[bool], None] | None] = {}
+        #: The connections that speak for the widgets' Python side: the client's that
+        #: pushed them (its socket URL says ``client=python``).
+        self._python_side: set[Send] = set()
+        #: Whether the session's widgets came from a client's push. Their Python side
+        #: (a Button's on_click, a library's answers) is then in that client's
+        #: process: custom messages go between it and the pages, as they would
+        #: between a kernel and its views, and the server's copies take no part.
+        self.pushed = False
         #: When a connection last came, went or sent something (the reaper reads it).
         self.last_seen = time.monotonic()
         #: The id of the client message being handled, named as `parent` in replies.
@@ -183,6 +191,7 @@ class BrowserChannel(Channel):
         on_end: Callable[[bool], None] | None = None,
         *,
         recreated: bool = False,
+        python: bool = False,
     ) -> None:
         """Start sending to a new connection, from ``last_seq`` on.
 
@@ -192,9 +201,12 @@ class BrowserChannel(Channel):
         called if the session is destroyed while attached. ``recreated``: the page
         showed another copy of this session, now gone; its ``hello`` says so, and
         the page drops what it shows before this stream (from ``last_seq`` 0).
+        ``python``: the connection speaks for the widgets' Python side (see ``pushed``).
         """
         session = self._session()
         self._connections[send] = on_end
+        if python:
+            self._python_side.add(send)
         self.last_seen = time.monotonic()
         self.outbox.flush()
         snapshot = last_seq == 0 and not self.outbox.can_resume(0)
@@ -218,6 +230,7 @@ class BrowserChannel(Channel):
     def detach(self, send: Send, *, page_left: bool = True) -> None:
         """Stop sending to a connection; ``page_left`` False if it dropped (the page may be back)."""
         self._connections.pop(send, None)
+        self._python_side.discard(send)
         self.last_seen = time.monotonic()
         self.outbox.detach(send)
         if not self._connections:
@@ -289,9 +302,33 @@ class BrowserChannel(Channel):
             "content": {"comm_id": comm.comm_id, "data": content.get("data", {})},
             "buffers": message.buffers,
         }
+        if self.pushed and kind == "comm_msg" and content.get("data", {}).get("method") == "custom":
+            self._pass_on_custom(comm, content, message.buffers, sender)
+            self.reply({"type": "idle", "parent": parent}, sender)
+            return
         handle = comm.handle_msg if kind == "comm_msg" else comm.handle_close
         await session.document.run_locked(lambda: self._deliver(comm, handle, kernel_msg), label=kind)
         self.reply({"type": "idle", "parent": parent}, sender)
+
+    def _pass_on_custom(
+        self, comm: BaseComm, content: dict[str, Any], buffers: list[Any], sender: Send | None
+    ) -> None:
+        """A custom message in a pushed session: from the pages to the Python side, or back.
+
+        A page's (a click) goes to the pushing client's connections, whose widgets
+        have the handlers; while none is connected, it reaches nobody, as with a
+        kernel that has gone. The Python side's goes to every connection (the
+        pages; the client that sent it knows it by ``parent`` and skips it).
+        """
+        data, metadata, parent = content["data"], content.get("metadata", {}), content["id"]
+        if sender is not None and sender in self._python_side:
+            self.put_comm_message(comm, "comm_msg", data, metadata, buffers, answering=False, parent=parent)
+            return
+        passed = {"type": "comm_msg", "comm_id": comm.comm_id, "data": data, "metadata": metadata, "parent": parent}
+        self.outbox.flush()  # after what is already queued
+        frame = self.outbox.unnumbered(passed, buffers)
+        for send in list(self._python_side):
+            send(frame)
 
     def reply(self, content: dict[str, Any], sender: Send | None) -> None:
         """Answer the connection a message came from (idle, pong, a refusal).
@@ -500,6 +537,7 @@ class BrowserChannel(Channel):
         # Open pages first, so they keep showing the last state and say the
         # session ended, rather than watching every widget close.
         connections, self._connections = self._connections, {}
+        self._python_side.clear()
         for on_end in connections.values():
             if on_end is not None:
                 on_end(app_changed)

@@ -175,5 +175,6 @@ def fill_from_push(
     document.title = content.get("title", document.title)
     for root in content["roots"]:
         document.add_root(created[root])
+    session.channel.pushed = True
     log.info("Session %s: a client pushed a document of %d widgets", session.id, len(created))
     session.channel.reply({"type": "pushed", "parent": parent, "models": ids}, sender)

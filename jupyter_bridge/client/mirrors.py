@@ -135,6 +135,8 @@ class Mirrors:
             return
         data = content.get("data") or {}
         method = data.get("method")
+        if method == "custom" and ours:
+            return  # our own message, passed on to the pages
         if method == "echo_update":
             if ours:
                 return  # our own change, confirmed

@@ -94,6 +94,7 @@ async def _push(
         headers=headers,
         origin=origin,
         timeout=timeout,
+        python_side=True,  # the pushed widgets' Python side stays here
     )
     await session.connect()
     await session.push(roots, title, models, buffers)

@@ -144,6 +144,7 @@ class ClientSession:
         headers: dict[str, str],
         origin: str | None,
         timeout: float,
+        python_side: bool = False,
     ) -> None:
         self.app_url = app_url
         self._link = SessionLink(
@@ -156,6 +157,7 @@ class ClientSession:
             session_id=session_id,
             receive=self._apply,
             ended=self._end,
+            python_side=python_side,
         )
         self._mirrors = Mirrors(self._send_widget_message, lambda: self.id)
         self.document = ClientDocument(self._mirrors, self._send_document)
