@@ -762,3 +762,41 @@ async def test_flask_embed_example_shows_the_customised_session_and_runs_python(
     finally:
         flask.terminate()
         flask.wait(timeout=10)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+async def test_a_click_in_chromium_runs_the_on_click_of_a_pushed_button(serve):
+    from playwright.async_api import async_playwright
+
+    server = serve({"/push": PushTarget()})
+    button, label = w.Button(description="Press me"), w.Label("not pressed")
+    presses: list[str] = []
+
+    def pressed(b):
+        presses.append(b.description)
+        label.value = f"pressed {len(presses)} times, in the pushing process"
+
+    button.on_click(pressed)
+    doc = Document()
+    doc.add_root(w.VBox([button, label]))
+    session = await asyncio.to_thread(push_session, doc, base(server) + "/push")
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(session.url)
+                await page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+                await page.get_by_role("button", name="Press me").click()
+                await page.wait_for_function(
+                    "() => [...document.querySelectorAll('.widget-label')]"
+                    ".some(e => e.textContent === 'pressed 1 times, in the pushing process')"
+                )
+                assert presses == ["Press me"]
+                assert errors == []
+            finally:
+                await browser.close()
+    finally:
+        await asyncio.to_thread(session.close)
