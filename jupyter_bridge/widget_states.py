@@ -17,6 +17,8 @@ belongs to that one session, its methods closing over that session's variables.
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 from collections.abc import Callable, Iterable, Iterator
 from typing import TYPE_CHECKING, Any, NamedTuple
@@ -31,6 +33,7 @@ __all__ = [
     "LIBRARY_PAGE_WIDGETS",
     "PageWidgetRefused",
     "WidgetState",
+    "app_code_running",
     "describe",
     "importable",
     "instantiate",
@@ -84,15 +87,40 @@ def describe(state: dict[str, Any]) -> str:
 # From a state to a class and a widget
 
 
-def importable(cls: type) -> bool:
-    """Whether ``cls`` is what its module and qualified name lead to in ``sys.modules``.
+#: App code running now (its awaits included): its folder, and the modules loaded before it ran.
+_running: list[tuple[str, set[str]]] = []
 
-    True for the classes of libraries and of the operator's own modules; False for
-    a class that app code defined while running in a session's namespace (a script,
-    a notebook, a module of the app's folder, a function app's body): another
-    session has another class of that name, closing over other variables.
+
+@contextlib.contextmanager
+def app_code_running(folder: str, before: set[str]) -> Iterator[None]:
+    """Meanwhile, modules loaded from ``folder`` (not before) are app code, run for one session.
+
+    ``application.handlers.app_imports`` drops them afterwards; while they are in
+    ``sys.modules`` (a notebook cell awaits, say), their classes are not :func:`importable` either.
     """
-    found: Any = sys.modules.get(cls.__module__)
+    entry = (os.path.join(folder, ""), before)
+    _running.append(entry)
+    try:
+        yield
+    finally:
+        _running.remove(entry)
+
+
+def importable(cls: type) -> bool:
+    """Whether ``cls`` belongs to the process rather than to one session's app code.
+
+    True for a class of a library or of the operator's own modules: what its
+    module and qualified name lead to in ``sys.modules``. False for a class that
+    app code defined in a session's namespace (a script, a notebook, a module of
+    the app's folder, a function app's body): another session has another class
+    of that name, closing over other variables.
+    """
+    module = sys.modules.get(cls.__module__)
+    file = getattr(module, "__file__", None) or ""
+    for folder, before in list(_running):
+        if cls.__module__ not in before and file.startswith(folder) and "-packages" not in file:
+            return False  # a session's app module, findable only while its code runs
+    found: Any = module
     for part in cls.__qualname__.split("."):
         found = getattr(found, part, None)
     return found is cls

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import sys
 import uuid
 
 import ipywidgets as w
+import pytest
 from ipywidgets.widgets.widget import _instances
 from traitlets import Float, Unicode
 from wsclient import Client
+
+from jupyter_bridge.application.handlers import app_imports
+from jupyter_bridge.widget_states import importable
 
 
 @w.register
@@ -129,8 +134,10 @@ async def open_vault_and_ask(client: Client, comm_id: str) -> dict:
     return opened
 
 
-async def test_a_page_cannot_open_a_widget_class_that_an_app_script_defines(serve, tmp_path):
-    server = serve({"/vault": vault_app(tmp_path)})
+@pytest.mark.parametrize("page_widgets", [[], ["*"], ["vault:VaultModel"]])
+async def test_a_page_cannot_open_a_widget_class_that_an_app_script_defines(serve, tmp_path, page_widgets):
+    # Whatever the server allows: a class app code defines is that one session's.
+    server = serve({"/vault": vault_app(tmp_path)}, page_widgets=page_widgets)
     attacker = await Client.open(server.url, "vault")
     victim = await Client.open(server.url, "vault")  # ran the script last: the registry holds its Vault
     victims_secret = secret_of(victim)
@@ -144,7 +151,9 @@ async def test_a_page_cannot_open_a_widget_class_that_an_app_script_defines(serv
     assert values_of(attacker, "LabelModel")[0] == "untouched"
     # Refused in one sentence naming the class and how to allow it; nothing is left behind.
     assert opened["type"] == "error"
-    assert "vault VaultModel" in opened["message"] and "allow_page_widgets" in opened["message"], opened
+    assert "vault VaultModel" in opened["message"], opened
+    if not page_widgets:
+        assert "curdoc().allow_page_widgets(TheClass)" in opened["message"], opened
     assert "attacker-vault" not in _instances
     # Both sessions go on.
     assert (await attacker.request({"type": "ping"}))["type"] == "pong"
@@ -190,3 +199,16 @@ async def test_a_push_cannot_make_a_widget_class_that_an_app_script_defines(serv
     assert (await victim.request({"type": "ping"}))["type"] == "pong"
     await attacker.close()
     await victim.close()
+
+
+def test_an_app_s_own_module_is_never_importable_even_while_its_code_runs(tmp_path):
+    (tmp_path / "app_widgets.py").write_text(
+        "import ipywidgets as w\n\nclass Mine(w.Widget):\n    pass\n"
+    )
+    with app_imports(str(tmp_path), ["main.py"]):
+        import app_widgets  # as a directory app's main.py imports its helpers
+
+        assert sys.modules["app_widgets"] is app_widgets
+        assert not importable(app_widgets.Mine)
+    assert not importable(app_widgets.Mine)
+    assert importable(w.IntSlider) and importable(Shadow)
