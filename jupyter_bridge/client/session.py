@@ -132,6 +132,8 @@ class ClientSession:
     server has handled every change sent so far. Closing the client leaves the
     server's session alive until its unused-session lifetime passes (a page may
     open it meanwhile: ``url``, ``show()``, or ``server_session(session.id, ...)``).
+    ``python_side``: this process holds the widgets' Python side (``push_session``):
+    pages' custom messages come here, and the widgets' own go to the pages.
     """
 
     def __init__(
