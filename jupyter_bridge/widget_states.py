@@ -212,8 +212,9 @@ def page_widget_class(
     cls = widget_class(state, accept=importable, search=_any_class)
     if cls is None:
         raise PageWidgetRefused(
-            f"the server has no widget class for {describe(state)}; import the library "
-            "that defines it in the app"
+            f"the server has no widget class for {describe(state)} from an installed library; "
+            "import the library that defines it, or let the app allow its own class with "
+            "curdoc().allow_page_widgets(TheClass)"
         )
     return cls
 

@@ -152,8 +152,7 @@ async def test_a_page_cannot_open_a_widget_class_that_an_app_script_defines(serv
     # Refused in one sentence naming the class and how to allow it; nothing is left behind.
     assert opened["type"] == "error"
     assert "vault VaultModel" in opened["message"], opened
-    if not page_widgets:
-        assert "curdoc().allow_page_widgets(TheClass)" in opened["message"], opened
+    assert "curdoc().allow_page_widgets(TheClass)" in opened["message"], opened
     assert "attacker-vault" not in _instances
     # Both sessions go on.
     assert (await attacker.request({"type": "ping"}))["type"] == "pong"
