@@ -22,7 +22,8 @@ from .settings import BridgeSettings
 from .version import __version__
 
 if TYPE_CHECKING:
-    from .client import PushTarget, pull_session, push_session, server_document, server_session
+    from .application.push import PushTarget
+    from .client import pull_session, push_session, server_document, server_session
     from .jupyter.show import show
     from .server import Server
 
@@ -50,7 +51,7 @@ __all__ = [
 ]
 
 #: Names of jupyter_bridge.client offered here, imported on first use (the client needs tornado).
-_CLIENT_NAMES = {"PushTarget", "pull_session", "push_session", "server_document", "server_session"}
+_CLIENT_NAMES = {"pull_session", "push_session", "server_document", "server_session"}
 
 
 def __getattr__(name: str) -> Any:
@@ -63,6 +64,10 @@ def __getattr__(name: str) -> Any:
         from .jupyter.show import show
 
         return show
+    if name == "PushTarget":
+        from .application.push import PushTarget
+
+        return PushTarget
     if name in _CLIENT_NAMES:
         from . import client
 

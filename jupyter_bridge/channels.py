@@ -14,10 +14,10 @@ import logging
 import secrets
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from . import comms
+from . import comms, widget_states
 from .logs import short_id, shown
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message, model_refs
@@ -107,17 +107,28 @@ class BrowserChannel(Channel):
         *,
         dev: bool = False,
         receive_push: Callable[[Session[BrowserChannel], Message, Send | None], None] | None = None,
+        page_widgets: Iterable[str] = (),
     ) -> None:
         super().__init__()
         self.dev = dev
-        #: What takes a ``push_doc`` for an app that has no ``receive_push`` of its
-        #: own (a PushTarget has): the server's ``--allow-push`` handler, or None.
+        #: What takes a ``push_doc`` when the app takes none itself
+        #: (``Application.receive_push``): the server's ``--allow-push`` handler, or None.
         self.receive_push = receive_push
+        #: Widget models a page may open beyond the libraries' own (``--page-widgets``).
+        self.page_widgets = tuple(page_widgets)
         self.comm_manager = comms.SessionCommManager()
         self.outbox = Outbox(loop)
         self.outbox.on_unsendable = self._unsendable
         # send -> what to call if the session ends while that connection is open
         self._connections: dict[Send, Callable[[bool], None] | None] = {}
+        #: The connections that speak for the widgets' Python side: the client's that
+        #: pushed them (its socket URL says ``client=python``).
+        self._python_side: set[Send] = set()
+        #: Whether the session's widgets came from a client's push. Their Python side
+        #: (a Button's on_click, a library's answers) is then in that client's
+        #: process: custom messages go between it and the pages, as they would
+        #: between a kernel and its views, and the server's copies take no part.
+        self.pushed = False
         #: When a connection last came, went or sent something (the reaper reads it).
         self.last_seen = time.monotonic()
         #: The id of the client message being handled, named as `parent` in replies.
@@ -181,6 +192,7 @@ class BrowserChannel(Channel):
         on_end: Callable[[bool], None] | None = None,
         *,
         recreated: bool = False,
+        python: bool = False,
     ) -> None:
         """Start sending to a new connection, from ``last_seq`` on.
 
@@ -190,9 +202,12 @@ class BrowserChannel(Channel):
         called if the session is destroyed while attached. ``recreated``: the page
         showed another copy of this session, now gone; its ``hello`` says so, and
         the page drops what it shows before this stream (from ``last_seq`` 0).
+        ``python``: the connection speaks for the widgets' Python side (see ``pushed``).
         """
         session = self._session()
         self._connections[send] = on_end
+        if python:
+            self._python_side.add(send)
         self.last_seen = time.monotonic()
         self.outbox.flush()
         snapshot = last_seq == 0 and not self.outbox.can_resume(0)
@@ -216,6 +231,7 @@ class BrowserChannel(Channel):
     def detach(self, send: Send, *, page_left: bool = True) -> None:
         """Stop sending to a connection; ``page_left`` False if it dropped (the page may be back)."""
         self._connections.pop(send, None)
+        self._python_side.discard(send)
         self.last_seen = time.monotonic()
         self.outbox.detach(send)
         if not self._connections:
@@ -227,36 +243,20 @@ class BrowserChannel(Channel):
 
     def _snapshot(self) -> list[tuple[dict[str, Any], list[Any]]]:
         """comm_open messages of every widget's current state, models before their users."""
-        from ipywidgets.widgets.widget import _instances, _remove_buffers
+        from ipywidgets.widgets.widget import _instances
 
         widgets = {cid: _instances[cid] for cid in self.comm_manager.comms if cid in _instances}
-        ordered: list[str] = []
-        visiting: set[str] = set()
-
-        def visit(comm_id: str) -> None:
-            if comm_id in visiting or comm_id in ordered:
-                return
-            visiting.add(comm_id)
-            for ref in model_refs(widgets[comm_id].get_state()):
-                if ref in widgets:
-                    visit(ref)
-            ordered.append(comm_id)
-
-        for comm_id in widgets:
-            visit(comm_id)
         messages = []
-        for comm_id in ordered:
-            widget = widgets[comm_id]
-            state, paths, buffers = _remove_buffers(widget.get_state())
-            comm = widget.comm
+        for opened in widget_states.states_in_order(widgets.values(), widgets.get):
+            comm = opened.widget.comm
             messages.append(({
                 "type": "comm_open",
-                "comm_id": comm_id,
+                "comm_id": comm.comm_id,
                 "target_name": comm.target_name,
                 "target_module": comm.target_module,
-                "data": {"state": state, "buffer_paths": paths},
-                "metadata": {"version": _widget_protocol_version()},
-            }, buffers))
+                "data": opened.data,
+                "metadata": widget_states.open_metadata(),
+            }, opened.buffers))  # fmt: skip
         messages.append((_doc_message(self._session().document), []))
         return messages
 
@@ -303,9 +303,33 @@ class BrowserChannel(Channel):
             "content": {"comm_id": comm.comm_id, "data": content.get("data", {})},
             "buffers": message.buffers,
         }
+        if self.pushed and kind == "comm_msg" and content.get("data", {}).get("method") == "custom":
+            self._pass_on_custom(comm, content, message.buffers, sender)
+            self.reply({"type": "idle", "parent": parent}, sender)
+            return
         handle = comm.handle_msg if kind == "comm_msg" else comm.handle_close
         await session.document.run_locked(lambda: self._deliver(comm, handle, kernel_msg), label=kind)
         self.reply({"type": "idle", "parent": parent}, sender)
+
+    def _pass_on_custom(
+        self, comm: BaseComm, content: dict[str, Any], buffers: list[Any], sender: Send | None
+    ) -> None:
+        """A custom message in a pushed session: from the pages to the Python side, or back.
+
+        A page's (a click) goes to the pushing client's connections, whose widgets
+        have the handlers; while none is connected, it reaches nobody, as with a
+        kernel that has gone. The Python side's goes to every connection (the
+        pages; the client that sent it knows it by ``parent`` and skips it).
+        """
+        data, metadata, parent = content["data"], content.get("metadata", {}), content["id"]
+        if sender is not None and sender in self._python_side:
+            self.put_comm_message(comm, "comm_msg", data, metadata, buffers, answering=False, parent=parent)
+            return
+        passed = {"type": "comm_msg", "comm_id": comm.comm_id, "data": data, "metadata": metadata, "parent": parent}
+        self.outbox.flush()  # after what is already queued
+        frame = self.outbox.unnumbered(passed, buffers)
+        for send in list(self._python_side):
+            send(frame)
 
     def reply(self, content: dict[str, Any], sender: Send | None) -> None:
         """Answer the connection a message came from (idle, pong, a refusal).
@@ -333,10 +357,11 @@ class BrowserChannel(Channel):
         content = message.content
         parent = content["id"]
         if content["type"] == "push_doc":
-            # An app that asks for pushes (jupyter_bridge.client.PushTarget), or any
-            # app of a server started with --allow-push.
-            receive_push = getattr(session.application, "receive_push", None) or self.receive_push
-            if receive_push is None:
+            # An app that takes pushes (a PushTarget), or any app of a server
+            # started with --allow-push.
+            if session.application.receive_push(session, message, sender):
+                return
+            if self.receive_push is None:
                 self.refuse(
                     f"{session.application.name} does not accept pushed documents; start the server "
                     "with --allow-push to let a push replace an app's document, or push to an app "
@@ -345,7 +370,7 @@ class BrowserChannel(Channel):
                     sender,
                 )
                 return
-            receive_push(session, message, sender)
+            self.receive_push(session, message, sender)
             return
         from ipywidgets.widgets.widget import _instances
 
@@ -368,11 +393,13 @@ class BrowserChannel(Channel):
     def _open_from_page(self, message: Message, sender: Send | None = None) -> None:
         """A page made a widget model of its own (pythreejs makes a light's shadow): make its widget.
 
-        As in a kernel, the class comes from ipywidgets' registry of the classes
-        this process has imported, never from the message; the id must be new
-        to the whole process, so a page cannot take over another's widget.
+        Only of a class the session's app allowed (its own class object) or of an
+        installed library that the known libraries' front ends make or the server
+        allows (``widget_states.page_widget_class``): never a class that another
+        session's app code defined, never from the message. The id must be new to
+        the whole process, so a page cannot take over another's widget.
         """
-        from ipywidgets.widgets.widget import PROTOCOL_VERSION_MAJOR, _instances, _put_buffers, _registry
+        from ipywidgets.widgets.widget import PROTOCOL_VERSION_MAJOR, _instances, _put_buffers
 
         content = message.content
         parent, comm_id = content["id"], content["comm_id"]
@@ -385,10 +412,17 @@ class BrowserChannel(Channel):
         if len(self.comm_manager.comms) >= MAX_COMMS:
             self.refuse(f"a session may hold at most {MAX_COMMS} widgets", parent, sender)
             return
-        comm = comms.SessionComm(comm_id=comm_id, target_name="jupyter.widget", primary=False, channel=self)
-        self.comm_manager.register_comm(comm)
         data = content["data"]
         state = data["state"]
+        try:
+            widget_class = widget_states.page_widget_class(
+                state, self._session().document.page_widget_classes, self.page_widgets
+            )
+        except widget_states.PageWidgetRefused as refusal:
+            self.refuse(str(refusal), parent, sender)
+            return
+        comm = comms.SessionComm(comm_id=comm_id, target_name="jupyter.widget", primary=False, channel=self)
+        self.comm_manager.register_comm(comm)
         try:
             # What a kernel's Widget.handle_comm_opened does, but for the page's
             # own values: what the constructor sets before set_state applies
@@ -397,10 +431,6 @@ class BrowserChannel(Channel):
             version = str(content.get("metadata", {}).get("version", ""))
             if version.split(".")[0] != PROTOCOL_VERSION_MAJOR:
                 raise ValueError(f"the page speaks widget protocol {version!r}, not {PROTOCOL_VERSION_MAJOR}.x")
-            widget_class = _registry.get(
-                state["_model_module"], state["_model_module_version"], state["_model_name"],
-                state["_view_module"], state["_view_module_version"], state["_view_name"],
-            )  # fmt: skip
             with comm.withholding(state):
                 widget = widget_class(comm=comm)
             _put_buffers(state, data.get("buffer_paths", []), message.buffers)
@@ -410,10 +440,10 @@ class BrowserChannel(Channel):
             widget = _instances.pop(comm_id, None)
             if widget is not None:
                 widget.comm = None
-            state = content["data"]["state"]
             named = f"{state.get('_model_module', '?')} {state.get('_model_name', '?')}"
-            reason = "the server has no widget class for it" if isinstance(error, KeyError) else f"{type(error).__name__}: {error}"
-            self.refuse(f"could not make the {named} the page opened: {reason}", parent, sender)
+            self.refuse(
+                f"could not make the {named} the page opened: {type(error).__name__}: {error}", parent, sender
+            )
 
     def _deliver(self, comm: Any, handle: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:
         # ipywidgets catches and logs exceptions raised by observers of a browser
@@ -508,6 +538,7 @@ class BrowserChannel(Channel):
         # Open pages first, so they keep showing the last state and say the
         # session ended, rather than watching every widget close.
         connections, self._connections = self._connections, {}
+        self._python_side.clear()
         for on_end in connections.values():
             if on_end is not None:
                 on_end(app_changed)
@@ -538,12 +569,6 @@ def _doc_message(document: Document) -> dict[str, Any]:
         "roots": [w.model_id for w in document.roots],
         "names": {w.model_id: name for name, w in document.named_roots.items()},
     }
-
-
-def _widget_protocol_version() -> str:
-    from ipywidgets._version import __protocol_version__
-
-    return __protocol_version__
 
 
 class _ErrorCapture(logging.Handler):

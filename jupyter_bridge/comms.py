@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import comm
 from comm.base_comm import BaseComm, CommManager
 
+from . import widget_states
 from .widget_caches import keep_per_session
 
 if TYPE_CHECKING:
@@ -212,14 +213,13 @@ class SharedComm(BaseComm):
         if self._opening:
             data, metadata, buffers = self._opening["data"], self._opening["metadata"], self._opening["buffers"]
         else:
-            from ipywidgets.widgets.widget import _instances, _remove_buffers
+            from ipywidgets.widgets.widget import _instances
 
             widget = _instances.get(self.comm_id)
             if widget is None:
                 return
-            state, paths, buffers = _remove_buffers(widget.get_state())
-            data = {"state": state, "buffer_paths": paths}
-            metadata = {"version": _widget_protocol_version()}
+            _, data, buffers = widget_states.opening(widget)
+            metadata = widget_states.open_metadata()
         channel.put_comm_message(
             self, "comm_open", data, metadata, buffers, answering=False,
             target_name=self.target_name, target_module=self.target_module,
@@ -280,12 +280,6 @@ def made_by_a_library_import() -> bool:
         return False
     imported = frame.f_back.f_code.co_filename.startswith("<frozen importlib")
     return imported and f"-packages{os.sep}" in (frame.f_globals.get("__file__") or "")
-
-
-def _widget_protocol_version() -> str:
-    from ipywidgets._version import __protocol_version__
-
-    return __protocol_version__
 
 
 _previous_create_comm: Any = None

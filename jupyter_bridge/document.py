@@ -191,6 +191,7 @@ class Document:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._destroy_callbacks: list[Callable[[SessionContext], Any]] = []
         self._destroyed = False
+        self._page_widget_classes: list[type[Widget]] = []
 
     # Roots and title
 
@@ -254,6 +255,32 @@ class Document:
         if value != self._title:
             self._title = value
             self._changed()
+
+    # Widgets a page opens
+
+    def allow_page_widgets(self, *classes: type[Widget]) -> None:
+        """Let this session's pages open widgets of ``classes`` themselves.
+
+        Some widget front ends make models of their own (a ``comm_open`` from the
+        page) and expect the Python side to make the widget. A page may open only
+        what its session's app allows here — these class objects, the app's own —
+        plus the models known libraries make (pythreejs's shadows and cameras)
+        and those the server allows (``--page-widgets``). Each page-opened widget
+        runs its class's Python code for the page: allow only classes written
+        for it.
+        """
+        from ipywidgets import Widget
+
+        for cls in classes:
+            if not (isinstance(cls, type) and issubclass(cls, Widget)):
+                raise TypeError(f"allow_page_widgets takes ipywidgets Widget classes, not {cls!r}")
+            if cls not in self._page_widget_classes:
+                self._page_widget_classes.append(cls)
+
+    @property
+    def page_widget_classes(self) -> list[type[Widget]]:
+        """The widget classes this session's pages may open (:meth:`allow_page_widgets`; a copy)."""
+        return list(self._page_widget_classes)
 
     @property
     def session_context(self) -> SessionContext | None:

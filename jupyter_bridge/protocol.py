@@ -27,6 +27,7 @@ __all__ = [
     "CLOSE_NORMAL",
     "CLOSE_SESSION_GONE",
     "CLOSE_TOO_SLOW",
+    "CLIENT_ARGUMENT",
     "ELEMENT_ID_ARGUMENT",
     "LAST_SEQ_ARGUMENT",
     "MODEL_REF_PREFIX",
@@ -98,6 +99,9 @@ LAST_SEQ_ARGUMENT = "last_seq"
 #: names it asks for a fresh session, announced by ``hello`` ``recreated``, when
 #: that stream is gone (its process died); without it the server refuses, 4404.
 STREAM_ARGUMENT = "stream"
+#: On the socket URL, with the value ``python``: the connection is the Python client's
+#: that pushed the session's widgets and holds their Python side (``push_session``).
+CLIENT_ARGUMENT = "client"
 #: On a page (or autoload.js) URL: show this existing session.
 SESSION_ID_ARGUMENT = "jb-session-id"
 #: On an autoload.js URL: the id of the script tag to put the app at.
@@ -292,7 +296,10 @@ def _check_comm_data(content: dict[str, Any], buffer_count: int, parent: str | N
     if not isinstance(metadata, dict):
         raise ProtocolError("comm_msg 'metadata' must be an object", parent)
     paths = data.get("buffer_paths", [])
-    if not isinstance(paths, list) or len(paths) != buffer_count:
+    # A state update places each buffer in its state; a custom message's buffers go
+    # with its content as a list (ipywidgets' Widget.send), named by no path.
+    custom = data.get("method") == "custom" and not paths
+    if not isinstance(paths, list) or (len(paths) != buffer_count and not custom):
         raise ProtocolError(
             f"comm_msg names {len(paths) if isinstance(paths, list) else 'no'} buffer paths "
             f"but carries {buffer_count} buffers",

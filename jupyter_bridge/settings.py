@@ -295,6 +295,14 @@ class BridgeSettings(Configurable):
         "publish widgets at its origin (an HTML widget shows any markup): allow it only where "
         "every client is trusted, or with an auth module.",
     ).tag(config=True, cli=True)
+    page_widgets = List(
+        Unicode(),
+        help="A widget model that pages may open themselves, as MODULE:MODEL "
+        "(jupyter-threejs:MeshModel; repeatable), of a class an installed library defines; '*' "
+        "allows any such class. By default a page opens only the models known libraries' front "
+        "ends make (pythreejs's shadows and cameras) and the classes its app allows with "
+        "curdoc().allow_page_widgets(); a class that app code defines is never allowed here.",
+    ).tag(config=True, cli=True, metavar="MODULE:MODEL")
     dev = Bool(
         False,
         help="Development mode: reload an app when its files change (open pages load "

@@ -413,6 +413,125 @@ async def test_push_only_reaches_push_targets_and_registered_classes(serve):
         assert live.document.roots == []
 
 
+@w.register
+class Knock(w.DOMWidget):
+    """A widget of a library whose front end and Python side talk in custom messages."""
+
+    _model_name = Unicode("KnockModel").tag(sync=True)
+    _model_module = Unicode("test-knock").tag(sync=True)
+    _model_module_version = Unicode("1.0.0").tag(sync=True)
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.heard: list[dict] = []
+        self.on_msg(self._answer)
+
+    def _answer(self, widget, content, buffers):
+        self.heard.append(content)
+        self.send({"answer": content.get("knock", 0) + 1}, [b"pong"])
+
+
+def custom_to(page: Client, comm_id: str) -> list[dict[str, Any]]:
+    return [
+        m.content["data"]["content"] for m in page.frames
+        if m.content.get("comm_id") == comm_id and m.content["data"].get("method") == "custom"
+    ]  # fmt: skip
+
+
+async def test_a_page_s_click_runs_the_pushing_client_s_on_click(serve):
+    server = serve({"/push": PushTarget(modules=["ipyevents"])})
+    import ipyevents
+
+    button, label = w.Button(description="Go"), w.Label("not yet")
+    clicks: list[str] = []
+    button.on_click(lambda b: (clicks.append(b.description), setattr(label, "value", "clicked")))
+    # (ipyevents' own defaults, "", fail its validation when given to its constructor.)
+    events = ipyevents.Event(
+        source=label, watched_events=["click"], xy_coordinate_system="client", throttle_or_debounce="throttle"
+    )
+    seen: list[dict] = []
+    events.on_dom_event(seen.append)
+    doc = Document()
+    doc.add_root(w.VBox([button, label]))
+    doc.add_root(events)
+    session = await asyncio.to_thread(push_session, doc, base(server) + "/push")
+    page = await Client.open(base(server), session.url.removeprefix(base(server)))
+    try:
+        (button_id,) = await page.wait_for(lambda: page.model_ids("ButtonModel"))
+        reply = await page.request(
+            {"type": "comm_msg", "comm_id": button_id, "data": {"method": "custom", "content": {"event": "click"}}}
+        )
+        assert reply["type"] == "idle"
+        await eventually(lambda: clicks == ["Go"])  # the handler in this process ran
+        await page.wait_for(lambda: page.model("LabelModel")["value"] == "clicked")  # and its change reached the page
+
+        # A library widget's events from the page (ipyevents sends each DOM event as a custom message).
+        (events_id,) = page.model_ids("EventModel")
+        click = {"event": "click", "type": "click", "clientX": 3, "clientY": 4}
+        await page.request({"type": "comm_msg", "comm_id": events_id, "data": {"method": "custom", "content": click}})
+        await eventually(lambda: seen == [click])
+    finally:
+        await page.close()
+        await asyncio.to_thread(session.close)
+
+
+async def test_custom_messages_travel_both_ways_between_pages_and_the_pushing_client(serve):
+    server = serve({"/push": PushTarget()})
+    knock = Knock()
+    doc = Document()
+    doc.add_root(knock)
+    session = await asyncio.to_thread(push_session, doc, base(server) + "/push")
+    page = await Client.open(base(server), session.url.removeprefix(base(server)))
+    other = await Client.open(base(server), session.url.removeprefix(base(server)))
+    try:
+        (knock_id,) = await page.wait_for(lambda: page.model_ids("KnockModel"))
+        await other.wait_for(lambda: other.model_ids("KnockModel"))
+        await page.request({"type": "comm_msg", "comm_id": knock_id, "data": {"method": "custom", "content": {"knock": 1}}})
+        # The page's message reached the widget's Python side, here; its answer reached the pages.
+        await eventually(lambda: knock.heard == [{"knock": 1}])
+        await page.wait_for(lambda: custom_to(page, knock_id) == [{"answer": 2}])
+        await other.wait_for(lambda: custom_to(other, knock_id) == [{"answer": 2}])
+        answer = next(m for m in page.frames if m.content.get("comm_id") == knock_id and m.content["data"].get("method") == "custom")
+        assert [bytes(b) for b in answer.buffers] == [b"pong"]
+        # One page's message is not passed on to the other pages, only to the Python side.
+        assert not any(m.content.get("data", {}).get("content") == {"knock": 1} for m in other.frames)
+        await asyncio.to_thread(session.sync)
+        assert knock.heard == [{"knock": 1}]  # once, and not its own answer back
+        # The server's copy of the widget took no part: its Python side is here.
+        (server_knock,) = sessions_of(server, "/push")[session.id].document.roots
+        assert type(server_knock) is Knock and server_knock.heard == []
+    finally:
+        await page.close()
+        await other.close()
+        await asyncio.to_thread(session.close)
+
+
+async def test_in_an_app_s_session_a_click_reaches_the_app_not_a_pulling_client(serve):
+    clicks: list[str] = []
+
+    def app(doc):
+        button = w.Button(description="Go")
+        button.on_click(lambda b: clicks.append("app"))
+        doc.add_root(button)
+
+    server = serve({"/button": app})
+    session = await asyncio.to_thread(pull_session, base(server) + "/button")
+    page = await Client.open(base(server), f"/button?jb-session-id={session.id}")
+    try:
+        mirror = session.document.roots[0]
+        mirror.on_click(lambda b: clicks.append("client"))
+        (button_id,) = await page.wait_for(lambda: page.model_ids("ButtonModel"))
+        await page.request({"type": "comm_msg", "comm_id": button_id, "data": {"method": "custom", "content": {"event": "click"}}})
+        # A pulling client is a view, as a page is: the app's widget is the Python side.
+        await asyncio.to_thread(mirror.send, {"event": "click"})
+        await asyncio.to_thread(session.sync)
+        assert clicks == ["app", "app"]
+        assert not any(m.content.get("data", {}).get("method") == "custom" for m in page.frames)
+    finally:
+        await page.close()
+        await asyncio.to_thread(session.close)
+
+
 async def test_with_allow_push_a_push_replaces_any_apps_document_as_in_bokeh(serve):
     ticks: list[int] = []
     ended: list[str] = []
@@ -643,3 +762,41 @@ async def test_flask_embed_example_shows_the_customised_session_and_runs_python(
     finally:
         flask.terminate()
         flask.wait(timeout=10)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+async def test_a_click_in_chromium_runs_the_on_click_of_a_pushed_button(serve):
+    from playwright.async_api import async_playwright
+
+    server = serve({"/push": PushTarget()})
+    button, label = w.Button(description="Press me"), w.Label("not pressed")
+    presses: list[str] = []
+
+    def pressed(b):
+        presses.append(b.description)
+        label.value = f"pressed {len(presses)} times, in the pushing process"
+
+    button.on_click(pressed)
+    doc = Document()
+    doc.add_root(w.VBox([button, label]))
+    session = await asyncio.to_thread(push_session, doc, base(server) + "/push")
+    try:
+        async with async_playwright() as playwright:
+            browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            try:
+                page = await browser.new_page()
+                errors: list[str] = []
+                page.on("pageerror", lambda error: errors.append(str(error)))
+                await page.goto(session.url)
+                await page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
+                await page.get_by_role("button", name="Press me").click()
+                await page.wait_for_function(
+                    "() => [...document.querySelectorAll('.widget-label')]"
+                    ".some(e => e.textContent === 'pressed 1 times, in the pushing process')"
+                )
+                assert presses == ["Press me"]
+                assert errors == []
+            finally:
+                await browser.close()
+    finally:
+        await asyncio.to_thread(session.close)

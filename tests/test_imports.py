@@ -96,3 +96,11 @@ def test_no_runtime_import_cycle():
         if node not in state:
             walk(node)
     assert cycles == [], "\n".join(" -> ".join(cycle) for cycle in cycles)
+
+
+def test_no_server_module_imports_the_client():
+    """The client (pull, push, embed from Python) is an edge: server code never needs it."""
+    edges = graph()
+    servers = [name for name in edges if not name.startswith("jupyter_bridge.client") and name != "jupyter_bridge"]
+    offences = [f"{name} imports {target}" for name in servers for target in edges[name] if target.startswith("jupyter_bridge.client")]
+    assert offences == []

@@ -698,12 +698,12 @@ async def test_a_callback_that_blocks_the_loop_is_named_in_a_warning(serve, capl
     await client.close()
 
 
-async def test_a_page_may_open_a_widget_of_its_own_which_the_session_then_holds(serve):
-    """As pythreejs's front end does: the server makes the Python widget from the registry."""
+async def test_a_page_may_open_a_widget_the_server_allows_which_the_session_then_holds(serve):
+    """As pythreejs's front end does: the server makes the Python widget of an allowed library class."""
     def app(doc):
         doc.add_root(w.Label("none yet"))
 
-    server = serve({"/app": app})
+    server = serve({"/app": app}, page_widgets=["@jupyter-widgets/controls:IntSliderModel"])
     client = await Client.open(server.url, "app")
     session = server.bridge.apps["/app"].sessions[client.config["sessionId"]]
     state = {
@@ -726,13 +726,22 @@ async def test_a_page_may_open_a_widget_of_its_own_which_the_session_then_holds(
                                   "data": {"method": "update", "state": {"value": 9}}}))["type"] == "idle"  # fmt: skip
     assert slider.value == 9
 
-    # An unknown class is refused, naming it; nothing is left behind.
-    odd = {**state, "_model_module": "nobody-knows", "_model_name": "MysteryModel"}
+    # A class nobody allowed is refused, naming it and how to allow it; nothing is left behind.
+    for model_module, model_name in (("nobody-knows", "MysteryModel"), ("@jupyter-widgets/controls", "HTMLModel")):
+        odd = {**state, "_model_module": model_module, "_model_name": model_name}
+        refusal = await client.request(
+            {"type": "comm_open", "comm_id": "page-made-2", "target_name": "jupyter.widget", "data": {"state": odd}}
+        )
+        assert refusal["type"] == "error" and f"{model_module} {model_name} widget" in refusal["message"]
+        assert f"--page-widgets '{model_module}:{model_name}'" in refusal["message"]
+        assert "page-made-2" not in _instances and "page-made-2" not in session.channel.comm_manager.comms
+    # An allowed model the server has no class for says so.
+    session.channel.page_widgets += ("nobody-knows:MysteryModel",)
     refusal = await client.request(
-        {"type": "comm_open", "comm_id": "page-made-2", "target_name": "jupyter.widget", "data": {"state": odd}}
+        {"type": "comm_open", "comm_id": "page-made-3", "target_name": "jupyter.widget",
+         "data": {"state": {**state, "_model_module": "nobody-knows", "_model_name": "MysteryModel"}}}  # fmt: skip
     )
-    assert refusal["type"] == "error" and "nobody-knows MysteryModel" in refusal["message"]
-    assert "page-made-2" not in _instances and "page-made-2" not in session.channel.comm_manager.comms
+    assert refusal["type"] == "error" and "no widget class for nobody-knows MysteryModel" in refusal["message"]
 
     await client.close()
     await server.bridge.destroy_all_sessions()

@@ -14,6 +14,7 @@ from .handlers import FunctionHandler, Handler, NotAnAppError, ScriptHandler
 if TYPE_CHECKING:
     from ..contexts import ServerContext
     from ..document import Document
+    from ..protocol import Message
     from ..session import Session
 
 __all__ = ["AppSpec", "Application", "NotAnAppError", "build_application"]
@@ -116,6 +117,18 @@ class Application:
                 await session.run(hook, session.context)
             except Exception:
                 log.exception("Error in %s of %s", name, self.name)
+
+    # Pushed documents
+
+    def receive_push(self, session: Session[Any], message: Message, sender: Any = None) -> bool:
+        """Take a client's validated ``push_doc`` for ``session``; False if this app takes none.
+
+        Runs inside the session, under its document lock. An app that takes
+        pushes (:class:`~jupyter_bridge.application.push.PushTarget`) answers the
+        pushing connection ``sender`` and returns True. This one takes none: the
+        server's ``--allow-push`` decides.
+        """
+        return False
 
     @property
     def static_path(self) -> str | None:

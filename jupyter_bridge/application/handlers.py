@@ -12,6 +12,8 @@ from pathlib import Path
 from types import CodeType, ModuleType
 from typing import TYPE_CHECKING, Any
 
+from .. import widget_states
+
 if TYPE_CHECKING:
     from ..document import Document
 
@@ -122,7 +124,8 @@ def app_imports(folder: str, argv: list[str]) -> Iterator[None]:
     sys.argv = argv
     sys.path.insert(0, folder)
     try:
-        yield
+        with widget_states.app_code_running(folder, before):
+            yield
     finally:
         sys.argv = saved_argv
         sys.path[:] = saved_path

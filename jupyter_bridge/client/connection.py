@@ -22,7 +22,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from ..protocol import SUBPROTOCOL
+from ..protocol import CLIENT_ARGUMENT, SUBPROTOCOL
 from .errors import (
     AppFailedError,
     AppNotFoundError,
@@ -188,8 +188,17 @@ async def open_socket(
     headers: Mapping[str, str],
     origin: str | None,
     timeout: float,
+    *,
+    python_side: bool = False,
 ) -> WebSocketClientConnection:
-    """Open a session socket, offering the protocol and the token (docs/protocol.md)."""
+    """Open a session socket, offering the protocol and the token (docs/protocol.md).
+
+    ``python_side``: this process holds the session's widgets' Python side (it
+    pushed them); the URL says so (``?client=python``), and the server passes it
+    the custom messages pages send them.
+    """
+    if python_side:
+        url += f"{'&' if '?' in url else '?'}{CLIENT_ARGUMENT}=python"
     all_headers = dict(headers)
     if origin is not None:
         all_headers["Origin"] = origin

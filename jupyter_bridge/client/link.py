@@ -66,6 +66,7 @@ class SessionLink:
         session_id: str | None,
         receive: Callable[[Message], None],
         ended: Callable[[ClientError], None],
+        python_side: bool = False,
     ) -> None:
         #: The session's id, as the server's last ``hello`` gave it.
         self.session_id = session_id
@@ -80,6 +81,7 @@ class SessionLink:
         self._headers = headers
         self._origin = origin
         self._timeout = timeout
+        self._python_side = python_side
         self._app_url = app_url
         self._receive = receive
         self._ended = ended
@@ -97,7 +99,9 @@ class SessionLink:
 
     async def open(self) -> None:
         """Open the socket (raises a ClientError naming why not) and start reading it."""
-        self._ws = await open_socket(self._socket_url, self._token, self._headers, self._origin, self._timeout)
+        self._ws = await open_socket(
+            self._socket_url, self._token, self._headers, self._origin, self._timeout, python_side=self._python_side
+        )
         self._reader = asyncio.ensure_future(self._read())
 
     def write(self, frame: Frame) -> None:
@@ -223,6 +227,7 @@ class SessionLink:
                     self._headers,
                     self._origin,
                     self._timeout,
+                    python_side=self._python_side,
                 )
             except (AppNotFoundError, OriginRefusedError):
                 return False

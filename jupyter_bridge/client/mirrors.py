@@ -18,6 +18,7 @@ from typing import Any
 from ipywidgets import Widget
 from ipywidgets.widgets.widget import _instances, _put_buffers
 
+from .. import widget_states
 from ..protocol import rename_model_refs
 from . import widgets
 from .errors import ClientError
@@ -32,7 +33,7 @@ SendWidgetMessage = Callable[[str, dict[str, Any], list[Any] | None], None]
 
 def _any_class(cls: type) -> bool:
     # The client mirrors with any widget class its own process has imported.
-    return True
+    return cls is not widgets.UnknownWidget
 
 
 class Mirrors:
@@ -105,13 +106,13 @@ class Mirrors:
         self._remote_ids[widget.model_id] = remote_id
 
     def _build(self, remote_id: str, raw: dict[str, Any], state: dict[str, Any]) -> Widget:
-        cls = widgets.widget_class(raw, search=_any_class)
+        cls = widget_states.widget_class(raw, search=_any_class)
         if cls is not None:
             local_id = uuid.uuid4().hex
             comm = widgets.ClientComm(remote_id=remote_id, send=self.send, comm_id=local_id)
             try:
                 with widgets.building():
-                    return widgets.instantiate(cls, state, comm=comm)
+                    return widget_states.instantiate(cls, state, comm=comm)
             except Exception as error:
                 _instances.pop(local_id, None)
                 log.warning(
@@ -134,6 +135,8 @@ class Mirrors:
             return
         data = content.get("data") or {}
         method = data.get("method")
+        if method == "custom" and ours:
+            return  # our own message, passed on to the pages
         if method == "echo_update":
             if ours:
                 return  # our own change, confirmed

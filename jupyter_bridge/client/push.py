@@ -1,6 +1,7 @@
 """The client half of pushing: publish a document built in this process as a new session.
 
-The server half is :class:`~jupyter_bridge.client.PushTarget`; the message is
+The server half is :mod:`jupyter_bridge.application.push` (a
+:class:`~jupyter_bridge.client.PushTarget`, or ``--allow-push``); the message is
 ``push_doc`` (docs/protocol.md).
 """
 
@@ -10,9 +11,9 @@ from collections.abc import Mapping
 from typing import Any
 
 from ipywidgets import Widget
-from ipywidgets.widgets.widget import _instances, _remove_buffers
+from ipywidgets.widgets.widget import _instances
 
-from ..protocol import model_refs
+from ..widget_states import states_in_order
 from .connection import client_loop, fetch_config, split_app_url, ws_url
 from .errors import ClientError
 from .session import ClientSession
@@ -55,34 +56,22 @@ def push_session(
 
 def _collect(roots: list[Widget]) -> tuple[list[tuple[Widget, dict[str, Any]]], list[Any]]:
     """Every widget the roots refer to, each after the widgets it refers to, with its state."""
-    ordered: list[tuple[Widget, dict[str, Any]]] = []
-    done: set[str] = set()
-    visiting: set[str] = set()
-    buffers: list[Any] = []
 
-    def visit(widget: Widget) -> None:
-        if widget.comm is None:
-            raise ClientError(f"{type(widget).__name__} has been closed; push only open widgets")
-        model_id = widget.model_id
-        if model_id in done or model_id in visiting:
-            return
-        visiting.add(model_id)
-        state, paths, widget_buffers = _remove_buffers(widget.get_state())
-        for ref in model_refs(state):
-            other = _instances.get(ref)
-            if other is None:
-                raise ClientError(
-                    f"{type(widget).__name__} refers to a widget that has been closed; push only open widgets"
-                )
-            visit(other)
-        visiting.discard(model_id)
-        done.add(model_id)
-        ordered.append((widget, {"model_id": model_id, "state": state, "buffer_paths": paths}))
-        buffers.extend(widget_buffers)
+    def refers_to(model_id: str) -> Widget:
+        widget = _instances.get(model_id)
+        if widget is None or widget.comm is None:
+            raise ClientError("a pushed widget refers to a widget that has been closed; push only open widgets")
+        return widget
 
     for root in roots:
-        visit(root)
-    return ordered, buffers
+        if root.comm is None:
+            raise ClientError(f"{type(root).__name__} has been closed; push only open widgets")
+    models: list[tuple[Widget, dict[str, Any]]] = []
+    buffers: list[Any] = []
+    for widget, data, widget_buffers in states_in_order(roots, refers_to):
+        models.append((widget, {"model_id": widget.model_id, **data}))
+        buffers.extend(widget_buffers)
+    return models, buffers
 
 
 async def _push(
@@ -105,6 +94,7 @@ async def _push(
         headers=headers,
         origin=origin,
         timeout=timeout,
+        python_side=True,  # the pushed widgets' Python side stays here
     )
     await session.connect()
     await session.push(roots, title, models, buffers)

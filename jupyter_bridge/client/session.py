@@ -132,6 +132,8 @@ class ClientSession:
     server has handled every change sent so far. Closing the client leaves the
     server's session alive until its unused-session lifetime passes (a page may
     open it meanwhile: ``url``, ``show()``, or ``server_session(session.id, ...)``).
+    ``python_side``: this process holds the widgets' Python side (``push_session``):
+    pages' custom messages come here, and the widgets' own go to the pages.
     """
 
     def __init__(
@@ -144,6 +146,7 @@ class ClientSession:
         headers: dict[str, str],
         origin: str | None,
         timeout: float,
+        python_side: bool = False,
     ) -> None:
         self.app_url = app_url
         self._link = SessionLink(
@@ -156,6 +159,7 @@ class ClientSession:
             session_id=session_id,
             receive=self._apply,
             ended=self._end,
+            python_side=python_side,
         )
         self._mirrors = Mirrors(self._send_widget_message, lambda: self.id)
         self.document = ClientDocument(self._mirrors, self._send_document)

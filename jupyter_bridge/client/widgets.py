@@ -1,15 +1,9 @@
-"""Widgets from widget states: the client's mirrors, and the widgets a push creates.
+"""The client's mirror widgets: their comm, and a stand-in for a class this process lacks.
 
-Both sides of the client API turn a widget state (what a ``comm_open`` carries)
-into a live ipywidgets object of a class chosen by the state's model and view
-names — from ipywidgets' registry, or among widget classes this process has
-imported — never from anything the peer names as code:
-
-- the client builds a *mirror* of each server widget, with a :class:`ClientComm`
-  whose sync goes over the session's WebSocket (and which never sends a
-  ``comm_open``: the model already exists on the server);
-- a :class:`~jupyter_bridge.client.PushTarget` session on the server builds real
-  session widgets from a pushed document.
+The client builds a *mirror* of each server widget from its state
+(``jupyter_bridge.widget_states`` chooses the class), with a :class:`ClientComm`
+whose sync goes over the session's WebSocket (and which never sends a
+``comm_open``: the model already exists on the server).
 """
 
 from __future__ import annotations
@@ -25,17 +19,7 @@ from traitlets import Dict, Unicode
 
 from .. import comms
 
-__all__ = ["ClientComm", "UnknownWidget", "describe", "instantiate", "widget_class"]
-
-#: The registry key of a widget class: where its model and view live, and their names.
-CLASS_KEYS = (
-    "_model_module",
-    "_model_module_version",
-    "_model_name",
-    "_view_module",
-    "_view_module_version",
-    "_view_name",
-)
+__all__ = ["ClientComm", "UnknownWidget", "building"]
 
 
 class ClientComm(BaseComm):
@@ -115,87 +99,6 @@ class UnknownWidget(Widget):
 
     def __repr__(self) -> str:
         return f"<UnknownWidget {self.model_module} {self.model_name} {self._model_id}>"
-
-
-def widget_class(state: dict[str, Any], search: Callable[[type], bool] | None = None) -> type[Widget] | None:
-    """The widget class for a state's model and view names, or None.
-
-    First ipywidgets' registry (classes a library registered to be made from a
-    front end). Many libraries register only some classes (bqplot: Figure, not
-    Axis or Scatter), so with ``search`` the classes already imported in this
-    process are looked through too, keeping those ``search`` accepts.
-    """
-    from ipywidgets.widgets.widget import _registry
-
-    try:
-        return _registry.get(*(state.get(key) for key in CLASS_KEYS))
-    except (KeyError, IndexError, TypeError):
-        pass
-    if search is None:
-        return None
-    names = tuple(state.get(key) for key in _NAME_KEYS)
-    found = [cls for cls in _classes_named(names) if search(cls)]
-    # A subclass that keeps its parent's model (class MySlider(IntSlider)) is not what was meant.
-    return min(found, key=lambda cls: len(cls.__mro__)) if found else None
-
-
-_NAME_KEYS = ("_model_module", "_model_name", "_view_module", "_view_name")
-_index: dict[tuple[Any, ...], list[type]] = {}
-
-
-def _classes_named(names: tuple[Any, ...]) -> list[type]:
-    global _index
-    if names not in _index:  # perhaps imported since: look again
-        index: dict[tuple[Any, ...], list[type]] = {}
-        for cls in _subclasses(Widget):
-            if cls is UnknownWidget:
-                continue
-            try:
-                traits = cls.class_traits()
-                key = tuple(traits[name].default_value for name in _NAME_KEYS)
-            except (KeyError, AttributeError):
-                continue
-            index.setdefault(key, []).append(cls)
-        _index = index  # swapped whole: another thread may be reading the old one
-    return _index.get(names, [])
-
-
-def _subclasses(cls: type) -> Iterator[type]:
-    for sub in cls.__subclasses__():
-        yield sub
-        yield from _subclasses(sub)
-
-
-def describe(state: dict[str, Any]) -> str:
-    """'@jupyter-widgets/controls IntSliderModel 2.0.0', for messages."""
-    return " ".join(str(state.get(key, "?")) for key in ("_model_module", "_model_name", "_model_module_version"))
-
-
-def instantiate(cls: type[Widget], state: dict[str, Any], **extra: Any) -> Widget:
-    """A ``cls`` widget holding ``state`` (JSON values, references already resolvable).
-
-    The state becomes constructor arguments, so cross-validated traits (a slider's
-    value and bounds) are checked together, and classes whose constructor needs
-    arguments (``Link(source, target)``) can be built. Selection widgets carry only
-    their labels: they become the options.
-    """
-    from ipywidgets.widgets.widget_selection import _MultipleSelection, _Selection
-
-    traits = cls.class_traits(sync=True)
-    kwargs: dict[str, Any] = {}
-    for name, value in state.items():
-        trait = traits.get(name)
-        if trait is None or name in CLASS_KEYS or trait.read_only:
-            continue
-        from_json = trait.metadata.get("from_json", _identity)
-        kwargs[name] = from_json(value, None)
-    if issubclass(cls, (_Selection, _MultipleSelection)) and "_options_labels" in state:
-        kwargs["options"] = list(state["_options_labels"])
-    return cls(**kwargs, **extra)
-
-
-def _identity(value: Any, owner: Any) -> Any:
-    return value
 
 
 # Building mirrors: no outgoing messages, and widgets a library makes meanwhile

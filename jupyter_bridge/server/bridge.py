@@ -167,7 +167,13 @@ class Bridge:
 
     def _served(self, application: Application, url_path: str) -> ServedApp:
         settings = self.settings
-        return ServedApp(application, url_path, dev=settings.dev, accept_push=settings.allow_push)
+        return ServedApp(
+            application,
+            url_path,
+            dev=settings.dev,
+            accept_push=settings.allow_push,
+            page_widgets=settings.page_widgets,
+        )
 
     async def reload_changed_apps(self) -> None:
         """Reload every watched app whose files changed; its open pages load again."""

@@ -7,12 +7,12 @@ import ctypes
 import ctypes.util
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..application import Application
+from ..application.push import replace_with_push
 from ..channels import BrowserChannel
-from ..client.target import replace_with_push
 from ..contexts import Request, ServerContext, SessionContext
 from ..logs import short_id
 from ..session import Session
@@ -52,13 +52,21 @@ class ServedApp:
     """
 
     def __init__(
-        self, application: Application, url_path: str, *, dev: bool = False, accept_push: bool = False
+        self,
+        application: Application,
+        url_path: str,
+        *,
+        dev: bool = False,
+        accept_push: bool = False,
+        page_widgets: Iterable[str] = (),
     ) -> None:
         self.application = application
         self.url_path = url_path
         self.dev = dev
         #: Whether a client's push may replace a session's document (--allow-push).
         self.accept_push = accept_push
+        #: Widget models a page may open beyond the libraries' own (--page-widgets).
+        self.page_widgets = tuple(page_widgets)
         self.server_context = ServerContext(url_path)
         self.loaded = False
         self.sessions: dict[str, Session[BrowserChannel]] = {}
@@ -72,7 +80,12 @@ class ServedApp:
         session_id = session_id or generate_session_id()  # callers with a key pass a signed one
         context = SessionContext(session_id, request, self.server_context, user=user)
         loop = asyncio.get_running_loop()
-        channel = BrowserChannel(loop, dev=self.dev, receive_push=replace_with_push if self.accept_push else None)
+        channel = BrowserChannel(
+            loop,
+            dev=self.dev,
+            receive_push=replace_with_push if self.accept_push else None,
+            page_widgets=self.page_widgets,
+        )
         session = Session(context, self.application, loop, channel=channel)
         # Counted among the live sessions while its app runs, as Bokeh does.
         self.server_context.add_session(session)

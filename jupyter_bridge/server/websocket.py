@@ -14,6 +14,7 @@ from ..application import NotAnAppError
 from ..channels import BrowserChannel
 from ..logs import short_id, shown
 from ..protocol import (
+    CLIENT_ARGUMENT,
     CLOSE_APP_CHANGED,
     CLOSE_APP_FAILED,
     CLOSE_BAD_TOKEN,
@@ -212,7 +213,13 @@ class SessionSocket(websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
-        session.channel.attach(self.send_frame, last_seq, on_end=self._session_ended, recreated=fresh)
+        session.channel.attach(
+            self.send_frame,
+            last_seq,
+            on_end=self._session_ended,
+            recreated=fresh,
+            python=self.get_query_argument(CLIENT_ARGUMENT, "") == "python",
+        )
 
     def _session_ended(self, app_changed: bool) -> None:
         self.session = None

@@ -33,7 +33,7 @@ export class Comm implements IClassicComm {
   constructor(
     readonly comm_id: string,
     readonly target_name: string,
-    /** null for a comm the page opened itself: the server accepts no comm_open from a page. */
+    /** null for a comm that stays in the page (a static page has no server to open it on). */
     private readonly comms: Comms | null,
   ) {}
 

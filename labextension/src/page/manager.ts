@@ -73,8 +73,11 @@ export class BridgeManager extends ManagerBase {
     shown.once('remove', () => this.views.delete(shown));
   }
 
-  /** A comm the page itself would open stays local: the server refuses comm_open from a page. */
-  /** The session's comms; null in a static page, where a model the page makes stays in the page. */
+  /**
+   * The session's comms: a model the page makes itself is opened on the server, which
+   * makes its widget if the session allows the class. null in a static page, where it
+   * stays in the page.
+   */
   comms: Comms | null = null;
 
   protected override _create_comm(

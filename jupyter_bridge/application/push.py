@@ -1,12 +1,13 @@
-"""The server half of :func:`~jupyter_bridge.client.push_session`: taking pushed documents.
+"""Receiving a pushed document: the server half of :func:`~jupyter_bridge.client.push_session`.
 
 A :class:`PushTarget` serves empty sessions. A client may fill one, once, with a
 ``push_doc`` message (docs/protocol.md): the widget states of a document built in
 the client's process. With ``--allow-push``, any app takes a push as Bokeh's do:
-:func:`replace_with_push` puts the pushed document in place of the app's. The server makes each widget from ipywidgets' registry of
-widget classes that the server process has imported — a pushed state chooses a
-registered class by its model and view names and sets its synced traits; it
-never names code to run.
+:func:`replace_with_push` puts the pushed document in place of the app's. The
+server makes each widget from a class that the server process has imported from
+an installed library or the operator's modules (``widget_states.importable``) —
+a pushed state chooses a class by its model and view names and sets its synced
+traits; it never names code to run, nor a class that a session's app code defined.
 """
 
 from __future__ import annotations
@@ -17,11 +18,9 @@ import uuid
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ipywidgets.widgets.widget import _put_buffers
-
-from ..application import Application
 from ..protocol import rename_model_refs
-from .widgets import describe, instantiate, widget_class
+from ..widget_states import describe, importable, instantiate, widget_class
+from .application import Application
 
 if TYPE_CHECKING:
     from ..channels import BrowserChannel
@@ -47,9 +46,6 @@ class PushTarget(Application):
     trusted, or behind authentication.
     """
 
-    #: Sessions of this app accept ``push_doc`` (Session.receive looks for this).
-    accepts_push = True
-
     def __init__(self, modules: Iterable[str] = (), *, name: str = "push", max_models: int = 5000) -> None:
         super().__init__(name=name)
         self.modules = tuple(modules)
@@ -64,7 +60,7 @@ class PushTarget(Application):
     def url_path(self) -> str:
         return "/" + self.name
 
-    def receive_push(self, session: Session[BrowserChannel], message: Message, sender: Any = None) -> None:
+    def receive_push(self, session: Session[Any], message: Message, sender: Any = None) -> bool:
         """Fill ``session``'s empty document from a validated ``push_doc`` message.
 
         Runs inside the session (its comms route to it), under the document lock.
@@ -77,7 +73,7 @@ class PushTarget(Application):
                 message.content["id"],
                 sender,
             )
-            return
+            return True
         fill_from_push(
             session,
             message,
@@ -87,6 +83,7 @@ class PushTarget(Application):
             classes_hint="a push target only makes widgets registered with ipywidgets or defined "
             "in the modules it lists (PushTarget(modules=[...]))",
         )
+        return True
 
 
 def replace_with_push(session: Session[BrowserChannel], message: Message, sender: Any = None) -> None:
@@ -128,7 +125,7 @@ def fill_from_push(
     """Make the widgets of a validated ``push_doc`` in ``session`` and show its roots.
 
     Every widget's class is found (ipywidgets' registry, then classes ``search``
-    accepts) before anything changes; ``before_creating`` runs then. Answers the
+    accepts; only :func:`~jupyter_bridge.widget_states.importable` ones) before anything changes; ``before_creating`` runs then. Answers the
     pushing connection with ``pushed`` (client model id → server model id), or
     refuses with an ``error`` whose text ends with ``classes_hint`` for an
     unknown class.
@@ -141,7 +138,7 @@ def fill_from_push(
         return
     classes = []
     for model in models:
-        cls = widget_class(model["state"], search=search)
+        cls = widget_class(model["state"], accept=importable, search=search)
         if cls is None:
             session.channel.refuse(
                 f"the server has no widget class for {describe(model['state'])}; {classes_hint}", parent, sender
@@ -157,6 +154,8 @@ def fill_from_push(
             return ids[client_id]
         except KeyError:
             raise ValueError(f"it refers to model {client_id!r}, which the push does not include") from None
+
+    from ipywidgets.widgets.widget import _put_buffers
 
     created: dict[str, Any] = {}
     offset = 0
@@ -176,5 +175,6 @@ def fill_from_push(
     document.title = content.get("title", document.title)
     for root in content["roots"]:
         document.add_root(created[root])
+    session.channel.pushed = True
     log.info("Session %s: a client pushed a document of %d widgets", session.id, len(created))
     session.channel.reply({"type": "pushed", "parent": parent, "models": ids}, sender)
