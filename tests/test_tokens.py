@@ -11,6 +11,9 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
+import re
+import socket
 
 import ipywidgets as w
 import pytest
@@ -253,6 +256,78 @@ async def test_a_page_token_is_not_a_session_id_nor_an_id_a_token(serve, monkeyp
     await other.connect(token=generate_session_id(KEY.encode()))
     await other.wait_for(lambda: other.close_code is not None)
     assert other.close_code == CLOSE_BAD_TOKEN
+
+
+class Connection:
+    """One kept-alive HTTP connection: it reaches one worker process for its whole life."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+        self.sock = socket.create_connection(("127.0.0.1", port), timeout=60)
+        self.buffer = b""
+
+    def _take(self, size: int) -> bytes:
+        while len(self.buffer) < size:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            self.buffer += chunk
+        taken, self.buffer = self.buffer[:size], self.buffer[size:]
+        return taken
+
+    def _head(self) -> str:
+        while b"\r\n\r\n" not in self.buffer:
+            chunk = self.sock.recv(65536)
+            assert chunk, "the server closed the connection"
+            self.buffer += chunk
+        head, self.buffer = self.buffer.split(b"\r\n\r\n", 1)
+        return head.decode("latin-1")
+
+    def get(self, path: str, headers: str = "") -> tuple[str, bytes]:
+        self.sock.sendall(f"GET {path} HTTP/1.1\r\nHost: localhost:{self.port}\r\n{headers}\r\n".encode())
+        head = self._head()
+        length = re.search(r"(?im)^content-length:\s*(\d+)", head)
+        return head, self._take(int(length.group(1))) if length else b""
+
+    def first_frame(self) -> tuple[int, bytes]:
+        """The opcode and payload of the server's first WebSocket frame."""
+        first, second = self._take(2)
+        size = second & 0x7F
+        if size == 126:
+            size = int.from_bytes(self._take(2), "big")
+        elif size == 127:
+            size = int.from_bytes(self._take(8), "big")
+        return first & 0x0F, self._take(size)
+
+
+def test_the_workers_of_num_procs_share_the_key_made_at_start():
+    """A page from one worker, its socket on another: the token made by one is good for the other."""
+    from support import serving
+
+    with serving(SLIDERS, "--num-procs", "2") as base:
+        port = int(base.rsplit(":", 1)[1])
+        by_pid: dict[int, Connection] = {}
+        for _ in range(200):
+            connection = Connection(port)
+            _, body = connection.get("/healthz")
+            by_pid.setdefault(json.loads(body)["pid"], connection)
+            if len(by_pid) == 2:
+                break
+        assert len(by_pid) == 2, "the two workers did not both answer"
+        (page_pid, page_worker), (socket_pid, socket_worker) = by_pid.items()
+        head, html = page_worker.get("/sliders")
+        assert " 200 " in head.split("\r\n")[0], head
+        config = json.loads(CONFIG.search(html.decode()).group(1))
+        head, _ = socket_worker.get(
+            config["wsUrl"],
+            "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+            f"Sec-WebSocket-Key: {base64.b64encode(os.urandom(16)).decode()}\r\n"
+            f"Sec-WebSocket-Protocol: jupyter-bridge.v1, {config['token']}\r\n",
+        )
+        assert " 101 " in head.split("\r\n")[0], head
+        opcode, payload = socket_worker.first_frame()
+        # Refused, it would be a close frame (4001: the token's signature does not match).
+        assert opcode == 1 and json.loads(payload)["type"] == "hello", (opcode, payload[:200])
+        assert page_pid != socket_pid
 
 
 def test_several_worker_processes_share_the_key_made_at_start():
