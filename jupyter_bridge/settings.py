@@ -205,16 +205,20 @@ class BridgeSettings(Configurable):
         "request sees them, and a recreated one does not.",
     ).tag(config=True, cli=True)
     include_headers = List(
-        Unicode(), help="Only these request headers go into the session token (repeatable)."
+        Unicode(),
+        help="Only these request headers reach the app (session_context.request) and the session "
+        "token (repeatable).",
     ).tag(config=True, cli=True, metavar="HEADER")
     exclude_headers = List(
-        Unicode(), help="Request headers kept out of the session token (repeatable)."
+        Unicode(), help="Request headers kept from the app and the session token (repeatable)."
     ).tag(config=True, cli=True, metavar="HEADER")
     include_cookies = List(
-        Unicode(), help="Only these cookies go into the session token (repeatable)."
+        Unicode(),
+        help="Only these cookies reach the app (repeatable); a token carries cookies only with "
+        "--session-token-credentials.",
     ).tag(config=True, cli=True, metavar="COOKIE")
     exclude_cookies = List(
-        Unicode(), help="Cookies kept out of the session token (repeatable)."
+        Unicode(), help="Cookies kept from the app and the session token (repeatable)."
     ).tag(config=True, cli=True, metavar="COOKIE")
     num_procs = Int(
         1,

@@ -101,6 +101,11 @@ async def test_a_browser_page_that_hides_its_origin_gets_no_autoload_script(serv
     server = serve({"/sliders": SLIDERS})
     code, body = await fetch_page(
         server.url + "sliders/autoload.js",
+        headers={**VICTIM, "Sec-Fetch-Site": "cross-site", "Origin": "null"},  # a sandboxed frame
+    )
+    assert code == 403 and "opaque origin" in body and leaked(body) == []
+    code, body = await fetch_page(
+        server.url + "sliders/autoload.js",
         headers={
             **VICTIM,
             "Sec-Fetch-Site": "cross-site",

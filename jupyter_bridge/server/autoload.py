@@ -121,6 +121,9 @@ class AutoloadHandler(SessionHandler):
                 self.request.path, site,
             )
             raise web.HTTPError(403, reason="a page that sends no Referer cannot embed this app; let it send one")
+        if origin == "null":  # a sandboxed frame, a data: URL, a privacy-minded browser
+            log.warning("Refused %s to a %s page of an opaque origin (Origin: null)", self.request.path, site)
+            raise web.HTTPError(403, reason="a page of an opaque origin (null) cannot embed this app")
         try:
             if self.embedder_allowed(origin):
                 return
