@@ -11,6 +11,7 @@ import argparse
 import difflib
 import importlib.util
 import os
+import secrets
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
@@ -192,30 +193,45 @@ class BridgeSettings(Configurable):
     ).tag(config=True, cli=True)
     session_ids = Enum(
         ["unsigned", "signed", "external-signed"],
-        "unsigned",
-        help="How session ids are made: unsigned (anyone may name a session), signed (the "
-        "server signs the ids it makes, and every process checks the signature), or "
-        "external-signed (only ids signed by another process holding the key are accepted: "
-        "pages need ?jb-session-id=). signed modes need JUPYTER_BRIDGE_SECRET_KEY.",
+        "signed",
+        help="How session ids are made: signed (the server signs the ids it makes; a page may "
+        "name one only to join its live session), external-signed (only ids signed by another "
+        "process holding the key are accepted: pages need ?jb-session-id=), or unsigned (anyone "
+        "may name a session, and without a key anyone may make a token: only for a trusted "
+        "network). Without JUPYTER_BRIDGE_SECRET_KEY the server signs with a key made at start; "
+        "external-signed needs the shared key.",
     ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_SESSION_IDS")
     secret_key = Unicode(
         None,
         allow_none=True,
-        help="Key that signs session ids and tokens; set JUPYTER_BRIDGE_SECRET_KEY rather than "
-        "a config file (make one with `jupyter-bridge secret`). Every process behind one "
-        "address must share it.",
+        help="Key that signs session ids and tokens and encrypts what tokens carry; set "
+        "JUPYTER_BRIDGE_SECRET_KEY rather than a config file (make one with `jupyter-bridge "
+        "secret`). Every process behind one address must share it; without it the server makes "
+        "a key at start, which its --num-procs workers share and nothing else knows.",
     ).tag(config=True, env="JUPYTER_BRIDGE_SECRET_KEY")
+    session_token_credentials = Bool(
+        False,
+        help="Put the page request's credentials (its cookies, Authorization header and _xsrf) "
+        "in its session token too, so that a session another process recreates from the token "
+        "sees them. The token is encrypted with the secret key; in the unsigned mode without a "
+        "key, page scripts and other sites could read them. Off, the session made by the page "
+        "request sees them, and a recreated one does not.",
+    ).tag(config=True, cli=True)
     include_headers = List(
-        Unicode(), help="Only these request headers go into the session token (repeatable)."
+        Unicode(),
+        help="Only these request headers reach the app (session_context.request) and the session "
+        "token (repeatable).",
     ).tag(config=True, cli=True, metavar="HEADER")
     exclude_headers = List(
-        Unicode(), help="Request headers kept out of the session token (repeatable)."
+        Unicode(), help="Request headers kept from the app and the session token (repeatable)."
     ).tag(config=True, cli=True, metavar="HEADER")
     include_cookies = List(
-        Unicode(), help="Only these cookies go into the session token (repeatable)."
+        Unicode(),
+        help="Only these cookies reach the app (repeatable); a token carries cookies only with "
+        "--session-token-credentials.",
     ).tag(config=True, cli=True, metavar="COOKIE")
     exclude_cookies = List(
-        Unicode(), help="Cookies kept out of the session token (repeatable)."
+        Unicode(), help="Cookies kept from the app and the session token (repeatable)."
     ).tag(config=True, cli=True, metavar="COOKIE")
     num_procs = Int(
         1,
@@ -362,15 +378,33 @@ class BridgeSettings(Configurable):
 
     @property
     def signing_key(self) -> bytes | None:
-        """The key that signs tokens (and ids, in the signed modes); None without one."""
-        return self.secret_key.encode("utf-8") if self.secret_key else None
+        """The key that signs tokens (and ids, in the signed modes); None without one.
+
+        Without a secret key the signed modes use a key made the first time it is
+        asked for and kept for the life of these settings (a server's start): the
+        server asks before it forks its workers, so they share it.
+        """
+        if self.secret_key:
+            return self.secret_key.encode("utf-8")
+        if self.session_ids == "unsigned":
+            return None
+        if self._start_key is None:
+            self._start_key = secrets.token_bytes(32)
+        return self._start_key
+
+    _start_key: bytes | None = None
+
+    @property
+    def shares_key(self) -> bool:
+        """Whether the signing key is one other processes can hold (JUPYTER_BRIDGE_SECRET_KEY)."""
+        return bool(self.secret_key)
 
     def check(self) -> None:
         """Raise SettingError, naming the fix, for settings that cannot work together."""
-        if self.session_ids != "unsigned" and not self.secret_key:
+        if self.session_ids == "external-signed" and not self.secret_key:
             raise SettingError(
                 "session_ids",
-                f"--session-ids {self.session_ids} needs a secret key: set "
+                "--session-ids external-signed needs the key the other process signs ids with: set "
                 "JUPYTER_BRIDGE_SECRET_KEY (make one with `jupyter-bridge secret`)",
             )
         if self.ssl_keyfile and not self.ssl_certfile:

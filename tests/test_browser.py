@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES
 from support import CHROMIUM, CHROMIUM_ARGS, free_port, serving, wait_for_http
+
+from jupyter_bridge.tokens import generate_secret_key
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
 
@@ -396,11 +399,12 @@ def test_template_places_roots_of_a_session_recreated_in_another_process(browser
     """The page comes from one server, its socket reaches another: new ids, same places."""
     first_port, second_port = free_port(), free_port()
     dashboard = str(EXAMPLES / "dashboard")
+    shared = {**os.environ, "JUPYTER_BRIDGE_SECRET_KEY": generate_secret_key()}  # as servers behind one address
     processes = [
         subprocess.Popen(
             [sys.executable, "-m", "jupyter_bridge.cli", "serve", dashboard, "--port", str(port),
              "--log-level", "warning", "--allow-websocket-origin", f"localhost:{first_port}"],
-            stdout=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL, env=shared,
         )
         for port in (first_port, second_port)
     ]

@@ -621,9 +621,13 @@ async def test_server_document_and_server_session_scripts(serve):
     assert created.id == config["sessionId"]
     assert created.context.request.arguments == {"N": [b"3"]}
 
-    # Every view of a server_document page makes a new session.
-    again = await fetch(src.replace("&amp;", "&"), headers={"Origin": "http://evil.example"})
+    # Every view of a server_document page makes a new session ...
+    again = await fetch(src.replace("&amp;", "&"), headers={"Referer": "http://site.example:8000/post.html"})
     assert again.code == 200 and "Access-Control-Allow-Origin" not in again.headers
+    assert len(sessions_of(server, "/sliders")) == 2
+    # ... of a page the server allows: a page of another site gets no session, no script.
+    refused = await fetch(src.replace("&amp;", "&"), headers={"Origin": "http://evil.example"})
+    assert refused.code == 403 and b"--allow-websocket-origin=evil.example" in refused.body
     assert len(sessions_of(server, "/sliders")) == 2
 
     tag = server_session(created.id, url, element_id="here")

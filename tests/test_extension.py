@@ -353,7 +353,10 @@ async def test_a_browser_logged_in_by_cookie_gets_a_session_of_its_jupyter_user(
     assert code == 200, body
     username = json.loads(body)["identity"]["username"]
     login_cookie = headers["Set-Cookie"].split(";", 1)[0]
-    cookies = {"Cookie": f"{login_cookie}; flavour=lemon"}
+    # The browser also holds the login of another Jupyter server on this host (cookies
+    # ignore ports), and sends it here too.
+    other_login = "username-localhost-8889=2|1:0|10:1700000000|23:username-localhost-8889|44:b3RoZXI="
+    cookies = {"Cookie": f"{login_cookie}; {other_login}; flavour=lemon"}
 
     # Like a browser: the token is in the first URL only, the cookie does the rest.
     client = Client(bridge_url(jupyter), f"apps/whoami.py?token={TOKEN}&N=3", headers=cookies)
@@ -372,6 +375,20 @@ async def test_a_browser_logged_in_by_cookie_gets_a_session_of_its_jupyter_user(
         assert TOKEN not in json.dumps(client.config)
     finally:
         await client.close()
+
+
+async def test_an_apps_autoload_script_answers_only_the_origins_jupyter_allows(jupyter):
+    url = bridge_url(jupyter, "apps/whoami.py/autoload.js?jb-element-id=x")
+    # A page of another site, in a browser logged in to Jupyter: no session, no token.
+    code, _, body = await fetch(
+        url, headers={**AUTH, "Sec-Fetch-Site": "cross-site", "Referer": "http://evil.example:8000/steal.html"}
+    )
+    assert code == 403 and "ServerApp.allow_origin" in body and "token" not in body
+    assert "ServerApp.allow_origin" in jupyter.log()
+    # Jupyter's own pages (its host) may embed an app.
+    for page in ({"Sec-Fetch-Site": "same-origin"}, {"Referer": origin(jupyter) + "/jp/lab"}):
+        code, _, body = await fetch(url, headers={**AUTH, **page})
+        assert code == 200 and '"token"' in body
 
 
 async def test_a_directory_app_serves_its_static_files_but_nothing_hidden_or_outside(jupyter):

@@ -8,7 +8,7 @@ ends, pass or fail.
 
 from __future__ import annotations
 
-import base64
+import dataclasses
 import json
 import os
 import re
@@ -29,6 +29,8 @@ from pathlib import Path
 import pytest
 from conftest import EXAMPLES, ROOT
 from support import CHROMIUM, free_port, wait_for_http
+
+from jupyter_bridge.tokens import generate_secret_key, read_token
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 DEPLOY = ROOT / "deploy"
@@ -115,6 +117,11 @@ def processes() -> Iterator[Processes]:
 
 
 
+#: The key the servers sign and encrypt page tokens with, unless a test gives its own:
+#: so a test can read what a page's token carries (which a page cannot).
+TEST_KEY = generate_secret_key()
+
+
 def start_server(processes: Processes, tmp_path: Path, flags: str, port: int, origin: str,
                  env: dict[str, str] | None = None, extra: tuple[str, ...] = ()) -> subprocess.Popen:
     """`jupyter-bridge serve sliders.py <flags>` with the guide's port and origin replaced."""
@@ -123,7 +130,8 @@ def start_server(processes: Processes, tmp_path: Path, flags: str, port: int, or
     log_file = tmp_path / f"server-{port}.log"
     process = processes.start(
         [*CLI, "serve", str(SLIDERS), *flags.split(), *extra, "--log-file", str(log_file)],
-        output=tmp_path / f"server-{port}.out", env={**os.environ, **(env or {})},
+        output=tmp_path / f"server-{port}.out",
+        env={**os.environ, "JUPYTER_BRIDGE_SECRET_KEY": TEST_KEY, **(env or {})},
     )
     process.log_file = log_file  # type: ignore[attr-defined]
     wait_for_http(f"http://127.0.0.1:{port}/apps/healthz", process)
@@ -190,7 +198,7 @@ def run_async(coroutine) -> object:
 
 def page_token(url: str, source: str = "127.0.0.1", context: ssl.SSLContext | None = None,
                headers: dict[str, str] | None = None) -> dict:
-    """Load the app page from the ``source`` loopback address; the token's contents (its payload)."""
+    """Load the app page from the ``source`` loopback address; the request its token carries."""
     import http.client
 
     parts = urllib.parse.urlsplit(url)
@@ -205,8 +213,8 @@ def page_token(url: str, source: str = "127.0.0.1", context: ssl.SSLContext | No
         connection.close()
     assert response.status == 200, html[:500]
     config = json.loads(re.search(r'id="jupyter-bridge-config">(.*?)</script>', html, re.S).group(1))
-    payload = config["token"].split(".")[0]
-    return json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    _, request = read_token(config["token"], secret_key=TEST_KEY.encode())
+    return dataclasses.asdict(request)
 
 
 def quiet_socket_survives(public: str) -> bool:

@@ -36,8 +36,10 @@ def test_signed_session_ids_verify_only_with_their_key():
 def test_tokens_carry_the_request_and_refuse_tampering_and_expiry():
     key = KEY.encode()
     request = Request(arguments={"N": [b"10"]}, headers={"X-A": "1"}, cookies={"c": "v"})
-    token = make_token("abc", request, secret_key=key)
+    token = make_token("abc", request, secret_key=key, credentials=True)
     assert read_token(token, secret_key=key) == ("abc", request)
+    # Without the opt-in, the cookies stay out of it.
+    assert read_token(make_token("abc", request, secret_key=key), secret_key=key)[1].cookies == {}
     payload, signature = token.split(".")
     forged = make_token("someone-else", request)  # unsigned: made without the key
     with pytest.raises(TokenError, match="does not match this server.s key"):
@@ -50,10 +52,10 @@ def test_tokens_carry_the_request_and_refuse_tampering_and_expiry():
     assert read_token(expired, secret_key=key, check_expiry=False)[0] == "abc"
 
 
-def test_signed_modes_need_a_key(monkeypatch):
+def test_external_signed_needs_the_shared_key_and_keys_are_long(monkeypatch):
     monkeypatch.delenv("JUPYTER_BRIDGE_SECRET_KEY", raising=False)
     with pytest.raises(ValueError, match="set JUPYTER_BRIDGE_SECRET_KEY"):
-        Server({"/sliders": SLIDERS}, session_ids="signed")
+        Server({"/sliders": SLIDERS}, session_ids="external-signed")
     monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", "short")
     with pytest.raises(ValueError, match="too short"):
         Server({"/sliders": SLIDERS}, session_ids="signed")
@@ -162,6 +164,8 @@ def request_echo(doc):
 async def test_header_and_cookie_filters_apply_to_the_app_and_the_token(serve):
     server = serve(
         {"/echo": request_echo},
+        session_ids="unsigned",
+        session_token_credentials=True,
         include_headers=["X-Keep", "X-Drop"],
         exclude_headers=["X-Drop"],
         exclude_cookies=["secret"],

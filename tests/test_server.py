@@ -17,6 +17,7 @@ from wsclient import CONFIG, Client, fetch_page
 from jupyter_bridge.logs import short_id
 from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_BAD_TOKEN, CLOSE_SESSION_GONE
 from jupyter_bridge.server import Server
+from jupyter_bridge.tokens import generate_secret_key
 
 SLIDERS = str(EXAMPLES / "sliders.py")
 
@@ -313,8 +314,11 @@ def where_from_app(doc):
 
 
 async def test_behind_a_proxy_the_request_says_what_the_browser_asked_for(serve):
-    first = serve({"/where": where_from_app}, use_xheaders=True)
-    second = serve({"/where": where_from_app}, use_xheaders=True, allow_websocket_origin=["apps.example.org:443"])
+    key = generate_secret_key()  # shared by the two processes, as behind a balancer
+    first = serve({"/where": where_from_app}, use_xheaders=True, secret_key=key)
+    second = serve(
+        {"/where": where_from_app}, use_xheaders=True, allow_websocket_origin=["apps.example.org:443"], secret_key=key
+    )
     proxy = {"X-Forwarded-Proto": "https", "X-Forwarded-For": "203.0.113.9", "Host": "apps.example.org"}
     client = Client(first.url, "where", headers=proxy)
     code, html = await fetch_page(first.url + "where?N=7", headers=proxy)
@@ -353,8 +357,9 @@ async def test_allowed_origin_flag_admits_that_origin(serve):
 
 
 async def test_socket_on_another_process_recreates_the_session_from_the_token(serve):
-    first = serve({"/args": arguments_app})
-    second = serve({"/args": arguments_app})
+    key = generate_secret_key()
+    first = serve({"/args": arguments_app}, secret_key=key)
+    second = serve({"/args": arguments_app}, secret_key=key)
     client = Client(first.url, "args?N=7")
     await client.load_page()
     # The page came from the first server; the socket lands on the second.
@@ -369,6 +374,13 @@ async def test_socket_on_another_process_recreates_the_session_from_the_token(se
 async def test_forged_token_is_refused(serve):
     server = serve({"/sliders": SLIDERS})
     client = Client(server.url, "sliders")
+    await client.load_page()
+    await client.connect(token="bm90LWEtdG9rZW4")
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == CLOSE_BAD_TOKEN and "does not match this server's key" in client.close_reason
+    # Where anyone may make a token (unsigned, no key), a garbled one is still refused.
+    unsigned = serve({"/sliders": SLIDERS}, session_ids="unsigned")
+    client = Client(unsigned.url, "sliders")
     await client.load_page()
     await client.connect(token="bm90LWEtdG9rZW4")
     await client.wait_for(lambda: client.close_code is not None)

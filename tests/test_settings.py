@@ -54,7 +54,7 @@ def test_secrets_come_from_the_environment(monkeypatch):
 @pytest.mark.parametrize(
     ("options", "message"),
     [
-        ({"session_ids": "signed", "secret_key": None}, "needs a secret key"),
+        ({"session_ids": "external-signed", "secret_key": None}, "needs the key the other process signs"),
         ({"secret_key": "short"}, "too short"),
         ({"ssl_keyfile": "key.pem"}, "needs --ssl-certfile"),
         ({"auth_module": "/no/such/auth.py"}, "--auth-module /no/such/auth.py: no such file"),

@@ -58,10 +58,12 @@ def pull_session(
 
     Without ``session_id`` the server makes a new session, as for a page view;
     ``arguments`` are its query arguments (``{"N": 10}`` → ``?N=10``). With
-    ``session_id``, the client attaches to that live session (a server that does not
-    hold it creates it under that id, with ``arguments``); on a server with signed
-    session ids the token is signed with ``secret_key`` (default:
-    ``JUPYTER_BRIDGE_SECRET_KEY``).
+    ``session_id``, the client attaches to that live session. Holding the server's
+    ``secret_key`` (default: ``JUPYTER_BRIDGE_SECRET_KEY``), the client makes the
+    session's token itself, and a server that does not hold the session creates it
+    under that id, with ``arguments`` (as a process of an ``external-signed``
+    deployment does); without it, the server must hold the session live (or run
+    with ``--session-ids unsigned``).
 
     ``headers`` go with the page request and the socket handshake (a login cookie
     or ``Authorization``). ``origin`` sends an ``Origin`` header, as a page of that
@@ -86,8 +88,13 @@ async def _pull(
     timeout: float,
 ) -> ClientSession:
     base, path = split_app_url(url)
-    if session_id is None:
-        query = query_string(arguments)
+    if session_id is not None and (not isinstance(session_id, str) or not session_id):
+        raise ClientError("session_id must be a non-empty string (a session's id)")
+    key = secret_key if secret_key is not None else os.environ.get("JUPYTER_BRIDGE_SECRET_KEY") or None
+    if session_id is None or key is None:
+        # The server makes the session (or, for a live one, hands out its token).
+        named = {SESSION_ID_ARGUMENT: session_id} if session_id is not None else {}
+        query = query_string({**(arguments or {}), **named})
         page_url, config = await fetch_config(
             base + path + ("?" + query if query else ""), headers, timeout
         )
@@ -96,9 +103,6 @@ async def _pull(
         token = config["token"]
         session_id = config.get("sessionId")
     else:
-        if not isinstance(session_id, str) or not session_id:
-            raise ClientError("session_id must be a non-empty string (a session's id)")
-        key = secret_key if secret_key is not None else os.environ.get("JUPYTER_BRIDGE_SECRET_KEY") or None
         request = Request(arguments=_request_arguments(arguments), headers=dict(headers), path=path)
         token = make_token(session_id, request, secret_key=key.encode("utf-8") if isinstance(key, str) else key)
         app_url = base + ("" if path == "/" else path)

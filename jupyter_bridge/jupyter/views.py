@@ -12,10 +12,11 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import functools
+import re
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 import jinja2
 from jupyter_core.utils import ensure_async
@@ -27,10 +28,19 @@ from tornado import httputil, routing, web, websocket
 from tornado.escape import url_unescape
 
 from ..server import views as bridge_views
+from ..server.autoload import AutoloadHandler
 from ..server.bridge import TEMPLATES_DIR as BRIDGE_TEMPLATES_DIR
 from ..server.bridge import Bridge
 from ..server.index import SEARCH_ABOVE, index_entry
 from .apps import file_inside_root, find_apps
+
+try:
+    from jupyter_server.utils import origin_matches_pat
+except ImportError:  # older jupyter_server matches the pattern in its handlers
+
+    def origin_matches_pat(allow_origin_pat: Any, origin: str) -> bool:
+        return bool(allow_origin_pat) and re.fullmatch(allow_origin_pat, origin) is not None
+
 
 try:
     from jupyter_server.auth.decorator import allow_unauthenticated
@@ -47,7 +57,7 @@ TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
 AUTH_RESOURCE = "bridge"
 
 #: Request parts that carry Jupyter's credentials: kept out of session_context.request
-#: (which app code reads and which travels, unsigned, in the page's session token).
+#: (which app code reads, and which would otherwise reach the page's session token).
 CREDENTIAL_ARGUMENTS = ("token",)
 CREDENTIAL_HEADERS = ("Authorization",)
 
@@ -175,12 +185,17 @@ def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
         cls = AppIndexHandler
     if issubclass(cls, websocket.WebSocketHandler):
         return _socket_handler(cls)
+    if issubclass(cls, AutoloadHandler):
+        namespace_extra: dict[str, Any] = {"embedder_allowed": _embedder_allowed, "embedder_fix": _embedder_fix}
+    else:
+        namespace_extra = {}
     runs_apps = not issubclass(cls, READ_ONLY_HANDLERS)
     public = issubclass(cls, PUBLIC_HANDLERS)
     namespace: dict[str, Any] = {
         "auth_resource": AUTH_RESOURCE,
         "__module__": __name__,
         "prepare": _prepare(cls, redirect_to_login=True),
+        **namespace_extra,
     }
     for method_name in cls.SUPPORTED_METHODS:
         method = getattr(cls, method_name.lower())
@@ -195,6 +210,21 @@ def jupyter_handler(cls: type[web.RequestHandler]) -> type[web.RequestHandler]:
             method = _without_credentials(method)
         namespace[method_name.lower()] = web.authenticated(authorized(action, AUTH_RESOURCE)(method))
     return type(f"Jupyter{cls.__name__}", (cls, JupyterHandler), namespace)
+
+
+def _embedder_allowed(self: JupyterHandler, origin: str) -> bool:
+    """Jupyter's origin policy for a page embedding an app: its own host, or allow_origin(_pat)."""
+    if self.allow_origin == "*" or urlsplit(origin).netloc == self.request.host:
+        return True
+    if self.allow_origin:
+        return bool(self.allow_origin == origin)
+    if self.allow_origin_pat:
+        return origin_matches_pat(self.allow_origin_pat, origin)
+    return False
+
+
+def _embedder_fix(self: JupyterHandler, origin: str) -> str:
+    return f"ServerApp.allow_origin = {origin!r} (or allow_origin_pat)"
 
 
 def _prepare(cls: type[web.RequestHandler], *, redirect_to_login: bool) -> Any:
@@ -251,7 +281,7 @@ def _without_credentials(get: Any) -> Any:
         for name in CREDENTIAL_HEADERS:
             if name in request.headers:
                 del request.headers[name]
-        for name in (self.identity_provider.get_cookie_name(self), "_xsrf", *_hub_cookies(self)):
+        for name in (self.identity_provider.get_cookie_name(self), "_xsrf", *_hub_cookies(self), *_login_cookies(self)):
             request.cookies.pop(name, None)
         return get(self, *args, **kwargs)
 
@@ -263,6 +293,19 @@ LAST_ACTIVITY = "jupyter_bridge_last_activity"
 
 #: JupyterHub's session cookie, sent to every server and service on the hub's host.
 HUB_SESSION_COOKIE = "jupyterhub-session-id"
+
+
+#: How Jupyter's identity provider names its login cookie: ``username-<host>-<port>``.
+LOGIN_COOKIE_PREFIX = "username-"
+
+
+def _login_cookies(handler: JupyterHandler) -> list[str]:
+    """The login cookies of every Jupyter server on this host, not only this one's.
+
+    Cookies do not keep ports apart: a browser sends this server the login cookie
+    of each Jupyter server it uses on the same host name.
+    """
+    return [name for name in handler.request.cookies if name.startswith(LOGIN_COOKIE_PREFIX)]
 
 
 def _hub_cookies(handler: JupyterHandler) -> list[str]:

@@ -10,6 +10,13 @@ the client connects. One embedded app per page: the page client reads those ids.
 Query arguments: ``jb-element-id`` (the script tag's id), ``jb-session-id`` (an
 existing session; without it every request makes a new session, as a page view
 does); every other argument reaches the app as ``session_context.request.arguments``.
+
+The script is answered only to pages the server allows to open its session
+sockets (``--allow-websocket-origin``) and to its own: a page of another site
+would otherwise get a session made with its visitor's cookies, and its token.
+The embedding page is named by ``Origin`` or else ``Referer``; ``Sec-Fetch-Site``
+says whether the browser counts it as this server's own. A client that sends
+none of them is not a browser, and no visitor's cookies come with it.
 """
 
 from __future__ import annotations
@@ -17,13 +24,14 @@ from __future__ import annotations
 import json
 import logging
 from typing import Any
+from urllib.parse import urlsplit
 
 from tornado import web
 
 from ..protocol import ELEMENT_ID_ARGUMENT
 from ..session import AppError
 from .views import SessionHandler, reason_phrase
-from .websocket import origin_allowed
+from .websocket import origin_allowed, origin_host
 
 __all__ = ["ELEMENT_ID_ARGUMENT", "AutoloadHandler"]
 
@@ -90,7 +98,44 @@ class AutoloadHandler(SessionHandler):
         # Loaded by <script src> from other sites' pages.
         self.set_header("Cross-Origin-Resource-Policy", "cross-origin")
 
+    def embedder_allowed(self, origin: str) -> bool:
+        """Whether a page of ``origin`` (``scheme://host[:port]``) may embed the app."""
+        return origin_allowed(origin, self.bridge.settings.allowed_origins())
+
+    def embedder_fix(self, origin: str) -> str:
+        """What allows pages of ``origin`` to embed: the flag, with its value."""
+        return f"--allow-websocket-origin={origin_host(origin).removesuffix(':80')}"
+
+    def check_embedder(self) -> None:
+        """Refuse (403) a browser's request for the script from a page the server does not allow."""
+        headers = self.request.headers
+        site = headers.get("Sec-Fetch-Site")
+        if site in ("same-origin", "none"):
+            return  # this server's own page, or the address typed in
+        origin = headers.get("Origin") or _origin_of(headers.get("Referer"))
+        if origin is None:
+            if site is None:
+                return  # not a browser: no visitor's cookies come with it
+            log.warning(
+                "Refused %s to a %s page that names no origin (no Origin nor Referer header)",
+                self.request.path, site,
+            )
+            raise web.HTTPError(403, reason="a page that sends no Referer cannot embed this app; let it send one")
+        if origin == "null":  # a sandboxed frame, a data: URL, a privacy-minded browser
+            log.warning("Refused %s to a %s page of an opaque origin (Origin: null)", self.request.path, site)
+            raise web.HTTPError(403, reason="a page of an opaque origin (null) cannot embed this app")
+        try:
+            if self.embedder_allowed(origin):
+                return
+            fix = self.embedder_fix(origin)
+        except ValueError:  # a port that is not a number
+            log.warning("Refused %s to a page of the malformed origin %r", self.request.path, origin[:100])
+            raise web.HTTPError(403, reason="the page's origin is malformed") from None
+        log.warning("Refused %s to a page of %s; to allow it, start the server with %s", self.request.path, origin, fix)
+        raise web.HTTPError(403, reason=reason_phrase(f"pages of {origin} may not embed this app; allow them with {fix}"))
+
     async def get(self, url_path: str | None = None) -> None:
+        self.check_embedder()
         served = await self.served_app(url_path)
         element_id = self.get_query_argument(ELEMENT_ID_ARGUMENT, None)
         if element_id is not None and not 0 < len(element_id) <= 256:
@@ -125,3 +170,13 @@ class AutoloadHandler(SessionHandler):
         # A <script> with an error status is not run; the text is for whoever opens the URL.
         self.set_header("Content-Type", "text/plain; charset=utf-8")
         self.finish(f"// jupyter_bridge: {status_code} {self._reason}\n")
+
+
+def _origin_of(referer: str | None) -> str | None:
+    """``scheme://host[:port]`` of a Referer URL; None without one."""
+    if not referer:
+        return None
+    parts = urlsplit(referer)
+    if not parts.scheme or not parts.netloc:
+        return "null"
+    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"

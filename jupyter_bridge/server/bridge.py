@@ -65,6 +65,8 @@ class Bridge:
     ) -> None:
         self.settings = settings or BridgeSettings()
         self.settings.check()
+        # Made now, before a server forks its workers: they must share it.
+        self.settings.signing_key  # noqa: B018
         self.auth = None
         if self.settings.auth_module:
             from .auth import AuthModule
@@ -201,28 +203,60 @@ class Bridge:
             application = failing_app(served.application.name, error)
         await served.replace_application(application)
 
-    def session_id_for(self, requested: str | None) -> str:
+    def session_id_for(self, requested: str | None, *, live: bool = False) -> str:
         """The id for a page's session: ``requested`` if acceptable, else a new one.
 
-        Raises SessionIdError when the mode needs a signed id and this one is not.
+        ``live``: whether this server holds a live session with the requested id.
+        What a page may name depends on the mode: in ``signed`` mode only a live
+        session whose id this server signed (to join it, as ``server_session``
+        does), never a new session under an id a client chose, which a link could
+        fix for a victim; in ``external-signed`` mode any id signed with the key
+        (the process that holds the key hands them out); in ``unsigned`` mode any.
+        Raises SessionIdError naming the problem and the fix.
         """
         settings = self.settings
-        key = settings.signing_key
+        mode = settings.session_ids
         if requested is None:
-            if settings.session_ids == "external-signed":
+            if mode == "external-signed":
                 raise SessionIdError(
                     "this server only serves sessions whose signed id comes from another "
                     "process (--session-ids external-signed); open the page with ?jb-session-id="
                 )
-            return generate_session_id(key if settings.session_ids != "unsigned" else None)
-        if settings.session_ids != "unsigned" and (key is None or not check_session_id(requested, key)):
+            return generate_session_id(settings.signing_key if mode != "unsigned" else None)
+        if not requested or len(requested) > 512:
+            raise SessionIdError("a session id must be 1 to 512 characters")
+        if mode == "unsigned":
+            return requested
+        key = settings.signing_key
+        assert key is not None  # the signed modes always have one
+        if not check_session_id(requested, key):
+            raise SessionIdError(
+                f"the session id is not signed with this server's key (--session-ids {mode}): "
+                "share JUPYTER_BRIDGE_SECRET_KEY"
+            )
+        if mode == "signed" and not live:
+            raise SessionIdError(
+                "the session this link names is not live on this server, and a page may only join a "
+                "live session (--session-ids signed); open the app without ?jb-session-id= for a new one"
+            )
+        return requested
+
+    def recreated_session_id(self, session_id: str) -> str:
+        """``session_id`` of a token whose session is not live here, if it may be recreated.
+
+        The token's signature already says a process holding the key made it; in the
+        signed modes its id must be signed too. Raises SessionIdError.
+        """
+        settings = self.settings
+        if not session_id or len(session_id) > 512:
+            raise SessionIdError("a session id must be 1 to 512 characters")
+        key = settings.signing_key
+        if settings.session_ids != "unsigned" and (key is None or not check_session_id(session_id, key)):
             raise SessionIdError(
                 f"the session id is not signed with this server's key (--session-ids "
                 f"{settings.session_ids}): share JUPYTER_BRIDGE_SECRET_KEY"
             )
-        if not requested or len(requested) > 512:
-            raise SessionIdError("a session id must be 1 to 512 characters")
-        return requested
+        return session_id
 
     @property
     def applications(self) -> dict[str, Application]:

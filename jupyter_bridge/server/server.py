@@ -118,6 +118,16 @@ class Server:
 
         self._loop_watch = LoopWatch(self.io_loop.asyncio_loop).start()  # type: ignore[attr-defined]
         log.info("Serving at %s: %s", self.url, ", ".join(self.app_url(path) for path in self.bridge.apps))
+        if settings.session_ids == "unsigned":
+            log.warning(
+                "--session-ids unsigned: any page may name any session%s; use it only on a trusted network",
+                "" if settings.secret_key else ", and anyone may make a token with any request context",
+            )
+        elif not settings.shares_key:
+            log.info(
+                "Session ids and tokens are signed with a key made for this start; set "
+                "JUPYTER_BRIDGE_SECRET_KEY to share one with other servers or across restarts"
+            )
 
     def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
         if milliseconds > 0:

@@ -147,8 +147,9 @@ class SessionHandler(BridgeHandler):
         for name in hidden:
             request.arguments.pop(name, None)
         requested = self.get_query_argument(SESSION_ID_ARGUMENT, None)
+        live = requested is not None and requested in served.sessions
         try:
-            session_id = self.bridge.session_id_for(requested)
+            session_id = self.bridge.session_id_for(requested, live=live)
         except SessionIdError as error:
             log.warning("Refused %s: %s", self.request.path, error)
             raise web.HTTPError(403, reason=reason_phrase(str(error))) from None
@@ -167,6 +168,7 @@ class SessionHandler(BridgeHandler):
             session.context.request,
             secret_key=settings.signing_key,
             expiration=settings.session_token_expiration,
+            credentials=settings.session_token_credentials,
         )
         ws_url = self.bridge.url(self.url_path.strip("/") + "/ws")
         if settings.enable_xsrf_cookies:

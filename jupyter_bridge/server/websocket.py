@@ -182,7 +182,7 @@ class SessionSocket(websocket.WebSocketHandler):
                 # Only a live session may be resumed with an expired token.
                 read_token(self._token, secret_key=secret_key)
             if live is None:
-                self.bridge.session_id_for(session_id)
+                self.bridge.recreated_session_id(session_id)
         except (TokenError, SessionIdError) as error:
             log.warning("Refused a WebSocket to %s: %s", self.request.path, error)
             # A close reason holds at most 123 bytes.
