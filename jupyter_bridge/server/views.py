@@ -33,7 +33,7 @@ from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .client_tags import complete_page, head_tags
 from .index import SEARCH_ABOVE, IndexEntry, describe
-from .served_app import ServedApp
+from .served_app import ServedApp, TooManySessions
 
 __all__ = [
     "AppVersionHandler",
@@ -154,7 +154,13 @@ class SessionHandler(BridgeHandler):
         if existing is not None and not may_join(self.bridge, existing, self.current_user):
             log.warning("Refused %s a session of another user", self.request.path)
             raise web.HTTPError(403, reason="this session belongs to another user")
-        return existing or await served.create(request, session_id, user=self.current_user)
+        if existing is not None:
+            return existing
+        try:
+            return await served.create(request, session_id, user=self.current_user)
+        except TooManySessions as error:
+            log.warning("Refused %s: %s", self.request.path, error)
+            raise web.HTTPError(503, reason=reason_phrase(str(error))) from None
 
     def client_config(self, session: Session[BrowserChannel]) -> dict[str, Any]:
         """What the page client needs to connect (the page's #jupyter-bridge-config)."""
