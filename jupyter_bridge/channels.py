@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import logging
 import secrets
+import sys
 import time
 import traceback
 from collections.abc import Callable
@@ -157,7 +158,8 @@ class BrowserChannel(Channel):
         #: Whether a page may still come for this session while none is connected:
         #: true until its first connection (the page is still loading its scripts),
         #: and after a connection that dropped rather than closed. The reaper then
-        #: keeps the session for as long as the page's token could recreate it.
+        #: keeps a dropped session for as long as the page's token could recreate
+        #: it, and one that never connected for --unconnected-session-lifetime.
         self.page_may_return = True
         #: Names this copy of the session's stream: another process that recreates
         #: the session from its token numbers another stream, which a page showing
@@ -377,13 +379,23 @@ class BrowserChannel(Channel):
         A value replaces the one the page sent before for the same key, so what
         is counted is what the session holds, not what it was ever sent.
         """
+        from ipywidgets.widgets.widget import _instances
+
         state = data.get("state")
         if not isinstance(state, dict) or (not opening and data.get("method") != "update"):
             return True  # custom messages and state requests leave nothing behind
-        sizes = {key: _held_size(value) for key, value in state.items()}
-        for path, buffer in zip(data.get("buffer_paths", []), buffers):
-            key = str(path[0])
-            sizes[key] = sizes.get(key, 0) + len(buffer)
+        paths = data.get("buffer_paths", [])
+        if opening:
+            # Its class is not known yet: the whole state, as one value.
+            sizes = {"": _held_size(state) + sum(len(buffer) for buffer in buffers)}
+        else:
+            # A widget keeps only the keys it syncs: count those, not every key a page names.
+            widget = _instances.get(comm_id)
+            synced = set(getattr(widget, "keys", None) or state)
+            sizes = {key: _held_size(state[key]) for key in synced if key in state}
+            for path, buffer in zip(paths, buffers):
+                if path[0] in synced:
+                    sizes[path[0]] = sizes.get(path[0], 0) + len(buffer)
         held = {} if opening else self._held.get(comm_id, {})
         growth = sum(sizes.values()) - sum(held.get(key, 0) for key in sizes)
         limit = self.limits.max_session_state
@@ -639,7 +651,16 @@ class BrowserChannel(Channel):
 
 def _held_size(value: Any) -> int:
     """About the bytes a JSON value takes once parsed: its text, and more per object and list."""
-    text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    if isinstance(value, str):
+        return len(value) + 50
+    if value is None or isinstance(value, (bool, int, float)):
+        return 32
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (RecursionError, ValueError, TypeError):
+        # Nested nearly as deep as a message may be: its outer level, at least
+        # (the message's size bounds the rest).
+        return sys.getsizeof(value)
     return len(text) + 64 * (text.count("{") + text.count("["))
 
 

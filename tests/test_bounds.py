@@ -27,11 +27,31 @@ from jupyter_bridge.settings import BridgeSettings
 from jupyter_bridge.tokens import generate_secret_key
 
 SLIDERS = str(EXAMPLES / "sliders.py")
-DEFAULTS = BridgeSettings.class_traits()
+ROOT = Path(__file__).resolve().parent.parent
+#: The limits' defaults, as docs/security.md states them (a test below holds the settings to them).
+DEFAULTS = {
+    "websocket_max_message_size": 20 * 2**20,
+    "websocket_max_buffers": 10_000,
+    "max_document_roots": 1000,
+    "max_title_length": 1000,
+    "max_session_state": 64 * 2**20,
+    "max_sessions": 10_000,
+    "unconnected_session_lifetime": 30_000,
+    "session_token_expiration": 300,
+}
 
 
 def default(name: str) -> int:
-    return DEFAULTS[name].default_value
+    return DEFAULTS[name]
+
+
+def test_every_limit_has_its_documented_default_and_flag():
+    traits = BridgeSettings.class_traits()
+    security = (ROOT / "docs" / "security.md").read_text()
+    section = security.split("## Bounds on what one page can cause", 1)[1].split("\n## ", 1)[0]
+    for name, value in DEFAULTS.items():
+        assert traits[name].default_value == value, name
+        assert "--" + name.replace("_", "-") in section, f"docs/security.md does not name --{name}"
 
 
 def many_labels(count: int):
