@@ -8,6 +8,7 @@ goes on.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import struct
 import subprocess
@@ -52,6 +53,32 @@ def test_every_limit_has_its_documented_default_and_flag():
     for name, value in DEFAULTS.items():
         assert traits[name].default_value == value, name
         assert "--" + name.replace("_", "-") in section, f"docs/security.md does not name --{name}"
+
+
+@contextmanager
+def server_process(*arguments: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """``jupyter-bridge serve`` in a process of its own, to read its memory; yields its URL and process."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "jupyter_bridge.cli", "serve", *arguments, "--port", str(port),
+         "--address", "127.0.0.1", "--log-level", "error"],
+        stdout=subprocess.DEVNULL,
+    )  # fmt: skip
+    base = f"http://localhost:{port}"
+    try:
+        wait_for_http(base + "/healthz", process)
+        yield base, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def peak_memory_mb(pid: int) -> float:
+    """The most memory the process has had resident (VmHWM), in MB."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return int(line.split()[1]) / 1024
+    raise AssertionError("no VmHWM in /proc")
 
 
 def many_labels(count: int):
@@ -126,33 +153,30 @@ async def test_a_title_longer_than_the_limit_is_refused(serve):
     await client.close()
 
 
+async def test_another_session_is_answered_while_a_page_names_5000_roots(tmp_path):
+    # The attack as reported: 5,000 roots froze every session of the process for 8.6 s.
+    app = tmp_path / "labels.py"
+    app.write_text(
+        "import ipywidgets as w\nfrom jupyter_bridge import curdoc\n"
+        "curdoc().add_root(w.VBox([w.Label(str(i)) for i in range(5000)]))\n"
+    )
+    with server_process(str(app)) as (base, _process):
+        attacker = await Client.open(base, "labels")
+        victim = await Client.open(base, "labels")
+        labels = attacker.model_ids("LabelModel")
+        assert len(labels) == 5000
+
+        attack = attacker.send({"type": "doc", "roots": labels})
+        pong = await asyncio.wait_for(victim.request({"type": "ping"}), 5)  # generous: the loop is free
+
+        assert pong["type"] == "pong"
+        reply = await attacker.wait_for(lambda: next((m.content for m in attacker.frames if m.content.get("parent") == attack), None))
+        assert reply["type"] == "error" and "--max-document-roots" in reply["message"]
+        await attacker.close()
+        await victim.close()
+
+
 # A frame's buffers are counted before it is split
-
-
-@contextmanager
-def server_process(*arguments: str) -> Iterator[tuple[str, subprocess.Popen]]:
-    """``jupyter-bridge serve`` in a process of its own, to read its memory; yields its URL and process."""
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "jupyter_bridge.cli", "serve", *arguments, "--port", str(port),
-         "--address", "127.0.0.1", "--log-level", "error"],
-        stdout=subprocess.DEVNULL,
-    )  # fmt: skip
-    base = f"http://localhost:{port}"
-    try:
-        wait_for_http(base + "/healthz", process)
-        yield base, process
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
-
-
-def peak_memory_mb(pid: int) -> float:
-    """The most memory the process has had resident (VmHWM), in MB."""
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    raise AssertionError("no VmHWM in /proc")
 
 
 def frame_of_empty_buffers(content: dict, count: int) -> bytes:
