@@ -41,9 +41,6 @@ log = logging.getLogger(__name__)
 
 #: One connection's way to send a frame (a text or binary WebSocket message).
 Send = Callable[[str | bytes], None]
-#: The most widgets a session may hold before a page may open no more of its own.
-MAX_COMMS = 20_000
-
 
 def _default(name: str) -> Any:
     return BridgeSettings.class_traits()[name].default_value
@@ -63,6 +60,8 @@ class PageLimits:
     max_title_length: int = _default("max_title_length")
     #: Bytes of widget state (values, buffers, opened widgets) pages may make the session hold.
     max_session_state: int = _default("max_session_state")
+    #: Widgets the session may hold before its pages may open no more of their own.
+    max_session_widgets: int = _default("max_session_widgets")
 
     @classmethod
     def from_settings(cls, settings: BridgeSettings) -> PageLimits:
@@ -494,8 +493,14 @@ class BrowserChannel(Channel):
         if comm_id in _instances or comm_id in comms.shared_comms or self.comm_manager.get_comm(comm_id) is not None:
             self.refuse(f"the id {comm_id!r} is taken; a page opens new widgets with new ids", parent, sender)
             return
-        if len(self.comm_manager.comms) >= MAX_COMMS:
-            self.refuse(f"a session may hold at most {MAX_COMMS} widgets", parent, sender)
+        widgets = self.limits.max_session_widgets
+        if widgets and len(self.comm_manager.comms) >= widgets:
+            self.refuse(
+                f"a page may open widgets only while its session holds fewer than {widgets}; start the "
+                "server with a higher --max-session-widgets to allow more",
+                parent,
+                sender,
+            )
             return
         data = content["data"]
         if not self._hold(comm_id, data, message.buffers, parent, sender, opening=True):

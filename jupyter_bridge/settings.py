@@ -187,6 +187,11 @@ class BridgeSettings(Configurable):
         "buffers they send to its widgets and the state of widgets they open. A message that "
         "would go beyond it is refused. 0: no limit.",
     ).tag(config=True, cli=True, metavar="BYTES")
+    max_session_widgets = Int(
+        20_000,
+        help="Widgets a session may hold before its pages may open no more of their own "
+        "(the app's own widgets are not limited). 0: no limit.",
+    ).tag(config=True, cli=True, metavar="N")
     max_sessions = Int(
         10_000,
         help="Most sessions one process holds at once. Beyond it a page load answers 503 and "
@@ -383,7 +388,8 @@ class BridgeSettings(Configurable):
         if self.num_procs < 0:
             raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         for name in ("websocket_max_buffers", "max_document_roots", "max_title_length",
-                     "max_session_state", "max_sessions", "unconnected_session_lifetime"):
+                     "max_session_state", "max_session_widgets", "max_sessions",
+                     "unconnected_session_lifetime"):
             if getattr(self, name) < 0:
                 flag = "--" + name.replace("_", "-")
                 raise SettingError(name, f"{flag} must be 0 or more, not {getattr(self, name)}")

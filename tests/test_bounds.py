@@ -36,6 +36,7 @@ DEFAULTS = {
     "max_document_roots": 1000,
     "max_title_length": 1000,
     "max_session_state": 64 * 2**20,
+    "max_session_widgets": 20_000,
     "max_sessions": 10_000,
     "unconnected_session_lifetime": 30_000,
     "session_token_expiration": 300,
@@ -160,9 +161,9 @@ async def test_another_session_is_answered_while_a_page_names_5000_roots(tmp_pat
         "import ipywidgets as w\nfrom jupyter_bridge import curdoc\n"
         "curdoc().add_root(w.VBox([w.Label(str(i)) for i in range(5000)]))\n"
     )
-    with server_process(str(app)) as (base, _process):
+    with server_process(str(app), SLIDERS) as (base, _process):
         attacker = await Client.open(base, "labels")
-        victim = await Client.open(base, "labels")
+        victim = await Client.open(base, "sliders")
         labels = attacker.model_ids("LabelModel")
         assert len(labels) == 5000
 
@@ -264,6 +265,26 @@ async def test_widget_state_a_page_sends_is_bounded_per_session(serve):
     assert session.channel.comm_manager.get_comm("page-made") is None
     # ...and buffers count as their bytes: a small update still goes through.
     assert (await fill(areas[0], "small"))["type"] == "idle"
+    await client.close()
+
+
+async def test_a_page_may_open_widgets_only_while_its_session_holds_fewer_than_the_limit(serve):
+    server = serve({"/app": lambda doc: doc.add_root(w.Label("x"))}, max_session_widgets=3)
+    client = await Client.open(server.url, "app")
+    session = only_session(server, "/app")
+    assert len(session.channel.comm_manager.comms) == 3  # the label, its layout and its style
+
+    reply = await client.request({
+        "type": "comm_open", "comm_id": "one-too-many", "target_name": "jupyter.widget",
+        "data": {"state": {"_model_module": "@jupyter-widgets/controls", "_model_module_version": "2.0.0",
+                           "_model_name": "LabelModel", "_view_module": "@jupyter-widgets/controls",
+                           "_view_module_version": "2.0.0", "_view_name": "LabelView"},
+                 "buffer_paths": []},
+        "metadata": {"version": "2.1.0"},
+    })  # fmt: skip
+
+    assert reply["type"] == "error" and "fewer than 3" in reply["message"] and "--max-session-widgets" in reply["message"]
+    assert session.channel.comm_manager.get_comm("one-too-many") is None
     await client.close()
 
 
