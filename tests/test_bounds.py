@@ -303,6 +303,9 @@ async def test_page_loads_beyond_the_session_limit_answer_503_and_sockets_are_to
     code, html = await fetch_page(server.url + "sliders")
 
     assert code == 503 and "--max-sessions" in html
+    # A browser, which is sent the loading spinner before the app runs, gets the status too.
+    code, html = await fetch_page(server.url + "sliders", headers={"Sec-Fetch-Dest": "document"})
+    assert code == 503 and "--max-sessions" in html
     assert server.bridge.session_count == 3
     # A page whose session lives in another process may not have it rebuilt here.
     late = Client(elsewhere.url, "sliders")
