@@ -266,24 +266,30 @@ class BrowserChannel(Channel):
         from ipywidgets.widgets.widget import _instances, _remove_buffers
 
         widgets = {cid: _instances[cid] for cid in self.comm_manager.comms if cid in _instances}
+        states = {cid: widget.get_state() for cid, widget in widgets.items()}
+        # Depth first, each model after the ones it refers to; with a stack of our
+        # own, not recursion: a chain of boxes may be deeper than Python's stack.
         ordered: list[str] = []
-        visiting: set[str] = set()
-
-        def visit(comm_id: str) -> None:
-            if comm_id in visiting or comm_id in ordered:
-                return
-            visiting.add(comm_id)
-            for ref in model_refs(widgets[comm_id].get_state()):
-                if ref in widgets:
-                    visit(ref)
-            ordered.append(comm_id)
-
-        for comm_id in widgets:
-            visit(comm_id)
+        seen: set[str] = set()
+        for start in widgets:
+            if start in seen:
+                continue
+            seen.add(start)
+            stack = [(start, iter(model_refs(states[start])))]
+            while stack:
+                comm_id, refs = stack[-1]
+                for ref in refs:
+                    if ref in widgets and ref not in seen:
+                        seen.add(ref)
+                        stack.append((ref, iter(model_refs(states[ref]))))
+                        break
+                else:
+                    stack.pop()
+                    ordered.append(comm_id)
         messages = []
         for comm_id in ordered:
             widget = widgets[comm_id]
-            state, paths, buffers = _remove_buffers(widget.get_state())
+            state, paths, buffers = _remove_buffers(states[comm_id])
             comm = widget.comm
             messages.append(({
                 "type": "comm_open",
