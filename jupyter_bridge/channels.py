@@ -10,17 +10,21 @@ and shows the document as a cell output.
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
+import sys
 import time
 import traceback
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any
 
 from . import comms, widget_states
 from .logs import short_id, shown
 from .outbox import Outbox
 from .protocol import PROTOCOL_VERSION, Message, model_refs
+from .settings import BridgeSettings
 from .version import __version__
 
 if TYPE_CHECKING:
@@ -32,14 +36,37 @@ if TYPE_CHECKING:
     from .document import Document
     from .session import Session
 
-__all__ = ["BrowserChannel", "Channel", "Send"]
+__all__ = ["BrowserChannel", "Channel", "PageLimits", "Send"]
 
 log = logging.getLogger(__name__)
 
 #: One connection's way to send a frame (a text or binary WebSocket message).
 Send = Callable[[str | bytes], None]
-#: The most widgets a session may hold before a page may open no more of its own.
-MAX_COMMS = 20_000
+
+def _default(name: str) -> Any:
+    return BridgeSettings.class_traits()[name].default_value
+
+
+@dataclass(frozen=True)
+class PageLimits:
+    """What the pages of one session may make it do or hold; 0 is no limit.
+
+    Each field is the server setting of the same name (``--max-document-roots``
+    and so on), and a refusal names that flag.
+    """
+
+    #: Roots a ``doc`` message may name.
+    max_document_roots: int = _default("max_document_roots")
+    #: Characters of a title a ``doc`` message may set.
+    max_title_length: int = _default("max_title_length")
+    #: Bytes of widget state (values, buffers, opened widgets) pages may make the session hold.
+    max_session_state: int = _default("max_session_state")
+    #: Widgets the session may hold before its pages may open no more of their own.
+    max_session_widgets: int = _default("max_session_widgets")
+
+    @classmethod
+    def from_settings(cls, settings: BridgeSettings) -> PageLimits:
+        return cls(**{f.name: getattr(settings, f.name) for f in fields(cls)})
 
 
 class Channel:
@@ -108,9 +135,15 @@ class BrowserChannel(Channel):
         dev: bool = False,
         receive_push: Callable[[Session[BrowserChannel], Message, Send | None], None] | None = None,
         page_widgets: Iterable[str] = (),
+        limits: PageLimits | None = None,
     ) -> None:
         super().__init__()
         self.dev = dev
+        self.limits = limits or PageLimits()
+        # comm id -> state key -> bytes the pages sent for it (see _hold)
+        self._held: dict[str, dict[str, int]] = {}
+        #: Bytes of widget state the pages have made this session hold (an estimate).
+        self.held_bytes = 0
         #: What takes a ``push_doc`` when the app takes none itself
         #: (``Application.receive_push``): the server's ``--allow-push`` handler, or None.
         self.receive_push = receive_push
@@ -136,12 +169,15 @@ class BrowserChannel(Channel):
         #: Whether a page may still come for this session while none is connected:
         #: true until its first connection (the page is still loading its scripts),
         #: and after a connection that dropped rather than closed. The reaper then
-        #: keeps the session for as long as the page's token could recreate it.
+        #: keeps a dropped session for as long as the page's token could recreate
+        #: it, and one that never connected for --unconnected-session-lifetime.
         self.page_may_return = True
         #: Names this copy of the session's stream: another process that recreates
         #: the session from its token numbers another stream, which a page showing
         #: this one must not take for a continuation of it.
         self.stream = secrets.token_urlsafe(9)
+        #: Whether a page has ever connected (one that never did lives shorter: see the reaper).
+        self.ever_connected = False
 
     def create_comm(self, *args: Any, **kwargs: Any) -> BaseComm:
         return comms.SessionComm(*args, channel=self, **kwargs)
@@ -208,6 +244,7 @@ class BrowserChannel(Channel):
         self._connections[send] = on_end
         if python:
             self._python_side.add(send)
+        self.ever_connected = True
         self.last_seen = time.monotonic()
         self.outbox.flush()
         snapshot = last_seq == 0 and not self.outbox.can_resume(0)
@@ -296,6 +333,10 @@ class BrowserChannel(Channel):
                 sender,
             )
             return
+        if kind == "comm_close":
+            self._release(comm.comm_id)
+        elif not self._hold(comm.comm_id, content["data"], message.buffers, parent, sender):
+            return
         kernel_msg = {
             "header": {"msg_id": parent, "msg_type": kind},
             "parent_header": {},
@@ -351,6 +392,60 @@ class BrowserChannel(Channel):
             content["parent"] = parent
         self.reply(content, sender)
 
+    # What the pages make the session hold
+
+    def _hold(
+        self, comm_id: str, data: dict[str, Any], buffers: list[Any], parent: str | None, sender: Send | None,
+        *, opening: bool = False,
+    ) -> bool:
+        """Count the state a page sends to a widget; refuse it (False) beyond --max-session-state.
+
+        A value replaces the one the page sent before for the same key, so what
+        is counted is what the session holds, not what it was ever sent.
+        """
+        from ipywidgets.widgets.widget import _instances
+
+        state = data.get("state")
+        if not isinstance(state, dict) or (not opening and data.get("method") != "update"):
+            return True  # custom messages and state requests leave nothing behind
+        paths = data.get("buffer_paths", [])
+        if opening:
+            # Its class is not known yet: the whole state, as one value.
+            sizes = {"": _held_size(state) + sum(len(buffer) for buffer in buffers)}
+        else:
+            # A widget keeps only the keys it syncs: count those, not every key a page names.
+            widget = _instances.get(comm_id)
+            synced = set(getattr(widget, "keys", None) or state)
+            sizes = {key: _held_size(state[key]) for key in synced if key in state}
+            for path, buffer in zip(paths, buffers):
+                if path[0] in synced:
+                    sizes[path[0]] = sizes.get(path[0], 0) + len(buffer)
+        held = {} if opening else self._held.get(comm_id, {})
+        growth = sum(sizes.values()) - sum(held.get(key, 0) for key in sizes)
+        limit = self.limits.max_session_state
+        if limit and growth > 0 and self.held_bytes + growth > limit:
+            self._forget_closed()
+            if self.held_bytes + growth > limit:
+                self.refuse(
+                    f"the pages of a session may make it hold at most {_mib(limit)} of widget state and this "
+                    f"message would bring it to {_mib(self.held_bytes + growth)}; start the server with a "
+                    "higher --max-session-state to allow more",
+                    parent,
+                    sender,
+                )
+                return False
+        self._held[comm_id] = {**held, **sizes}
+        self.held_bytes += growth
+        return True
+
+    def _release(self, comm_id: str) -> None:
+        self.held_bytes -= sum(self._held.pop(comm_id, {}).values())
+
+    def _forget_closed(self) -> None:
+        """Stop counting the state of widgets closed since (by the app or the page)."""
+        for comm_id in [c for c in self._held if c not in self.comm_manager.comms]:
+            self._release(comm_id)
+
     def _receive_document(self, message: Message, sender: Send | None = None) -> None:
         """A client sets the title or roots (``doc``), or fills a push target (``push_doc``)."""
         session = self._session()
@@ -374,21 +469,38 @@ class BrowserChannel(Channel):
             return
         from ipywidgets.widgets.widget import _instances
 
+        limits = self.limits
+        title = content.get("title")
+        if title is not None and limits.max_title_length and len(title) > limits.max_title_length:
+            self.refuse(
+                f"a page may set a title of at most {limits.max_title_length} characters and this one has "
+                f"{len(title)}; start the server with a higher --max-title-length to allow more",
+                parent,
+                sender,
+            )
+            return
+        asked = content.get("roots", [])
+        if limits.max_document_roots and len(asked) > limits.max_document_roots:
+            self.refuse(
+                f"a page may show at most {limits.max_document_roots} roots and this doc message names "
+                f"{len(asked)}; start the server with a higher --max-document-roots to allow more",
+                parent,
+                sender,
+            )
+            return
         roots = []
-        for model_id in content.get("roots", []):
+        for model_id in asked:
             widget = _instances.get(model_id) if self.comm_manager.get_comm(model_id) else None
             if widget is None:
                 self.refuse(f"there is no widget {model_id!r} in this session to show as a root", parent, sender)
                 return
             roots.append(widget)
         document = session.document
-        if "title" in content:
-            document.title = content["title"]
-        if "roots" in content and roots != document.roots:
-            names = {id(widget): name for name, widget in document.named_roots.items()}
-            document.clear()
-            for widget in roots:
-                document.add_root(widget, name=names.get(id(widget)))
+        if title is not None:
+            document.title = title
+        if "roots" in content:
+            # One change for the whole list: one doc message out, whatever its length.
+            document.set_roots(roots, document.named_roots)
 
     def _open_from_page(self, message: Message, sender: Send | None = None) -> None:
         """A page made a widget model of its own (pythreejs makes a light's shadow): make its widget.
@@ -409,16 +521,25 @@ class BrowserChannel(Channel):
         if comm_id in _instances or comm_id in comms.shared_comms or self.comm_manager.get_comm(comm_id) is not None:
             self.refuse(f"the id {comm_id!r} is taken; a page opens new widgets with new ids", parent, sender)
             return
-        if len(self.comm_manager.comms) >= MAX_COMMS:
-            self.refuse(f"a session may hold at most {MAX_COMMS} widgets", parent, sender)
+        widgets = self.limits.max_session_widgets
+        if widgets and len(self.comm_manager.comms) >= widgets:
+            self.refuse(
+                f"a page may open widgets only while its session holds fewer than {widgets}; start the "
+                "server with a higher --max-session-widgets to allow more",
+                parent,
+                sender,
+            )
             return
         data = content["data"]
+        if not self._hold(comm_id, data, message.buffers, parent, sender, opening=True):
+            return
         state = data["state"]
         try:
             widget_class = widget_states.page_widget_class(
                 state, self._session().document.page_widget_classes, self.page_widgets
             )
         except widget_states.PageWidgetRefused as refusal:
+            self._release(comm_id)
             self.refuse(str(refusal), parent, sender)
             return
         comm = comms.SessionComm(comm_id=comm_id, target_name="jupyter.widget", primary=False, channel=self)
@@ -437,6 +558,7 @@ class BrowserChannel(Channel):
             widget.set_state(state)
         except Exception as error:
             self.comm_manager.comms.pop(comm_id, None)
+            self._release(comm_id)
             widget = _instances.pop(comm_id, None)
             if widget is not None:
                 widget.comm = None
@@ -487,7 +609,8 @@ class BrowserChannel(Channel):
     # What the session tells pages
 
     def document_changed(self, document: Document) -> None:
-        self.outbox.put(_doc_message(document))
+        # Made when the tick's messages go: a change costs the same for 1 root or 1,000.
+        self.outbox.put_document(lambda: _doc_message(document))
 
     def report_error(self, error: BaseException, where: str) -> None:
         content: dict[str, Any] = {
@@ -560,6 +683,27 @@ class BrowserChannel(Channel):
             except Exception:
                 log.exception("Error closing comm %s of session %s", shown(comm_id), short_id(self._session().id))
         self.comm_manager.comms.clear()
+        self._held.clear()
+        self.held_bytes = 0
+
+
+def _held_size(value: Any) -> int:
+    """About the bytes a JSON value takes once parsed: its text, and more per object and list."""
+    if isinstance(value, str):
+        return len(value) + 50
+    if value is None or isinstance(value, (bool, int, float)):
+        return 32
+    try:
+        text = json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    except (RecursionError, ValueError, TypeError):
+        # Nested nearly as deep as a message may be: its outer level, at least
+        # (the message's size bounds the rest).
+        return sys.getsizeof(value)
+    return len(text) + 64 * (text.count("{") + text.count("["))
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB"
 
 
 def _doc_message(document: Document) -> dict[str, Any]:

@@ -15,7 +15,7 @@ import itertools
 import logging
 import math
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .logs import short_id
@@ -177,6 +177,8 @@ class Document:
 
     def __init__(self) -> None:
         self._roots: list[Widget] = []
+        # id() of each root, so that adding one is not a search of the list
+        self._root_ids: set[int] = set()
         self._title = DEFAULT_TITLE
         self.template_variables: dict[str, Any] = {}
         #: Default trait values per widget class for widgets this document's code makes.
@@ -205,30 +207,54 @@ class Document:
 
         ``name`` lets a page template place this root: ``{{ embed(roots.<name>) }}``.
         """
+        self._check_root(widget, "add_root")
+        if name is not None:
+            self._root_names[name] = widget
+        if id(widget) in self._root_ids:
+            return
+        self._roots.append(widget)
+        self._root_ids.add(id(widget))
+        self._changed()
+
+    def set_roots(self, widgets: Iterable[Widget], names: Mapping[str, Widget] | None = None) -> None:
+        """Display exactly ``widgets``, in order, as the roots: one change, however many.
+
+        ``names`` maps template names to widgets (see :meth:`add_root`); a name
+        whose widget is not among ``widgets`` is dropped. Every widget is checked
+        before anything changes, so a bad one leaves the roots as they were.
+        """
+        roots: list[Widget] = []
+        ids: set[int] = set()
+        for widget in widgets:
+            self._check_root(widget, "set_roots")
+            if id(widget) not in ids:
+                ids.add(id(widget))
+                roots.append(widget)
+        named = {name: widget for name, widget in (names or {}).items() if id(widget) in ids}
+        if roots == self._roots and named == self._root_names:
+            return
+        self._roots, self._root_ids, self._root_names = roots, ids, named
+        self._changed()
+
+    def _check_root(self, widget: Widget, method: str) -> None:
         from ipywidgets import Widget
 
         if not isinstance(widget, Widget):
             raise TypeError(
-                f"add_root takes an ipywidgets Widget, not {type(widget).__name__}; "
+                f"{method} takes an ipywidgets Widget, not {type(widget).__name__}; "
                 "wrap other objects in a widget (e.g. ipywidgets.HTML or Output)"
             )
         if self._host is not None:
             problem = self._host.owner_problem(widget)
             if problem:
                 raise ValueError(problem)
-        if name is not None:
-            self._root_names[name] = widget
-        if widget in self._roots:
-            return
-        self._roots.append(widget)
-        self._changed()
 
     def remove_root(self, widget: Widget) -> None:
         """Stop displaying ``widget`` (it stays alive; close it to free it)."""
-        try:
-            self._roots.remove(widget)
-        except ValueError:
-            raise ValueError(f"{widget!r} is not a root of this document") from None
+        if id(widget) not in self._root_ids:
+            raise ValueError(f"{widget!r} is not a root of this document")
+        self._roots = [root for root in self._roots if root is not widget]
+        self._root_ids.discard(id(widget))
         self._root_names = {k: v for k, v in self._root_names.items() if v is not widget}
         self._changed()
 
@@ -237,6 +263,7 @@ class Document:
         self._root_names.clear()
         if self._roots:
             self._roots.clear()
+            self._root_ids.clear()
             self._changed()
 
     @property
@@ -510,6 +537,7 @@ class Document:
         """
         self._host = None
         self._roots.clear()
+        self._root_ids.clear()
         self._root_names.clear()
 
 

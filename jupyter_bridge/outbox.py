@@ -12,6 +12,14 @@ from .protocol import Message, encode
 
 __all__ = ["Outbox"]
 
+
+class _Built(Message):
+    """A message whose content is made when its tick's messages go (see Outbox.put_document)."""
+
+    def __init__(self, kind: str, build: Callable[[], dict[str, Any]]) -> None:
+        super().__init__({"type": kind})
+        self.build = build
+
 #: Frames kept for a client that may resume, at most this many bytes (the oldest
 #: go first). A page that missed more than that while away is told to reload.
 MAX_KEPT_BYTES = 16 * 2**20
@@ -30,9 +38,12 @@ class Outbox:
         self.max_kept_bytes = max_kept_bytes
         self._kept_bytes = 0
         self._thread = threading.get_ident() if _running_loop() is loop else None
-        self._pending: list[Message] = []
+        # None: a doc message a later one replaced (indexes into the list stay valid).
+        self._pending: list[Message | None] = []
         # comm id -> index in _pending of that comm's latest mergeable update
         self._mergeable: dict[str, int] = {}
+        # index in _pending of this tick's doc message
+        self._doc_index: int | None = None
         self._flush_scheduled = False
         self._seq = 0
         self._sent: deque[tuple[int, str | bytes]] = deque()
@@ -54,7 +65,24 @@ class Outbox:
         if not self._on_loop():
             self._loop.call_soon_threadsafe(self.put, content, buffers)
             return
-        message = Message(content, list(buffers or []))
+        self._queue(Message(content, list(buffers or [])))
+
+    def put_document(self, build: Callable[[], dict[str, Any]]) -> None:
+        """Queue the document's state, made by ``build()`` when this tick's messages go.
+
+        However often the document changes in a tick (a page setting 1,000
+        roots, an app adding them one by one), one ``doc`` message is made and
+        sent, after everything queued before the last change: the cost is one
+        call to ``build``, not one per change.
+        """
+        if self.closed:
+            return
+        if not self._on_loop():
+            self._loop.call_soon_threadsafe(self.put_document, build)
+            return
+        self._queue(_Built("doc", build))
+
+    def _queue(self, message: Message) -> None:
         if not self._merge(message):
             self._pending.append(message)
         if not self._flush_scheduled:
@@ -67,7 +95,9 @@ class Outbox:
         kind = content["type"]
         if kind == "doc":
             # Only the newest document state matters; it goes last so every root is open.
-            self._pending = [m for m in self._pending if m.content["type"] != "doc"]
+            if self._doc_index is not None:
+                self._pending[self._doc_index] = None
+            self._doc_index = len(self._pending)
             self._mergeable.clear()
             return False
         if kind in ("comm_open", "comm_close"):
@@ -101,9 +131,14 @@ class Outbox:
         self._flush_scheduled = False
         pending, self._pending = self._pending, []
         self._mergeable.clear()
+        self._doc_index = None
         if self.closed:
             return
         for message in pending:
+            if message is None:
+                continue
+            if isinstance(message, _Built):
+                message.content = message.build()
             message.content["seq"] = self._seq + 1
             try:
                 frame = encode(message)
@@ -160,6 +195,7 @@ class Outbox:
     def close(self) -> None:
         self.closed = True
         self._pending.clear()
+        self._doc_index = None
         self._sent.clear()
         self._kept_bytes = 0
         self._sends.clear()

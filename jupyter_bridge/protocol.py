@@ -161,11 +161,13 @@ def encode(message: Message) -> str | bytes:
     return header + b"".join(parts)
 
 
-def _parse(frame: str | bytes, *, copy_buffers: bool) -> tuple[Any, list[bytes | memoryview]]:
+def _parse(
+    frame: str | bytes, *, copy_buffers: bool, max_buffers: int = 0
+) -> tuple[Any, list[bytes | memoryview]]:
     """The JSON of a frame and its buffers (views into the frame, or bytes of their own)."""
     buffers: list[bytes | memoryview] = []
     if isinstance(frame, bytes):
-        text, views = split_frame(frame)
+        text, views = split_frame(frame, max_buffers=max_buffers)
         buffers = [bytes(view) for view in views] if copy_buffers else list(views)
     else:
         text = frame
@@ -177,9 +179,13 @@ def _parse(frame: str | bytes, *, copy_buffers: bool) -> tuple[Any, list[bytes |
         raise ProtocolError("frame's JSON is nested too deeply") from None
 
 
-def decode(frame: str | bytes) -> Message:
-    """Parse and validate one client frame; raise ProtocolError naming the fault."""
-    content, buffers = _parse(frame, copy_buffers=False)
+def decode(frame: str | bytes, *, max_buffers: int = 0) -> Message:
+    """Parse and validate one client frame; raise ProtocolError naming the fault.
+
+    ``max_buffers`` (0: any number) bounds the buffers a binary frame may carry,
+    checked from its header before anything is made per part.
+    """
+    content, buffers = _parse(frame, copy_buffers=False, max_buffers=max_buffers)
     if not isinstance(content, dict):
         raise ProtocolError("frame must be a JSON object")
     parent = content.get("id")
@@ -213,16 +219,23 @@ def decode(frame: str | bytes) -> Message:
     return Message(content, buffers)
 
 
-def split_frame(frame: bytes) -> tuple[str, list[memoryview]]:
+def split_frame(frame: bytes, *, max_buffers: int = 0) -> tuple[str, list[memoryview]]:
     """A binary frame's JSON text and its buffers (views into ``frame``); ProtocolError if malformed.
 
     The layout is docs/protocol.md's: a part count, each part's offset, then the
-    parts (the JSON first). Both directions use it.
+    parts (the JSON first). Both directions use it. A frame announcing more than
+    ``max_buffers`` buffers (0: any number) is refused before any part is read:
+    a 20 MiB frame can announce five million empty parts.
     """
     view = memoryview(frame)
     if len(view) < 8:
         raise ProtocolError("binary frame is shorter than its header")
     (count,) = _U32.unpack_from(view, 0)
+    if max_buffers and count - 1 > max_buffers:
+        raise ProtocolError(
+            f"a message may carry at most {max_buffers} buffers and this frame announces {count - 1}; "
+            "start the server with a higher --websocket-max-buffers to allow more"
+        )
     header_size = 4 * (count + 1)
     if count < 1 or header_size > len(view):
         raise ProtocolError(f"binary frame announces {count} parts, which its length cannot hold")

@@ -159,9 +159,9 @@ class BridgeSettings(Configurable):
     unused_session_lifetime = Int(
         15000,
         help="How long (ms) a session with no open connection lives before it is destroyed. "
-        "A session whose page may still come (it never connected yet, or its connection "
-        "dropped without closing) lives at least as long as its token "
-        "(--session-token-expiration).",
+        "A session whose connection dropped without closing (its page may come back) lives at "
+        "least as long as its token (--session-token-expiration); one whose page never "
+        "connected lives --unconnected-session-lifetime.",
     ).tag(config=True, cli=True, metavar="MS")
     check_unused_sessions = Int(
         17000, help="How often (ms) to look for unused sessions to destroy."
@@ -181,6 +181,43 @@ class BridgeSettings(Configurable):
         "(a stuck tab, a saturated link), before the server closes it; the page then reconnects "
         "and resumes, or is told to reload. 0: no limit.",
     ).tag(config=True, cli=True, metavar="BYTES")
+    websocket_max_buffers = Int(
+        10_000,
+        help="Most binary buffers one WebSocket message may carry; a frame announcing more is "
+        "refused from its header, before it is split into parts. 0: no limit.",
+    ).tag(config=True, cli=True, metavar="N")
+    max_document_roots = Int(
+        1000,
+        help="Most roots a page may ask its session's document to show; a doc message naming "
+        "more is refused (the app's own add_root is not limited). 0: no limit.",
+    ).tag(config=True, cli=True, metavar="N")
+    max_title_length = Int(
+        1000,
+        help="Longest document title (characters) a page may set; a longer one is refused. 0: no limit.",
+    ).tag(config=True, cli=True, metavar="N")
+    max_session_state = Int(
+        64 * 1024 * 1024,
+        help="Bytes of widget state the pages of one session may make it hold: the values and "
+        "buffers they send to its widgets and the state of widgets they open. A message that "
+        "would go beyond it is refused. 0: no limit.",
+    ).tag(config=True, cli=True, metavar="BYTES")
+    max_session_widgets = Int(
+        20_000,
+        help="Widgets a session may hold before its pages may open no more of their own "
+        "(the app's own widgets are not limited). 0: no limit.",
+    ).tag(config=True, cli=True, metavar="N")
+    max_sessions = Int(
+        10_000,
+        help="Most sessions one process holds at once. Beyond it a page load answers 503 and "
+        "a socket that would recreate a session is closed (code 1013, try again later). 0: no limit.",
+    ).tag(config=True, cli=True, metavar="N")
+    unconnected_session_lifetime = Int(
+        30_000,
+        help="How long (ms) a session whose page never connected lives (a page load whose "
+        "scripts never ran, or a script fetching pages), if its token "
+        "(--session-token-expiration) is not shorter. A page that connects in time is unaffected; "
+        "one that comes later gets its session rebuilt from its token.",
+    ).tag(config=True, cli=True, metavar="MS")
     session_token_expiration = Int(
         300,
         help="Seconds a page's session token stays valid for opening a new session.",
@@ -437,6 +474,12 @@ class BridgeSettings(Configurable):
                 )
         if self.num_procs < 0:
             raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
+        for name in ("websocket_max_buffers", "max_document_roots", "max_title_length",
+                     "max_session_state", "max_session_widgets", "max_sessions",
+                     "unconnected_session_lifetime"):
+            if getattr(self, name) < 0:
+                flag = "--" + name.replace("_", "-")
+                raise SettingError(name, f"{flag} must be 0 or more, not {getattr(self, name)}")
         if self.secret_key is not None and len(self.secret_key) < 32:
             raise SettingError(
                 "secret_key",

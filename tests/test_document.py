@@ -102,6 +102,29 @@ def test_remove_root_and_clear_tell_listeners():
     assert changes == ["jupyter_bridge app: 2 roots", "jupyter_bridge app: 0 roots"]
 
 
+def test_set_roots_is_one_change_for_a_whole_list_and_keeps_names_of_kept_roots():
+    document = Document()
+    a, b, c = ipywidgets.Button(), ipywidgets.Button(), ipywidgets.Button()
+    document.add_root(a, name="first")
+    document.add_root(b, name="second")
+    changes = hosted(document).changes
+    many = [ipywidgets.Label(str(i)) for i in range(300)]
+
+    document.set_roots([c, *many, a, c], document.named_roots)
+
+    assert document.roots == [c, *many, a]  # in order, each once
+    assert document.named_roots == {"first": a}
+    assert changes == ["jupyter_bridge app: 302 roots"]
+    document.set_roots(document.roots, document.named_roots)
+    assert len(changes) == 1  # the same roots: no change
+    with pytest.raises(TypeError, match="set_roots takes an ipywidgets Widget, not str"):
+        document.set_roots([a, "not a widget"])
+    assert document.roots == [c, *many, a]  # a bad list changes nothing
+    document.remove_root(c)
+    document.add_root(c)
+    assert document.roots == [*many, a, c]
+
+
 def test_add_root_refuses_what_is_not_a_widget():
     document = Document()
 

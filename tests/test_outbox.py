@@ -228,6 +228,27 @@ async def test_only_the_last_doc_of_a_tick_is_sent_after_what_was_queued_before_
     assert [m["seq"] for m in sent_messages] == [1, 2, 3, 4]
 
 
+async def test_a_document_changed_many_times_in_a_tick_is_made_once_and_sent_last():
+    outbox, sent = await attached_outbox()
+    built = []
+
+    def build():
+        built.append(1)
+        return doc(f"state {len(built)}", ["a"])
+
+    for i in range(1000):
+        outbox.put(comm_open(f"w{i}"))
+        outbox.put_document(build)
+    outbox.put(update("w0", value=1))
+    await next_tick()
+
+    sent_messages = messages(sent)
+    assert len(built) == 1  # not once per change
+    assert [m["type"] for m in sent_messages[-3:]] == ["comm_open", "doc", "comm_msg"]
+    assert [m["type"] for m in sent_messages].count("doc") == 1
+    assert [m["seq"] for m in sent_messages] == list(range(1, 1003))
+
+
 async def test_attach_replays_only_the_frames_above_last_seq():
     outbox = Outbox(asyncio.get_running_loop())
     for i in range(1, 4):

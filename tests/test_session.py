@@ -13,6 +13,7 @@ from jupyter_bridge.application import Application
 from jupyter_bridge.channels import BrowserChannel, Channel
 from jupyter_bridge.comms import SessionComm, current_session
 from jupyter_bridge.contexts import Request, ServerContext, SessionContext
+from jupyter_bridge.protocol import decode_server_frame, model_refs
 from jupyter_bridge.session import AppError, Session
 
 
@@ -189,6 +190,36 @@ async def test_a_browser_session_gives_its_widgets_comms_of_its_own():
     assert box.model_id in channel.comm_manager.comms
     await session.destroy()
     assert box.comm is None and channel.comm_manager.comms == {}
+
+
+async def test_a_page_that_comes_late_gets_every_widget_of_a_long_chain_models_first():
+    # A snapshot of 3,000 boxes each holding the next: deeper than Python's stack,
+    # and each model must come before the box that refers to it.
+    loop = asyncio.get_running_loop()
+    channel = BrowserChannel(loop)
+    channel.outbox.max_kept_bytes = 1  # the first frames are forgotten: a new page needs a snapshot
+
+    def app(doc):
+        boxes = [w.Box() for _ in range(3000)]  # the first made refers to the next, and so on
+        for box, inner in zip(boxes, boxes[1:]):
+            box.children = [inner]
+        doc.add_root(boxes[0])
+
+    session = make(app, channel=channel)
+    await session.start()
+    await asyncio.sleep(0)
+    sent: list[str | bytes] = []
+
+    channel.attach(sent.append, 0)
+
+    opened: set[str] = set()
+    for frame in sent[1:]:
+        content = decode_server_frame(frame).content
+        if content["type"] == "comm_open":
+            assert set(model_refs(content["data"]["state"])) <= opened
+            opened.add(content["comm_id"])
+    assert len(opened) == len(channel.comm_manager.comms) > 3000
+    await session.destroy()
 
 
 async def test_a_root_from_another_session_is_refused_naming_the_fix():

@@ -20,9 +20,10 @@ import jinja2
 from tornado import ioloop
 
 from ..application import Application, AppSpec, NotAnAppError, build_application
+from ..channels import PageLimits
 from ..settings import BridgeSettings
 from ..tokens import check_session_id, generate_session_id
-from .served_app import ServedApp
+from .served_app import ServedApp, TooManySessions
 from .watch import AppWatcher, failing_app
 
 __all__ = ["Bridge", "SessionIdError", "normalize_app_path"]
@@ -170,12 +171,20 @@ class Bridge:
     def _served(self, application: Application, url_path: str) -> ServedApp:
         settings = self.settings
         return ServedApp(
-            application,
-            url_path,
-            dev=settings.dev,
-            accept_push=settings.allow_push,
-            page_widgets=settings.page_widgets,
-        )
+            application, url_path, dev=settings.dev, accept_push=settings.allow_push,
+            page_widgets=settings.page_widgets, limits=PageLimits.from_settings(settings),
+            admit=self.admit_session,
+        )  # fmt: skip
+
+    def admit_session(self) -> None:
+        """Raise TooManySessions if the process may hold no more sessions (--max-sessions)."""
+        limit = self.settings.max_sessions
+        held = sum(len(served.sessions) + served.building for served in self.apps.values())
+        if limit and held >= limit:
+            raise TooManySessions(
+                f"this server holds as many sessions as it may ({limit}); try again later, or start "
+                "it with a higher --max-sessions to allow more"
+            )
 
     async def reload_changed_apps(self) -> None:
         """Reload every watched app whose files changed; its open pages load again."""
@@ -319,7 +328,9 @@ class Bridge:
         for served in list(self.apps.values()):
             try:
                 await served.destroy_unused(
-                    self.settings.unused_session_lifetime, self.settings.session_token_expiration * 1000
+                    self.settings.unused_session_lifetime,
+                    self.settings.session_token_expiration * 1000,
+                    self.settings.unconnected_session_lifetime,
                 )
             except Exception:
                 log.exception("Error destroying unused sessions of %s", served.url_path)

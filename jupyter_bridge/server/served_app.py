@@ -12,13 +12,13 @@ from typing import Any
 
 from ..application import Application
 from ..application.push import replace_with_push
-from ..channels import BrowserChannel
+from ..channels import BrowserChannel, PageLimits
 from ..contexts import Request, ServerContext, SessionContext
 from ..logs import short_id
 from ..session import Session
 from ..tokens import generate_session_id
 
-__all__ = ["ServedApp", "release_free_memory"]
+__all__ = ["ServedApp", "TooManySessions", "release_free_memory"]
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +43,10 @@ def release_free_memory() -> None:
         _trim(0)
 
 
+class TooManySessions(Exception):
+    """The process holds as many sessions as it may (--max-sessions); the text says so."""
+
+
 class ServedApp:
     """One application as a server serves it at ``url_path``: its live sessions, by id.
 
@@ -59,6 +63,8 @@ class ServedApp:
         dev: bool = False,
         accept_push: bool = False,
         page_widgets: Iterable[str] = (),
+        limits: PageLimits | None = None,
+        admit: Callable[[], None] | None = None,
     ) -> None:
         self.application = application
         self.url_path = url_path
@@ -67,6 +73,12 @@ class ServedApp:
         self.accept_push = accept_push
         #: Widget models a page may open beyond the libraries' own (--page-widgets).
         self.page_widgets = tuple(page_widgets)
+        #: What the pages of each session may make it do or hold.
+        self.limits = limits or PageLimits()
+        #: Called before a session is made; raises TooManySessions when the process is full.
+        self.admit = admit
+        #: Sessions whose app is running now, not yet in ``sessions``.
+        self.building = 0
         self.server_context = ServerContext(url_path)
         self.loaded = False
         self.sessions: dict[str, Session[BrowserChannel]] = {}
@@ -76,7 +88,13 @@ class ServedApp:
     async def create(
         self, request: Request, session_id: str | None = None, user: Any = None
     ) -> Session[BrowserChannel]:
-        """Build a new session by running the app; raises AppError if the app fails."""
+        """Build a new session by running the app.
+
+        Raises TooManySessions (before anything runs) when the process holds as
+        many sessions as it may, and AppError if the app fails.
+        """
+        if self.admit is not None:
+            self.admit()
         session_id = session_id or generate_session_id()  # callers with a key pass a signed one
         context = SessionContext(session_id, request, self.server_context, user=user)
         loop = asyncio.get_running_loop()
@@ -85,13 +103,16 @@ class ServedApp:
             dev=self.dev,
             receive_push=replace_with_push if self.accept_push else None,
             page_widgets=self.page_widgets,
+            limits=self.limits,
         )
         session = Session(context, self.application, loop, channel=channel)
         # Counted among the live sessions while its app runs, as Bokeh does.
         self.server_context.add_session(session)
+        self.building += 1
         try:
             await session.start()
         finally:
+            self.building -= 1
             if session.destroyed:  # the app failed: start destroyed it
                 self.server_context.remove_session(session)
         self.sessions[session_id] = session
@@ -147,19 +168,24 @@ class ServedApp:
         self.server_context = ServerContext(self.url_path)
         self.load()
 
-    async def destroy_unused(self, lifetime_ms: int, grace_ms: int = 0) -> int:
+    async def destroy_unused(self, lifetime_ms: int, grace_ms: int = 0, unconnected_ms: int | None = None) -> int:
         """Destroy sessions with no connection for longer than ``lifetime_ms``.
 
-        A session whose page may still come (it never connected, or its connection
-        dropped rather than closed) is kept for ``grace_ms`` (the lifetime of the
-        page's token) if that is longer: its state must not be lost, nor its
-        ``on_session_destroyed`` run, while its page is open.
+        A session whose connection dropped rather than closed (its page may come
+        back) is kept for ``grace_ms`` (the lifetime of the page's token) if that
+        is longer: its state must not be lost, nor its ``on_session_destroyed``
+        run, while its page is open. A session whose page never connected is
+        kept ``unconnected_ms`` (or as long as that grace, if shorter): page loads
+        that never run their scripts must not hold a session for a token's life,
+        and a page that comes later gets its session rebuilt from its token.
         """
         now = time.monotonic()
         unused = []
         for session in self.sessions.values():
             channel = session.channel
             limit = max(lifetime_ms, grace_ms) if channel.page_may_return else lifetime_ms
+            if unconnected_ms is not None and not channel.ever_connected:
+                limit = min(unconnected_ms, limit)
             if channel.connections == 0 and (now - channel.last_seen) * 1000 > limit:
                 unused.append(session)
                 log.info("Session %s unused for %d ms: destroying it", short_id(session.id), limit)

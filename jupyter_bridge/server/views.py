@@ -33,7 +33,7 @@ from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .client_tags import complete_page, head_tags
 from .index import SEARCH_ABOVE, IndexEntry, describe
-from .served_app import ServedApp
+from .served_app import ServedApp, TooManySessions
 
 __all__ = [
     "AppStaticFileHandler",
@@ -157,7 +157,25 @@ class SessionHandler(BridgeHandler):
         if existing is not None and not may_join(self.bridge, existing, self.current_user):
             log.warning("Refused %s a session of another user", self.request.path)
             raise web.HTTPError(403, reason="this session belongs to another user")
-        return existing or await served.create(request, session_id, user=self.current_user)
+        if existing is not None:
+            return existing
+        try:
+            return await served.create(request, session_id, user=self.current_user)
+        except TooManySessions as error:
+            raise self.no_room(error) from None
+
+    def check_room(self, served: ServedApp) -> None:
+        """Answer 503 now if this request would need a new session and the process is full."""
+        requested = self.get_query_argument(SESSION_ID_ARGUMENT, None)
+        if requested is None or requested not in served.sessions:
+            try:
+                self.bridge.admit_session()
+            except TooManySessions as error:
+                raise self.no_room(error) from None
+
+    def no_room(self, error: TooManySessions) -> web.HTTPError:
+        log.warning("Refused %s: %s", self.request.path, error)
+        return web.HTTPError(503, reason=reason_phrase(str(error)))
 
     def client_config(self, session: Session[BrowserChannel]) -> dict[str, Any]:
         """What the page client needs to connect (the page's #jupyter-bridge-config)."""
@@ -220,6 +238,7 @@ class PageHandler(SessionHandler):
         served = await self.served_app(url_path)
         application = served.application
         if self.request.headers.get("Sec-Fetch-Dest") in SHOWN_IN:
+            self.check_room(served)  # while the status can still say so
             await self.send_shell(application.title)
         try:
             session = await self.open_session(served)

@@ -31,6 +31,7 @@ from ..session import AppError, Session
 from ..tokens import TokenError, read_token
 from .auth import authenticate, may_join
 from .bridge import Bridge, SessionIdError
+from .served_app import TooManySessions
 from .views import XSRF_ARGUMENT
 
 __all__ = ["SessionSocket", "origin_allowed", "origin_host"]
@@ -210,6 +211,11 @@ class SessionSocket(websocket.WebSocketHandler):
             self._send_error(str(error))
             self.close(CLOSE_APP_FAILED, "app failed")
             return
+        except TooManySessions as error:
+            # "Try again later": the page retries, and gets its session once there is room.
+            log.warning("Refused to recreate session %s for a WebSocket to %s: %s", session_id, self.request.path, error)
+            self.close(CLOSE_TOO_SLOW, f"the server holds its --max-sessions {self.bridge.settings.max_sessions}; try again later")
+            return
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
@@ -275,7 +281,7 @@ class SessionSocket(websocket.WebSocketHandler):
         if session is None or session.destroyed:
             return
         try:
-            message = decode(frame)
+            message = decode(frame, max_buffers=self.bridge.settings.websocket_max_buffers)
         except ProtocolError as error:
             session.channel.refuse(str(error), error.parent, self.send_frame)
             return
