@@ -63,3 +63,12 @@ def page(browser):
     page.errors = errors  # type: ignore[attr-defined]
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def widget_gallery():
+    """One ``jupyter-bridge serve`` of the widget gallery for every module that opens it; its base URL."""
+    from widget_pages import widget_server
+
+    with widget_server() as base:
+        yield base
