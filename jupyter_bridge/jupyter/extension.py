@@ -61,6 +61,7 @@ NOT_IN_JUPYTER: dict[str, str] = {
     "mem_log_frequency": "a standalone-server log; Jupyter has its own metrics",
 }
 
+
 class BridgeExtension(ExtensionApp):
     """Serve jupyter_bridge apps from the Jupyter root, one session per browser tab."""
 
