@@ -45,9 +45,9 @@ class Request:
 class ServerContext:
     """What an application can see of the server that runs it.
 
-    The object that creates and destroys an application's sessions (the server's
-    session registry, or ``show`` in a kernel) registers them here, so that
-    ``sessions`` lists exactly the live ones.
+    The :class:`~jupyter_bridge.application.host.AppHost` that creates and destroys
+    an application's sessions (for a server, ``show`` or an export) registers them
+    here, so that ``sessions`` lists exactly the live ones.
     """
 
     def __init__(self, url_path: str = "/") -> None:

@@ -101,8 +101,8 @@ class DocumentHost(Protocol):
     def owner_problem(self, widget: Widget) -> str | None:
         """Why ``widget`` cannot be a root of this document, or None if it can."""
 
-    # Optional: ``callback_started(func, label)`` is called as each callback starts,
-    # and what it returns is called when the callback ends (the session times them: activity.py).
+    def callback_started(self, func: Callable[..., Any], label: str | None) -> Callable[[], None]:
+        """A callback starts; what this returns is called when it ends (the session times them: activity.py)."""
 
 
 def without_document_lock(func: F) -> F:
@@ -487,8 +487,7 @@ class Document:
         """
         locked = not getattr(func, "__jupyter_bridge_nolock__", False)
         token = _current_document.set(self)
-        started = getattr(self._host, "callback_started", None)
-        ended = started(func, label) if started is not None else None
+        ended = self._host.callback_started(func, label) if self._host is not None else None
         try:
             if locked and self._lock is not None:
                 async with self._lock:

@@ -13,17 +13,20 @@ from typing import Any
 import jinja2
 from markupsafe import Markup
 
-from .application import AppSpec, build_application
+from .application import Application, AppSpec, build_application
+from .application.host import AppHost
 from .channels import BrowserChannel
-from .contexts import Request, SessionContext
-from .session import Session
-from .tokens import generate_session_id
 from .widget_modules import widget_module_file
 
 __all__ = ["document_html", "document_state", "widget_modules"]
 
+
 def document_state(app: AppSpec, argv: list[str] | None = None, *, notebook_layout: str = "cells") -> dict[str, Any]:
     """Run ``app`` once, in a throwaway session, and return its document as widget state.
+
+    The app's lifecycle is a served app's: ``on_server_loaded``, then
+    ``on_session_created`` and the app, then ``on_session_destroyed`` and
+    ``on_server_unloaded``.
 
     The result has the standard ``application/vnd.jupyter.widget-state+json``
     shape (``version_major``, ``version_minor``, ``state``), plus this
@@ -33,14 +36,15 @@ def document_state(app: AppSpec, argv: list[str] | None = None, *, notebook_layo
     return asyncio.run(_state(application))
 
 
-async def _state(application: Any) -> dict[str, Any]:
+async def _state(application: Application) -> dict[str, Any]:
     from ipywidgets.embed import dependency_state
 
-    loop = asyncio.get_running_loop()
-    context = SessionContext(generate_session_id(), Request())
-    session = Session(context, application, loop, channel=BrowserChannel(loop))
-    await session.start()
+    # Run as a server runs it: the app's server hooks too, since its code may
+    # rely on what on_server_loaded set up.
+    host: AppHost[BrowserChannel] = AppHost(application)
+    host.load()
     try:
+        session = await host.create_session(BrowserChannel(asyncio.get_running_loop()))
         document = session.document
         state = dependency_state(document.roots, drop_defaults=False)
         return {
@@ -51,7 +55,7 @@ async def _state(application: Any) -> dict[str, Any]:
             "roots": [root.model_id for root in document.roots],
         }
     finally:
-        await session.destroy()
+        await host.unload()
 
 
 def document_html(app: AppSpec, argv: list[str] | None = None, *, notebook_layout: str = "cells") -> str:

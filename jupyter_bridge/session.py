@@ -47,7 +47,7 @@ class Session(Generic[C]):
     every channel: :meth:`start` runs ``on_session_created`` and the app,
     :meth:`destroy` stops the callbacks, runs ``on_session_destroyed`` and closes
     every widget. Registering the session in its server context is the job of
-    whoever creates and destroys it.
+    the :class:`~jupyter_bridge.application.host.AppHost` that creates and destroys it.
     """
 
     def __init__(

@@ -406,7 +406,8 @@ class BridgeSettings(Configurable):
             raise TypeError(f"unknown server setting(s) {', '.join(unknown)}; known: {known}")
         # An environment variable sets what neither the caller nor a config object did
         # (JUPYTER_BRIDGE_SECRET_KEY, JUPYTER_BRIDGE_PORT, ...: see environment_settings).
-        config = kwargs.get("config") or {}
+        parent = kwargs.get("parent")
+        config = kwargs.get("config") or (parent.config if parent is not None else None) or {}
         configured = config[type(self).__name__] if type(self).__name__ in config else {}
         for name, (value, _variable) in environment_settings().items():
             if name not in kwargs and name not in configured:

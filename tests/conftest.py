@@ -48,3 +48,27 @@ def browser():
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    """A page in a fresh browser context; ``page.errors`` collects its uncaught errors."""
+    from support import WAIT_MS
+
+    context = browser.new_context()
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    page.errors = errors  # type: ignore[attr-defined]
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def widget_gallery():
+    """One ``jupyter-bridge serve`` of the widget gallery for every module that opens it; its base URL."""
+    from widget_pages import widget_server
+
+    with widget_server() as base:
+        yield base

@@ -22,6 +22,9 @@ CHROMIUM_ARGS = [
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
 HAVE_CHROMIUM = Path(CHROMIUM).exists()
+#: How long a browser wait may take: a bound, not a pause (every wait ends at its
+#: event, and a busy machine, two cores shared with other work, may take long).
+WAIT_MS = 60_000
 
 
 def free_port() -> int:

@@ -11,16 +11,11 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS, free_port, serving, wait_for_http
+from support import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, free_port, serving, wait_for_http
 
 from jupyter_bridge.tokens import generate_secret_key
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
-
-#: The longest any wait for a page event may take (ms) before the test fails.
-WAIT_MS = 60_000
-
-
 
 
 @pytest.fixture(scope="module")
@@ -30,20 +25,6 @@ def app_server() -> Iterator[str]:
         "--glob", str(EXAMPLES / "*"), "--unused-session-lifetime", "1000", "--check-unused-sessions", "200"
     ) as base:
         yield base
-
-
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    # A bound, not a pause: every wait below ends at its event, and a busy machine
-    # (two cores shared with other work) may take long to get there.
-    context.set_default_timeout(WAIT_MS)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors  # type: ignore[attr-defined]
-    yield page
-    context.close()
 
 
 def new_tab(browser):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -50,14 +51,15 @@ async def test_helpers_are_fresh_per_session_and_never_shared_between_apps(serve
     assert "helpers" not in sys.modules
 
 
-async def test_lifecycle_hooks_run_once_each_at_the_right_moment(serve, tmp_path):
-    log_file = tmp_path / "events.txt"
-    app = make_app(tmp_path, "hooks", {
+def hooks_app(root: Path, log_file: Path) -> Path:
+    """A directory app that logs its four hooks and shows what on_server_loaded set up."""
+    return make_app(root, "hooks", {
         "main.py": """
             import ipywidgets as w
             from jupyter_bridge import curdoc
             doc = curdoc()
-            doc.add_root(w.Label(str(doc.session_context.server_context.events)))
+            events = getattr(doc.session_context.server_context, "events", "no server hook ran")
+            doc.add_root(w.Label(str(events)))
         """,
         "server_lifecycle.py": f"""
             def record(event):
@@ -75,12 +77,33 @@ async def test_lifecycle_hooks_run_once_each_at_the_right_moment(serve, tmp_path
                 record("unloaded")
         """,
     })
+
+
+async def test_lifecycle_hooks_run_once_each_at_the_right_moment(serve, tmp_path):
+    log_file = tmp_path / "events.txt"
+    app = hooks_app(tmp_path, log_file)
     server = serve({"/hooks": str(app)})
     client = await Client.open(server.url, "hooks")
     # on_session_created ran before main.py built the document.
     assert client.model("LabelModel")["value"] == "['loaded', 'created']"
     await client.close()
     await server.shutdown()
+    assert log_file.read_text().split() == ["loaded", "created", "destroyed", "unloaded"]
+
+
+@pytest.mark.parametrize("command", ["json", "html"])
+def test_an_export_runs_the_four_hooks_in_order_once_each(tmp_path, command):
+    log_file = tmp_path / "events.txt"
+    app = hooks_app(tmp_path, log_file)
+    output = tmp_path / "out"
+    result = subprocess.run(
+        [sys.executable, "-m", "jupyter_bridge.cli", command, str(app), "-o", str(output)],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    # main.py saw what on_server_loaded and on_session_created set up, as a served page does.
+    assert "['loaded', 'created']" in output.read_text()
+    assert "no server hook ran" not in output.read_text()
     assert log_file.read_text().split() == ["loaded", "created", "destroyed", "unloaded"]
 
 

@@ -37,6 +37,9 @@ class Host:
     def owner_problem(self, widget) -> str | None:
         return None
 
+    def callback_started(self, func, label):
+        return lambda: None
+
 
 def hosted(document: Document, loop: asyncio.AbstractEventLoop | None = None) -> Host:
     host = Host(loop)

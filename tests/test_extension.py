@@ -199,8 +199,9 @@ def jupyter(layout: Layout, tmp_path_factory: pytest.TempPathFactory) -> Iterato
     server = JupyterServer(
         layout,
         tmp_path_factory.mktemp("jupyter"),
-        # Also checks that extension options work on the command line.
-        "--BridgeExtension.unused_session_lifetime=1000",
+        # Also checks that settings work on the command line, by their name and
+        # by their older one (c.BridgeExtension.<setting>).
+        "--BridgeSettings.unused_session_lifetime=1000",
         "--BridgeExtension.check_unused_sessions=200",
         # A page that never connects keeps its session while its token lives.
         "--BridgeExtension.session_token_expiration=5",
@@ -581,22 +582,40 @@ def test_loading_the_extension_imports_no_bridge_server_code():
     assert result.stdout.strip() == "[]"
 
 
-def test_every_shared_setting_is_an_extension_option(monkeypatch):
-    shared = set(BridgeSettings.class_trait_names(config=True)) - set(NOT_IN_JUPYTER)
-    assert shared <= set(BridgeExtension.class_trait_names(config=True))
-    assert not set(NOT_IN_JUPYTER) & set(BridgeExtension.class_own_traits())
+def test_every_shared_setting_is_an_extension_option(monkeypatch, caplog):
+    assert BridgeSettings in BridgeExtension.classes  # in --help-all and generated config files
+    assert set(NOT_IN_JUPYTER) <= set(BridgeSettings.class_trait_names(config=True))
 
-    from_file = BridgeExtension(config=Config({"BridgeExtension": {"dev": True, "notebook_layout": "roots"}}))
+    from_file = BridgeExtension(config=Config({"BridgeSettings": {"dev": True, "notebook_layout": "roots"}}))
     settings = from_file.bridge_settings()
     assert settings.dev is True and settings.notebook_layout == "roots"
 
+    # Every shared setting, by its older name too; a value set under both names keeps BridgeSettings'.
+    shared = set(BridgeSettings.class_trait_names(config=True)) - set(NOT_IN_JUPYTER)
+    for name in sorted(shared):
+        older = BridgeExtension(config=Config({"BridgeExtension": {name: "set by its older name"}}))
+        assert older.config["BridgeSettings"][name] == "set by its older name", name
+        assert name not in older.config["BridgeExtension"]
+    both = BridgeExtension(config=Config({"BridgeSettings": {"keep_alive": 7}, "BridgeExtension": {"keep_alive": 8}}))
+    assert both.bridge_settings().keep_alive == 7
+
     from_cli = BridgeExtension()
-    from_cli.parse_command_line(["--BridgeExtension.keep_alive=5000", "--BridgeExtension.scan_depth=2"])
-    assert from_cli.bridge_settings().keep_alive == 5000 and from_cli.scan_depth == 2
+    from_cli.parse_command_line(
+        ["--BridgeSettings.keep_alive=5000", "--BridgeExtension.dev=True", "--BridgeExtension.scan_depth=2"]
+    )
+    assert from_cli.bridge_settings().keep_alive == 5000 and from_cli.bridge_settings().dev is True
+    assert from_cli.scan_depth == 2
+
+    # A setting the Jupyter server decides is named in the log, with what applies instead.
+    BridgeExtension(config=Config({"BridgeSettings": {"port": 9999}})).bridge_settings()
+    assert "c.BridgeSettings.port does not apply inside Jupyter: the Jupyter server's port" in caplog.text
 
     # Options left unset keep BridgeSettings' own defaults, environment included.
     monkeypatch.setenv("JUPYTER_BRIDGE_SECRET_KEY", "k" * 40)
     assert BridgeExtension().bridge_settings().secret_key == "k" * 40
+    # A config value wins over the environment.
+    configured = BridgeExtension(config=Config({"BridgeSettings": {"secret_key": "c" * 40}}))
+    assert configured.bridge_settings().secret_key == "c" * 40
 
 
 def _installed() -> bool:

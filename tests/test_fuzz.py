@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import json
+import logging
 import random
 import struct
+from collections.abc import Iterator
+from contextlib import contextmanager
 
 from conftest import EXAMPLES
 from wsclient import Client
@@ -63,6 +66,32 @@ def fuzz_frames(rng: random.Random, own: list[str], foreign: list[str]) -> list[
     return frames
 
 
+class Refusals(logging.Handler):
+    """Counts the refusals logged for one session, without formatting or keeping 10,000 records."""
+
+    def __init__(self, session_id: str) -> None:
+        super().__init__(logging.WARNING)
+        self.prefix = f"Session {session_id}: refused a frame"
+        self.count = 0
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.count += record.getMessage().startswith(self.prefix)
+
+
+@contextmanager
+def counting_refusals(session_id: str) -> Iterator[Refusals]:
+    """The channels' log goes to a counter only, not to pytest's log capture, meanwhile."""
+    logger = logging.getLogger("jupyter_bridge.channels")
+    handler = Refusals(session_id)
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        yield handler
+    finally:
+        logger.propagate = True
+        logger.removeHandler(handler)
+
+
 async def test_random_frames_are_answered_and_harm_no_other_session(serve):
     server = serve({"/sliders": SLIDERS})
     victim = await Client.open(server.url, "sliders")
@@ -72,28 +101,38 @@ async def test_random_frames_are_answered_and_harm_no_other_session(serve):
     own = list(victim.models)
     frames = fuzz_frames(rng, own, list(bystander.models))
 
-    sent = 0
-    for index, (frame, _msg_id) in enumerate(frames):
-        victim.ws.write_message(frame, binary=isinstance(frame, bytes))
-        sent += 1
-        if index % 500 == 499:
-            # Throughout, a healthy session in the same process works as usual.
-            value = index // 500
-            assert (await healthy.set_state("IntSliderModel", value=value))["type"] == "idle"
-            assert healthy.model("LabelModel")["value"] == f"value*2 = {value * 2}"
-            await victim.request({"type": "ping"})
+    answers: list[dict] = []
+    read = 0
 
-    def answers():
-        return [
-            m.content for m in victim.frames
-            if m.content["type"] in ("idle", "pong") or (m.content["type"] == "error" and m.content["where"] == "frame")
-        ]
+    def count_answers() -> int:
+        # Only the frames that came since the last look: each frame is looked at once.
+        nonlocal read
+        for message in victim.frames[read:]:
+            content = message.content
+            if content["type"] in ("idle", "pong") or (content["type"] == "error" and content["where"] == "frame"):
+                answers.append(content)
+        read = len(victim.frames)
+        return len(answers)
 
-    # Every frame got exactly one answer (plus one pong per checkpoint ping).
-    await victim.wait_for(lambda: len(answers()) >= sent + FRAMES // 500, timeout=60)
+    with counting_refusals(victim.config["sessionId"]) as refusals:
+        sent = 0
+        for index, (frame, _msg_id) in enumerate(frames):
+            victim.ws.write_message(frame, binary=isinstance(frame, bytes))
+            sent += 1
+            if index % 500 == 499:
+                # Throughout, a healthy session in the same process works as usual.
+                value = index // 500
+                assert (await healthy.set_state("IntSliderModel", value=value))["type"] == "idle"
+                assert healthy.model("LabelModel")["value"] == f"value*2 = {value * 2}"
+                await victim.request({"type": "ping"})
+
+        # Every frame got exactly one answer (plus one pong per checkpoint ping).
+        await victim.wait_for(lambda: count_answers() >= sent + FRAMES // 500, timeout=60)
     assert victim.close_code is None
-    assert len(answers()) == sent + FRAMES // 500
-    answered = {a.get("parent") for a in answers()}
+    assert count_answers() == sent + FRAMES // 500
+    answered = {a.get("parent") for a in answers}
+    # Each refusal was logged once, naming the session.
+    assert refusals.count == sum(a["type"] == "error" for a in answers) > 0
     assert {msg_id for _, msg_id in frames if msg_id} <= answered
     # The bystander's widgets never moved.
     assert bystander.model("IntSliderModel")["value"] == 0

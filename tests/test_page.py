@@ -75,17 +75,6 @@ def app_server(tmp_path_factory) -> Iterator[str]:
         yield base
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context()
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.errors = errors  # type: ignore[attr-defined]
-    yield page
-    context.close()
-
-
 def open_app(page, url: str) -> None:
     page.goto(url)
     page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)

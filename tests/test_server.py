@@ -227,10 +227,32 @@ async def test_a_dropped_connection_keeps_its_session_for_the_page_to_come_back(
     await back.close()
 
 
+def reaper_runs(server, path: str) -> list[float]:
+    """The loop times at which the server's reaper has looked at ``path``'s sessions, from now on."""
+    served = server.bridge.apps[path]
+    runs: list[float] = []
+    look = served.destroy_unused
+
+    async def counted(*args):
+        result = await look(*args)
+        runs.append(asyncio.get_running_loop().time())
+        return result
+
+    served.destroy_unused = counted  # the reaper looks the method up on every run
+    return runs
+
+
 async def test_connected_session_outlives_the_unused_lifetime(serve):
-    server = serve({"/sliders": SLIDERS}, unused_session_lifetime=50, check_unused_sessions=20)
+    # An unconnected session would go after 50 ms, or after its page's token expires
+    # (1 s) if its page may still come.
+    server = serve(
+        {"/sliders": SLIDERS}, unused_session_lifetime=50, check_unused_sessions=20, session_token_expiration=1
+    )
     client = await Client.open(server.url, "sliders")
-    await asyncio.sleep(0.4)
+    runs = reaper_runs(server, "/sliders")
+    opened = asyncio.get_running_loop().time()
+    # The reaper has looked at the session twice after either would have ended.
+    await eventually(lambda: len([at for at in runs if at - opened > 1.0]) >= 2)
     assert server.bridge.session_count == 1
     reply = await client.set_state("IntSliderModel", value=4)
     assert reply["type"] == "idle"
@@ -388,8 +410,11 @@ async def test_forged_token_is_refused(serve):
 
 
 async def test_reconnect_resumes_without_losing_or_repeating_frames(serve):
+    counters = []
+
     def app(doc):
         counter = w.IntText(0)
+        counters.append(counter)
         doc.add_root(counter)
 
         def tick():
@@ -402,7 +427,8 @@ async def test_reconnect_resumes_without_losing_or_repeating_frames(serve):
     await client.wait_for(lambda: client.model("IntTextModel")["value"] >= 3)
     last = client.frames[-1].content["seq"]
     await client.close()
-    await asyncio.sleep(0.2)  # updates happen while nobody listens
+    missed = counters[0].value + 5
+    await eventually(lambda: counters[0].value >= missed)  # updates happen while nobody listens
     frames_before = len(client.frames)
     await client.connect(query=f"?last_seq={last}")
     await client.wait_for(lambda: client.model("IntTextModel")["value"] >= 15)

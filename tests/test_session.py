@@ -7,9 +7,10 @@ from typing import Any
 
 import ipywidgets as w
 import pytest
+from support import eventually
 
 from jupyter_bridge import curdoc
-from jupyter_bridge.application import Application
+from jupyter_bridge.application import Application, Handler
 from jupyter_bridge.channels import BrowserChannel, Channel
 from jupyter_bridge.comms import SessionComm, current_session
 from jupyter_bridge.contexts import Request, ServerContext, SessionContext
@@ -40,7 +41,7 @@ class Recorder(Channel):
         self.events.append("close widgets")
 
 
-class Hooks:
+class Hooks(Handler):
     """A handler with every session hook, recording into ``events``."""
 
     def __init__(self, events: list[str], app) -> None:
@@ -172,8 +173,7 @@ async def test_a_callback_error_reaches_the_channel_and_the_session_goes_on():
 
     session = make(app, events)
     await session.start()
-    while not after:
-        await asyncio.sleep(0.01)
+    await eventually(lambda: after)
 
     assert "error: boom" in events
     await session.destroy()

@@ -15,20 +15,19 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterator
 
 import pytest
 from conftest import ROOT
 from support import HAVE_CHROMIUM, serving
-from widget_pages import OSM_TILES, WIDGET_EXAMPLES, open_widget_page, widget_server
+from widget_pages import OSM_TILES, WIDGET_EXAMPLES, open_widget_page
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with widget_server() as base:
-        yield base
+def server(widget_gallery: str) -> str:
+    """The gallery's server, shared with the other gallery modules (test_widget_jupyter has its own)."""
+    return widget_gallery
 
 
 def nudge_slider(page, steps: int = 1) -> None:

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 
 import pytest
 from conftest import EXAMPLES
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from support import HAVE_CHROMIUM
-from widget_pages import open_widget_page, widget_server
+from widget_pages import open_widget_page
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
@@ -32,9 +31,9 @@ CANVAS_HASH = """(selector) => {
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with widget_server() as base:
-        yield base
+def server(widget_gallery: str) -> str:
+    """The gallery's server, shared with the other gallery modules (test_widget_jupyter has its own)."""
+    return widget_gallery
 
 
 def test_ipympl_figure_has_its_size_redraws_from_python_and_hears_clicks(server, browser):

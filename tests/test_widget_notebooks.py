@@ -16,15 +16,15 @@ import ipywidgets
 import pytest
 from playwright.sync_api import expect
 from support import HAVE_CHROMIUM, serving
-from widget_pages import open_widget_page, widget_server
+from widget_pages import open_widget_page
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
 
 @pytest.fixture(scope="module")
-def server() -> Iterator[str]:
-    with widget_server() as base:
-        yield base
+def server(widget_gallery: str) -> str:
+    """The gallery's server, shared with the other gallery modules (test_widget_jupyter has its own)."""
+    return widget_gallery
 
 
 def widget_classes() -> list[str]:

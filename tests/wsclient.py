@@ -36,6 +36,8 @@ class Client:
         #: Extra headers (e.g. Cookie, Authorization) sent with the page request and the socket handshake.
         self.headers = dict(headers or {})
         self.frames: list[Message] = []
+        #: The first answer (idle, pong or error) to each message sent, by the message's id.
+        self.replies: dict[str, dict[str, Any]] = {}
         self.models: dict[str, dict[str, Any]] = {}
         self.closed_models: set[str] = set()
         self.doc: dict[str, Any] | None = None
@@ -94,6 +96,9 @@ class Client:
         self.frames.append(message)
         content = message.content
         kind = content["type"]
+        parent = content.get("parent")
+        if kind in ("idle", "pong", "error") and isinstance(parent, str):
+            self.replies.setdefault(parent, content)
         if kind == "comm_open":
             self.models[content["comm_id"]] = dict(content["data"]["state"])
         elif kind == "comm_msg" and content["data"].get("method") in ("update", "echo_update"):
@@ -136,16 +141,7 @@ class Client:
     async def request(self, content: dict[str, Any], buffers: list[bytes] | None = None) -> dict[str, Any]:
         """Send and wait for the reply naming this message as parent (idle, pong or error)."""
         msg_id = self.send(content, buffers)
-        return await self.wait_for(
-            lambda: next(
-                (
-                    m.content
-                    for m in self.frames
-                    if m.content.get("parent") == msg_id and m.content["type"] in ("idle", "pong", "error")
-                ),
-                None,
-            )
-        )
+        return await self.wait_for(lambda: self.replies.get(msg_id))
 
     async def set_state(self, model_name: str, **state: Any) -> dict[str, Any]:
         comm_id = self.model_ids(model_name)[0]

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Union
 from .handlers import FunctionHandler, Handler, NotAnAppError, ScriptHandler
 
 if TYPE_CHECKING:
-    from ..contexts import ServerContext
+    from ..contexts import ServerContext, SessionContext
     from ..document import Document
     from ..protocol import Message
     from ..session import Session
@@ -28,9 +28,10 @@ AppSpec = Union["Application", Callable[["Document"], Any], str, os.PathLike]
 class Application:
     """Runs its handlers, in order, on every new session's document.
 
-    Lifecycle hooks (each optional; exceptions are logged, never fatal):
-    ``on_server_loaded(server_context)``, ``on_server_unloaded(server_context)``,
-    ``on_session_created(session_context)``, ``on_session_destroyed(session_context)``.
+    Lifecycle hooks, each handler's (declared on :class:`Handler`; exceptions are
+    logged, never fatal): ``on_server_loaded(server_context)``,
+    ``on_server_unloaded(server_context)``, ``on_session_created(session_context)``,
+    ``on_session_destroyed(session_context)``. An :class:`~.host.AppHost` calls them.
     """
 
     #: For the server's operators only (the admin page): kept out of the index.
@@ -72,51 +73,47 @@ class Application:
     @property
     def title(self) -> str:
         """A title for the index page: the last session's, else a guess, else the name."""
-        guesses = (h.guess_title() for h in self.handlers if hasattr(h, "guess_title"))
+        guesses = (h.guess_title() for h in self.handlers)
         return self.last_title or next((g for g in guesses if g), None) or self.name
 
     @property
     def source(self) -> Path | None:
         """The file or folder this app was built from, if it was built from one."""
-        path = getattr(self.handlers[0], "path", None) if len(self.handlers) == 1 else None
+        path = self.handlers[0].path if len(self.handlers) == 1 else None
         return Path(path) if path is not None else None
 
-    # Lifecycle
+    # Lifecycle: each handler's hook, in the handlers' order
 
     def on_server_loaded(self, server_context: ServerContext) -> None:
         self.server_context = server_context
-        self._hook("on_server_loaded", server_context)
+        for handler in self.handlers:
+            self._run_hook(handler.on_server_loaded, server_context)
 
     def on_server_unloaded(self, server_context: ServerContext) -> None:
-        self._hook("on_server_unloaded", server_context)
+        for handler in self.handlers:
+            self._run_hook(handler.on_server_unloaded, server_context)
 
     async def session_created(self, session: Session[Any]) -> None:
         """Run ``on_session_created``: called before the app fills a new session's document."""
-        await self._session_hook("on_session_created", session)
+        for handler in self.handlers:
+            await self._run_session_hook(handler.on_session_created, session)
 
     async def session_destroyed(self, session: Session[Any]) -> None:
         """Run ``on_session_destroyed``: called once the session's widgets are closed."""
-        await self._session_hook("on_session_destroyed", session)
-
-    def _hook(self, name: str, argument: ServerContext) -> None:
         for handler in self.handlers:
-            hook = getattr(handler, name, None)
-            if hook is None:
-                continue
-            try:
-                hook(argument)
-            except Exception:
-                log.exception("Error in %s of %s", name, self.name)
+            await self._run_session_hook(handler.on_session_destroyed, session)
 
-    async def _session_hook(self, name: str, session: Session[Any]) -> None:
-        for handler in self.handlers:
-            hook = getattr(handler, name, None)
-            if hook is None:
-                continue
-            try:
-                await session.run(hook, session.context)
-            except Exception:
-                log.exception("Error in %s of %s", name, self.name)
+    def _run_hook(self, hook: Callable[[ServerContext], None], server_context: ServerContext) -> None:
+        try:
+            hook(server_context)
+        except Exception:
+            log.exception("Error in %s of %s", hook.__name__, self.name)
+
+    async def _run_session_hook(self, hook: Callable[[SessionContext], Any], session: Session[Any]) -> None:
+        try:
+            await session.run(hook, session.context)
+        except Exception:
+            log.exception("Error in %s of %s", hook.__name__, self.name)
 
     # Pushed documents
 
@@ -133,12 +130,12 @@ class Application:
     @property
     def static_path(self) -> str | None:
         """A folder served at ``<app>/static/`` (a directory app's ``static/``)."""
-        return next((h.static_path for h in self.handlers if getattr(h, "static_path", None)), None)
+        return next((h.static_path for h in self.handlers if h.static_path), None)
 
     @property
     def template_path(self) -> str | None:
         """A folder whose ``index.html`` Jinja2 template renders the app's page."""
-        return next((h.template_path for h in self.handlers if getattr(h, "template_path", None)), None)
+        return next((h.template_path for h in self.handlers if h.template_path), None)
 
 
 def build_application(

@@ -25,12 +25,10 @@ from ..theme import install as install_theme
 from .handlers import Handler, NotAnAppError, ScriptHandler, app_imports
 
 if TYPE_CHECKING:
+    from ..contexts import ServerContext, SessionContext
     from ..document import Document
 
 __all__ = ["DirectoryHandler"]
-
-LIFECYCLE_HOOKS = ("on_server_loaded", "on_server_unloaded", "on_session_created", "on_session_destroyed")
-
 
 class DirectoryHandler(Handler):
     def __init__(self, path: str | os.PathLike[str], argv: list[str] | None = None) -> None:
@@ -45,9 +43,9 @@ class DirectoryHandler(Handler):
             raise NotAnAppError(f"{error.filename}:{error.lineno}: {error.msg}; fix the script and start again") from None
         self.lifecycle = self._load_lifecycle(argv or [])
         static = self.path / "static"
-        self.static_path = str(static) if static.is_dir() else None
+        self.static_path: str | None = str(static) if static.is_dir() else None
         templates = self.path / "templates"
-        self.template_path = str(templates) if (templates / "index.html").is_file() else None
+        self.template_path: str | None = str(templates) if (templates / "index.html").is_file() else None
         theme_file = self.path / "theme.yaml"
         try:
             self.theme = Theme.from_file(theme_file) if theme_file.is_file() else None
@@ -77,8 +75,20 @@ class DirectoryHandler(Handler):
             document.theme = self.theme
         return self.main.modify_document(document)
 
-    def __getattr__(self, name: str) -> Callable[..., Any] | None:
-        # Lifecycle hooks come from server_lifecycle.py; absent ones are None.
-        if name in LIFECYCLE_HOOKS:
-            return getattr(self.__dict__.get("lifecycle"), name, None)
-        raise AttributeError(name)
+    # The lifecycle hooks are server_lifecycle.py's functions of the same names, if it has them.
+
+    def on_server_loaded(self, server_context: ServerContext) -> None:
+        self._lifecycle_hook("on_server_loaded", server_context)
+
+    def on_server_unloaded(self, server_context: ServerContext) -> None:
+        self._lifecycle_hook("on_server_unloaded", server_context)
+
+    def on_session_created(self, session_context: SessionContext) -> Any:
+        return self._lifecycle_hook("on_session_created", session_context)
+
+    def on_session_destroyed(self, session_context: SessionContext) -> Any:
+        return self._lifecycle_hook("on_session_destroyed", session_context)
+
+    def _lifecycle_hook(self, name: str, context: ServerContext | SessionContext) -> Any:
+        hook: Callable[..., Any] | None = getattr(self.lifecycle, name, None)
+        return hook(context) if hook is not None else None

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 from .. import widget_states
 
 if TYPE_CHECKING:
+    from ..contexts import ServerContext, SessionContext
     from ..document import Document
 
 __all__ = ["FunctionHandler", "Handler", "NotAnAppError", "ScriptHandler", "app_imports"]
@@ -25,13 +26,36 @@ class NotAnAppError(ValueError):
 
 
 class Handler:
-    """Fills a document for one session. Subclasses say how."""
+    """Fills a document for one session. Subclasses say how.
+
+    The four lifecycle hooks do nothing here; a handler that has hooks (a
+    directory app's ``server_lifecycle.py``) overrides them. A session hook may
+    be a coroutine function.
+    """
 
     #: A short name for logs, the index page and error messages.
     name = "app"
+    #: The file or folder the app is built from, if it is built from one.
+    path: Path | None = None
+    #: A folder served at ``<app>/static/`` (a directory app's ``static/``).
+    static_path: str | None = None
+    #: A folder whose ``index.html`` Jinja2 template renders the app's page.
+    template_path: str | None = None
 
     def modify_document(self, document: Document) -> Any:
         raise NotImplementedError
+
+    def on_server_loaded(self, server_context: ServerContext) -> None:
+        """Once, before the app's first session."""
+
+    def on_server_unloaded(self, server_context: ServerContext) -> None:
+        """Once, after the app's last session is destroyed."""
+
+    def on_session_created(self, session_context: SessionContext) -> Any:
+        """Before the app fills a new session's document."""
+
+    def on_session_destroyed(self, session_context: SessionContext) -> Any:
+        """Once the session's widgets are closed."""
 
     def url_path(self) -> str:
         """The URL path this handler suggests, e.g. ``/sliders`` for sliders.py."""

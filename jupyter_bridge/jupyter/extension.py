@@ -8,15 +8,17 @@ its handlers (``.views``) on the first ``/bridge`` request. The extension keeps
 only its configuration and that route: the Bridge loads and unloads the apps,
 reaps their sessions and reloads an app whose files change.
 
-Options are the :class:`~jupyter_bridge.settings.BridgeSettings` traits, copied onto
-:class:`BridgeExtension` so each is ``c.BridgeExtension.<name>`` in a Jupyter config
-file and ``--BridgeExtension.<name>=`` on the command line; the ones in
-``NOT_IN_JUPYTER`` belong to the Jupyter server instead.
+Options are the :class:`~jupyter_bridge.settings.BridgeSettings` traits: the
+extension makes its settings with ``BridgeSettings(parent=self)``, as the Jupyter
+server makes its managers, so each is ``c.BridgeSettings.<name>`` in a Jupyter
+config file and ``--BridgeSettings.<name>=`` on the command line, as for
+``jupyter-bridge serve``. ``c.BridgeExtension.<name>``, their name in earlier
+versions, still works. The ones in ``NOT_IN_JUPYTER`` belong to the Jupyter
+server instead; setting one logs a warning saying what applies.
 """
 
 from __future__ import annotations
 
-import copy
 import logging
 import re
 from typing import TYPE_CHECKING, Any
@@ -24,7 +26,8 @@ from typing import TYPE_CHECKING, Any
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado import httputil, routing, web
-from traitlets import Int, TraitType
+from traitlets import Bunch, Int, validate
+from traitlets.config import Config
 
 from ..settings import BridgeSettings
 
@@ -62,29 +65,14 @@ NOT_IN_JUPYTER: dict[str, str] = {
     "body_timeout": "the Jupyter server's HTTP server keeps the connections",
 }
 
-def _settings_traits() -> dict[str, TraitType[Any, Any]]:
-    """A copy of each BridgeSettings option that applies inside Jupyter."""
-    traits = {}
-    for name, trait in BridgeSettings.class_traits(config=True).items():
-        if name in NOT_IN_JUPYTER:
-            continue
-        if hasattr(ExtensionApp, name):
-            # A new BridgeSettings option clashing with an ExtensionApp trait: tests catch it.
-            continue
-        traits[name] = copy.deepcopy(trait)
-    return traits
-
 
 class BridgeExtension(ExtensionApp):
     """Serve jupyter_bridge apps from the Jupyter root, one session per browser tab."""
 
-    # Every BridgeSettings option that applies inside Jupyter becomes a trait of
-    # this class, declared once (in settings.py). A class body's locals() is the
-    # namespace the class is built from.
-    locals().update(_settings_traits())
-
     name = "bridge"
     description = __doc__
+    #: Listed by ``--help-all`` and in generated config files.
+    classes = [BridgeSettings]
 
     scan_depth = Int(
         4, help="How many folders deep the /bridge/ listing looks for apps under the root."
@@ -104,22 +92,48 @@ class BridgeExtension(ExtensionApp):
         assert self.serverapp is not None
         return url_path_join(self.serverapp.base_url, "bridge")
 
+    # c.BridgeExtension.<setting>, the settings' name in earlier versions, is read
+    # as c.BridgeSettings.<setting> wherever config reaches the extension.
+
+    @validate("config")
+    def _validate_config(self, proposal: Bunch) -> Config:
+        return self._settings_by_their_own_name(proposal.value)
+
+    def update_config(self, config: Config) -> None:
+        super().update_config(self._settings_by_their_own_name(config))
+
+    def _settings_by_their_own_name(self, config: Config) -> Config:
+        """``config`` with ``c.BridgeExtension.<setting>`` moved to ``c.BridgeSettings.<setting>``.
+
+        A value set under both names keeps the ``BridgeSettings`` one.
+        """
+        own = type(self).__name__
+        if own not in config:
+            return config
+        settings = set(BridgeSettings.class_trait_names(config=True)) - set(self.trait_names())
+        older = {name: value for name, value in config[own].items() if name in settings}
+        if not older:
+            return config
+        moved = Config(config)  # a copy: the Jupyter server's own config stays as it is
+        moved[own] = Config({name: value for name, value in config[own].items() if name not in older})
+        section = Config(older)
+        if "BridgeSettings" in config:
+            section.merge(config["BridgeSettings"])
+        moved["BridgeSettings"] = section
+        return moved
+
     def bridge_settings(self) -> BridgeSettings:
-        """A BridgeSettings holding the shared options set on this extension.
+        """A BridgeSettings configured from this extension's config (``c.BridgeSettings``).
 
         Options left unset keep BridgeSettings' own defaults (some read the
-        environment, e.g. JUPYTER_BRIDGE_SECRET_KEY).
+        environment, e.g. JUPYTER_BRIDGE_SECRET_KEY). An option the Jupyter server
+        decides (``NOT_IN_JUPYTER``) is logged as ignored.
         """
-        configured = self.config[type(self).__name__] if type(self).__name__ in self.config else {}
-        shared = set(BridgeSettings.class_trait_names(config=True)) - set(NOT_IN_JUPYTER)
-        values = {}
-        for name, trait in self.traits(config=True).items():
-            if name not in shared:
-                continue
-            value = getattr(self, name)
-            if name in configured or value != trait.default():
-                values[name] = value
-        return BridgeSettings(**values)
+        settings = BridgeSettings(parent=self)
+        configured = self.config["BridgeSettings"] if "BridgeSettings" in self.config else {}
+        for name in sorted(set(configured) & set(NOT_IN_JUPYTER)):
+            log.warning("c.BridgeSettings.%s does not apply inside Jupyter: %s", name, NOT_IN_JUPYTER[name])
+        return settings
 
     @property
     def shared_settings(self) -> BridgeSettings:

@@ -21,8 +21,9 @@ from collections.abc import Coroutine
 from typing import Any
 
 from ..application import AppSpec, build_application
+from ..application.host import AppHost
 from ..comms import current_session
-from ..contexts import Request, ServerContext, SessionContext
+from ..contexts import Request
 from ..session import Session
 from .kernel import KernelChannel, track_kernel_widgets
 
@@ -37,12 +38,12 @@ _shown: dict[str, ShowHandle] = {}
 class ShowHandle:
     """What ``show`` returns: the shown ``document``, and ``close()`` to end the session."""
 
-    def __init__(self, session: Session[Any], key: str | None, server_context: ServerContext | None = None) -> None:
+    def __init__(self, session: Session[Any], key: str | None, host: AppHost[KernelChannel] | None = None) -> None:
         self.session = session
         self.document = session.document
         self._key = key
         # None for a served notebook's show: the serving session is not ours to end.
-        self._server_context = server_context
+        self._host = host
 
     @property
     def closed(self) -> bool:
@@ -52,10 +53,10 @@ class ShowHandle:
         """Stop the callbacks, run on_session_destroyed, close every widget, unload the app."""
         if self._key is not None and _shown.get(self._key) is self:
             del _shown[self._key]
-        if self.session.destroyed or self._server_context is None:
+        if self.session.destroyed or self._host is None:
             return
         loop = self.session.loop
-        task = loop.create_task(_end(self.session, self._server_context))
+        task = loop.create_task(self._host.unload())
         if not loop.is_running():
             loop.run_until_complete(task)
 
@@ -98,41 +99,30 @@ def show(app: AppSpec, *, arguments: dict[str, list[str]] | None = None) -> Show
     application = build_application(app)
     loop = asyncio.get_event_loop()
     request = Request(arguments={k: [v.encode() for v in vs] for k, vs in (arguments or {}).items()})
-    server_context = ServerContext()
-    application.on_server_loaded(server_context)
-    context = SessionContext(uuid.uuid4().hex, request, server_context)
+    host: AppHost[KernelChannel] = AppHost(application)
+    host.load()
     channel = KernelChannel()
-    session = Session(context, application, loop, channel=channel)
+    session = host.open_session(channel, request, uuid.uuid4().hex, loop=loop)
     track_kernel_widgets()
-    server_context.add_session(session)
-    handle = ShowHandle(session, key, server_context)
-    started = _start_now(session.start(), loop)
+    handle = ShowHandle(session, key, host)
+    started = _start_now(host.start_session(session), loop)
     if started.done():
         if started.exception() is not None:
-            _unload(session, server_context)
+            # The session is destroyed already: unloading waits for nothing.
+            _start_now(host.unload(), loop)
             raise started.exception()  # type: ignore[misc]
     else:  # an async app or hook: it goes on on the loop; a failure is printed there
-        started.add_done_callback(lambda future: _report_late_failure(future, session, server_context))
+        started.add_done_callback(lambda future: _report_late_failure(future, session, host))
     _shown[key] = handle
     display(channel.container)
     return handle
 
 
-async def _end(session: Session[Any], server_context: ServerContext) -> None:
-    await session.destroy()
-    _unload(session, server_context)
-
-
-def _unload(session: Session[Any], server_context: ServerContext) -> None:
-    server_context.remove_session(session)
-    session.application.on_server_unloaded(server_context)
-
-
-def _report_late_failure(future: asyncio.Future[Any], session: Session[Any], server_context: ServerContext) -> None:
+def _report_late_failure(future: asyncio.Future[Any], session: Session[Any], host: AppHost[KernelChannel]) -> None:
     if future.cancelled() or future.exception() is None:
         return
     error = future.exception()
-    _unload(session, server_context)
+    session.loop.create_task(host.unload())
     log.error("%s", error)
     session.channel.report_error(error, session.application.name)  # type: ignore[arg-type]
 

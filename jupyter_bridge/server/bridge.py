@@ -24,6 +24,7 @@ from ..channels import PageLimits
 from ..settings import BridgeSettings
 from ..tokens import check_session_id, generate_session_id
 from .served_app import ServedApp, TooManySessions
+from .timers import Timers
 from .watch import AppWatcher, failing_app
 
 __all__ = ["Bridge", "SessionIdError", "normalize_app_path"]
@@ -85,7 +86,7 @@ class Bridge:
         self.watcher = AppWatcher()
         #: The URL paths of apps found by the resolver (forgotten when they change).
         self._resolved: set[str] = set()
-        self._timers: list[ioloop.PeriodicCallback] = []
+        self._timers = Timers()
         self.running = False
         self._app_templates: dict[str, jinja2.Environment] = {}
         self.argv = argv
@@ -111,21 +112,13 @@ class Bridge:
             if self.watch_files and source is not None:
                 self.watcher.watch(url_path, source)
         loop = io_loop or ioloop.IOLoop.current()
-        self._every(loop, self.settings.check_unused_sessions, self.destroy_unused_sessions)
+        self._timers.every(loop, self.settings.check_unused_sessions, self.destroy_unused_sessions)
         if self.watch_files:
-            self._every(loop, WATCH_POLL_MS, self.reload_changed_apps)
-
-    def _every(self, loop: ioloop.IOLoop, milliseconds: int, callback: Callable[[], Any]) -> None:
-        if milliseconds > 0:
-            timer = ioloop.PeriodicCallback(callback, milliseconds)
-            self._timers.append(timer)
-            loop.add_callback(timer.start)
+            self._timers.every(loop, WATCH_POLL_MS, self.reload_changed_apps)
 
     def halt(self) -> None:
         """Stop reaping and watching; the sessions stay until :meth:`shutdown`."""
-        for timer in self._timers:
-            timer.stop()
-        self._timers.clear()
+        self._timers.stop()
 
     async def shutdown(self) -> None:
         """Halt, destroy every session, then unload every app (``on_server_unloaded``)."""

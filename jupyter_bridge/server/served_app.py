@@ -1,4 +1,4 @@
-"""One served application: its lifecycle and its sessions (create, find, recreate, reap)."""
+"""One served application: its sessions as pages reach them (create, find, recreate, reap)."""
 
 from __future__ import annotations
 
@@ -11,12 +11,12 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..application import Application
+from ..application.host import AppHost
 from ..application.push import replace_with_push
 from ..channels import BrowserChannel, PageLimits
-from ..contexts import Request, ServerContext, SessionContext
+from ..contexts import Request
 from ..logs import short_id
 from ..session import Session
-from ..tokens import generate_session_id
 
 __all__ = ["ServedApp", "TooManySessions", "release_free_memory"]
 
@@ -47,12 +47,15 @@ class TooManySessions(Exception):
     """The process holds as many sessions as it may (--max-sessions); the text says so."""
 
 
-class ServedApp:
-    """One application as a server serves it at ``url_path``: its live sessions, by id.
+class ServedApp(AppHost[BrowserChannel]):
+    """One application as a server serves it at ``url_path``: its sessions' pages and sockets.
 
-    The :class:`~jupyter_bridge.server.bridge.Bridge` that owns it calls
+    The lifecycle (hooks, the registry of live sessions) is :class:`AppHost`'s; a
+    served app adds the browser channel its sessions are shown through, the
+    rebuilding of a session from a page's token, and the reaping of unused
+    sessions. The :class:`~jupyter_bridge.server.bridge.Bridge` that owns it calls
     :meth:`load` once before the first session and :meth:`unload` when it stops
-    serving the app; each runs the app's server hook once.
+    serving the app.
     """
 
     def __init__(
@@ -66,8 +69,7 @@ class ServedApp:
         limits: PageLimits | None = None,
         admit: Callable[[], None] | None = None,
     ) -> None:
-        self.application = application
-        self.url_path = url_path
+        super().__init__(application, url_path)
         self.dev = dev
         #: Whether a client's push may replace a session's document (--allow-push).
         self.accept_push = accept_push
@@ -79,9 +81,6 @@ class ServedApp:
         self.admit = admit
         #: Sessions whose app is running now, not yet in ``sessions``.
         self.building = 0
-        self.server_context = ServerContext(url_path)
-        self.loaded = False
-        self.sessions: dict[str, Session[BrowserChannel]] = {}
         # Sessions being built, so two sockets carrying one token build it once.
         self._pending: dict[str, asyncio.Future[Session[BrowserChannel]]] = {}
 
@@ -95,8 +94,6 @@ class ServedApp:
         """
         if self.admit is not None:
             self.admit()
-        session_id = session_id or generate_session_id()  # callers with a key pass a signed one
-        context = SessionContext(session_id, request, self.server_context, user=user)
         loop = asyncio.get_running_loop()
         channel = BrowserChannel(
             loop,
@@ -105,18 +102,13 @@ class ServedApp:
             page_widgets=self.page_widgets,
             limits=self.limits,
         )
-        session = Session(context, self.application, loop, channel=channel)
-        # Counted among the live sessions while its app runs, as Bokeh does.
-        self.server_context.add_session(session)
         self.building += 1
         try:
-            await session.start()
+            # Callers with a key pass a signed id.
+            session = await self.create_session(channel, request, session_id, user=user)
         finally:
             self.building -= 1
-            if session.destroyed:  # the app failed: start destroyed it
-                self.server_context.remove_session(session)
-        self.sessions[session_id] = session
-        log.info("Session %s created for %s", short_id(session_id), self.url_path)
+        log.info("Session %s created for %s", short_id(session.id), self.url_path)
         return session
 
     async def get_or_recreate(self, session_id: str, request: Request, user: Any = None) -> Session[BrowserChannel]:
@@ -141,32 +133,8 @@ class ServedApp:
             del self._pending[session_id]
 
     async def destroy(self, session: Session[BrowserChannel], *, app_changed: bool = False) -> None:
-        self.sessions.pop(session.id, None)
-        await session.destroy(app_changed=app_changed)
-        session.context.server_context.remove_session(session)
-
-    def load(self) -> None:
-        """Run the app's ``on_server_loaded``; once."""
-        if not self.loaded:
-            self.loaded = True
-            self.application.on_server_loaded(self.server_context)
-
-    async def unload(self, *, app_changed: bool = False) -> None:
-        """Destroy every session, then run the app's ``on_server_unloaded``; once.
-
-        ``app_changed`` tells open pages to load again (their app was rebuilt).
-        """
-        await self.destroy_all(app_changed=app_changed)
-        if self.loaded:
-            self.loaded = False
-            self.application.on_server_unloaded(self.server_context)
-
-    async def replace_application(self, application: Application) -> None:
-        """Serve ``application`` from now on; open pages load again to get it."""
-        await self.unload(app_changed=True)
-        self.application = application
-        self.server_context = ServerContext(self.url_path)
-        self.load()
+        """Destroy ``session`` and forget it (see :meth:`AppHost.destroy_session`)."""
+        await self.destroy_session(session, app_changed=app_changed)
 
     async def destroy_unused(self, lifetime_ms: int, grace_ms: int = 0, unconnected_ms: int | None = None) -> int:
         """Destroy sessions with no connection for longer than ``lifetime_ms``.
@@ -199,7 +167,3 @@ class ServedApp:
         if unused:
             release_free_memory()
         return len(unused)
-
-    async def destroy_all(self, *, app_changed: bool = False) -> None:
-        for session in list(self.sessions.values()):
-            await self.destroy(session, app_changed=app_changed)

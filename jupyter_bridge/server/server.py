@@ -14,7 +14,7 @@ import signal
 import socket
 import ssl
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from tornado import httpserver, ioloop, netutil, web
 
@@ -23,6 +23,11 @@ from ..settings import BridgeSettings
 from .bridge import Bridge
 from .headers import FrameHeaders
 from .routes import routes
+from .stats import rss_bytes
+from .timers import Timers
+
+if TYPE_CHECKING:
+    from .loopwatch import LoopWatch
 
 __all__ = ["Server"]
 
@@ -57,7 +62,8 @@ class Server:
         self._extra_patterns = list(extra_patterns or [])
         self._http: httpserver.HTTPServer | None = None
         self._sockets: list[socket.socket] = []
-        self._timers: list[ioloop.PeriodicCallback] = []
+        self._timers = Timers()
+        self._loop_watch: LoopWatch | None = None
         self._stopped: asyncio.Event | None = None
         self.port: int | None = None
 
@@ -112,8 +118,8 @@ class Server:
         self._http.add_sockets(self._sockets)
         self.bridge.start(self.io_loop)
         self._warn_of_open_settings()
-        self._every(settings.stats_log_frequency, self.log_stats)
-        self._every(settings.mem_log_frequency, self.log_memory)
+        self._timers.every(self.io_loop, settings.stats_log_frequency, self.log_stats)
+        self._timers.every(self.io_loop, settings.mem_log_frequency, self.log_memory)
         from .loopwatch import LoopWatch
 
         self._loop_watch = LoopWatch(self.io_loop.asyncio_loop).start()  # type: ignore[attr-defined]
@@ -128,12 +134,6 @@ class Server:
                 "Session ids and tokens are signed with a key made for this start; set "
                 "JUPYTER_BRIDGE_SECRET_KEY to share one with other servers or across restarts"
             )
-
-    def _every(self, milliseconds: int, callback: Callable[[], Any]) -> None:
-        if milliseconds > 0:
-            timer = ioloop.PeriodicCallback(callback, milliseconds)
-            self._timers.append(timer)
-            self.io_loop.add_callback(timer.start)
 
     def _warn_of_open_settings(self) -> None:
         """Say at start what the settings leave open that an operator may not have meant to."""
@@ -165,11 +165,10 @@ class Server:
     def stop(self) -> None:
         """Stop listening and the periodic work; sessions stay until :meth:`shutdown`."""
         self.bridge.halt()
-        for timer in self._timers:
-            timer.stop()
-        self._timers.clear()
-        if getattr(self, "_loop_watch", None) is not None:
+        self._timers.stop()
+        if self._loop_watch is not None:
             self._loop_watch.stop()
+            self._loop_watch = None
         if self._http is not None:
             self._http.stop()
             self._http = None
@@ -201,7 +200,7 @@ class Server:
         log.info(
             "[pid %d] memory: RSS %.1f MB, %d widgets, %d sessions, gc counts %s",
             os.getpid(),
-            _rss_bytes() / 2**20,
+            rss_bytes() / 2**20,
             len(_instances),
             self.bridge.session_count,
             gc.get_count(),
@@ -325,16 +324,3 @@ def _fork_workers(count: int, on_started: Callable[[], None] | None) -> bool:
     if failed:
         raise SystemExit(1)
     return True
-
-
-def _rss_bytes() -> int:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    import resource
-
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
