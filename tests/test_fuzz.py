@@ -12,6 +12,8 @@ from contextlib import contextmanager
 from conftest import EXAMPLES
 from wsclient import Client
 
+from jupyter_bridge.logs import short_id
+
 SLIDERS = str(EXAMPLES / "sliders.py")
 FRAMES = 10_000
 
@@ -71,7 +73,7 @@ class Refusals(logging.Handler):
 
     def __init__(self, session_id: str) -> None:
         super().__init__(logging.WARNING)
-        self.prefix = f"Session {session_id}: refused a frame"
+        self.prefix = f"Session {short_id(session_id)}: refused a frame"
         self.count = 0
 
     def emit(self, record: logging.LogRecord) -> None:
