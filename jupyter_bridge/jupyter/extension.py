@@ -26,8 +26,9 @@ from typing import TYPE_CHECKING, Any
 from jupyter_server.extension.application import ExtensionApp
 from jupyter_server.utils import url_path_join
 from tornado import httputil, routing, web
-from traitlets import Bunch, Int, validate
+from traitlets import Bunch, Container, Int, validate
 from traitlets.config import Config
+from traitlets.config.loader import DeferredConfigList
 
 from ..settings import BridgeSettings
 
@@ -108,18 +109,17 @@ class BridgeExtension(ExtensionApp):
         A value set under both names keeps the ``BridgeSettings`` one.
         """
         own = type(self).__name__
-        if own not in config:
-            return config
         settings = set(BridgeSettings.class_trait_names(config=True)) - set(self.trait_names())
-        older = {name: value for name, value in config[own].items() if name in settings}
-        if not older:
+        older = {name: value for name, value in config[own].items() if name in settings} if own in config else {}
+        newer = config["BridgeSettings"] if "BridgeSettings" in config else {}
+        if not older and not any(isinstance(value, DeferredConfigList) for value in newer.values()):
             return config
         moved = Config(config)  # a copy: the Jupyter server's own config stays as it is
-        moved[own] = Config({name: value for name, value in config[own].items() if name not in older})
+        if older:
+            moved[own] = Config({name: value for name, value in config[own].items() if name not in older})
         section = Config(older)
-        if "BridgeSettings" in config:
-            section.merge(config["BridgeSettings"])
-        moved["BridgeSettings"] = section
+        section.merge(newer)
+        moved["BridgeSettings"] = Config({name: _last_said(name, value) for name, value in section.items()})
         return moved
 
     def bridge_settings(self) -> BridgeSettings:
@@ -253,3 +253,16 @@ def _use_server_logging(server_log: logging.Logger) -> None:
         package.addHandler(handler)
     package.setLevel(server_log.getEffectiveLevel())
     package.propagate = False
+
+
+def _last_said(name: str, value: Any) -> Any:
+    """A setting given twice on Jupyter's command line: the last one, as for serve.
+
+    Jupyter parses the command line before it knows BridgeSettings, so a repeated
+    ``--BridgeSettings.keep_alive=`` (a spawner's arguments, then a hook's) arrives
+    as a list of strings, which only list settings accept.
+    """
+    trait = BridgeSettings.class_traits().get(name)
+    if isinstance(value, DeferredConfigList) and len(value) > 1 and not isinstance(trait, Container):
+        return DeferredConfigList(value[-1:])
+    return value
