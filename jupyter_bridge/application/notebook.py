@@ -29,7 +29,17 @@ from typing import TYPE_CHECKING, Any
 from .. import output
 from . import notebook_cells, notebook_figures
 from .handlers import Handler, app_imports
-from .notebook_cells import Cell, CellError, Code, Steps, compile_cell, drive, execute, read_notebook
+from .notebook_cells import (
+    Cell,
+    CellError,
+    Code,
+    Steps,
+    compile_cell,
+    drive,
+    execute,
+    read_notebook,
+    render_markdown,
+)
 from .notebook_page import LAYOUTS, NotebookPage
 from .notebook_shell import NotebookShell
 
@@ -56,6 +66,9 @@ class NotebookHandler(Handler):
         self.argv = list(argv or [])
         self.layout = layout
         self.name = self.path.stem
+        #: The folder whose media files the page may load (``<app>/files/``): the notebook's.
+        self.files_path = str(self.path.parent)
+        self._markdown: dict[tuple[int, str | None], str] = {}
         self._noted: set[tuple[int, str]] = set()
         self._bodies: dict[tuple[int, str], Code] = {}
         self.cells, self.title = read_notebook(self.path)
@@ -89,6 +102,8 @@ class NotebookHandler(Handler):
         if self.title:
             document.title = self.title
         page = NotebookPage(document, self.layout)
+        files_url = _files_url(document)
+        folder = WorkingFolder(self.path.parent)
         with app_imports(str(self.path.parent), [str(self.path), *self.argv]), output.redirect(page):
             # Findable only while it runs, as a script's module is (dataclasses, pickle).
             sys.modules[module.__name__] = module
@@ -97,16 +112,25 @@ class NotebookHandler(Handler):
                 for cell in self.cells:
                     page.start_cell()
                     if cell.code is None:
-                        page.markdown(cell.html)
+                        page.markdown(self._rendered(cell, files_url))
                         continue
                     shell.cell = cell
                     try:
-                        yield from execute(cell.code, namespace)
+                        yield from folder.run(execute(cell.code, namespace))
                         notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
                     except (Exception, SystemExit) as error:  # a notebook's sys.exit() is a failure too
                         raise self._cell_error(cell, error) from error
             finally:
                 sys.modules.pop(module.__name__, None)
+
+    def _rendered(self, cell: Cell, files_url: str | None) -> str:
+        key = (cell.number, files_url)
+        html = self._markdown.get(key)
+        if html is None:
+            html = cell.html if files_url is None else render_markdown(cell.source, files_url)
+            if len(self._markdown) < 4096:  # a few addresses per cell: the page's path ends in / or not
+                self._markdown[key] = html
+        return html
 
     def _cell_error(self, cell: Cell, error: BaseException) -> CellError:
         assert cell.code is not None
@@ -141,6 +165,104 @@ class NotebookHandler(Handler):
             assert cell.code is not None
             code = self._bodies[key] = compile_cell(body, cell.code.filename, line_offset=1)
         return code
+
+
+class WorkingFolder:
+    """The working directory a notebook's cells see: the notebook's folder, as in Jupyter.
+
+    Sessions share one process, so the process's working directory is the
+    notebook's folder only while a cell's code runs (synchronously, on the loop):
+    it is restored at every top-level ``await`` of a cell and when the cell ends.
+    A cell that changes directory with ``os.chdir`` keeps its choice for the
+    session's next cells.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+
+    def run(self, steps: Steps) -> Steps:
+        """Run ``steps`` (a cell) in the folder; a cell's awaited code steps in it too."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            saved = self._enter()
+            try:
+                awaitable = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration:
+                return
+            finally:
+                self._leave(saved)
+            value, error = None, None
+            try:
+                value = yield self._stepped(awaitable)
+            except BaseException as raised:  # handed back to the cell that awaited
+                error = raised
+
+    async def _stepped(self, awaitable: Any) -> Any:
+        return await _InFolder(awaitable.__await__(), self)
+
+    def _enter(self) -> str | None:
+        try:
+            saved: str | None = os.getcwd()
+        except OSError:  # the server's own directory was removed
+            saved = None
+        try:
+            os.chdir(self.folder)
+        except OSError as error:
+            log.warning("cannot run the notebook's cells in %s: %s", self.folder, error)
+        return saved
+
+    def _leave(self, saved: str | None) -> None:
+        try:
+            self.folder = os.getcwd()
+        except OSError:
+            pass
+        if saved is not None:
+            os.chdir(saved)
+
+
+class _InFolder:
+    """Awaits an iterator of a coroutine, each of its steps in the folder and none of the loop's."""
+
+    def __init__(self, steps: Any, folder: WorkingFolder) -> None:
+        self.steps = steps
+        self.folder = folder
+
+    def __await__(self) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            saved = self.folder._enter()
+            try:
+                yielded = self.steps.send(value) if error is None else self.steps.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                self.folder._leave(saved)
+            value, error = None, None
+            try:
+                value = yield yielded
+            except BaseException as raised:
+                error = raised
+
+
+def _files_url(document: Document) -> str | None:
+    """Where the page finds the notebook folder's files, relative to the page's address.
+
+    ``/nb`` -> ``nb/files/``; ``/nb/`` -> ``files/``; None outside a served page.
+    """
+    context = document.session_context
+    request = getattr(context, "request", None)
+    path = getattr(request, "path", None)
+    if not path or not path.startswith("/"):
+        return None
+    if path.endswith("/autoload.js"):  # embedded in another site's page: an absolute address
+        host = getattr(request, "host", None)
+        if not host:
+            return None
+        return f"{request.protocol}://{host}{path.removesuffix('/autoload.js')}/files/"
+    last = path.rsplit("/", 1)[1]
+    return f"{last}/files/" if last else "files/"
 
 
 def _no_input(prompt: Any = "") -> str:

@@ -13,6 +13,7 @@ import ast
 import inspect
 import io
 import linecache
+import re
 import tokenize
 from collections.abc import Generator
 from dataclasses import dataclass
@@ -32,6 +33,7 @@ __all__ = [
     "execute",
     "first_heading",
     "read_notebook",
+    "rebase_url",
     "render_markdown",
 ]
 
@@ -182,9 +184,40 @@ async def drive(steps: Steps) -> None:
 _markdown: Any = None
 
 
-def render_markdown(source: str) -> str:
-    """CommonMark with tables and strikethrough; raw HTML passes (the notebook is the app's code)."""
-    return _parser().render(source)
+def render_markdown(source: str, files_url: str | None = None) -> str:
+    """CommonMark with tables and strikethrough; raw HTML passes (the notebook is the app's code).
+
+    With ``files_url``, a relative image address (``![](images/x.png)``, or the
+    ``src`` of raw ``<img>``, ``<video>``, ``<audio>``, ``<source>`` tags) is
+    rewritten to start with it, so that it names the file in the notebook's folder.
+    """
+    parser = _parser()
+    if files_url is None:
+        return parser.render(source)
+    tokens = parser.parse(source)
+    for token in tokens:
+        for part in (token, *(token.children or ())):
+            if part.type == "image":
+                part.attrSet("src", rebase_url(str(part.attrGet("src") or ""), files_url))
+            elif part.type in ("html_block", "html_inline"):
+                part.content = _rebase_html(part.content, files_url)
+    return parser.renderer.render(tokens, parser.options, {})
+
+
+#: An address with a scheme (``https:``, ``data:``), absolute, protocol-relative or a fragment.
+_NOT_RELATIVE = re.compile(r"^(?:[a-zA-Z][a-zA-Z0-9+.-]*:|/|#|\?)")
+_HTML_SRC = re.compile(r"""(<(?:img|video|audio|source)\b[^>]*?\bsrc\s*=\s*)(["']?)([^"'\s>]*)""", re.IGNORECASE)
+
+
+def rebase_url(url: str, files_url: str) -> str:
+    """``url`` under ``files_url`` if it is relative (``images/x.png``, ``./x.png``); else unchanged."""
+    if not url or _NOT_RELATIVE.match(url):
+        return url
+    return files_url + url.removeprefix("./")
+
+
+def _rebase_html(html: str, files_url: str) -> str:
+    return _HTML_SRC.sub(lambda m: m.group(1) + m.group(2) + rebase_url(m.group(3), files_url), html)
 
 
 def first_heading(source: str) -> str | None:

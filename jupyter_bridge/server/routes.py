@@ -12,7 +12,7 @@ from typing import Any
 
 from tornado import web
 
-from . import autoload, views, websocket
+from . import autoload, notebook_files, views, websocket
 from .bridge import Bridge
 
 __all__ = ["Route", "routes"]
@@ -54,12 +54,14 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
         if static_path:
             found.append((prefix + app_url + r"/static/(.*)", web.StaticFileHandler, {"path": static_path}))
         found.append((prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
+        found.append((prefix + app_url + r"/files/(.*)", notebook_files.NotebookFilesHandler, app_args))
         if bridge.settings.dev:
             found.append((prefix + app_url + r"/app-version", views.AppVersionHandler, app_args))
         found.append((prefix + app_url + r"/?", views.PageHandler, app_args))
     if bridge.resolver is not None:
         dynamic = {"bridge": bridge, "url_path": None}
         found.append((prefix + r"(/apps/.+?)/ws", websocket.SessionSocket, dynamic))
+        found.append((prefix + r"(/apps/.+?\.ipynb)/files/(.*)", notebook_files.NotebookFilesHandler, dynamic))
         found.append((prefix + r"(/apps/.+?)/autoload\.js", autoload.AutoloadHandler, dynamic))
         found.append((prefix + r"(/apps/.+?)/?", views.PageHandler, dynamic))
     if "/" not in bridge.apps:
