@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from conftest import EXAMPLES
 from support import CHROMIUM, CHROMIUM_ARGS, eventually, serving
-from wsclient import Client, fetch_page
+from wsclient import Client
 
 from jupyter_bridge.application import NotAnAppError
 from jupyter_bridge.application.notebook import NotebookHandler
@@ -189,24 +189,34 @@ async def test_shell_escapes_never_run(serve, tmp_path, caplog):
     await client.close()
 
 
-async def test_a_failing_cell_answers_500_naming_the_cell(serve, tmp_path, caplog, widget_count):
-    baseline = widget_count()
-    path = write_notebook(
-        tmp_path,
+def failing_notebook(folder: Path) -> Path:
+    marker = folder / "cell-4-ran"
+    return write_notebook(
+        folder,
         "md:# Broken",
         "import ipywidgets as w\nw.Label('built before the failure')",
-        "x = 1\nprint(undefined_name)",
-        "raise AssertionError('never reached')",
+        "x = 1\nprint('printed before the failure')\nprint(undefined_name)",
+        f"open({str(marker)!r}, 'w').close()\nw.Label('never reached')",
     )
-    server = serve({"/nb": str(path)})
+
+
+@pytest.mark.parametrize("dev", [False, True])
+async def test_a_failing_cell_shows_what_ran_then_its_error_and_stops(serve, tmp_path, caplog, dev):
+    server = serve({"/nb": str(failing_notebook(tmp_path))}, dev=dev)
     with caplog.at_level(logging.ERROR):
-        code, html = await fetch_page(server.url + "nb")
-    assert code == 500
-    assert "cell 3 raised NameError: name &#39;undefined_name&#39; is not defined" in html
-    assert "(line 2: print(undefined_name))" in html
-    assert "cell 3 raised NameError" in caplog.text and "never reached" not in caplog.text
-    assert widget_count() == baseline
-    assert server.bridge.session_count == 0
+        client = await open_notebook(server)  # the page is served: 200, as Voila serves it
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["HTMLModel", "LabelModel", "HTMLModel", "HTMLModel"]
+    assert shown[1][1]["value"] == "built before the failure"
+    assert ">printed before the failure\n</pre>" in shown[2][1]["value"]
+    error = shown[3][1]
+    assert "jb-notebook-error" in error["_dom_classes"]
+    assert "cell 3 raised NameError: name &#x27;undefined_name&#x27; is not defined" in error["value"]
+    assert "(line 3: print(undefined_name))" in error["value"]
+    assert ("Traceback (most recent call last)" in error["value"]) is dev  # only with --dev
+    assert not (tmp_path / "cell-4-ran").exists()  # the cells after it never run
+    assert "cell 3 raised NameError" in caplog.text and "Traceback" in caplog.text
+    await client.close()
 
 
 def test_a_syntax_error_is_a_clear_error_when_the_notebook_loads(tmp_path):

@@ -228,3 +228,20 @@ def test_dev_error_page_reloads_once_the_file_is_fixed(tmp_path, page):
         time.sleep(1.1)
         app.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('fixed'))\n")
         page.wait_for_selector(".widget-label >> text=fixed", timeout=20_000)
+
+
+def test_a_failing_app_shows_its_error_page_with_status_500(tmp_path, page):
+    app = tmp_path / "broken.py"
+    app.write_text("import time\ntime.sleep(0.2)\nraise RuntimeError('no data today')\n")
+    with serving(str(app)) as base:
+        page.goto(base + "/broken?day=monday")  # the spinner goes out first, with a 200
+        page.wait_for_url("**jb-failed=*", timeout=20_000)
+        page.wait_for_selector(".jb-error-page")
+        assert "RuntimeError: no data today" in page.locator(".jb-error-page").inner_text()
+        assert page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus") == 500
+        assert "day=monday" in page.url
+        assert not page.locator(".jb-loading").is_visible()
+        page.reload()  # seen once: the app runs again, and fails again with its status
+        page.wait_for_selector(".jb-error-page")
+        assert page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus") == 500
+        assert page.errors == []

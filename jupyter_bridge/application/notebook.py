@@ -11,22 +11,26 @@ This module runs the notebook; the rooms beside it hold the rest:
 their output goes (``layout="cells"`` or ``"roots"``), and ``notebook_shell`` is
 the ``get_ipython()`` the cells see.
 
-A cell that raises stops the run and the page request answers 500 naming the
-cell, like a script app that raises: ``cell 3 raised NameError: … (line 2: …)``.
+A cell that raises stops the run, as in Voila: the page shows what the cells
+before it showed, then the error where the cell's output would be (``cell 3
+raised NameError: … (line 2: …)``; the traceback in development mode), and no
+later cell runs. The server log has the traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import logging
 import os
 import sys
+import traceback
 import uuid
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import output
+from .. import comms, output
 from . import notebook_cells, notebook_figures
 from .handlers import Handler, app_imports
 from .notebook_cells import (
@@ -117,9 +121,12 @@ class NotebookHandler(Handler):
                     shell.cell = cell
                     try:
                         yield from folder.run(execute(cell.code, namespace))
-                        notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
                     except (Exception, SystemExit) as error:  # a notebook's sys.exit() is a failure too
-                        raise self._cell_error(cell, error) from error
+                        with contextlib.suppress(Exception):  # what the cell drew before it raised
+                            notebook_figures.flush(page.cell_widgets)
+                        self._stop_at(cell, error, page)
+                        return
+                    notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
             finally:
                 sys.modules.pop(module.__name__, None)
 
@@ -131,6 +138,13 @@ class NotebookHandler(Handler):
             if len(self._markdown) < 4096:  # a few addresses per cell: the page's path ends in / or not
                 self._markdown[key] = html
         return html
+
+    def _stop_at(self, cell: Cell, error: BaseException, page: NotebookPage) -> None:
+        """A cell raised: log it, show it where the cell's output goes, and run no further cell."""
+        failure = self._cell_error(cell, error)
+        detail = "".join(traceback.format_exception(error))
+        log.error("%s: %s\n%s", self.path.name, failure, detail)
+        page.error(str(failure), detail if _show_tracebacks() else None)
 
     def _cell_error(self, cell: Cell, error: BaseException) -> CellError:
         assert cell.code is not None
@@ -244,6 +258,12 @@ class _InFolder:
                 value = yield yielded
             except BaseException as raised:
                 error = raised
+
+
+def _show_tracebacks() -> bool:
+    """Whether the page may show a traceback: in development mode (``--dev``), or when debugging."""
+    session = comms.current_session()
+    return bool(getattr(getattr(session, "channel", None), "dev", False)) or log.isEnabledFor(logging.DEBUG)
 
 
 def _files_url(document: Document) -> str | None:

@@ -112,6 +112,25 @@ class NotebookPage(output.OutputTarget):
             return None
         return rich_widget(item.data, item.metadata)
 
+    def error(self, message: str, detail: str | None) -> None:
+        """A cell raised: show ``message`` (and the traceback ``detail``) where its output goes.
+
+        Shown in both layouts: a page that stops half-way says why.
+        """
+        from ipywidgets import HTML
+
+        self.stream = None
+        body = f'<p style="margin:0"><strong>{html.escape(message)}</strong></p>'
+        body += '<p style="margin:4px 0 0">The cells after it did not run.</p>'
+        if detail:
+            body += f'<pre style="margin:6px 0 0;white-space:pre-wrap;font-size:12px">{html.escape(detail)}</pre>'
+        widget = HTML(
+            '<div role="alert" style="background:#fdd;color:#600;border-left:4px solid #c33;'
+            f'padding:6px 10px;font-family:monospace">{body}</div>'
+        )
+        widget.add_class("jb-notebook-error")
+        self._add(widget)
+
     def clear(self, wait: bool = False) -> None:
         if wait:
             self.clear_pending = True
