@@ -93,6 +93,8 @@ class NotebookPage(output.OutputTarget):
         if widget is None:
             return
         self.stream = None
+        if widget in self.document.roots:
+            widget = another_view(widget)
         if item.display_id:
             from ipywidgets import VBox
 
@@ -142,6 +144,19 @@ class NotebookPage(output.OutputTarget):
                 self.document.remove_root(widget)
         self.cell_widgets = []
         self.stream = None
+
+
+def another_view(widget: Widget) -> Widget:
+    """A root that shows ``widget`` once more: each display of a widget is a view, as in Jupyter.
+
+    A document shows a root once, so the widget is shown again as the only
+    child of a box that adds no space of its own.
+    """
+    from ipywidgets import Box, Layout
+
+    box = Box([widget], layout=Layout(overflow="visible", margin="0", padding="0"))
+    box.add_class("jb-notebook-view")
+    return box
 
 
 def _pre(text: str, name: str = "stdout") -> str:
