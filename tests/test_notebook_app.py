@@ -169,6 +169,35 @@ async def test_harmless_magics_run_and_the_others_are_skipped_with_a_note(serve,
     await client.close()
 
 
+INSPECTOR = (
+    "import ipywidgets as w\nfrom IPython.core.magics.namespace import NamespaceMagics\n"
+    "get_ipython().user_ns_hidden['w'] = w\nget_ipython().user_ns_hidden['NamespaceMagics'] = NamespaceMagics",
+    "class Inspector:\n"
+    "    def __init__(self, ip):\n"
+    "        self.names = NamespaceMagics()\n"
+    "        self.names.shell = ip.kernel.shell\n"
+    "        self.label = w.Label()\n"
+    "        self.ip = ip\n"
+    "        ip.events.register('post_run_cell', self.fill)\n"
+    "    def fill(self, result):\n"
+    "        self.label.value = ' '.join(sorted(self.names.who_ls())) + f' #{result.execution_count}'\n"
+    "inspector = Inspector(get_ipython())\n"
+    "inspector.label",
+    "a = 5\nb = 'text'",
+    "print(get_ipython().ev('a + 1'), get_ipython().user_ns is globals(), type(get_ipython().config).__name__)",
+)
+
+
+async def test_get_ipython_has_what_a_variable_inspector_reads(serve, tmp_path):
+    server = serve({"/nb": str(write_notebook(tmp_path, *INSPECTOR))})
+    client = await open_notebook(server)
+    shown = roots(client)
+    # The shell's own names and the hidden ones are left out; post_run_cell fired after every cell.
+    assert shown[0][1]["value"] == "Inspector a b inspector #4"
+    assert ">6 True Config\n</pre>" in shown[1][1]["value"]
+    await client.close()
+
+
 async def test_shell_escapes_never_run(serve, tmp_path, caplog):
     marker = tmp_path / "marker"
     path = write_notebook(

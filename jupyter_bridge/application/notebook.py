@@ -26,6 +26,7 @@ import os
 import sys
 import traceback
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
@@ -103,6 +104,7 @@ class NotebookHandler(Handler):
         namespace["get_ipython"] = shell.get_ipython
         namespace["display"] = display
         namespace["input"] = _no_input
+        shell.hide("get_ipython", "display", "input")
         if self.title:
             document.title = self.title
         page = NotebookPage(document, self.layout)
@@ -118,15 +120,20 @@ class NotebookHandler(Handler):
                     if cell.code is None:
                         page.markdown(self._rendered(cell, files_url))
                         continue
-                    shell.cell = cell
+                    with folder.inside():
+                        result = shell.cell_starts(cell)
                     try:
                         yield from folder.run(execute(cell.code, namespace))
                     except (Exception, SystemExit) as error:  # a notebook's sys.exit() is a failure too
                         with contextlib.suppress(Exception):  # what the cell drew before it raised
                             notebook_figures.flush(page.cell_widgets)
+                        with folder.inside():
+                            shell.cell_ended(result, error)
                         self._stop_at(cell, error, page)
                         return
                     notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
+                    with folder.inside():
+                        shell.cell_ended(result)
             finally:
                 sys.modules.pop(module.__name__, None)
 
@@ -214,6 +221,15 @@ class WorkingFolder:
 
     async def _stepped(self, awaitable: Any) -> Any:
         return await _InFolder(awaitable.__await__(), self)
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        """Run the block (plain code, no await) in the folder."""
+        saved = self._enter()
+        try:
+            yield
+        finally:
+            self._leave(saved)
 
     def _enter(self) -> str | None:
         try:
