@@ -14,6 +14,7 @@ from tornado import web
 
 from . import autoload, notebook_files, views, websocket
 from .bridge import Bridge
+from .not_found import NotFoundHandler
 
 __all__ = ["Route", "routes"]
 
@@ -66,6 +67,7 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
         found.append((prefix + r"(/apps/.+?)/?", views.PageHandler, dynamic))
     if "/" not in bridge.apps:
         found.append((prefix + r"/?", views.IndexHandler, args))
+    found.append((prefix + r"/.*", NotFoundHandler, args))  # last: what nothing else serves
     if wrap is not None:
         found = [(pattern, wrap(handler), kwargs) for pattern, handler, kwargs in found]
     return found
