@@ -32,6 +32,7 @@ __all__ = [
     "drive",
     "execute",
     "first_heading",
+    "plain_text",
     "read_notebook",
     "rebase_url",
     "render_markdown",
@@ -221,12 +222,40 @@ def _rebase_html(html: str, files_url: str) -> str:
 
 
 def first_heading(source: str) -> str | None:
-    """The text of the first ``#`` heading of a markdown source, or None."""
+    """The text of the first ``#`` heading of a markdown source (markup dropped), or None."""
     tokens = _parser().parse(source)
     for index, token in enumerate(tokens[:-1]):
         if token.type == "heading_open" and token.tag == "h1":
-            return tokens[index + 1].content.strip() or None
+            return _inline_text(tokens[index + 1].children or []).strip() or None
     return None
+
+
+#: A reStructuredText role before a backquoted name (``:func:`show```).
+_ROLE = re.compile(r":[\w.-]+:(?=`)")
+
+
+def plain_text(text: str) -> str:
+    """One line of markdown or reStructuredText as the words a reader sees.
+
+    ```show(app)``` -> ``show(app)``, ``**bold**`` -> ``bold``, ``[docs](url)``
+    -> ``docs``, ``:func:`show``` -> ``show``; for titles and descriptions taken
+    from docstrings and headings.
+    """
+    tokens = _parser().parseInline(_ROLE.sub("", text))
+    words = _inline_text(tokens[0].children or []) if tokens else text
+    return " ".join(words.split())
+
+
+def _inline_text(tokens: list[Any]) -> str:
+    parts = []
+    for token in tokens:
+        if token.type in ("text", "code_inline"):
+            parts.append(token.content)
+        elif token.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+        elif token.type == "image":
+            parts.append(_inline_text(token.children or []))
+    return "".join(parts)
 
 
 def _parser() -> Any:
