@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import os
 from pathlib import Path
 
+import nbformat
 import pytest
 from support import CHROMIUM, CHROMIUM_ARGS, serving
 from test_notebook_app import PNG, open_notebook, roots, write_notebook
@@ -62,8 +64,16 @@ def media_folder(tmp_path: Path) -> Path:
     (tmp_path / "outside.png").write_bytes(PNG)
     (folder / "images" / "link.png").symlink_to(tmp_path / "outside.png")
     (folder / "images" / "code.png").symlink_to(folder / "secrets.py")
-    write_notebook(folder, "md:# Charts\n\n![a chart](images/chart.png)\n\n<img src=\"./images/chart.png\" alt=\"raw\">",
-                   "import ipywidgets as w\nw.Label('ok')", name="charts")
+    path = write_notebook(
+        folder, "md:# Charts\n\n![a chart](images/chart.png)\n\n<img src=\"./images/chart.png\" alt=\"raw\">",
+        "import ipywidgets as w\nw.Label('ok')", name="charts",
+    )
+    notebook = nbformat.read(path, as_version=4)  # a pasted image, kept in the notebook itself
+    notebook.cells.append(nbformat.v4.new_markdown_cell(
+        "![pasted](attachment:pasted%20image.png)",
+        attachments={"pasted image.png": {"image/png": base64.b64encode(PNG).decode()}},
+    ))
+    nbformat.write(notebook, path)
     return folder
 
 
@@ -74,6 +84,7 @@ async def test_the_page_loads_media_files_of_the_notebook_folder_and_nothing_els
     markdown = roots(client)[0][1]["value"]
     assert 'src="charts/files/images/chart.png"' in markdown  # relative to the page /charts
     assert 'src="charts/files/images/chart.png" alt="raw"' in markdown
+    assert f'src="data:image/png;base64,{base64.b64encode(PNG).decode()}" alt="pasted"' in roots(client)[2][1]["value"]
     await client.close()
     assert await fetch(server.url + "charts/files/images/chart.png") == (200, PNG)
     for attack in (
@@ -126,7 +137,7 @@ def test_markdown_images_show_in_chromium(tmp_path):
             page = browser.new_page()
             page.goto(base + "/charts")
             page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=20_000)
-            for alt in ("a chart", "raw"):
+            for alt in ("a chart", "raw", "pasted"):
                 image = page.locator(f"img[alt='{alt}']")
                 page.wait_for_function("e => e.complete && e.naturalWidth === 1", arg=image.element_handle())
         finally:

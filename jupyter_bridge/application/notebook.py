@@ -141,7 +141,7 @@ class NotebookHandler(Handler):
         key = (cell.number, files_url)
         html = self._markdown.get(key)
         if html is None:
-            html = cell.html if files_url is None else render_markdown(cell.source, files_url)
+            html = cell.html if files_url is None else render_markdown(cell.source, files_url, cell.attachments)
             if len(self._markdown) < 4096:  # a few addresses per cell: the page's path ends in / or not
                 self._markdown[key] = html
         return html

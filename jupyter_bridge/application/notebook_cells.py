@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import CodeType
 from typing import Any
+from urllib.parse import unquote
 
 from .handlers import NotAnAppError
 
@@ -78,6 +79,8 @@ class Cell:
     source: str
     html: str = ""
     code: Code | None = None
+    #: A markdown cell's attachments (``![](attachment:name.png)``) as data URLs, by name.
+    attachments: dict[str, str] | None = None
 
 
 def read_notebook(path: Path) -> tuple[list[Cell], str | None]:
@@ -101,10 +104,28 @@ def read_notebook(path: Path) -> tuple[list[Cell], str | None]:
         source = cell.source if isinstance(cell.source, str) else "".join(cell.source)
         if cell.cell_type == "markdown":
             title = title or first_heading(source)
-            cells.append(Cell(number, "markdown", source, html=render_markdown(source)))
+            attachments = _data_urls(cell.get("attachments"))
+            cells.append(Cell(number, "markdown", source, html=render_markdown(source, attachments=attachments),
+                              attachments=attachments))
         elif cell.cell_type == "code" and source.strip():
             cells.append(Cell(number, "code", source, code=_compile_code_cell(path, number, source)))
     return cells, title
+
+
+def _data_urls(attachments: Any) -> dict[str, str] | None:
+    """A markdown cell's attachments as ``data:`` URLs (the first image kind of each)."""
+    if not isinstance(attachments, dict):
+        return None
+    urls = {}
+    for name, bundle in attachments.items():
+        if not isinstance(bundle, dict):
+            continue
+        for mime, data in bundle.items():
+            if isinstance(mime, str) and mime.startswith("image/") and isinstance(data, (str, list)):
+                text = "".join(data) if isinstance(data, list) else data
+                urls[name] = f"data:{mime};base64," + "".join(text.split())
+                break
+    return urls or None
 
 
 def _compile_code_cell(path: Path, number: int, source: str) -> Code:
@@ -185,24 +206,37 @@ async def drive(steps: Steps) -> None:
 _markdown: Any = None
 
 
-def render_markdown(source: str, files_url: str | None = None) -> str:
+def render_markdown(
+    source: str, files_url: str | None = None, attachments: dict[str, str] | None = None
+) -> str:
     """CommonMark with tables and strikethrough; raw HTML passes (the notebook is the app's code).
 
     With ``files_url``, a relative image address (``![](images/x.png)``, or the
     ``src`` of raw ``<img>``, ``<video>``, ``<audio>``, ``<source>`` tags) is
     rewritten to start with it, so that it names the file in the notebook's folder.
+    ``attachment:name`` addresses become the cell's ``attachments`` (data URLs).
     """
     parser = _parser()
-    if files_url is None:
+    if files_url is None and not attachments:
         return parser.render(source)
     tokens = parser.parse(source)
     for token in tokens:
         for part in (token, *(token.children or ())):
             if part.type == "image":
-                part.attrSet("src", rebase_url(str(part.attrGet("src") or ""), files_url))
+                part.attrSet("src", _image_url(str(part.attrGet("src") or ""), files_url, attachments))
             elif part.type in ("html_block", "html_inline"):
-                part.content = _rebase_html(part.content, files_url)
+                part.content = _HTML_SRC.sub(
+                    lambda m: m.group(1) + m.group(2) + _image_url(m.group(3), files_url, attachments), part.content
+                )
     return parser.renderer.render(tokens, parser.options, {})
+
+
+def _image_url(url: str, files_url: str | None, attachments: dict[str, str] | None) -> str:
+    if url.startswith("attachment:"):
+        name = url.removeprefix("attachment:")
+        found = attachments or {}
+        return found.get(name) or found.get(unquote(name)) or url
+    return rebase_url(url, files_url) if files_url is not None else url
 
 
 #: An address with a scheme (``https:``, ``data:``), absolute, protocol-relative or a fragment.
@@ -216,9 +250,6 @@ def rebase_url(url: str, files_url: str) -> str:
         return url
     return files_url + url.removeprefix("./")
 
-
-def _rebase_html(html: str, files_url: str) -> str:
-    return _HTML_SRC.sub(lambda m: m.group(1) + m.group(2) + rebase_url(m.group(3), files_url), html)
 
 
 def first_heading(source: str) -> str | None:
