@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 import os
 from pathlib import Path
 
@@ -142,3 +143,11 @@ def test_markdown_images_show_in_chromium(tmp_path):
                 page.wait_for_function("e => e.complete && e.naturalWidth === 1", arg=image.element_handle())
         finally:
             browser.close()
+
+
+def test_an_export_keeps_the_addresses_as_written(tmp_path):
+    from jupyter_bridge.export import document_state
+
+    folder = media_folder(tmp_path)
+    state = json.dumps(document_state(str(folder / "charts.ipynb")))
+    assert 'src=\\"images/chart.png\\"' in state and "files/images" not in state

@@ -89,3 +89,51 @@ def test_a_failing_cell_shows_after_what_ran_and_nothing_after_it(views_page):
     assert texts.index("last words") < texts.index("cell 8 raised")
     assert "after the failure" not in texts
     assert page.errors == []
+
+
+MATH_CELLS = (
+    "md:# Math\n\nEnergy is $E = mc^2$, and a sum: $$\\sum_{i=1}^{n} x_i$$ with `$not_math$` in code.",
+    "import ipywidgets as w\nfrom IPython.display import Math\nimport sympy",
+    "w.HTMLMath(value=r'Area: $\\pi r^2$')",
+    "w.Label(value=r'Angle $\\alpha$')",
+    "w.FloatSlider(description=r'$\\beta$')",
+    "Math(r'\\frac{a}{b}')",
+    "x = sympy.symbols('x')\nsympy.Eq(x ** 2, 4)",
+)
+
+
+def test_math_is_typeset_in_markdown_widgets_and_latex_outputs(browser, tmp_path):
+    write_notebook(tmp_path, *MATH_CELLS, name="math")
+    with serving(str(tmp_path / "math.ipynb")) as base:
+        page = browser.new_page()
+        try:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base + "/math")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=30_000)
+            # Every place with math gets KaTeX's rendering: markdown (inline and display),
+            # HTMLMath, a Label, a description, IPython's Math and a sympy expression.
+            page.wait_for_function("document.querySelectorAll('.katex').length >= 7", timeout=20_000)
+            markdown = page.locator(".jb-notebook-markdown")
+            assert markdown.locator(".katex-display").count() == 1
+            assert markdown.locator(".katex").count() == 2
+            assert markdown.locator("code").inner_text() == "$not_math$"  # code is left alone
+            for place in (
+                page.locator(".widget-htmlmath", has_text="Area"),
+                page.locator("div.widget-label", has_text="Angle"),
+                page.locator(".widget-slider label.widget-label"),
+            ):
+                assert place.locator(".katex").count() == 1, place
+            text = page.locator("#jupyter-bridge-roots").inner_text()
+            assert "\\pi" not in text and "\\frac" not in text and "\\displaystyle" not in text
+            assert errors == []
+            page.screenshot(path=str(tmp_path / "math.png"), full_page=True)
+        finally:
+            page.close()
+
+
+def test_a_page_without_math_loads_no_math_fonts(views_page):
+    assert views_page.locator(".katex").count() == 0
+    assert not views_page.evaluate(
+        "performance.getEntriesByType('resource').some(e => e.name.includes('KaTeX'))"
+    )

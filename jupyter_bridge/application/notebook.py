@@ -118,7 +118,7 @@ class NotebookHandler(Handler):
                 for cell in self.cells:
                     page.start_cell()
                     if cell.code is None:
-                        page.markdown(self._rendered(cell, files_url))
+                        page.markdown(self._rendered(cell, files_url), math=cell.math)
                         continue
                     with folder.inside():
                         result = shell.cell_starts(cell)
@@ -285,18 +285,17 @@ def _show_tracebacks() -> bool:
 def _files_url(document: Document) -> str | None:
     """Where the page finds the notebook folder's files, relative to the page's address.
 
-    ``/nb`` -> ``nb/files/``; ``/nb/`` -> ``files/``; None outside a served page.
+    ``/nb`` -> ``nb/files/``; ``/nb/`` -> ``files/``; None outside a page a server
+    answers (``show(app)`` in a kernel, an export saved as a file next to the notebook),
+    whose addresses stay as written.
     """
     context = document.session_context
     request = getattr(context, "request", None)
     path = getattr(request, "path", None)
-    if not path or not path.startswith("/"):
+    if not path or not path.startswith("/") or not getattr(request, "host", None):
         return None
     if path.endswith("/autoload.js"):  # embedded in another site's page: an absolute address
-        host = getattr(request, "host", None)
-        if not host:
-            return None
-        return f"{request.protocol}://{host}{path.removesuffix('/autoload.js')}/files/"
+        return f"{request.protocol}://{request.host}{path.removesuffix('/autoload.js')}/files/"
     last = path.rsplit("/", 1)[1]
     return f"{last}/files/" if last else "files/"
 

@@ -10,6 +10,7 @@ synchronous code and one with some is driven by a coroutine.
 from __future__ import annotations
 
 import ast
+import html as _html
 import inspect
 import io
 import linecache
@@ -33,6 +34,7 @@ __all__ = [
     "drive",
     "execute",
     "first_heading",
+    "has_math",
     "plain_text",
     "read_notebook",
     "rebase_url",
@@ -81,6 +83,8 @@ class Cell:
     code: Code | None = None
     #: A markdown cell's attachments (``![](attachment:name.png)``) as data URLs, by name.
     attachments: dict[str, str] | None = None
+    #: Whether a markdown cell holds math (``$…$``, ``\\(…\\)``, ...) for the page to typeset.
+    math: bool = False
 
 
 def read_notebook(path: Path) -> tuple[list[Cell], str | None]:
@@ -106,7 +110,7 @@ def read_notebook(path: Path) -> tuple[list[Cell], str | None]:
             title = title or first_heading(source)
             attachments = _data_urls(cell.get("attachments"))
             cells.append(Cell(number, "markdown", source, html=render_markdown(source, attachments=attachments),
-                              attachments=attachments))
+                              attachments=attachments, math=has_math(source)))
         elif cell.cell_type == "code" and source.strip():
             cells.append(Cell(number, "code", source, code=_compile_code_cell(path, number, source)))
     return cells, title
@@ -217,8 +221,9 @@ def render_markdown(
     ``attachment:name`` addresses become the cell's ``attachments`` (data URLs).
     """
     parser = _parser()
+    source, formulas = _set_math_aside(source)
     if files_url is None and not attachments:
-        return parser.render(source)
+        return _put_math_back(parser.render(source), formulas)
     tokens = parser.parse(source)
     for token in tokens:
         for part in (token, *(token.children or ())):
@@ -228,7 +233,41 @@ def render_markdown(
                 part.content = _HTML_SRC.sub(
                     lambda m: m.group(1) + m.group(2) + _image_url(m.group(3), files_url, attachments), part.content
                 )
-    return parser.renderer.render(tokens, parser.options, {})
+    return _put_math_back(parser.renderer.render(tokens, parser.options, {}), formulas)
+
+
+#: Math as JupyterLab finds it in markdown: $$…$$, \[…\], \(…\), \begin{env}…\end{env}, $…$.
+_MATH = re.compile(
+    r"\$\$.+?\$\$|\\\[.+?\\\]|\\\(.+?\\\)|\\begin\{([a-zA-Z*]+)\}.+?\\end\{\1\}"
+    r"|(?<![\\$])\$(?=\S)[^$\n]+?(?<=[^\s\\])\$",
+    re.DOTALL,
+)
+_MATH_MARK = "@@jbmath{}@@"
+_MATH_MARKED = re.compile(r"@@jbmath(\d+)@@")
+
+
+def has_math(text: str) -> bool:
+    """Whether markdown ``text`` holds math for the page to typeset."""
+    return _MATH.search(text) is not None
+
+
+def _set_math_aside(source: str) -> tuple[str, list[str]]:
+    """``source`` with its formulas replaced by marks, so that markdown leaves ``_`` and ``\\`` alone."""
+    formulas: list[str] = []
+
+    def mark(match: re.Match[str]) -> str:
+        formulas.append(match.group(0))
+        return _MATH_MARK.format(len(formulas) - 1)
+
+    if "$" not in source and "\\" not in source:
+        return source, formulas
+    return _MATH.sub(mark, source), formulas
+
+
+def _put_math_back(html: str, formulas: list[str]) -> str:
+    if not formulas:
+        return html
+    return _MATH_MARKED.sub(lambda m: _html.escape(formulas[int(m.group(1))], quote=False), html)
 
 
 def _image_url(url: str, files_url: str | None, attachments: dict[str, str] | None) -> str:

@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import output
-from .notebook_cells import render_markdown
+from .notebook_cells import has_math, render_markdown
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -55,12 +55,12 @@ class NotebookPage(output.OutputTarget):
         self.document.add_root(widget)
         self.cell_widgets.append(widget)
 
-    def markdown(self, rendered: str) -> None:
-        """Show a markdown cell (already rendered to HTML), in the cells layout."""
+    def markdown(self, rendered: str, math: bool = False) -> None:
+        """Show a markdown cell (already rendered to HTML), in the cells layout; with math, typeset."""
         if self.cells:
-            from ipywidgets import HTML
+            from ipywidgets import HTML, HTMLMath
 
-            widget = HTML(rendered)
+            widget = (HTMLMath if math else HTML)(rendered)
             widget.add_class("jb-notebook-markdown")
             self._add(widget)
 
@@ -168,7 +168,7 @@ def _pre(text: str, name: str = "stdout") -> str:
 
 def rich_widget(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> Widget | None:
     """A widget that shows a display's mime bundle: HTML, an image, or text; None to skip."""
-    from ipywidgets import HTML, Image
+    from ipywidgets import HTML, HTMLMath, Image
 
     metadata = metadata or {}
     if "application/javascript" in data:
@@ -177,7 +177,10 @@ def rich_widget(data: dict[str, Any], metadata: dict[str, Any] | None = None) ->
     if "text/html" in data:
         return HTML(_text(data["text/html"]))
     if "text/markdown" in data:
-        return HTML(render_markdown(_text(data["text/markdown"])))
+        source = _text(data["text/markdown"])
+        return (HTMLMath if has_math(source) else HTML)(render_markdown(source))
+    if "text/latex" in data:  # sympy's expressions, IPython's Math and Latex
+        return HTMLMath(html.escape(_text(data["text/latex"]), quote=False))
     for mime, image_format in (("image/svg+xml", "svg+xml"), ("image/png", "png"), ("image/jpeg", "jpeg"),
                                ("image/gif", "gif")):
         if mime in data:

@@ -17,6 +17,7 @@ import { Comm, Comms } from './comm';
 import { loadOutput } from './lazy';
 import type { CommOpen, JSONObject } from './protocol';
 import { onSanitizerLoaded } from './sanitize';
+import { latexRenderMime } from './typeset';
 
 type CommOpenMsg = Parameters<ManagerBase['handle_comm_open']>[1];
 type WidgetClass = typeof WidgetModel | typeof WidgetView;
@@ -28,6 +29,8 @@ const IPYWIDGETS_7 =
 export class BridgeManager extends ManagerBase {
   /** The rendermime registry of Output widgets; set once output.ts has loaded. */
   renderMime: unknown = undefined;
+  /** Where HTMLMath, Label and description views find their math typesetter (typeset.ts). */
+  readonly _rendermime = latexRenderMime;
   private readonly views = new Set<DOMWidgetView>();
   private outputModule: Promise<Record<string, unknown>> | null = null;
 
