@@ -245,3 +245,28 @@ def test_a_failing_app_shows_its_error_page_with_status_500(tmp_path, page):
         page.wait_for_selector(".jb-error-page")
         assert page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus") == 500
         assert page.errors == []
+
+
+def test_a_page_away_longer_than_its_token_says_its_session_ended(tmp_path, page):
+    (tmp_path / "brief.py").write_text(APPS["bare.py"])
+    port = free_port()
+    command = [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(tmp_path / "brief.py"), "--port", str(port),
+               "--log-level", "warning", "--session-token-expiration", "1"]
+    server = subprocess.Popen(command)
+    try:
+        wait_for_http(f"http://localhost:{port}/healthz", server)
+        open_app(page, f"http://localhost:{port}/brief")
+        expired = time.time() + 1.5
+        server.kill()  # the page's session dies with its process; the page keeps trying
+        server.wait(timeout=30)
+        time.sleep(max(0.0, expired - time.time()))  # the token is past its life before a server answers again
+        server = subprocess.Popen(command)
+        wait_for_http(f"http://localhost:{port}/healthz", server)
+        page.wait_for_function("document.documentElement.dataset.jbState === 'disconnected'", timeout=30_000)
+        pill = page.locator(".jb-status")
+        assert pill.inner_text() == "the session ended: this page was cut off longer than a session waits — reload"
+        assert pill.get_by_role("button", name="reload").is_visible()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
