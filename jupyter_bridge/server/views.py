@@ -328,7 +328,8 @@ class PageHandler(SessionHandler):
         # with its status, from this process's memory (once, for a short while).
         query = [(k, v) for k, vs in self.request.query_arguments.items() if k != FAILED_ARGUMENT for v in vs]
         query.append((FAILED_ARGUMENT, _failed_pages.put(status, page).encode()))
-        again = self.request.path + "?" + urlencode(query)
+        # Relative to the page's own address, so a proxy that rewrites paths keeps it.
+        again = self.request.path.rsplit("/", 1)[1] + "?" + urlencode(query)
         self.finish(Markup('<meta http-equiv="refresh" content="0;url={}">').format(again) + page)
 
 
