@@ -137,3 +137,38 @@ def test_a_page_without_math_loads_no_math_fonts(views_page):
     assert not views_page.evaluate(
         "performance.getEntriesByType('resource').some(e => e.name.includes('KaTeX'))"
     )
+
+
+@pytest.fixture
+def silent_address():
+    """An address that takes connections and never answers, as an unreachable CDN behaves."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(16)
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}/vega-embed.js"
+    listener.close()
+
+
+def test_a_widget_whose_code_never_arrives_is_named_after_a_bound(browser, tmp_path, silent_address):
+    esm = f"import embed from '{silent_address}';\nexport default {{ render({{ el }}) {{ el.textContent = 'drawn'; }} }};"
+    write_notebook(
+        tmp_path,
+        "import anywidget, traitlets\nimport ipywidgets as w",
+        f"class Chart(anywidget.AnyWidget):\n    _esm = {esm!r}\nChart()",
+        "w.Label('the rest of the page')",
+        name="cdn",
+    )
+    with serving(str(tmp_path / "cdn.ipynb")) as base:
+        page = browser.new_page()
+        try:
+            page.goto(base + "/cdn")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=40_000)
+            # Still waiting after the bound: the page says which widget waits for what.
+            box = page.wait_for_selector(".jb-not-loaded", timeout=40_000)
+            text = box.inner_text()
+            assert text.startswith("Chart of anywidget has not loaded after 15 s.") and silent_address in text
+            assert page.locator(".widget-label", has_text="the rest of the page").is_visible()
+        finally:
+            page.close()
