@@ -270,3 +270,20 @@ def test_a_page_away_longer_than_its_token_says_its_session_ended(tmp_path, page
         if server.poll() is None:
             server.terminate()
             server.wait(timeout=30)
+
+
+def test_a_dev_error_page_leads_with_the_apps_own_frames(tmp_path, page):
+    (tmp_path / "loader.py").write_text("def load(name):\n    return {}[name]\n")
+    (tmp_path / "report.py").write_text("from loader import load\n\ndata = load('sales')\n")
+    with serving(str(tmp_path / "report.py"), "--dev") as base:
+        page.goto(base + "/report")
+        page.wait_for_selector(".jb-error-page")
+        own = page.locator(".jb-error-detail").inner_text()
+        files = [line.strip() for line in own.splitlines() if line.strip().startswith("File ")]
+        assert files[0].startswith(f'File "{tmp_path / "report.py"}", line 3')
+        assert files[1].startswith(f'File "{tmp_path / "loader.py"}", line 2')
+        assert "jupyter_bridge" not in own and own.rstrip().endswith("KeyError: 'sales'")
+        whole = page.locator(".jb-error-whole")
+        assert not whole.locator("pre").is_visible()  # folded away
+        whole.locator("summary").click()
+        assert "session.py" in whole.locator("pre").inner_text()

@@ -36,6 +36,7 @@ from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .client_tags import complete_page, head_tags
 from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp
+from .tracebacks import app_traceback
 
 __all__ = [
     "AppVersionHandler",
@@ -238,7 +239,9 @@ class PageHandler(SessionHandler):
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             show_detail = self.bridge.settings.dev or log.isEnabledFor(logging.DEBUG)
-            self.fail(500, f"{application.name} failed", str(error), error.traceback if show_detail else None)
+            own, whole = app_traceback(error.error)
+            self.fail(500, f"{application.name} failed", str(error), own if show_detail else None,
+                      whole if show_detail and whole != own else None)
             return
         config = self.client_config(session)
         self.set_header("Cache-Control", "no-store")
@@ -310,14 +313,15 @@ class PageHandler(SessionHandler):
         except StreamClosedError:
             pass  # the user left; the session is made anyway and reaped once unused
 
-    def fail(self, status: int, title: str, message: str, detail: str | None) -> None:
+    def fail(self, status: int, title: str, message: str, detail: str | None, whole: str | None = None) -> None:
         """Finish with the error page: with its status, or in the page if the spinner went first."""
         reload_url = None
         if self.bridge.settings.dev and self.url_path is not None and not self.url_path.startswith("/apps/"):
             reload_url = self.bridge.url(self.url_path.rstrip("/") + "/app-version")
         served = self.bridge.apps.get(self.url_path or "")
         page = self.render_template(
-            "error.html", status=status, title=title, message=message, detail=detail, reload_url=reload_url,
+            "error.html", status=status, title=title, message=message, detail=detail, whole_detail=whole,
+            reload_url=reload_url,
             app_version=application_version(served.application) if served else None,
         )
         if not self.loading_sent:
