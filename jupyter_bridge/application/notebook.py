@@ -252,7 +252,7 @@ class WorkingFolder:
 
 
 class _InFolder:
-    """Awaits an iterator of a coroutine, each of its steps in the folder and none of the loop's."""
+    """Awaits a coroutine's steps, each in the folder; the loop's other work, between them, is not."""
 
     def __init__(self, steps: Any, folder: WorkingFolder) -> None:
         self.steps = steps
