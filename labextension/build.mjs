@@ -67,11 +67,30 @@ const woff2Only = {
   },
 };
 
+// KaTeX lists each font in woff2, woff and ttf: only the woff2 one is referenced and copied.
+const katexWoff2Only = {
+  name: 'katex-woff2-only',
+  setup(build) {
+    build.onLoad({ filter: /katex[\\/]dist[\\/]katex\.min\.css$/ }, async (args) => {
+      const css = await readFile(args.path, 'utf8');
+      let count = 0;
+      const contents = css.replace(/(url\([^)]+\.woff2\) format\("woff2"\)),url\([^)]+\.woff\) format\("woff"\),url\([^)]+\.ttf\) format\("truetype"\)/g, (_, woff2) => {
+        count += 1;
+        return woff2;
+      });
+      if (count === 0) {
+        throw new Error(`no @font-face sources rewritten in ${args.path}: has its layout changed?`);
+      }
+      return { contents, loader: 'css', resolveDir: dirname(args.path) };
+    });
+  },
+};
+
 // Packages the page does not need; finding one in the bundle means an import went wrong.
 const UNWANTED =
   /node_modules[\\/](ajv|@jupyter-widgets[\\/](base7|controls7)|@jupyter-widgets[\\/]html-manager[\\/]lib[\\/](libembed|embed|htmlmanager))/;
 // Packages only some pages need: they must stay out of the code a page loads up front.
-const ON_DEMAND = /node_modules[\\/](@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss)[\\/]/;
+const ON_DEMAND = /node_modules[\\/](@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss|katex[\\/]dist[\\/][^/]*\.m?js)/;
 
 function shortHash(bytes) {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 8);
@@ -108,7 +127,7 @@ function options(requireFile) {
       'process.env.NODE_ENV': '"production"',
       REQUIRE_JS_FILE: JSON.stringify(requireFile),
     },
-    plugins: [lazySanitizer, outputCssInEntry, woff2Only],
+    plugins: [lazySanitizer, outputCssInEntry, woff2Only, katexWoff2Only],
     metafile: true,
     logLevel: 'warning',
   };

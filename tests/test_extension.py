@@ -37,6 +37,10 @@ from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_SESSION_GONE, SUBPR
 from jupyter_bridge.settings import BridgeSettings
 
 TOKEN = "bridge-test-token-0123456789"
+PNG = bytes.fromhex(
+    "89504e470d0a1a0a0000000d4948445200000001000000010806000000"
+    "1f15c4890000000d49444154789c6360000002000154a24f5d0000000049454e44ae426082"
+)
 AUTH = {"Authorization": f"token {TOKEN}"}
 STARTUP_TIMEOUT = 120.0  # seconds; a cold 2-core machine imports Jupyter slowly
 
@@ -122,6 +126,11 @@ def make_layout(base: Path) -> Layout:
     (root / "shown.ipynb").write_text(_notebook("from jupyter_bridge import show\nshow(lambda doc: None)"))
     (root / "widgets.ipynb").write_text(_notebook("import ipywidgets as w\nw.IntSlider()"))
     (root / "plain.ipynb").write_text(_notebook("print('hello')"))
+    (root / "img").mkdir()
+    (root / "img" / "logo.png").write_bytes(PNG)
+    (root / "tests").mkdir()  # test modules build apps too, but are not apps
+    (root / "tests" / "test_app.py").write_text("from jupyter_bridge import curdoc\ndef test_it():\n    curdoc()\n")
+    (root / "tests" / "checks.py").write_text("import unittest\nfrom jupyter_bridge import show\nshow(None)\n")
     (root / ".secret.py").write_text(trap)
     (root / ".hidden_dir").mkdir()
     (root / ".hidden_dir" / "app.py").write_text(trap)
@@ -257,6 +266,23 @@ async def test_listing_shows_the_apps_under_the_root_and_nothing_else(jupyter):
         "/jp/bridge/apps/widgets.ipynb",
         "/jp/bridge/apps/sub/dashboard",
     }
+    assert "still opens at <code>/jp/bridge/apps/&lt;path&gt;</code>" in html  # how to open what is not listed
+
+
+async def test_a_notebooks_page_loads_media_of_its_folder_behind_the_login(jupyter):
+    url = bridge_url(jupyter, "apps/widgets.ipynb/files/img/logo.png")
+    code, headers, _ = await fetch(url)
+    assert_refused(jupyter, code, headers)
+    response = await AsyncHTTPClient().fetch(url, headers=AUTH, raise_error=False)
+    assert response.code == 200 and response.body == PNG
+    for refused in ("helper.py", "widgets.ipynb", "../outside/secret.txt", "%2e%2e/outside/secret.txt"):
+        code, _, body = await fetch(bridge_url(jupyter, "apps/widgets.ipynb/files/" + refused), headers=AUTH)
+        assert code == 404 and "double" not in body and "TOP-SECRET" not in body, refused
+
+
+async def test_an_unknown_bridge_address_answers_our_404_page(jupyter):
+    code, _, html = await fetch(bridge_url(jupyter, "no/such/page"), headers=AUTH)
+    assert code == 404 and "jb-not-found" in html and "/jp/bridge/" in html
 
 
 def test_find_apps_is_bounded_and_says_so(tmp_path):

@@ -12,7 +12,7 @@ import nbformat
 import pytest
 from conftest import EXAMPLES
 from support import CHROMIUM, CHROMIUM_ARGS, eventually, serving
-from wsclient import Client, fetch_page
+from wsclient import Client
 
 from jupyter_bridge.application import NotAnAppError
 from jupyter_bridge.application.notebook import NotebookHandler
@@ -169,6 +169,35 @@ async def test_harmless_magics_run_and_the_others_are_skipped_with_a_note(serve,
     await client.close()
 
 
+INSPECTOR = (
+    "import ipywidgets as w\nfrom IPython.core.magics.namespace import NamespaceMagics\n"
+    "get_ipython().user_ns_hidden['w'] = w\nget_ipython().user_ns_hidden['NamespaceMagics'] = NamespaceMagics",
+    "class Inspector:\n"
+    "    def __init__(self, ip):\n"
+    "        self.names = NamespaceMagics()\n"
+    "        self.names.shell = ip.kernel.shell\n"
+    "        self.label = w.Label()\n"
+    "        self.ip = ip\n"
+    "        ip.events.register('post_run_cell', self.fill)\n"
+    "    def fill(self, result):\n"
+    "        self.label.value = ' '.join(sorted(self.names.who_ls())) + f' #{result.execution_count}'\n"
+    "inspector = Inspector(get_ipython())\n"
+    "inspector.label",
+    "a = 5\nb = 'text'",
+    "print(get_ipython().ev('a + 1'), get_ipython().user_ns is globals(), type(get_ipython().config).__name__)",
+)
+
+
+async def test_get_ipython_has_what_a_variable_inspector_reads(serve, tmp_path):
+    server = serve({"/nb": str(write_notebook(tmp_path, *INSPECTOR))})
+    client = await open_notebook(server)
+    shown = roots(client)
+    # The shell's own names and the hidden ones are left out; post_run_cell fired after every cell.
+    assert shown[0][1]["value"] == "Inspector a b inspector #4"
+    assert ">6 True Config\n</pre>" in shown[1][1]["value"]
+    await client.close()
+
+
 async def test_shell_escapes_never_run(serve, tmp_path, caplog):
     marker = tmp_path / "marker"
     path = write_notebook(
@@ -189,24 +218,34 @@ async def test_shell_escapes_never_run(serve, tmp_path, caplog):
     await client.close()
 
 
-async def test_a_failing_cell_answers_500_naming_the_cell(serve, tmp_path, caplog, widget_count):
-    baseline = widget_count()
-    path = write_notebook(
-        tmp_path,
+def failing_notebook(folder: Path) -> Path:
+    marker = folder / "cell-4-ran"
+    return write_notebook(
+        folder,
         "md:# Broken",
         "import ipywidgets as w\nw.Label('built before the failure')",
-        "x = 1\nprint(undefined_name)",
-        "raise AssertionError('never reached')",
+        "x = 1\nprint('printed before the failure')\nprint(undefined_name)",
+        f"open({str(marker)!r}, 'w').close()\nw.Label('never reached')",
     )
-    server = serve({"/nb": str(path)})
+
+
+@pytest.mark.parametrize("dev", [False, True])
+async def test_a_failing_cell_shows_what_ran_then_its_error_and_stops(serve, tmp_path, caplog, dev):
+    server = serve({"/nb": str(failing_notebook(tmp_path))}, dev=dev)
     with caplog.at_level(logging.ERROR):
-        code, html = await fetch_page(server.url + "nb")
-    assert code == 500
-    assert "cell 3 raised NameError: name &#39;undefined_name&#39; is not defined" in html
-    assert "(line 2: print(undefined_name))" in html
-    assert "cell 3 raised NameError" in caplog.text and "never reached" not in caplog.text
-    assert widget_count() == baseline
-    assert server.bridge.session_count == 0
+        client = await open_notebook(server)  # the page is served: 200, as Voila serves it
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["HTMLModel", "LabelModel", "HTMLModel", "HTMLModel"]
+    assert shown[1][1]["value"] == "built before the failure"
+    assert ">printed before the failure\n</pre>" in shown[2][1]["value"]
+    error = shown[3][1]
+    assert "jb-notebook-error" in error["_dom_classes"]
+    assert "cell 3 raised NameError: name &#x27;undefined_name&#x27; is not defined" in error["value"]
+    assert "(line 3: print(undefined_name))" in error["value"]
+    assert ("Traceback (most recent call last)" in error["value"]) is dev  # only with --dev
+    assert not (tmp_path / "cell-4-ran").exists()  # the cells after it never run
+    assert "cell 3 raised NameError" in caplog.text and "Traceback" in caplog.text
+    await client.close()
 
 
 def test_a_syntax_error_is_a_clear_error_when_the_notebook_loads(tmp_path):

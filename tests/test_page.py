@@ -217,3 +217,62 @@ def test_dev_error_page_reloads_once_the_file_is_fixed(tmp_path, page):
         time.sleep(1.1)
         app.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('fixed'))\n")
         page.wait_for_selector(".widget-label >> text=fixed", timeout=20_000)
+
+
+def test_a_failing_app_shows_its_error_page_with_status_500(tmp_path, page):
+    app = tmp_path / "broken.py"
+    app.write_text("import time\ntime.sleep(0.2)\nraise RuntimeError('no data today')\n")
+    with serving(str(app)) as base:
+        page.goto(base + "/broken?day=monday")  # the spinner goes out first, with a 200
+        page.wait_for_url("**jb-failed=*", timeout=20_000)
+        page.wait_for_selector(".jb-error-page")
+        assert "RuntimeError: no data today" in page.locator(".jb-error-page").inner_text()
+        assert page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus") == 500
+        assert "day=monday" in page.url
+        assert not page.locator(".jb-loading").is_visible()
+        page.reload()  # seen once: the app runs again, and fails again with its status
+        page.wait_for_selector(".jb-error-page")
+        assert page.evaluate("performance.getEntriesByType('navigation')[0].responseStatus") == 500
+        assert page.errors == []
+
+
+def test_a_page_away_longer_than_its_token_says_its_session_ended(tmp_path, page):
+    (tmp_path / "brief.py").write_text(APPS["bare.py"])
+    port = free_port()
+    command = [sys.executable, "-m", "jupyter_bridge.cli", "serve", str(tmp_path / "brief.py"), "--port", str(port),
+               "--log-level", "warning", "--session-token-expiration", "1"]
+    server = subprocess.Popen(command)
+    try:
+        wait_for_http(f"http://localhost:{port}/healthz", server)
+        open_app(page, f"http://localhost:{port}/brief")
+        expired = time.time() + 1.5
+        server.kill()  # the page's session dies with its process; the page keeps trying
+        server.wait(timeout=30)
+        time.sleep(max(0.0, expired - time.time()))  # the token is past its life before a server answers again
+        server = subprocess.Popen(command)
+        wait_for_http(f"http://localhost:{port}/healthz", server)
+        page.wait_for_function("document.documentElement.dataset.jbState === 'disconnected'", timeout=30_000)
+        pill = page.locator(".jb-status")
+        assert pill.inner_text() == "the session ended: this page was cut off longer than a session waits — reload"
+        assert pill.get_by_role("button", name="reload").is_visible()
+    finally:
+        if server.poll() is None:
+            server.terminate()
+            server.wait(timeout=30)
+
+
+def test_a_dev_error_page_leads_with_the_apps_own_frames(tmp_path, page):
+    (tmp_path / "loader.py").write_text("def load(name):\n    return {}[name]\n")
+    (tmp_path / "report.py").write_text("from loader import load\n\ndata = load('sales')\n")
+    with serving(str(tmp_path / "report.py"), "--dev") as base:
+        page.goto(base + "/report")
+        page.wait_for_selector(".jb-error-page")
+        own = page.locator(".jb-error-detail").inner_text()
+        files = [line.strip() for line in own.splitlines() if line.strip().startswith("File ")]
+        assert files[0].startswith(f'File "{tmp_path / "report.py"}", line 3')
+        assert files[1].startswith(f'File "{tmp_path / "loader.py"}", line 2')
+        assert "jupyter_bridge" not in own and own.rstrip().endswith("KeyError: 'sales'")
+        whole = page.locator(".jb-error-whole")
+        assert not whole.locator("pre").is_visible()  # folded away
+        whole.locator("summary").click()
+        assert "session.py" in whole.locator("pre").inner_text()

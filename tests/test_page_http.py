@@ -92,6 +92,13 @@ async def test_a_browser_gets_the_spinner_before_the_app_runs(serve):
     # Once the spinner went out, a failing app is told in the page...
     code, html = await fetch(server.url + "broken", **{"Sec-Fetch-Dest": "document"})
     assert code == 200 and 'jb-error-page' in html and "RuntimeError: no data" in html
+    # ...which has the browser load it again, this time with the error's status, once.
+    again = re.search(r'<meta http-equiv="refresh" content="0;url=([^"]+)">', html).group(1)
+    assert again.startswith("broken?jb-failed=")  # relative to the page's address
+    code, html = await fetch(server.url + again, **{"Sec-Fetch-Dest": "document"})
+    assert code == 500 and "RuntimeError: no data" in html and "jb-loading" not in html
+    code, html = await fetch(server.url + again, **{"Sec-Fetch-Dest": "document"})
+    assert code == 500 and "RuntimeError: no data" in html  # seen already: the app ran again
     # ...while a client that does not show pages still gets the status.
     code, html = await fetch(server.url + "broken")
     assert code == 500 and "jb-loading" not in html

@@ -11,25 +11,40 @@ This module runs the notebook; the rooms beside it hold the rest:
 their output goes (``layout="cells"`` or ``"roots"``), and ``notebook_shell`` is
 the ``get_ipython()`` the cells see.
 
-A cell that raises stops the run and the page request answers 500 naming the
-cell, like a script app that raises: ``cell 3 raised NameError: … (line 2: …)``.
+A cell that raises stops the run, as in Voila: the page shows what the cells
+before it showed, then the error where the cell's output would be (``cell 3
+raised NameError: … (line 2: …)``; the traceback in development mode), and no
+later cell runs. The server log has the traceback.
 """
 
 from __future__ import annotations
 
+import contextlib
 import linecache
 import logging
 import os
 import sys
+import traceback
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from types import ModuleType, TracebackType
 from typing import TYPE_CHECKING, Any
 
-from .. import output
+from .. import comms, output
 from . import notebook_cells, notebook_figures
 from .handlers import Handler, app_imports
-from .notebook_cells import Cell, CellError, Code, Steps, compile_cell, drive, execute, read_notebook
+from .notebook_cells import (
+    Cell,
+    CellError,
+    Code,
+    Steps,
+    compile_cell,
+    drive,
+    execute,
+    read_notebook,
+    render_markdown,
+)
 from .notebook_page import LAYOUTS, NotebookPage
 from .notebook_shell import NotebookShell
 
@@ -56,6 +71,9 @@ class NotebookHandler(Handler):
         self.argv = list(argv or [])
         self.layout = layout
         self.name = self.path.stem
+        #: The folder whose media files the page may load (``<app>/files/``): the notebook's.
+        self.files_path = str(self.path.parent)
+        self._markdown: dict[tuple[int, str | None], str] = {}
         self._noted: set[tuple[int, str]] = set()
         self._bodies: dict[tuple[int, str], Code] = {}
         self.cells, self.title = read_notebook(self.path)
@@ -86,9 +104,12 @@ class NotebookHandler(Handler):
         namespace["get_ipython"] = shell.get_ipython
         namespace["display"] = display
         namespace["input"] = _no_input
+        shell.hide("get_ipython", "display", "input")
         if self.title:
             document.title = self.title
         page = NotebookPage(document, self.layout)
+        files_url = _files_url(document)
+        folder = WorkingFolder(self.path.parent)
         with app_imports(str(self.path.parent), [str(self.path), *self.argv]), output.redirect(page):
             # Findable only while it runs, as a script's module is (dataclasses, pickle).
             sys.modules[module.__name__] = module
@@ -97,16 +118,40 @@ class NotebookHandler(Handler):
                 for cell in self.cells:
                     page.start_cell()
                     if cell.code is None:
-                        page.markdown(cell.html)
+                        page.markdown(self._rendered(cell, files_url), math=cell.math)
                         continue
-                    shell.cell = cell
+                    with folder.inside():
+                        result = shell.cell_starts(cell)
                     try:
-                        yield from execute(cell.code, namespace)
-                        notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
+                        yield from folder.run(execute(cell.code, namespace))
                     except (Exception, SystemExit) as error:  # a notebook's sys.exit() is a failure too
-                        raise self._cell_error(cell, error) from error
+                        with contextlib.suppress(Exception):  # what the cell drew before it raised
+                            notebook_figures.flush(page.cell_widgets)
+                        with folder.inside():
+                            shell.cell_ended(result, error)
+                        self._stop_at(cell, error, page)
+                        return
+                    notebook_figures.flush(page.cell_widgets)  # IPython's post-execute: figures show
+                    with folder.inside():
+                        shell.cell_ended(result)
             finally:
                 sys.modules.pop(module.__name__, None)
+
+    def _rendered(self, cell: Cell, files_url: str | None) -> str:
+        key = (cell.number, files_url)
+        html = self._markdown.get(key)
+        if html is None:
+            html = cell.html if files_url is None else render_markdown(cell.source, files_url, cell.attachments)
+            if len(self._markdown) < 4096:  # a few addresses per cell: the page's path ends in / or not
+                self._markdown[key] = html
+        return html
+
+    def _stop_at(self, cell: Cell, error: BaseException, page: NotebookPage) -> None:
+        """A cell raised: log it, show it where the cell's output goes, and run no further cell."""
+        failure = self._cell_error(cell, error)
+        detail = "".join(traceback.format_exception(error))
+        log.error("%s: %s\n%s", self.path.name, failure, detail)
+        page.error(str(failure), detail if _show_tracebacks() else None)
 
     def _cell_error(self, cell: Cell, error: BaseException) -> CellError:
         assert cell.code is not None
@@ -141,6 +186,118 @@ class NotebookHandler(Handler):
             assert cell.code is not None
             code = self._bodies[key] = compile_cell(body, cell.code.filename, line_offset=1)
         return code
+
+
+class WorkingFolder:
+    """The working directory a notebook's cells see: the notebook's folder, as in Jupyter.
+
+    Sessions share one process, so the process's working directory is the
+    notebook's folder only while a cell's code runs (synchronously, on the loop):
+    it is restored at every top-level ``await`` of a cell and when the cell ends.
+    A cell that changes directory with ``os.chdir`` keeps its choice for the
+    session's next cells.
+    """
+
+    def __init__(self, folder: Path) -> None:
+        self.folder = str(folder)
+
+    def run(self, steps: Steps) -> Steps:
+        """Run ``steps`` (a cell) in the folder; a cell's awaited code steps in it too."""
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            saved = self._enter()
+            try:
+                awaitable = steps.send(value) if error is None else steps.throw(error)
+            except StopIteration:
+                return
+            finally:
+                self._leave(saved)
+            value, error = None, None
+            try:
+                value = yield self._stepped(awaitable)
+            except BaseException as raised:  # handed back to the cell that awaited
+                error = raised
+
+    async def _stepped(self, awaitable: Any) -> Any:
+        return await _InFolder(awaitable.__await__(), self)
+
+    @contextlib.contextmanager
+    def inside(self) -> Iterator[None]:
+        """Run the block (plain code, no await) in the folder."""
+        saved = self._enter()
+        try:
+            yield
+        finally:
+            self._leave(saved)
+
+    def _enter(self) -> str | None:
+        try:
+            saved: str | None = os.getcwd()
+        except OSError:  # the server's own directory was removed
+            saved = None
+        try:
+            os.chdir(self.folder)
+        except OSError as error:
+            log.warning("cannot run the notebook's cells in %s: %s", self.folder, error)
+        return saved
+
+    def _leave(self, saved: str | None) -> None:
+        try:
+            self.folder = os.getcwd()
+        except OSError:
+            pass
+        if saved is not None:
+            os.chdir(saved)
+
+
+class _InFolder:
+    """Awaits a coroutine's steps, each in the folder; the loop's other work, between them, is not."""
+
+    def __init__(self, steps: Any, folder: WorkingFolder) -> None:
+        self.steps = steps
+        self.folder = folder
+
+    def __await__(self) -> Any:
+        value: Any = None
+        error: BaseException | None = None
+        while True:
+            saved = self.folder._enter()
+            try:
+                yielded = self.steps.send(value) if error is None else self.steps.throw(error)
+            except StopIteration as stop:
+                return stop.value
+            finally:
+                self.folder._leave(saved)
+            value, error = None, None
+            try:
+                value = yield yielded
+            except BaseException as raised:
+                error = raised
+
+
+def _show_tracebacks() -> bool:
+    """Whether the page may show a traceback: in development mode (``--dev``), or when debugging."""
+    session = comms.current_session()
+    return bool(getattr(getattr(session, "channel", None), "dev", False)) or log.isEnabledFor(logging.DEBUG)
+
+
+def _files_url(document: Document) -> str | None:
+    """Where the page finds the notebook folder's files, relative to the page's address.
+
+    ``/nb`` -> ``nb/files/``; ``/nb/`` -> ``files/``; None outside a page a server
+    answers (``show(app)`` in a kernel, an export saved as a file next to the notebook),
+    whose addresses stay as written.
+    """
+    context = document.session_context
+    request = getattr(context, "request", None)
+    path = getattr(request, "path", None)
+    if not path or not path.startswith("/") or not getattr(request, "host", None):
+        return None
+    if path.endswith("/autoload.js"):  # embedded in another site's page: an absolute address
+        return f"{request.protocol}://{request.host}{path.removesuffix('/autoload.js')}/files/"
+    last = path.rsplit("/", 1)[1]
+    return f"{last}/files/" if last else "files/"
 
 
 def _no_input(prompt: Any = "") -> str:

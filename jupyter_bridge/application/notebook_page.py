@@ -16,7 +16,7 @@ import logging
 from typing import TYPE_CHECKING, Any
 
 from .. import output
-from .notebook_cells import render_markdown
+from .notebook_cells import has_math, render_markdown
 
 if TYPE_CHECKING:
     from ipywidgets import Widget
@@ -55,12 +55,12 @@ class NotebookPage(output.OutputTarget):
         self.document.add_root(widget)
         self.cell_widgets.append(widget)
 
-    def markdown(self, rendered: str) -> None:
-        """Show a markdown cell (already rendered to HTML), in the cells layout."""
+    def markdown(self, rendered: str, math: bool = False) -> None:
+        """Show a markdown cell (already rendered to HTML), in the cells layout; with math, typeset."""
         if self.cells:
-            from ipywidgets import HTML
+            from ipywidgets import HTML, HTMLMath
 
-            widget = HTML(rendered)
+            widget = (HTMLMath if math else HTML)(rendered)
             widget.add_class("jb-notebook-markdown")
             self._add(widget)
 
@@ -93,6 +93,8 @@ class NotebookPage(output.OutputTarget):
         if widget is None:
             return
         self.stream = None
+        if widget in self.document.roots:
+            widget = another_view(widget)
         if item.display_id:
             from ipywidgets import VBox
 
@@ -112,6 +114,25 @@ class NotebookPage(output.OutputTarget):
             return None
         return rich_widget(item.data, item.metadata)
 
+    def error(self, message: str, detail: str | None) -> None:
+        """A cell raised: show ``message`` (and the traceback ``detail``) where its output goes.
+
+        Shown in both layouts: a page that stops half-way says why.
+        """
+        from ipywidgets import HTML
+
+        self.stream = None
+        body = f'<p style="margin:0"><strong>{html.escape(message)}</strong></p>'
+        body += '<p style="margin:4px 0 0">The cells after it did not run.</p>'
+        if detail:
+            body += f'<pre style="margin:6px 0 0;white-space:pre-wrap;font-size:12px">{html.escape(detail)}</pre>'
+        widget = HTML(
+            '<div role="alert" style="background:#fdd;color:#600;border-left:4px solid #c33;'
+            f'padding:6px 10px;font-family:monospace">{body}</div>'
+        )
+        widget.add_class("jb-notebook-error")
+        self._add(widget)
+
     def clear(self, wait: bool = False) -> None:
         if wait:
             self.clear_pending = True
@@ -125,6 +146,19 @@ class NotebookPage(output.OutputTarget):
         self.stream = None
 
 
+def another_view(widget: Widget) -> Widget:
+    """A root that shows ``widget`` once more: each display of a widget is a view, as in Jupyter.
+
+    A document shows a root once, so the widget is shown again as the only
+    child of a box that adds no space of its own.
+    """
+    from ipywidgets import Box, Layout
+
+    box = Box([widget], layout=Layout(overflow="visible", margin="0", padding="0"))
+    box.add_class("jb-notebook-view")
+    return box
+
+
 def _pre(text: str, name: str = "stdout") -> str:
     style = "margin:0;white-space:pre-wrap;font-family:monospace"
     if name == "stderr":
@@ -134,7 +168,7 @@ def _pre(text: str, name: str = "stdout") -> str:
 
 def rich_widget(data: dict[str, Any], metadata: dict[str, Any] | None = None) -> Widget | None:
     """A widget that shows a display's mime bundle: HTML, an image, or text; None to skip."""
-    from ipywidgets import HTML, Image
+    from ipywidgets import HTML, HTMLMath, Image
 
     metadata = metadata or {}
     if "application/javascript" in data:
@@ -143,7 +177,10 @@ def rich_widget(data: dict[str, Any], metadata: dict[str, Any] | None = None) ->
     if "text/html" in data:
         return HTML(_text(data["text/html"]))
     if "text/markdown" in data:
-        return HTML(render_markdown(_text(data["text/markdown"])))
+        source = _text(data["text/markdown"])
+        return (HTMLMath if has_math(source) else HTML)(render_markdown(source))
+    if "text/latex" in data:  # sympy's expressions, IPython's Math and Latex
+        return HTMLMath(html.escape(_text(data["text/latex"]), quote=False))
     for mime, image_format in (("image/svg+xml", "svg+xml"), ("image/png", "png"), ("image/jpeg", "jpeg"),
                                ("image/gif", "gif")):
         if mime in data:

@@ -29,7 +29,12 @@ _TIMEIT_OPTIONS = re.compile(r"\s*(?:(?:-[nrp]\s*\d+|-[tcqo])\s+)*")
 class NotebookShell:
     """What ``get_ipython()`` returns inside a served notebook.
 
-    It runs the harmless magics (``%matplotlib inline`` / ``widget`` / ``ipympl``
+    It has what notebooks and widget examples read of IPython's shell:
+    ``user_ns`` (and ``user_global_ns``), ``user_ns_hidden``, ``events`` (the
+    ``pre_execute`` / ``pre_run_cell`` / ``post_execute`` / ``post_run_cell``
+    callbacks fire around every cell), ``execution_count``, ``config``,
+    ``kernel.shell``, ``ev``, ``ex``, ``push``, ``showtraceback`` and
+    ``enable_matplotlib``. It runs the harmless magics (``%matplotlib inline`` / ``widget`` / ``ipympl``
     choose the session's figures, see :mod:`.notebook_figures`; ``%time``, ``%timeit``
     and their cell forms run the code once; ``%%capture``; ``%%html``,
     ``%%markdown``, ``%%svg`` display) and skips every other magic and every
@@ -39,13 +44,74 @@ class NotebookShell:
     """
 
     def __init__(self, handler: NotebookHandler, namespace: dict[str, Any]) -> None:
+        from IPython.core.events import EventManager, available_events
+        from traitlets.config import Config
+
         self.handler = handler
-        self.user_ns = namespace
+        self.user_ns = self.user_global_ns = namespace
+        #: Names the shell put in the namespace, which ``%who``-like code leaves out (as IPython's).
+        self.user_ns_hidden: dict[str, Any] = {}
+        #: ``pre_run_cell``, ``post_run_cell``, ... fire around every cell, as in IPython.
+        self.events = EventManager(self, available_events)
+        self.execution_count = 0
+        self.config = Config()
+        self.kernel = _Kernel(self)
         #: The cell running now (the handler sets it before each cell).
         self.cell: Cell | None = None
 
     def get_ipython(self) -> NotebookShell:
         return self
+
+    def hide(self, *names: str) -> None:
+        """Mark the namespace's ``names`` as the shell's own (``user_ns_hidden``)."""
+        self.user_ns_hidden.update({name: self.user_ns[name] for name in names if name in self.user_ns})
+
+    def cell_starts(self, cell: Cell) -> Any:
+        """Count the cell and fire ``pre_execute`` and ``pre_run_cell``; the ExecutionResult to finish with."""
+        from IPython.core.interactiveshell import ExecutionInfo, ExecutionResult
+
+        self.cell = cell
+        self.execution_count += 1
+        info = ExecutionInfo(cell.source, store_history=True, silent=False, shell_futures=True, cell_id=None)
+        self.events.trigger("pre_execute")
+        self.events.trigger("pre_run_cell", info)
+        result = ExecutionResult(info)
+        result.execution_count = self.execution_count
+        return result
+
+    def cell_ended(self, result: Any, error: BaseException | None = None) -> None:
+        """Fire ``post_execute`` and ``post_run_cell``, as IPython does after a cell, even one that raised."""
+        result.error_in_exec = error
+        self.events.trigger("post_execute")
+        self.events.trigger("post_run_cell", result)
+
+    def showtraceback(self, exc_tuple: Any = None, *args: Any, **kwargs: Any) -> None:
+        """Print the exception being handled (or ``exc_tuple``'s) to the cell's stderr."""
+        import sys
+        import traceback
+
+        error = exc_tuple[1] if exc_tuple else sys.exc_info()[1]
+        if error is not None:
+            output.write_to(output.current_target(), "stderr", "".join(traceback.format_exception(error)))
+
+    def ev(self, expr: str) -> Any:
+        """Evaluate ``expr`` in the notebook's namespace."""
+        return eval(expr, self.user_ns)
+
+    def ex(self, cmd: str) -> None:
+        """Execute ``cmd`` in the notebook's namespace."""
+        exec(cmd, self.user_ns)
+
+    def push(self, variables: dict[str, Any] | str | list[str], interactive: bool = True) -> None:
+        """Put ``variables`` (a dict) into the notebook's namespace."""
+        if not isinstance(variables, dict):
+            raise TypeError("push() of a served notebook takes a dict of names and values")
+        self.user_ns.update(variables)
+
+    def enable_matplotlib(self, gui: str | None = None) -> tuple[str, str]:
+        """As ``%matplotlib gui``."""
+        self.run_line_magic("matplotlib", gui or "inline")
+        return gui or "inline", "module://matplotlib_inline.backend_inline"
 
     def _note(self, text: str) -> None:
         self.handler.note(self.cell.number if self.cell else 0, text)
@@ -134,6 +200,23 @@ class NotebookShell:
             self.user_ns[names[0]] = CapturedIO(
                 io.StringIO(capture.text["stdout"]), io.StringIO(capture.text["stderr"]), outputs=outputs
             )
+
+
+class _Kernel:
+    """``get_ipython().kernel``: only its ``shell``, which code written for a kernel reaches through it."""
+
+    def __init__(self, shell: NotebookShell) -> None:
+        self.shell = shell
+
+
+def _register_as_shell() -> None:
+    # IPython's own helpers (NamespaceMagics, for %who-like listings) accept only shells.
+    from IPython.core.interactiveshell import InteractiveShellABC
+
+    InteractiveShellABC.register(NotebookShell)
+
+
+_register_as_shell()
 
 
 class _Capture(output.OutputTarget):

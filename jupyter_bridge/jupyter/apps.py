@@ -29,6 +29,8 @@ NOTEBOOK_HEAD_BYTES = 1024 * 1024
 _IMPORTS_BRIDGE = re.compile(r"\b(?:from|import)\s+jupyter_bridge\b")
 _IMPORTS_WIDGETS = re.compile(r"\b(?:from|import)\s+(?:jupyter_bridge|ipywidgets)\b")
 _CALLS_APP = re.compile(r"\b(?:curdoc|show)\s*\(")
+_TEST_FILE = re.compile(r"^(?:test_.*|.*_test|conftest)\.py$")
+_IMPORTS_TESTS = re.compile(r"^\s*(?:from|import)\s+(?:pytest|unittest)\b", re.MULTILINE)
 
 
 @dataclass(frozen=True)
@@ -48,9 +50,17 @@ def _head(path: str, size: int) -> str:
 
 
 def is_app_script(path: str) -> bool:
-    """A ``.py`` file that imports jupyter_bridge and calls ``curdoc(`` or ``show(``."""
+    """A ``.py`` file that imports jupyter_bridge and calls ``curdoc(`` or ``show(``, and is no test.
+
+    A test module (``test_*.py``, ``*_test.py``, ``conftest.py``, or one that
+    imports pytest or unittest) may build apps, but it is run by a test runner,
+    not served.
+    """
+    name = os.path.basename(path)
+    if _TEST_FILE.match(name):
+        return False
     text = _head(path, HEAD_BYTES)
-    return bool(_IMPORTS_BRIDGE.search(text) and _CALLS_APP.search(text))
+    return bool(_IMPORTS_BRIDGE.search(text) and _CALLS_APP.search(text) and not _IMPORTS_TESTS.search(text))
 
 
 def is_app_notebook(path: str) -> bool:

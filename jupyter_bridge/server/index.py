@@ -17,6 +17,8 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from ..application.notebook_cells import plain_text
+
 __all__ = ["IndexEntry", "SEARCH_ABOVE", "describe", "index_entry"]
 
 #: Lists longer than this get a search box.
@@ -59,7 +61,12 @@ def describe(source: str | os.PathLike[str] | None) -> tuple[str | None, str]:
 
 @lru_cache(maxsize=1024)
 def _describe(path: str, _stamp: int) -> tuple[str | None, str]:
-    source = Path(path)
+    title, line = _described(Path(path))
+    # Docstrings and headings carry markup (``show(app)``, **bold**): the words only.
+    return ((plain_text(title) or None) if title else None), plain_text(line)
+
+
+def _described(source: Path) -> tuple[str | None, str]:
     if source.is_dir():
         main_title, main_line = _describe_script(source / "main.py")
         for name in _README_NAMES:

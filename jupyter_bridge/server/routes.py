@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import autoload, views, websocket
+from . import autoload, notebook_files, views, websocket
 from .bridge import Bridge
+from .not_found import NotFoundHandler
 
 __all__ = ["Route", "routes"]
 
@@ -53,16 +54,19 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
             found.append((prefix + app_url + r"/static/(.*)", views.AppStaticFileHandler,
                           {"bridge": bridge, "path": static_path}))
         found.append((prefix + app_url + r"/autoload\.js", autoload.AutoloadHandler, app_args))
+        found.append((prefix + app_url + r"/files/(.*)", notebook_files.NotebookFilesHandler, app_args))
         if bridge.settings.dev:
             found.append((prefix + app_url + r"/app-version", views.AppVersionHandler, app_args))
         found.append((prefix + app_url + r"/?", views.PageHandler, app_args))
     if bridge.resolver is not None:
         dynamic = {"bridge": bridge, "url_path": None}
         found.append((prefix + r"(/apps/.+?)/ws", websocket.SessionSocket, dynamic))
+        found.append((prefix + r"(/apps/.+?\.ipynb)/files/(.*)", notebook_files.NotebookFilesHandler, dynamic))
         found.append((prefix + r"(/apps/.+?)/autoload\.js", autoload.AutoloadHandler, dynamic))
         found.append((prefix + r"(/apps/.+?)/?", views.PageHandler, dynamic))
     if "/" not in bridge.apps:
         found.append((prefix + r"/?", views.IndexHandler, args))
+    found.append((prefix + r"/.*", NotFoundHandler, args))  # last: what nothing else serves
     if wrap is not None:
         found = [(pattern, wrap(handler), kwargs) for pattern, handler, kwargs in found]
     return found

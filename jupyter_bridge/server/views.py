@@ -8,6 +8,8 @@ import json
 import logging
 import mimetypes
 import os
+import secrets
+import time
 import weakref
 from collections.abc import Callable
 from functools import lru_cache
@@ -34,6 +36,7 @@ from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .client_tags import complete_page, head_tags
 from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp, TooManySessions
+from .tracebacks import app_traceback
 
 __all__ = [
     "AppStaticFileHandler",
@@ -237,11 +240,20 @@ class PageHandler(SessionHandler):
     async def get(self, url_path: str | None = None) -> None:
         served = await self.served_app(url_path)
         application = served.application
-        if self.request.headers.get("Sec-Fetch-Dest") in SHOWN_IN:
+        failed = self.get_query_argument(FAILED_ARGUMENT, None)
+        if failed is not None:
+            stored = _failed_pages.take(failed)
+            if stored is not None:  # the error page, with its status this time
+                self.set_header("Cache-Control", "no-store")
+                self.set_status(stored[0])
+                self.finish(stored[1])
+                return
+            # Made in another process, or seen already: build the page again, without the spinner.
+        elif self.request.headers.get("Sec-Fetch-Dest") in SHOWN_IN:
             self.check_room(served)  # while the status can still say so
             await self.send_shell(application.title)
         try:
-            session = await self.open_session(served)
+            session = await self.open_session(served, hidden=(FAILED_ARGUMENT,))
         except web.HTTPError as error:
             if not self.loading_sent:
                 raise
@@ -250,8 +262,10 @@ class PageHandler(SessionHandler):
         except AppError as error:
             log.error("%s: %s\n%s", self.request.path, error, error.traceback)
             # Only development mode shows tracebacks to the browser; the log always has them.
-            detail = error.traceback if self.bridge.settings.dev else None
-            self.fail(500, f"{application.name} failed", str(error), detail)
+            show_detail = self.bridge.settings.dev
+            own, whole = app_traceback(error.error)
+            self.fail(500, f"{application.name} failed", str(error), own if show_detail else None,
+                      whole if show_detail and whole != own else None)
             return
         config = self.client_config(session)
         self.set_header("Cache-Control", "no-store")
@@ -323,18 +337,59 @@ class PageHandler(SessionHandler):
         except StreamClosedError:
             pass  # the user left; the session is made anyway and reaped once unused
 
-    def fail(self, status: int, title: str, message: str, detail: str | None) -> None:
+    def fail(self, status: int, title: str, message: str, detail: str | None, whole: str | None = None) -> None:
         """Finish with the error page: with its status, or in the page if the spinner went first."""
         reload_url = None
         if self.bridge.settings.dev and self.url_path is not None and not self.url_path.startswith("/apps/"):
             reload_url = self.bridge.url(self.url_path.rstrip("/") + "/app-version")
         served = self.bridge.apps.get(self.url_path or "")
+        page = self.render_template(
+            "error.html", status=status, title=title, message=message, detail=detail, whole_detail=whole,
+            reload_url=reload_url,
+            app_version=application_version(served.application) if served else None,
+        )
         if not self.loading_sent:
             self.set_status(status)
-        self.finish(self.render_template(
-            "error.html", status=status, title=title, message=message, detail=detail, reload_url=reload_url,
-            app_version=application_version(served.application) if served else None,
-        ))
+            self.finish(page)
+            return
+        # The spinner went out with a 200: the browser loads the error page again, now
+        # with its status, from this process's memory (once, for a short while).
+        query = [(k, v) for k, vs in self.request.query_arguments.items() if k != FAILED_ARGUMENT for v in vs]
+        query.append((FAILED_ARGUMENT, _failed_pages.put(status, page).encode()))
+        # Relative to the page's own address, so a proxy that rewrites paths keeps it.
+        again = self.request.path.rsplit("/", 1)[1] + "?" + urlencode(query)
+        self.finish(Markup('<meta http-equiv="refresh" content="0;url={}">').format(again) + page)
+
+
+#: The query argument of a failed page's second load, which answers with the error's status.
+FAILED_ARGUMENT = "jb-failed"
+
+
+class FailedPages:
+    """Error pages kept a little while for the browser's second load (see ``PageHandler.fail``)."""
+
+    def __init__(self, size: int = 64, lifetime: float = 60.0) -> None:
+        self.size = size
+        self.lifetime = lifetime
+        self.pages: dict[str, tuple[float, int, str]] = {}
+
+    def put(self, status: int, page: str) -> str:
+        now = time.monotonic()
+        self.pages = {k: v for k, v in self.pages.items() if now - v[0] < self.lifetime}
+        while len(self.pages) >= self.size:
+            self.pages.pop(next(iter(self.pages)))
+        key = secrets.token_urlsafe(18)
+        self.pages[key] = (now, status, page)
+        return key
+
+    def take(self, key: str) -> tuple[int, str] | None:
+        found = self.pages.pop(key, None)
+        if found is None or time.monotonic() - found[0] >= self.lifetime:
+            return None
+        return found[1], found[2]
+
+
+_failed_pages = FailedPages()
 
 
 class AppVersionHandler(BridgeHandler):

@@ -3,6 +3,7 @@
 
 import {
   CLOSE_APP_CHANGED,
+  CLOSE_BAD_TOKEN,
   CLOSE_NORMAL,
   CLOSE_SESSION_GONE,
   LAST_SEQ_ARGUMENT,
@@ -90,7 +91,7 @@ export class Connection {
     socket.onclose = (event) => {
       if (this.socket === socket) {
         this.socket = null;
-        this.closed(event.code);
+        this.closed(event.code, event.reason);
       }
     };
     this.socket = socket;
@@ -183,7 +184,7 @@ export class Connection {
     }, ACK_DELAY_MS);
   }
 
-  private closed(code: number): void {
+  private closed(code: number, reason = ''): void {
     clearTimeout(this.ackTimer);
     this.ackTimer = undefined;
     this.handlers.lost();
@@ -194,7 +195,7 @@ export class Connection {
       this.setState('reconnecting', 'the app changed: reloading');
       window.location.reload();
     } else if (isRefusal(code)) {
-      this.stop(code === CLOSE_SESSION_GONE ? 'session ended' : 'disconnected');
+      this.stop(refusalReason(code, reason));
     } else if (this.retries >= MAX_RETRIES) {
       this.stop('connection lost');
     } else {
@@ -216,4 +217,19 @@ export class Connection {
     this.state = state;
     this.handlers.state(state, reason);
   }
+}
+
+/**
+ * Why the server refused the page's session, as status.ts names it: the session
+ * ended; or, the page being away longer than its token lasts, it could not be
+ * made again (the server's reason says the token expired).
+ */
+function refusalReason(code: number, reason: string): string {
+  if (code === CLOSE_SESSION_GONE) {
+    return 'session ended';
+  }
+  if (code === CLOSE_BAD_TOKEN && reason.includes('expired')) {
+    return 'session expired';
+  }
+  return 'disconnected';
 }

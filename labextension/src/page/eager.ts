@@ -1,9 +1,11 @@
 // lazy.ts for the standalone build: everything is in the one script already.
 
 import * as federated from './federated';
+import * as math from './math';
 import * as output from './output';
 import * as sanitizer from './sanitizer';
 
 export const loadOutput = () => Promise.resolve(output);
 export const loadSanitizer = () => Promise.resolve(sanitizer);
 export const loadFederated = () => Promise.resolve(federated);
+export const loadMath = () => Promise.resolve(math);

@@ -4,3 +4,4 @@
 export const loadOutput = () => import('./output');
 export const loadSanitizer = () => import('./sanitizer');
 export const loadFederated = () => import('./federated');
+export const loadMath = () => import('./math');

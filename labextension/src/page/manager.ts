@@ -17,6 +17,7 @@ import { Comm, Comms } from './comm';
 import { loadOutput } from './lazy';
 import type { CommOpen, JSONObject } from './protocol';
 import { onSanitizerLoaded } from './sanitize';
+import { latexRenderMime } from './typeset';
 
 type CommOpenMsg = Parameters<ManagerBase['handle_comm_open']>[1];
 type WidgetClass = typeof WidgetModel | typeof WidgetView;
@@ -28,6 +29,8 @@ const IPYWIDGETS_7 =
 export class BridgeManager extends ManagerBase {
   /** The rendermime registry of Output widgets; set once output.ts has loaded. */
   renderMime: unknown = undefined;
+  /** Where HTMLMath, Label and description views find their math typesetter (typeset.ts). */
+  readonly _rendermime = latexRenderMime;
   private readonly views = new Set<DOMWidgetView>();
   private outputModule: Promise<Record<string, unknown>> | null = null;
 
@@ -47,15 +50,27 @@ export class BridgeManager extends ManagerBase {
    * registers the model before its first await, so a container model can
    * find children whose classes are still loading.
    */
+  /** What each comm_open said of its widget, for messages about a widget that never shows. */
+  private readonly descriptions = new Map<string, WidgetDescription>();
+
+  /** The module, model name and imported addresses of the widget of comm `id`. */
+  describe(id: string): WidgetDescription {
+    return this.descriptions.get(id) ?? { module: '', model: '', urls: [] };
+  }
+
   open(comm: Comm, message: CommOpen, buffers: DataView[]): void {
+    this.descriptions.set(message.comm_id, describeWidget(message.data));
     const msg = {
       content: { comm_id: message.comm_id, target_name: message.target_name, data: message.data },
       metadata: message.metadata ?? {},
       buffers,
     };
-    this.handle_comm_open(comm, msg as unknown as CommOpenMsg).catch((error: unknown) => {
-      console.error(`jupyter_bridge: could not create the model of comm ${message.comm_id}`, error);
-    });
+    this.handle_comm_open(comm, msg as unknown as CommOpenMsg).then(
+      (model) => model.once('comm:close', () => this.descriptions.delete(message.comm_id)),
+      (error: unknown) => {
+        console.error(`jupyter_bridge: could not create the model of comm ${message.comm_id}`, error);
+      },
+    );
   }
 
   /** Shows a view in `element`; a view that failed to build shows the error instead. */
@@ -190,4 +205,24 @@ function missingView(moduleName: string, className: string, staticPage: boolean)
       this.el.textContent = `This widget needs the front end of the package "${moduleName}" (${className}), ${why}`;
     }
   };
+}
+
+/** A widget as the page can name it before its code has loaded. */
+export interface WidgetDescription {
+  module: string;
+  model: string;
+  /** The addresses its ES module code (anywidget's `_esm`) imports from the network. */
+  urls: string[];
+}
+
+const IMPORTED_URL = /(?:\bfrom|\bimport)\s*\(?\s*["'](https?:\/\/[^"']+)["']/g;
+
+function describeWidget(data: JSONObject | undefined): WidgetDescription {
+  const state = (data?.state ?? {}) as Record<string, unknown>;
+  const text = (name: string) => (typeof state[name] === 'string' ? (state[name] as string) : '');
+  const esm = text('_esm');
+  const urls = [...new Set([...esm.matchAll(IMPORTED_URL)].map((match) => match[1]))].slice(0, 3);
+  // anywidget names the Python class (`module.Class`); other widgets, their model class.
+  const model = (text('_anywidget_id') || text('_model_name') || text('_view_name')).split('.').pop() ?? '';
+  return { module: text('_view_module') || text('_model_module'), model, urls };
 }

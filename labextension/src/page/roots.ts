@@ -1,7 +1,28 @@
 // The document's root widgets on the page: one view per root model id.
 
 import type { DOMWidgetModel, DOMWidgetView } from '@jupyter-widgets/base';
-import type { BridgeManager } from './manager';
+import type { BridgeManager, WidgetDescription } from './manager';
+
+/** How long a root's view may take to build before the page says what it waits for. */
+export const LOAD_BOUND_MS = 15_000;
+
+/** The box shown in place of a widget whose view has not been built within the bound. */
+function notLoaded(widget: WidgetDescription): HTMLElement {
+  const box = document.createElement('div');
+  box.className = 'jb-not-loaded';
+  box.setAttribute('role', 'alert');
+  const seconds = Math.round(LOAD_BOUND_MS / 1000);
+  const name = widget.model ? `${widget.model} of ${widget.module}` : 'This widget';
+  let text = `${name} has not loaded after ${seconds} s.`;
+  if (widget.urls.length > 0) {
+    text += ` Its code imports ${widget.urls.join(', ')}, which this browser could not reach:`;
+    text += ' the page needs it from the internet. Use the library\'s offline mode if it has one.';
+  } else {
+    text += ' Its code is still loading, or failed without saying so (see the browser console).';
+  }
+  box.textContent = text;
+  return box;
+}
 
 interface Shown {
   element: HTMLElement;
@@ -83,11 +104,61 @@ export class Roots {
     return null;
   }
 
-  private async display(id: string, element: HTMLElement): Promise<DOMWidgetView> {
-    const model = (await this.manager.get_model(id)) as DOMWidgetModel;
-    const view = await this.manager.create_view<DOMWidgetView>(model);
-    await this.manager.display_view(view, element);
-    return view;
+  /**
+   * Displays root `id` in `element`. A view still not built after LOAD_BOUND_MS (its
+   * library's code comes from an address that does not answer) gets a box saying
+   * so, and the page is ready without it; should the view come after all, it
+   * takes the box's place.
+   */
+  private async display(id: string, element: HTMLElement): Promise<DOMWidgetView | null> {
+    const built = (async () => {
+      const model = (await this.manager.get_model(id)) as DOMWidgetModel;
+      return this.manager.create_view<DOMWidgetView>(model);
+    })();
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const bound = new Promise<null>((resolve) => {
+      timer = setTimeout(() => resolve(null), LOAD_BOUND_MS);
+    });
+    const view = await Promise.race([built, bound]);
+    clearTimeout(timer);
+    if (view !== null) {
+      await this.manager.display_view(view, element);
+      this.watchImports(id, view, element);
+      return view;
+    }
+    const box = notLoaded(this.manager.describe(id));
+    element.append(box);
+    void built.then(
+      async (late) => {
+        box.remove();
+        await this.manager.display_view(late, element);
+      },
+      () => undefined,
+    );
+    return null;
+  }
+
+  /**
+   * A view whose code imports from the network (anywidget's `_esm`) draws once those
+   * imports arrive: still empty after the bound, it gets the box, which goes when it draws.
+   */
+  private watchImports(id: string, view: DOMWidgetView, element: HTMLElement): void {
+    const widget = this.manager.describe(id);
+    if (widget.urls.length === 0) {
+      return;
+    }
+    setTimeout(() => {
+      if (view.el.childNodes.length > 0 || !view.el.isConnected) {
+        return;
+      }
+      const box = notLoaded(widget);
+      element.append(box);
+      const drawn = new MutationObserver(() => {
+        drawn.disconnect();
+        box.remove();
+      });
+      drawn.observe(view.el, { childList: true, characterData: true, subtree: true });
+    }, LOAD_BOUND_MS);
   }
 
   private hide(shown: Shown): void {

@@ -12,6 +12,7 @@ const BUSY_AFTER_MS = 300;
 /** Why a page stopped trying, as the user reads it. */
 const REASONS: Record<string, string> = {
   'connection lost': 'the server is gone',
+  'session expired': 'the session ended: this page was cut off longer than a session waits',
 };
 
 /** Said once a page's session was built again elsewhere, until the user dismisses it. */
