@@ -346,3 +346,40 @@ def test_an_opted_out_apps_page_comes_back_fresh(processes, tmp_path, browser):
     wait_for_label(page, "nobody: 1 red, 0 points selected")
     assert page.errors == []  # type: ignore[attr-defined]
     page.context.close()
+
+
+@needs_chromium
+def test_dev_mode_reloads_the_changed_app_with_the_users_values(processes, tmp_path, browser):
+    app = tmp_path / "kept.py"
+    app.write_text(KEPT.read_text())
+    port = free_port()
+    process = processes.start(
+        [*CLI, "serve", str(app), "--dev", "--address", "127.0.0.1", "--port", str(port)],
+        output=tmp_path / "server.out",
+    )
+    wait_for_http(f"http://127.0.0.1:{port}/healthz", process)
+    page = new_page(browser)
+    page.goto(f"http://127.0.0.1:{port}/kept", timeout=PAGE_MS)
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=PAGE_MS)
+    summary = use_the_form(page)
+    selection = brush_selected(page)
+
+    # The developer edits the app: the page loads again, by itself, and its new
+    # session (of the new code) takes back what was entered.
+    app.write_text(KEPT.read_text().replace('doc.title = "Kept changes"', 'doc.title = "Kept changes, edited"'))
+    page.wait_for_function("() => document.title === 'Kept changes, edited'", timeout=PAGE_MS)
+    page.wait_for_function(
+        "() => document.querySelector('.jb-status').textContent.includes('page reloaded; your changes are back')",
+        timeout=PAGE_MS,
+    )
+    wait_for_label(page, summary)
+    assert page.locator(".widget-readout").first.inner_text() == "3"
+    assert page.get_by_label("Name").input_value() == "Ada"
+    assert page.get_by_label("Password").input_value() == ""
+    assert brush_selected(page) == pytest.approx(selection)
+    # Taken once: a reload by the user starts afresh.
+    page.reload()
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=PAGE_MS)
+    wait_for_label(page, "nobody: 0 red, 0 points selected")
+    assert page.errors == []  # type: ignore[attr-defined]
+    page.context.close()

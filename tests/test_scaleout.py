@@ -48,8 +48,8 @@ HOSTS = ("10.0.0.11:5006", "10.0.0.12:5006")
 NUM_PROCS = (1, 2)
 #: The groups' ports in the running test, in the order of HOSTS.
 PORTS: list[int] = []
-#: What a page says once it got a fresh session in place of the one it showed.
-NOTICE = "Reconnected — the server restarted this app; earlier changes are gone"
+#: What a page says once it got a fresh session in place of the one it showed, and took its changes back.
+NOTICE = "Reconnected — the server restarted this app; your changes are back"
 PAGE_MS = 60_000
 
 
@@ -257,21 +257,23 @@ def test_a_host_dies_new_pages_work_and_its_open_pages_get_fresh_sessions(proces
     kill_group(groups[dead])
 
     # Its pages reconnect through nginx to the live host, which recreates each
-    # session from the page's token; each page says plainly what happened.
+    # session from the page's token; each page replays its user's changes into
+    # it and says plainly what happened.
     wait_until(lambda: sum(notice(page) is not None for page in pages) == lost, f"{lost} pages show the notice")
     orphans = [page for page in pages if notice(page) is not None]
     for page in orphans:
-        assert notice(page).startswith(NOTICE)
+        wait_until(lambda page=page: notice(page).startswith(NOTICE), "the page's changes are back")
         assert connection_state(page) == "connected"
-        # The fresh session starts over: the slider is back at 0, and works.
+        # The fresh session has the slider where the user left it, and works.
+        start = pages.index(page) % 3 + 1
         page.wait_for_function(
-            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 0')",
+            f"() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = {start * 2}')",
             timeout=PAGE_MS,
         )
         # The old session's widgets are gone: one slider, one answer.
         assert page.locator(".widget-slider").count() == 1
         assert page.locator(".widget-label", has_text="value*2 =").count() == 1
-        slide_and_check(page, 2)
+        slide_and_check(page, 2, start=start)
     # The notice stays until the user dismisses it.
     orphans[0].locator(".jb-status .jb-notice-dismiss").click()
     assert notice(orphans[0]) is None and orphans[0].locator(".jb-status").inner_text() == "connected"
@@ -329,8 +331,9 @@ def test_sticky_sessions_pin_a_client_to_one_host_until_it_dies(processes, tmp_p
 
     kill_group(groups[pinned])
     wait_until(lambda: all(notice(page) is not None for page in pages), "every page shows the notice")
-    for page in pages:
-        slide_and_check(page, 2)
+    for number, page in enumerate(pages):
+        wait_until(lambda page=page: notice(page).startswith(NOTICE), "the page's changes are back")
+        slide_and_check(page, 2, start=number + 1)
     page = new_page(browser)
     open_sliders(page, base)
     slide_and_check(page, 1)

@@ -104,6 +104,9 @@ function start(): JupyterBridge {
   const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
   const roots = new Roots(manager, container);
   const changes = new UserChanges();
+  // Changes the page before this one kept across its reload (the app changed, --dev).
+  const reloadKey = `jupyter-bridge-changes:${location.pathname}`;
+  let fromReload = changes.load(reloadKey);
 
   let shown: () => void;
   const ready = new Promise<void>((resolve) => (shown = resolve));
@@ -111,6 +114,15 @@ function start(): JupyterBridge {
 
   const apply = (message: ServerMessage, buffers: DataView[]): void => {
     switch (message.type) {
+      case 'hello':
+        if (fromReload && message.recreated !== true) {
+          // The new version of the app runs in this fresh session: replay into it.
+          fromReload = false;
+          status.reloaded();
+          const { message: restore, buffers: restoreBuffers } = changes.message(connection.nextId());
+          sender.send(restore, restoreBuffers);
+        }
+        break;
       case 'comm_open':
         changes.opened(message.comm_id, ((message.data as { state?: JSONObject }).state ?? {}) as JSONObject);
         if (message.target_name === manager.comm_target_name) {
@@ -171,6 +183,7 @@ function start(): JupyterBridge {
       comms.releaseAll();
       status.forgetWaiting();
     },
+    reloading: () => changes.save(reloadKey),
     recreated: () => {
       // The old session's widgets are gone with it: the new one's replace them.
       comms.forgetAll();

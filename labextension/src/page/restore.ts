@@ -28,6 +28,8 @@ interface Indexed {
 
 /** The most bytes of changes a page keeps; beyond it the oldest are dropped. */
 const MAX_KEPT_BYTES = 4 * 2 ** 20;
+/** How old changes saved for a reload may be when the next page takes them. */
+const RELOAD_KEEP_MS = 60_000;
 
 export class UserChanges {
   /** Whether the app takes changes back; the `doc` message says (`restore: false`). */
@@ -145,6 +147,30 @@ export class UserChanges {
     return { message: { type: 'restore', id, changes }, buffers: this.kept.flatMap((change) => change.buffers) };
   }
 
+  /**
+   * Keeps the changes in the tab's sessionStorage under `key`, for the page that
+   * loads next in this tab (the app changed, `--dev`): it takes them back once.
+   */
+  save(key: string): void {
+    const kept = this.kept.map(({ buffers, ...change }) => ({ ...change, buffers: buffers.map(toBase64) }));
+    try {
+      sessionStorage.setItem(key, JSON.stringify({ at: Date.now(), kept }));
+    } catch (error) {
+      console.warn('jupyter_bridge: could not keep the changes across the reload', error);
+    }
+  }
+
+  /** Takes the changes a page of this tab saved under `key` just before it reloaded; true if any. */
+  load(key: string): boolean {
+    const saved = readSaved(key);
+    if (saved === null || !Array.isArray(saved.kept) || Date.now() - saved.at > RELOAD_KEEP_MS) {
+      return false;
+    }
+    this.kept = saved.kept.map((change) => ({ ...change, buffers: change.buffers.map(fromBase64) }));
+    this.bytes = this.kept.reduce((total, change) => total + change.size, 0);
+    return this.kept.length > 0;
+  }
+
   private placeOf(modelId: string): { place: Place; withheld: boolean } | undefined {
     this.places ??= this.computePlaces();
     return this.places.get(modelId);
@@ -226,4 +252,38 @@ function copyBuffer(buffer: Buffer): ArrayBuffer {
     return buffer.buffer.slice(buffer.byteOffset, buffer.byteOffset + buffer.byteLength) as ArrayBuffer;
   }
   return buffer.slice(0);
+}
+
+interface Saved {
+  at: number;
+  kept: (Omit<Kept, 'buffers'> & { buffers: string[] })[];
+}
+
+/** What a page saved under `key`, taken out of the tab's storage (it is for one page only). */
+function readSaved(key: string): Saved | null {
+  try {
+    const text = sessionStorage.getItem(key);
+    sessionStorage.removeItem(key);
+    return text === null ? null : (JSON.parse(text) as Saved);
+  } catch {
+    return null;
+  }
+}
+
+function toBase64(buffer: ArrayBuffer): string {
+  let text = '';
+  const bytes = new Uint8Array(buffer);
+  for (let i = 0; i < bytes.length; i += 0x8000) {
+    text += String.fromCharCode(...bytes.subarray(i, i + 0x8000));
+  }
+  return btoa(text);
+}
+
+function fromBase64(text: string): ArrayBuffer {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return bytes.buffer;
 }

@@ -16,9 +16,8 @@ const REASONS: Record<string, string> = {
 
 /** Said once a page's session was built again elsewhere, until the user dismisses it. */
 export const RECREATED_NOTICE = 'Reconnected — the server restarted this app; earlier changes are gone';
-/** Said meanwhile when the page has changes to bring back, and once they are back. */
+/** Said meanwhile when the page has changes to bring back (restored() says how it went). */
 export const RESTORING_NOTICE = 'Reconnected — the server restarted this app; restoring your changes…';
-export const RESTORED_NOTICE = 'Reconnected — the server restarted this app; your changes are back';
 
 /** What the page's comms send through: a connection's `send` and `nextId`. */
 export interface Sender {
@@ -39,6 +38,8 @@ export class Status {
   private reason = 'disconnected';
   /** What the user must know about the session they now have; shown while connected. */
   private notice: string | null = null;
+  /** Whether the restore under way brings the changes of the page before a reload. */
+  private afterReload = false;
 
   constructor(parent: HTMLElement) {
     const header = document.querySelector<HTMLElement>('.jb-header');
@@ -108,16 +109,23 @@ export class Status {
     this.show(this.state, this.reason);
   }
 
+  /** The page was loaded again because the app changed, and brings the changes of the page before. */
+  reloaded(): void {
+    this.afterReload = true;
+  }
+
   /** The fresh session has taken back the user's changes: say how it went, once. */
   restored(answer: Restored, dropped: number): void {
     const lost = answer.skipped + dropped;
+    const what = this.afterReload ? 'The app changed and the page reloaded' : 'Reconnected — the server restarted this app';
+    this.afterReload = false;
     if (answer.refused !== undefined) {
-      this.notice = RECREATED_NOTICE;
+      this.notice = `${what}; earlier changes are gone`;
     } else if (lost > 0) {
       const changes = lost === 1 ? 'change' : 'changes';
-      this.notice = `Reconnected — the server restarted this app; ${lost} of your ${changes} could not be restored`;
+      this.notice = `${what}; ${lost} of your ${changes} could not be restored`;
     } else {
-      this.notice = RESTORED_NOTICE;
+      this.notice = `${what}; your changes are back`;
     }
     this.show(this.state, this.reason);
   }
