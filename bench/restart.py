@@ -164,12 +164,18 @@ def restart_figures(port: int, logdir: Path, restarts: int) -> None:
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         server = start(port, logdir)
-        page = browser.new_context().new_page()
-        page.set_default_timeout(120_000)
-        page.goto(f"http://127.0.0.1:{port}/kept_changes")
-        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
-        use_the_form(page)
-        page_figures(page)
+        pages = []
+        for _ in range(2):
+            page = browser.new_context().new_page()
+            page.set_default_timeout(120_000)
+            page.goto(f"http://127.0.0.1:{port}/kept_changes")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+            use_the_form(page)
+            pages.append(page)
+        # One page for the bookkeeping figures (they keep changes of their own), one for the restarts.
+        page_figures(pages[0])
+        pages[0].context.close()
+        page = pages[1]
         summary = page.locator(".widget-label:not(.widget-description-label)").last.inner_text()
         for how in [signal.SIGTERM, signal.SIGKILL] * restarts:
             os.killpg(server.pid, how)

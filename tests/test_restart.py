@@ -18,7 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import HAVE_CHROMIUM, free_port, wait_for_http
+from support import HAVE_CHROMIUM, eventually, free_port, wait_for_http
 from test_nginx import Processes, new_page
 from wsclient import Client
 
@@ -63,6 +63,20 @@ async def test_a_stopping_server_tells_its_pages_to_come_back_and_still_runs_the
     assert client.close_code == CLOSE_SERVER_RESTART
     assert not [m for m in client.of_type("error") if m.get("where") == "session"]
     assert log.read_text().split() == ["destroyed", "unloaded"]
+
+
+async def test_a_python_client_learns_at_once_that_the_stopped_server_ended_its_session(serve):
+    """A program cannot carry a session over to a fresh one: unlike a page, it is told the session ended."""
+    import asyncio
+
+    from jupyter_bridge.client import SessionClosedError, pull_session
+
+    server = serve({"/kept": KEPT})
+    session = await asyncio.to_thread(pull_session, f"http://127.0.0.1:{server.port}/kept")
+    await server.shutdown()
+    await eventually(lambda: session.closed, timeout=10)  # no reconnecting to a server that stopped
+    with pytest.raises(SessionClosedError, match="its server stopped"):
+        await asyncio.to_thread(session.sync)
 
 
 async def test_a_fresh_session_takes_back_the_pages_changes_in_order_and_runs_the_callbacks(serve):
