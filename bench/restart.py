@@ -133,8 +133,14 @@ def use_the_form(page) -> None:
     page.mouse.down()
     page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=8)
     page.mouse.up()
+    chosen = page.evaluate("""async () => {
+        const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
+        const selected = models.find(m => m.get('_model_name') === 'ScatterModel').get('selected');
+        return selected === null ? 0 : selected.length;
+    }""")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('.widget-label')].some(e => /^Ada: 3 blue, [1-9]/.test(e.textContent))"
+        "text => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === text)",
+        arg=f"Ada: 3 blue, {chosen} points selected",
     )
 
 

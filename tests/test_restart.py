@@ -239,10 +239,14 @@ def label(page) -> str:
 
 
 def wait_for_label(page, text: str) -> None:
-    page.wait_for_function(
-        "text => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === text)",
-        arg=text, timeout=PAGE_MS,
-    )
+    try:
+        page.wait_for_function(
+            "text => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === text)",
+            arg=text, timeout=PAGE_MS,
+        )
+    except Exception:
+        kept = page.evaluate("JSON.stringify(window.jupyterBridge.changes.message('x').message.changes)")
+        raise AssertionError(f"the page shows {label(page)!r}, not {text!r}; it kept {kept}") from None
 
 
 def status(page) -> str:
@@ -279,11 +283,16 @@ def use_the_form(page) -> str:
     page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
     page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=5)
     page.mouse.up()
-    page.wait_for_function(
-        "() => [...document.querySelectorAll('.widget-label')].some(e => /^Ada: 3 blue, [1-9]\\d* points selected$/.test(e.textContent))",
-        timeout=PAGE_MS,
-    )
-    return label(page)
+    # The brush's end set the scatter's final selection in the page: Python's summary follows it.
+    chosen = page.evaluate("""async () => {
+        const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
+        const selected = models.find(m => m.get('_model_name') === 'ScatterModel').get('selected');
+        return selected === null ? 0 : selected.length;
+    }""")
+    assert chosen > 0
+    summary = f"Ada: 3 blue, {chosen} points selected"
+    wait_for_label(page, summary)
+    return summary
 
 
 @needs_chromium
