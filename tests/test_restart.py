@@ -97,6 +97,31 @@ async def test_a_fresh_session_takes_back_the_pages_changes_in_order_and_runs_th
     await client.close()
 
 
+async def test_a_maps_centre_and_zoom_come_back_and_its_callback_runs(serve):
+    """A library widget's user input (ipyleaflet: the map the user panned and zoomed) is restored like a control's."""
+    pytest.importorskip("ipyleaflet")
+
+    def app(doc):
+        import ipyleaflet
+        import ipywidgets as w
+
+        where = w.Label()
+        chart = ipyleaflet.Map(center=(0, 0), zoom=2)
+        chart.observe(lambda _: setattr(where, "value", f"{chart.center[0]:.1f},{chart.center[1]:.1f} z{chart.zoom:g}"),
+                      ["center", "zoom"])
+        doc.add_root(w.VBox([chart, where]))
+
+    server = serve({"/map": app})
+    client = await Client.open(server.url, "map")
+    reply = await client.request({"type": "restore", "changes": [
+        change([0, "children", 0], "LeafletMapModel", module="jupyter-leaflet", center=[52.4, 4.9]),
+        change([0, "children", 0], "LeafletMapModel", module="jupyter-leaflet", zoom=9),
+    ]})
+    assert restored(client, reply["parent"])["applied"] == 2
+    assert client.model("LabelModel")["value"] == "52.4,4.9 z9"
+    await client.close()
+
+
 async def test_a_change_whose_place_no_longer_fits_the_app_is_skipped_and_counted(serve):
     server = serve({"/kept": KEPT})
     client = await Client.open(server.url, "kept")
