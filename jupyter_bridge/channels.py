@@ -10,6 +10,7 @@ and shows the document as a cell output.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import secrets
@@ -18,30 +19,32 @@ import time
 import traceback
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, fields
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from . import comms, widget_states
 from .logs import short_id, shown
 from .outbox import Outbox
-from .protocol import PROTOCOL_VERSION, Message, model_refs
+from .protocol import MODEL_REF_PREFIX, PROTOCOL_VERSION, Message, model_refs
 from .settings import BridgeSettings
 from .version import __version__
 
 if TYPE_CHECKING:
-    import asyncio
-
     from comm.base_comm import BaseComm
     from ipywidgets import Widget
 
     from .document import Document
     from .session import Session
 
-__all__ = ["BrowserChannel", "Channel", "PageLimits", "Send"]
+__all__ = ["BrowserChannel", "Channel", "EndReason", "PageLimits", "Send"]
 
 log = logging.getLogger(__name__)
 
 #: One connection's way to send a frame (a text or binary WebSocket message).
 Send = Callable[[str | bytes], None]
+#: Why a session ends while pages show it: the session is over ("ended"), the
+#: app's files changed (the page loads again), or the server is stopping (the
+#: page waits for a server and takes a fresh session there, with its changes).
+EndReason = Literal["ended", "app changed", "server stopping"]
 
 def _default(name: str) -> Any:
     return BridgeSettings.class_traits()[name].default_value
@@ -112,8 +115,8 @@ class Channel:
     def busy(self, busy: bool) -> None:
         """The session's callbacks have run a while (True), or are done (False)."""
 
-    def end(self, app_changed: bool) -> None:
-        """The session is ending: tell the viewers, before the widgets close."""
+    def end(self, reason: EndReason) -> None:
+        """The session is ending, for ``reason``: tell the viewers, before the widgets close."""
 
     def close_widgets(self) -> None:
         """Close every widget and comm of the session (runs inside the session)."""
@@ -153,7 +156,7 @@ class BrowserChannel(Channel):
         self.outbox = Outbox(loop)
         self.outbox.on_unsendable = self._unsendable
         # send -> what to call if the session ends while that connection is open
-        self._connections: dict[Send, Callable[[bool], None] | None] = {}
+        self._connections: dict[Send, Callable[[EndReason], None] | None] = {}
         #: The connections that speak for the widgets' Python side: the client's that
         #: pushed them (its socket URL says ``client=python``).
         self._python_side: set[Send] = set()
@@ -225,7 +228,7 @@ class BrowserChannel(Channel):
         self,
         send: Send,
         last_seq: int = 0,
-        on_end: Callable[[bool], None] | None = None,
+        on_end: Callable[[EndReason], None] | None = None,
         *,
         recreated: bool = False,
         python: bool = False,
@@ -234,8 +237,8 @@ class BrowserChannel(Channel):
 
         A new page (``last_seq`` 0) of a session whose first messages are already
         forgotten gets a snapshot instead: every widget's current state, then the
-        stream from the session's current position. ``on_end(app_changed)`` is
-        called if the session is destroyed while attached. ``recreated``: the page
+        stream from the session's current position. ``on_end(reason)`` is
+        called if the session ends while attached. ``recreated``: the page
         showed another copy of this session, now gone; its ``hello`` says so, and
         the page drops what it shows before this stream (from ``last_seq`` 0).
         ``python``: the connection speaks for the widgets' Python side (see ``pushed``).
@@ -316,6 +319,10 @@ class BrowserChannel(Channel):
             await session.document.run_locked(
                 lambda: session.run_context.run(self._receive_document, message, sender), label=kind
             )
+            self.reply({"type": "idle", "parent": parent}, sender)
+            return
+        if kind == "restore":
+            self.reply(await self._restore(message), sender)
             self.reply({"type": "idle", "parent": parent}, sender)
             return
         if kind == "comm_open":
@@ -567,6 +574,115 @@ class BrowserChannel(Channel):
                 f"could not make the {named} the page opened: {type(error).__name__}: {error}", parent, sender
             )
 
+    # A page's changes, brought back into a fresh session (docs/protocol.md, "Restoring")
+
+    async def _restore(self, message: Message) -> dict[str, Any]:
+        """Apply, in order, the changes a page made in the session it showed before this one.
+
+        Each change names its widget by a place: a root's index, then the keys
+        that lead through the states of the widgets inside it to that widget's
+        reference. It is applied as the page's own ``update`` would be, so the
+        app's callbacks run; a change whose place no longer leads to a widget of
+        the same model (the app changed) is skipped, as is one into a widget
+        marked ``do_not_restore`` or into a widget every session shares.
+        """
+        session = self._session()
+        document = session.document
+        content = message.content
+        parent = content["id"]
+        changes = content["changes"]
+        answer: dict[str, Any] = {"type": "restored", "parent": parent, "applied": 0, "skipped": 0, "withheld": 0}
+        if not document.restore_user_changes:
+            answer["withheld"] = len(changes)
+            answer["refused"] = f"{session.application.name} starts every session afresh (restore_user_changes is False)"
+            return answer
+        buffers = list(message.buffers)
+        for change in changes:
+            count = len(change.get("buffer_paths", []))
+            own, buffers = buffers[:count], buffers[count:]
+            outcome = await document.run_locked(
+                lambda change=change, own=own: self._restore_change(change, own, parent),
+                label="restore",
+            )
+            answer[outcome or "skipped"] += 1
+            # Callbacks the change scheduled for the next tick run before the next change.
+            await asyncio.sleep(0)
+        log.info(
+            "Session %s: restored %d changes of its page (%d no longer fit the app, %d not to be restored)",
+            session.id, answer["applied"], answer["skipped"], answer["withheld"],
+        )
+        return answer
+
+    def _restore_change(self, change: dict[str, Any], buffers: list[Any], parent: str) -> str:
+        """Apply one restored change; 'applied', 'skipped' (no such place) or 'withheld'."""
+        try:
+            found = self._widget_at(change["place"])
+        except Exception:
+            log.exception("Session %s: could not follow the place %r", self._session().id, change["place"])
+            return "skipped"
+        if found is None or found == "withheld":
+            return found or "skipped"
+        module, name = change["model"]
+        if (getattr(found, "_model_module", None), getattr(found, "_model_name", None)) != (module, name):
+            return "skipped"
+        comm = found.comm
+        kernel_msg = {
+            "header": {"msg_id": parent, "msg_type": "comm_msg"},
+            "parent_header": {},
+            "metadata": {},
+            "content": {
+                "comm_id": comm.comm_id,
+                "data": {"method": "update", "state": change["state"], "buffer_paths": change.get("buffer_paths", [])},
+            },
+            "buffers": buffers,
+        }
+        self._deliver(comm, comm.handle_msg, kernel_msg)
+        return "applied"
+
+    def _widget_at(self, place: list[Any]) -> Any:
+        """The session's widget at ``place`` (see :meth:`_restore`), "withheld", or None."""
+        from ipywidgets.widgets.widget import _instances
+
+        document = self._session().document
+        roots = document.roots
+        if not 0 <= place[0] < len(roots):
+            return None
+        marked = {id(widget) for widget in document.not_restored}
+        widget = roots[place[0]]
+        steps = place[1:]
+        at = 0
+        while True:
+            if id(widget) in marked:
+                return "withheld"
+            if at == len(steps):
+                break
+            key = steps[at]
+            if not isinstance(key, str) or key not in widget.keys:
+                return None
+            value: Any = widget.get_state(key)[key]
+            at += 1
+            while not isinstance(value, str) and at < len(steps):
+                step = steps[at]
+                if isinstance(value, list) and isinstance(step, int) and 0 <= step < len(value):
+                    value = value[step]
+                elif isinstance(value, dict) and isinstance(step, str) and step in value:
+                    value = value[step]
+                else:
+                    return None
+                at += 1
+            if not isinstance(value, str) or not value.startswith(MODEL_REF_PREFIX):
+                return None
+            model_id = value[len(MODEL_REF_PREFIX) :]
+            comm = self.comm_manager.get_comm(model_id)
+            # Only this session's own widgets: never one every session shares.
+            if comm is None or isinstance(comm, comms.SharedComm) or model_id not in _instances:
+                return None
+            widget = _instances[model_id]
+        comm = getattr(widget, "comm", None)
+        if comm is None or isinstance(comm, comms.SharedComm) or self.comm_manager.get_comm(comm.comm_id) is not comm:
+            return None
+        return widget
+
     def _deliver(self, comm: Any, handle: Callable[[dict[str, Any]], None], msg: dict[str, Any]) -> None:
         # ipywidgets catches and logs exceptions raised by observers of a browser
         # change; catch those log records too, so the page can show the error.
@@ -657,14 +773,14 @@ class BrowserChannel(Channel):
     def busy(self, busy: bool) -> None:
         self.outbox.put({"type": "busy", "busy": busy})
 
-    def end(self, app_changed: bool) -> None:
+    def end(self, reason: EndReason) -> None:
         # Open pages first, so they keep showing the last state and say the
         # session ended, rather than watching every widget close.
         connections, self._connections = self._connections, {}
         self._python_side.clear()
         for on_end in connections.values():
             if on_end is not None:
-                on_end(app_changed)
+                on_end(reason)
         self.outbox.close()
 
     def close_widgets(self) -> None:
@@ -707,12 +823,18 @@ def _mib(size: int) -> str:
 
 
 def _doc_message(document: Document) -> dict[str, Any]:
-    return {
+    message: dict[str, Any] = {
         "type": "doc",
         "title": document.title,
         "roots": [w.model_id for w in document.roots],
         "names": {w.model_id: name for name, w in document.named_roots.items()},
     }
+    if not document.restore_user_changes:
+        message["restore"] = False
+    not_restored = [w.model_id for w in document.not_restored if getattr(w, "comm", None) is not None]
+    if not_restored:
+        message["no_restore"] = not_restored
+    return message
 
 
 class _ErrorCapture(logging.Handler):

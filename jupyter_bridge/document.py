@@ -15,6 +15,7 @@ import itertools
 import logging
 import math
 import threading
+import weakref
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -184,6 +185,8 @@ class Document:
         #: Default trait values per widget class for widgets this document's code makes.
         self.theme: Theme | None = None
         self._root_names: dict[str, Widget] = {}
+        self._restore_user_changes = True
+        self._not_restored: weakref.WeakSet[Widget] = weakref.WeakSet()
         self._host: DocumentHost | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
         self._lock: asyncio.Lock | None = None
@@ -308,6 +311,50 @@ class Document:
     def page_widget_classes(self) -> list[type[Widget]]:
         """The widget classes this session's pages may open (:meth:`allow_page_widgets`; a copy)."""
         return list(self._page_widget_classes)
+
+    # What a fresh session of the app takes back from its page (docs/apps.md)
+
+    @property
+    def restore_user_changes(self) -> bool:
+        """Whether a page that lands in a fresh session of this app gets its user's changes back.
+
+        A page whose session is gone (the server restarted, its process died,
+        ``--dev`` reloaded the app) is given a fresh session and replays into it,
+        in order, the changes its user made to the widgets, so the app's callbacks
+        run again. True by default; False starts every such page from the app's
+        initial state.
+        """
+        return self._restore_user_changes
+
+    @restore_user_changes.setter
+    def restore_user_changes(self, value: bool) -> None:
+        if not isinstance(value, bool):
+            raise TypeError(f"restore_user_changes must be True or False, not {value!r}")
+        if value != self._restore_user_changes:
+            self._restore_user_changes = value
+            self._changed()
+
+    def do_not_restore(self, *widgets: Widget) -> None:
+        """Never restore what the user changes in these widgets, nor in any widget inside them.
+
+        For a password field or anything else that must not outlive its session:
+        the page does not keep those changes, and a fresh session refuses them.
+        """
+        from ipywidgets import Widget
+
+        for widget in widgets:
+            if not isinstance(widget, Widget):
+                raise TypeError(f"do_not_restore takes ipywidgets Widgets, not {type(widget).__name__}")
+        added = [widget for widget in widgets if widget not in self._not_restored]
+        for widget in added:
+            self._not_restored.add(widget)
+        if added:
+            self._changed()
+
+    @property
+    def not_restored(self) -> list[Widget]:
+        """The widgets marked with :meth:`do_not_restore` (a copy)."""
+        return list(self._not_restored)
 
     @property
     def session_context(self) -> SessionContext | None:

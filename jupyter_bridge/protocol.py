@@ -25,11 +25,14 @@ __all__ = [
     "CLOSE_APP_FAILED",
     "CLOSE_BAD_TOKEN",
     "CLOSE_NORMAL",
+    "CLOSE_SERVER_RESTART",
     "CLOSE_SESSION_GONE",
     "CLOSE_TOO_SLOW",
     "CLIENT_ARGUMENT",
     "ELEMENT_ID_ARGUMENT",
     "LAST_SEQ_ARGUMENT",
+    "MAX_PLACE_LENGTH",
+    "MAX_RESTORE_CHANGES",
     "MODEL_REF_PREFIX",
     "NO_SUCH_APP",
     "PROTOCOL_VERSION",
@@ -60,6 +63,7 @@ CLIENT_TYPES: dict[str, tuple[str, ...]] = {
     "ack": ("seq",),
     "doc": ("id",),
     "push_doc": ("id", "models", "roots"),
+    "restore": ("id", "changes"),
 }
 
 #: Message types a server sends.
@@ -74,10 +78,14 @@ SERVER_TYPES: tuple[str, ...] = (
     "pushed",
     "error",
     "busy",
+    "restored",
 )
 
 #: WebSocket close codes. The client closing on purpose:
 CLOSE_NORMAL = 1000
+#: The server is stopping (a restart, a deploy): the client waits for a server to
+#: answer again and reconnects, naming its stream; it then gets a fresh session.
+CLOSE_SERVER_RESTART = 1012
 #: The client read too slowly ("try again later"): it reconnects and resumes.
 CLOSE_TOO_SLOW = 1013
 # 4000-4999 are the application's to define. Each is a refusal that reconnecting
@@ -109,6 +117,10 @@ ELEMENT_ID_ARGUMENT = "jb-element-id"
 
 #: A widget state refers to another widget as this prefix and its model id.
 MODEL_REF_PREFIX = "IPY_MODEL_"
+
+#: The most changes one ``restore`` message may carry, and the most steps of a place.
+MAX_RESTORE_CHANGES = 1000
+MAX_PLACE_LENGTH = 64
 
 _U32 = struct.Struct(">I")
 
@@ -214,7 +226,9 @@ def decode(frame: str | bytes, *, max_buffers: int = 0) -> Message:
         _check_push(content, len(buffers), parent)
     elif kind == "doc":
         _check_doc(content, parent)
-    if buffers and kind not in ("comm_msg", "comm_open", "push_doc"):
+    elif kind == "restore":
+        _check_restore(content, len(buffers), parent)
+    if buffers and kind not in ("comm_msg", "comm_open", "push_doc", "restore"):
         raise ProtocolError(f"{kind} message cannot carry buffers", parent)
     return Message(content, buffers)
 
@@ -357,6 +371,37 @@ def _check_push(content: dict[str, Any], buffer_count: int, parent: str | None) 
     missing = [r for r in content["roots"] if r not in seen]
     if missing:
         raise ProtocolError(f"push_doc roots {missing} are not among its models", parent)
+
+
+def _check_restore(content: dict[str, Any], buffer_count: int, parent: str | None) -> None:
+    changes = content["changes"]
+    if not isinstance(changes, list):
+        raise ProtocolError("restore message 'changes' must be a list", parent)
+    if len(changes) > MAX_RESTORE_CHANGES:
+        raise ProtocolError(
+            f"a restore may carry at most {MAX_RESTORE_CHANGES} changes, not {len(changes)}", parent
+        )
+    paths = 0
+    for change in changes:
+        if not isinstance(change, dict) or not isinstance(change.get("state"), dict):
+            raise ProtocolError("each restored change must be an object with a 'state' object", parent)
+        place = change.get("place")
+        if (
+            not isinstance(place, list)
+            or not 0 < len(place) <= MAX_PLACE_LENGTH
+            or not isinstance(place[0], int)
+            or not all(isinstance(step, (str, int)) and not isinstance(step, bool) for step in place)
+        ):
+            raise ProtocolError(
+                f"a change's 'place' must be a root index and at most {MAX_PLACE_LENGTH - 1} keys", parent
+            )
+        model = change.get("model")
+        if not isinstance(model, list) or len(model) != 2 or not all(isinstance(m, str) for m in model):
+            raise ProtocolError("a change's 'model' must be [model module, model name]", parent)
+        _check_buffer_paths(change.get("buffer_paths", []), parent)
+        paths += len(change.get("buffer_paths", []))
+    if paths != buffer_count:
+        raise ProtocolError(f"restore names {paths} buffer paths but carries {buffer_count} buffers", parent)
 
 
 def _check_buffer_paths(paths: Any, parent: str | None) -> None:

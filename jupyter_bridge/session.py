@@ -128,7 +128,7 @@ class Session(Generic[C]):
                 await self.run(callback, self.context)
             except Exception:
                 log.exception("Error in on_session_destroyed callback %r", callback)
-        self.channel.end(app_changed)
+        self.channel.end("app changed" if app_changed else "ended")
         await self.run(self.channel.close_widgets)
         self.document.detach()
         # The session refers to itself through its context (the current-session

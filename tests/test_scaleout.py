@@ -48,9 +48,11 @@ HOSTS = ("10.0.0.11:5006", "10.0.0.12:5006")
 NUM_PROCS = (1, 2)
 #: The groups' ports in the running test, in the order of HOSTS.
 PORTS: list[int] = []
-#: What a page says once it got a fresh session in place of the one it showed.
-NOTICE = "Reconnected — the server restarted this app; earlier changes are gone"
+#: What a page says once it got a fresh session in place of the one it showed, and took its changes back.
+NOTICE = "Reconnected — the server restarted this app; your changes are back"
 PAGE_MS = 60_000
+#: The upstream's fail_timeout in deploy/nginx/several-hosts.conf: how long nginx leaves a failed host alone.
+FAIL_TIMEOUT_S = 10
 
 
 # The protocol: what the page asks for, and what the server answers
@@ -176,19 +178,20 @@ def site_for(tmp_path: Path, public: str, ports: list[int], balancing: str | Non
     return render(SITE, replacements)
 
 
-def start_groups(started, tmp_path: Path, public: str) -> tuple[list[int], dict[int, object]]:
-    """The two groups, sharing one key: ports, and each port's first process."""
+def start_groups(started, tmp_path: Path, public: str, env: dict[str, str] | None = None) -> tuple[list[int], dict[int, object]]:
+    """The two groups, sharing one key (``env``'s, or a new one): ports, and each port's first process."""
     from jupyter_bridge.tokens import generate_secret_key
 
-    env = {"JUPYTER_BRIDGE_SECRET_KEY": generate_secret_key()}
+    env = env or {"JUPYTER_BRIDGE_SECRET_KEY": generate_secret_key()}
     ports = [free_port() for _ in HOSTS]
     PORTS[:] = ports
-    groups = {
-        port: start_server(started, tmp_path, BALANCED_FLAGS, port, public, env=env,
-                           extra=("--num-procs", str(procs)))
-        for port, procs in zip(ports, NUM_PROCS)
-    }
+    groups = {port: start_group(started, tmp_path, public, env, port, procs) for port, procs in zip(ports, NUM_PROCS)}
     return ports, groups
+
+
+def start_group(started, tmp_path: Path, public: str, env: dict[str, str], port: int, procs: int):
+    """One group: the guide's command on ``port``, with ``procs`` processes (again, after a restart)."""
+    return start_server(started, tmp_path, BALANCED_FLAGS, port, public, env=env, extra=("--num-procs", str(procs)))
 
 
 def connections(port: int) -> int:
@@ -201,6 +204,24 @@ def connections(port: int) -> int:
         if len(seen) == procs:
             return sum(seen.values())
     raise AssertionError(f"only {len(seen)} of the {procs} processes on port {port} answered /healthz")
+
+
+def pids(port: int) -> set[int]:
+    """The processes serving ``port`` (each /healthz answers for the one that took it)."""
+    procs = NUM_PROCS[PORTS.index(port)]
+    seen: set[int] = set()
+    while len(seen) < procs:
+        seen.add(health(port)["pid"])
+    return seen
+
+
+def health_through(public: str) -> dict:
+    """/apps/healthz through nginx: whichever process the balancer picked answers."""
+    import json
+    import urllib.request
+
+    with urllib.request.urlopen(f"http://{public}/apps/healthz", timeout=30) as response:
+        return json.load(response)
 
 
 def kill_group(group) -> None:
@@ -257,21 +278,23 @@ def test_a_host_dies_new_pages_work_and_its_open_pages_get_fresh_sessions(proces
     kill_group(groups[dead])
 
     # Its pages reconnect through nginx to the live host, which recreates each
-    # session from the page's token; each page says plainly what happened.
+    # session from the page's token; each page replays its user's changes into
+    # it and says plainly what happened.
     wait_until(lambda: sum(notice(page) is not None for page in pages) == lost, f"{lost} pages show the notice")
     orphans = [page for page in pages if notice(page) is not None]
     for page in orphans:
-        assert notice(page).startswith(NOTICE)
+        wait_until(lambda page=page: notice(page).startswith(NOTICE), "the page's changes are back")
         assert connection_state(page) == "connected"
-        # The fresh session starts over: the slider is back at 0, and works.
+        # The fresh session has the slider where the user left it, and works.
+        start = pages.index(page) % 3 + 1
         page.wait_for_function(
-            "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 0')",
+            f"() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = {start * 2}')",
             timeout=PAGE_MS,
         )
         # The old session's widgets are gone: one slider, one answer.
         assert page.locator(".widget-slider").count() == 1
         assert page.locator(".widget-label", has_text="value*2 =").count() == 1
-        slide_and_check(page, 2)
+        slide_and_check(page, 2, start=start)
     # The notice stays until the user dismisses it.
     orphans[0].locator(".jb-status .jb-notice-dismiss").click()
     assert notice(orphans[0]) is None and orphans[0].locator(".jb-status").inner_text() == "connected"
@@ -329,13 +352,84 @@ def test_sticky_sessions_pin_a_client_to_one_host_until_it_dies(processes, tmp_p
 
     kill_group(groups[pinned])
     wait_until(lambda: all(notice(page) is not None for page in pages), "every page shows the notice")
-    for page in pages:
-        slide_and_check(page, 2)
+    for number, page in enumerate(pages):
+        wait_until(lambda page=page: notice(page).startswith(NOTICE), "the page's changes are back")
+        slide_and_check(page, 2, start=number + 1)
     page = new_page(browser)
     open_sliders(page, base)
     slide_and_check(page, 1)
     pages.append(page)
     assert connections(other) == 4
+    for page in pages:
+        page.context.close()
+
+
+@needs_nginx
+@needs_chromium
+def test_a_rolling_restart_moves_every_page_with_its_state(processes, tmp_path, browser):  # noqa: F811
+    """docs/deploy.md, "A rolling restart": each group in turn is stopped (SIGTERM) and started again."""
+    from jupyter_bridge.tokens import generate_secret_key
+
+    env = {"JUPYTER_BRIDGE_SECRET_KEY": generate_secret_key()}
+    public = f"127.0.0.1:{free_port()}"
+    ports, groups = start_groups(processes, tmp_path, public, env)
+    link_static_dir(tmp_path / "srv")
+    nginx = start_nginx(processes, tmp_path, site_for(tmp_path, public, ports))
+    base = f"http://{public}/apps/sliders"
+    wait_for_http(f"http://{public}/apps/healthz", nginx)
+
+    pages = []
+    for number in range(10):
+        page = new_page(browser)
+        open_sliders(page, base)
+        slide_and_check(page, number + 1)  # each page's own state
+        pages.append(page)
+    wait_until(lambda: sum(connections(port) for port in ports) == 10, "every socket is attached")
+    values = {id(page): number + 1 for number, page in enumerate(pages)}
+
+    def restart(port: int) -> None:
+        """The recipe's steps for one group: stop it, start the new version, wait until it answers."""
+        procs = NUM_PROCS[ports.index(port)]
+        os.killpg(groups[port].pid, signal.SIGTERM)
+        groups[port].wait(timeout=60)
+        # Its pages reconnect through nginx to the other group, and replay their changes there.
+        try:
+            wait_until(lambda: connections(port_other(port)) == 10, "every page is on the other group")
+        except AssertionError:
+            states = [(connection_state(page), page.locator(".jb-status").inner_text()) for page in pages]
+            raise AssertionError(f"{connections(port_other(port))} sockets on the other group; pages: {states}") from None
+        for page in pages:
+            wait_until(lambda page=page: connection_state(page) == "connected", "the page is connected")
+            page.wait_for_function(
+                f"() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === "
+                f"'value*2 = {values[id(page)] * 2}')",
+                timeout=PAGE_MS,
+            )
+        groups[port] = start_group(processes, tmp_path, public, env, port, procs)
+        # The recipe: once the balancer's fail_timeout has passed, nginx counts the group
+        # live again when it answered a request through nginx.
+        time.sleep(FAIL_TIMEOUT_S)
+        mine = pids(port)
+        wait_until(lambda: health_through(public)["pid"] in mine, "nginx sends a request to the group again")
+
+    def port_other(port: int) -> int:
+        return next(other for other in ports if other != port)
+
+    first, second = ports
+    restart(first)
+    moved = [page for page in pages if notice(page) is not None]
+    assert moved, "some pages were on the first group"
+    for page in moved:
+        assert notice(page).startswith(NOTICE)
+        page.locator(".jb-status .jb-notice-dismiss").click()
+    restart(second)
+    # Every page was on the second group by then: each moved, and kept its state.
+    for page in pages:
+        wait_until(lambda page=page: (notice(page) or "").startswith(NOTICE), "the page's changes are back")
+    # And every page still works, from where its user left it.
+    for page in pages:
+        slide_and_check(page, 1, start=values[id(page)])
+    assert all(page.errors == [] for page in pages)  # type: ignore[attr-defined]
     for page in pages:
         page.context.close()
 

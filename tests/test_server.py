@@ -15,7 +15,12 @@ from tornado.websocket import websocket_connect
 from wsclient import CONFIG, Client, fetch_page
 
 from jupyter_bridge.logs import short_id
-from jupyter_bridge.protocol import CLOSE_APP_CHANGED, CLOSE_BAD_TOKEN, CLOSE_SESSION_GONE
+from jupyter_bridge.protocol import (
+    CLOSE_APP_CHANGED,
+    CLOSE_BAD_TOKEN,
+    CLOSE_SERVER_RESTART,
+    CLOSE_SESSION_GONE,
+)
 from jupyter_bridge.server import Server
 from jupyter_bridge.tokens import generate_secret_key
 
@@ -597,13 +602,23 @@ async def test_echo_of_a_change_names_the_message_that_caused_it(serve):
     await client.close()
 
 
-async def test_shutdown_tells_connected_pages_before_closing_widgets(serve):
+async def test_a_destroyed_session_tells_its_pages_before_closing_widgets(serve):
+    server = serve({"/sliders": SLIDERS})
+    client = await Client.open(server.url, "sliders")
+    await server.bridge.destroy_all_sessions()
+    await client.wait_for(lambda: client.close_code is not None)
+    assert client.close_code == CLOSE_SESSION_GONE
+    assert client.of_type("error")[-1]["where"] == "session"
+    assert client.of_type("comm_close") == []  # the page keeps its last state
+
+
+async def test_shutdown_tells_connected_pages_to_wait_for_the_server_before_closing_widgets(serve):
     server = serve({"/sliders": SLIDERS})
     client = await Client.open(server.url, "sliders")
     await server.shutdown()
     await client.wait_for(lambda: client.close_code is not None)
-    assert client.close_code == CLOSE_SESSION_GONE
-    assert client.of_type("error")[-1]["where"] == "session"
+    assert client.close_code == CLOSE_SERVER_RESTART  # not "session ended": the page reconnects
+    assert client.of_type("error") == []
     assert client.of_type("comm_close") == []  # the page keeps its last state
 
 

@@ -34,8 +34,8 @@ class Recorder(Channel):
     def report_error(self, error, where) -> None:
         self.events.append(f"error: {error}")
 
-    def end(self, app_changed: bool) -> None:
-        self.events.append(f"end (app changed: {app_changed})")
+    def end(self, reason: str) -> None:
+        self.events.append(f"end ({reason})")
 
     def close_widgets(self) -> None:
         self.events.append("close widgets")
@@ -99,7 +99,7 @@ async def test_destroy_stops_callbacks_runs_hooks_tells_the_channel_then_closes_
     await asyncio.sleep(0.05)
 
     assert events == [
-        "callback for s1", "end (app changed: False)", "close widgets", "on_session_destroyed"
+        "callback for s1", "end (ended)", "close widgets", "on_session_destroyed"
     ]
     assert len(ticks) == count
     assert session.destroyed and session.context.destroyed

@@ -21,6 +21,7 @@ from ..protocol import (
     CLOSE_APP_FAILED,
     CLOSE_BAD_TOKEN,
     CLOSE_NORMAL,
+    CLOSE_SERVER_RESTART,
     CLOSE_SESSION_GONE,
     LAST_SEQ_ARGUMENT,
     NO_SUCH_APP,
@@ -156,7 +157,8 @@ class SessionLink:
                 if self.closing:
                     return
                 code, reason = ws.close_code, ws.close_reason
-                if is_refusal(code) or not self.attached:
+                # A server that stops ends its sessions: a program cannot resume one elsewhere.
+                if is_refusal(code) or code == CLOSE_SERVER_RESTART or not self.attached:
                     self._end(self._close_error(code, reason))
                     return
                 log.info("Session %s: connection lost (%s); reconnecting", self.session_id, code)
@@ -208,6 +210,10 @@ class SessionLink:
             return AppFailedError(f"the app at {self._app_url} failed while building the session: {message}")
         if code == CLOSE_SESSION_GONE and reason == NO_SUCH_APP:
             return AppNotFoundError(f"there is no app at {self._app_url}; check the app's path")
+        if code == CLOSE_SERVER_RESTART:
+            return SessionClosedError(
+                f"session {self.session_id} has ended: its server stopped; pull a new session once it is back"
+            )
         if code == CLOSE_SESSION_GONE:
             # The server's message speaks to a page ("reload"); say it for a program.
             return SessionClosedError(

@@ -121,8 +121,16 @@ class Bridge:
         self._timers.stop()
 
     async def shutdown(self) -> None:
-        """Halt, destroy every session, then unload every app (``on_server_unloaded``)."""
+        """Halt, destroy every session, then unload every app (``on_server_unloaded``).
+
+        Open pages are told first that the server is stopping, not that their
+        session ended: they wait for a server to answer again (this one
+        restarted, or another behind the same address) and carry on there.
+        """
         self.halt()
+        for served in list(self.apps.values()):
+            for session in list(served.sessions.values()):
+                session.channel.end("server stopping")
         for served in list(self.apps.values()):
             try:
                 await served.unload()

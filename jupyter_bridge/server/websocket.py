@@ -11,13 +11,14 @@ from tornado import web, websocket
 
 from ..activity import traffic
 from ..application import NotAnAppError
-from ..channels import BrowserChannel
+from ..channels import BrowserChannel, EndReason
 from ..logs import short_id, shown
 from ..protocol import (
     CLIENT_ARGUMENT,
     CLOSE_APP_CHANGED,
     CLOSE_APP_FAILED,
     CLOSE_BAD_TOKEN,
+    CLOSE_SERVER_RESTART,
     CLOSE_SESSION_GONE,
     CLOSE_TOO_SLOW,
     LAST_SEQ_ARGUMENT,
@@ -227,12 +228,16 @@ class SessionSocket(websocket.WebSocketHandler):
             python=self.get_query_argument(CLIENT_ARGUMENT, "") == "python",
         )
 
-    def _session_ended(self, app_changed: bool) -> None:
+    def _session_ended(self, reason: EndReason) -> None:
         self.session = None
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
-        if app_changed:
+        if reason == "app changed":
             self.close(CLOSE_APP_CHANGED, "the app changed")
+        elif reason == "server stopping":
+            # Not "this session ended": the page waits for a server to answer again
+            # and takes a fresh session there, bringing its user's changes.
+            self.close(CLOSE_SERVER_RESTART, "the server is restarting")
         else:
             self._send_error("this session has ended; reload the page to start a new one")
             self.close(CLOSE_SESSION_GONE, "session ended")

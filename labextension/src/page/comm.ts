@@ -130,6 +130,9 @@ function isCustom(event: CommEvent): boolean {
 export class Comms {
   private comms = new Map<string, Comm>();
   private waiting = new Map<string, ICallbacks>();
+  /** Told of every state update a model sends (the page keeps its user's changes: restore.ts). */
+  onUpdate: ((commId: string, state: JSONObject, bufferPaths: (string | number)[][], buffers: Buffer[]) => void) | null =
+    null;
 
   constructor(private readonly connection: Sender) {}
 
@@ -182,6 +185,11 @@ export class Comms {
   send(commId: string, data: unknown, callbacks?: ICallbacks, metadata?: JSONObject, buffers?: Buffer[]): string {
     if (!this.comms.has(commId)) {
       return ''; // a model of a session that is gone
+    }
+    const update = data as { method?: unknown; state?: unknown; buffer_paths?: unknown };
+    if (update.method === 'update' && typeof update.state === 'object' && update.state !== null) {
+      const paths = Array.isArray(update.buffer_paths) ? (update.buffer_paths as (string | number)[][]) : [];
+      this.onUpdate?.(commId, update.state as JSONObject, paths, buffers ?? []);
     }
     const id = this.connection.nextId();
     if (callbacks?.iopub?.status) {

@@ -5,6 +5,7 @@ import {
   CLOSE_APP_CHANGED,
   CLOSE_BAD_TOKEN,
   CLOSE_NORMAL,
+  CLOSE_SERVER_RESTART,
   CLOSE_SESSION_GONE,
   LAST_SEQ_ARGUMENT,
   PROTOCOL_VERSION,
@@ -29,12 +30,22 @@ export interface ConnectionHandlers {
    * of the old one. Called before the new session's first message.
    */
   recreated(): void;
+  /** The page is about to load again (the app changed): keep what must outlive it. */
+  reloading?(): void;
 }
 
 const ACK_DELAY_MS = 200;
 const FIRST_RETRY_MS = 500;
 const LAST_RETRY_MS = 5000;
 const MAX_RETRIES = 10;
+/**
+ * After the server said it is stopping, how long the page waits for a server to
+ * answer again (a restart, a deploy), trying every RESTART_RETRY_MS at most.
+ */
+const RESTART_WAIT_MS = 5 * 60_000;
+const RESTART_RETRY_MS = 1000;
+/** What the page says while it waits for a stopped server. */
+export const WAITING_FOR_SERVER = 'the server is restarting: waiting for it…';
 
 export class Connection {
   state: ConnectionState = 'connecting';
@@ -54,6 +65,8 @@ export class Connection {
   /** Messages sent while no socket is open go out, in order, after the next hello. */
   private outbox: (string | ArrayBuffer)[] = [];
   private stopped = false;
+  /** When the server said it is stopping; null unless the page is waiting for it. */
+  private restartSince: number | null = null;
 
   constructor(
     private readonly url: URL,
@@ -159,6 +172,7 @@ export class Connection {
     }
     this.everConnected = true;
     this.retries = 0;
+    this.restartSince = null;
     this.setState('connected');
     const waiting = this.outbox;
     this.outbox = [];
@@ -191,8 +205,26 @@ export class Connection {
     if (this.stopped) {
       return;
     }
-    if (code === CLOSE_APP_CHANGED) {
+    if (code === CLOSE_SERVER_RESTART && this.restartSince === null) {
+      // Not the session's end: the server is going away and will (or another
+      // behind its address will) answer again. Wait for it, then take a fresh
+      // session there (the connection names its stream), as after a crash.
+      this.restartSince = Date.now();
+      this.retries = 0;
+    }
+    if (this.restartSince !== null && !isRefusal(code)) {
+      if (Date.now() - this.restartSince > RESTART_WAIT_MS) {
+        this.restartSince = null;
+        this.stop('connection lost');
+        return;
+      }
+      const delay = Math.min(FIRST_RETRY_MS / 2 * 2 ** this.retries, RESTART_RETRY_MS);
+      this.retries += 1;
+      this.setState('reconnecting', WAITING_FOR_SERVER);
+      this.retryTimer = setTimeout(() => this.open(), delay);
+    } else if (code === CLOSE_APP_CHANGED) {
       this.setState('reconnecting', 'the app changed: reloading');
+      this.handlers.reloading?.();
       window.location.reload();
     } else if (isRefusal(code)) {
       this.stop(refusalReason(code, reason));

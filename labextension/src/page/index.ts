@@ -18,7 +18,8 @@ import { Comms } from './comm';
 import { Connection } from './connection';
 import { BridgeManager } from './manager';
 import { amdLoader, type InlineModules } from './modules';
-import type { ServerMessage } from './protocol';
+import type { JSONObject, ServerMessage } from './protocol';
+import { UserChanges } from './restore';
 import { Roots } from './roots';
 import { Status } from './status';
 import { followTheme } from './theme';
@@ -47,6 +48,8 @@ interface StaticConfig {
 export interface JupyterBridge {
   manager: BridgeManager;
   connection: Connection;
+  /** What the user changed, which a fresh session of the app takes back. */
+  changes: UserChanges;
   /** Resolves once the roots of the first `doc` message are displayed. */
   ready: Promise<void>;
 }
@@ -105,6 +108,10 @@ function start(): JupyterBridge {
   const modulesUrl = new URL(config.modulesUrl, document.baseURI).href;
   const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
   const roots = new Roots(manager, container);
+  const changes = new UserChanges();
+  // Changes the page before this one kept across its reload (the app changed, --dev).
+  const reloadKey = `jupyter-bridge-changes:${location.pathname}`;
+  let fromReload = changes.load(reloadKey);
 
   let shown: () => void;
   const ready = new Promise<void>((resolve) => (shown = resolve));
@@ -112,17 +119,33 @@ function start(): JupyterBridge {
 
   const apply = (message: ServerMessage, buffers: DataView[]): void => {
     switch (message.type) {
+      case 'hello':
+        if (fromReload && message.recreated !== true) {
+          // The new version of the app runs in this fresh session: replay into it.
+          fromReload = false;
+          status.reloaded();
+          const { message: restore, buffers: restoreBuffers } = changes.message(connection.nextId());
+          sender.send(restore, restoreBuffers);
+        }
+        break;
       case 'comm_open':
+        changes.opened(message.comm_id, ((message.data as { state?: JSONObject }).state ?? {}) as JSONObject);
         if (message.target_name === manager.comm_target_name) {
           manager.open(comms.opened(message.comm_id, message.target_name), message, buffers);
         } else {
           console.warn(`jupyter_bridge: ignored a comm for unknown target ${message.target_name}`);
         }
         break;
-      case 'comm_msg':
+      case 'comm_msg': {
+        const data = message.data as { method?: string; state?: JSONObject };
+        if ((data.method === 'update' || data.method === 'echo_update') && data.state) {
+          changes.updated(message.comm_id, data.state);
+        }
         comms.received(message, buffers);
         break;
+      }
       case 'comm_close':
+        changes.closed(message.comm_id);
         comms.closedByServer(message);
         break;
       case 'idle':
@@ -132,6 +155,7 @@ function start(): JupyterBridge {
       case 'doc': {
         document.title = message.title;
         status.title(message.title);
+        changes.doc(message.roots, message.restore !== false, message.no_restore ?? []);
         const displayed = roots.update(message.roots, message.names);
         if (firstDoc) {
           firstDoc = false;
@@ -149,6 +173,9 @@ function start(): JupyterBridge {
       case 'busy':
         status.busy(message.busy);
         break;
+      case 'restored':
+        status.restored(message, changes.dropped);
+        break;
       // hello is handled by the connection; pong and unknown types need nothing.
     }
   };
@@ -161,15 +188,25 @@ function start(): JupyterBridge {
       comms.releaseAll();
       status.forgetWaiting();
     },
+    reloading: () => changes.save(reloadKey),
     recreated: () => {
       // The old session's widgets are gone with it: the new one's replace them.
       comms.forgetAll();
       manager.forgetAll();
       void roots.update([]);
-      status.recreated();
+      changes.newSession();
+      // The user's changes go back into the fresh session, in order, before anything else.
+      const restoring = changes.count > 0;
+      status.recreated(restoring);
+      if (restoring) {
+        const { message, buffers } = changes.message(connection.nextId());
+        sender.send(message, buffers);
+      }
     },
   });
-  const comms = new Comms(status.timing(connection));
+  const sender = status.timing(connection);
+  const comms = new Comms(sender);
+  comms.onUpdate = (commId, state, paths, buffers) => changes.sent(commId, state, paths, buffers);
   manager.comms = comms;
 
   // Leaving the page is not losing the connection; coming back from the
@@ -181,7 +218,7 @@ function start(): JupyterBridge {
     }
   });
   connection.open();
-  return { manager, connection, ready };
+  return { manager, connection, changes, ready };
 }
 
 function boot(): void {

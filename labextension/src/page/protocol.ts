@@ -12,12 +12,20 @@ export const CLOSE_BAD_TOKEN = 4001;
 export const CLOSE_APP_CHANGED = 4205;
 export const CLOSE_SESSION_GONE = 4404;
 export const CLOSE_APP_FAILED = 4500;
+/** The server is stopping (a restart, a deploy): wait for a server to answer again, then reconnect. */
+export const CLOSE_SERVER_RESTART = 1012;
 export const isRefusal = (code: number): boolean => code >= 4000 && code < 5000;
 
 /** The socket URL's query argument that resumes the stream after a `seq`. */
 export const LAST_SEQ_ARGUMENT = 'last_seq';
 /** Beside it, the `stream` of the last hello: the server may then send a fresh session in its place. */
 export const STREAM_ARGUMENT = 'stream';
+
+/** A widget state refers to another widget as this prefix and its model id. */
+export const MODEL_REF_PREFIX = 'IPY_MODEL_';
+/** The most changes one `restore` message may carry, and the most steps of a place. */
+export const MAX_RESTORE_CHANGES = 1000;
+export const MAX_PLACE_LENGTH = 64;
 
 export type JSONObject = { [key: string]: unknown };
 
@@ -48,6 +56,10 @@ export interface Doc extends Sequenced {
   roots: string[];
   /** Root model id -> the name it was added with (for template placeholders). */
   names?: Record<string, string>;
+  /** false: the app starts every session afresh; the page keeps none of its user's changes. */
+  restore?: boolean;
+  /** Widgets (and what is inside them) whose changes the page must not keep. */
+  no_restore?: string[];
 }
 
 export interface CommOpen extends Sequenced {
@@ -100,13 +112,34 @@ export interface Busy extends Sequenced {
   busy: boolean;
 }
 
-export type ServerMessage = Hello | Doc | CommOpen | CommMsg | CommClose | Idle | Pong | ErrorMessage | Busy;
+/** The answer to `restore`: how many changes were applied, no longer fit the app, or were not to be restored. */
+export interface Restored extends Sequenced {
+  type: 'restored';
+  parent: string;
+  applied: number;
+  skipped: number;
+  withheld: number;
+  /** Why none was applied: the app starts every session afresh. */
+  refused?: string;
+}
+
+/** One change a page made, named by its widget's place: a root's index, then the keys leading to it. */
+export interface RestoreChange {
+  place: (string | number)[];
+  /** The widget's `_model_module` and `_model_name`, which the widget at the place must have. */
+  model: [string, string];
+  state: JSONObject;
+  buffer_paths: (string | number)[][];
+}
+
+export type ServerMessage = Hello | Doc | CommOpen | CommMsg | CommClose | Idle | Pong | ErrorMessage | Busy | Restored;
 
 export type ClientMessage =
   | { type: 'comm_open'; id: string; comm_id: string; target_name: string; data: unknown; metadata?: JSONObject }
   | { type: 'comm_msg'; id: string; comm_id: string; data: unknown; metadata?: JSONObject }
   | { type: 'comm_close'; id: string; comm_id: string }
   | { type: 'ping'; id: string }
+  | { type: 'restore'; id: string; changes: RestoreChange[] }
   | { type: 'ack'; seq: number };
 
 export type Buffer = ArrayBuffer | ArrayBufferView;

@@ -3,7 +3,7 @@
 // mark while the session works on something, and a panel of the app's errors.
 
 import type { ConnectionState } from './connection';
-import type { Buffer, ClientMessage, ErrorMessage } from './protocol';
+import type { Buffer, ClientMessage, ErrorMessage, Restored } from './protocol';
 
 const MAX_ERRORS = 5;
 /** An answer that takes longer than this shows the busy mark (as the server's own `busy`). */
@@ -17,6 +17,8 @@ const REASONS: Record<string, string> = {
 
 /** Said once a page's session was built again elsewhere, until the user dismisses it. */
 export const RECREATED_NOTICE = 'Reconnected — the server restarted this app; earlier changes are gone';
+/** Said meanwhile when the page has changes to bring back (restored() says how it went). */
+export const RESTORING_NOTICE = 'Reconnected — the server restarted this app; restoring your changes…';
 
 /** What the page's comms send through: a connection's `send` and `nextId`. */
 export interface Sender {
@@ -37,6 +39,8 @@ export class Status {
   private reason = 'disconnected';
   /** What the user must know about the session they now have; shown while connected. */
   private notice: string | null = null;
+  /** Whether the restore under way brings the changes of the page before a reload. */
+  private afterReload = false;
 
   constructor(parent: HTMLElement) {
     const header = document.querySelector<HTMLElement>('.jb-header');
@@ -83,7 +87,7 @@ export class Status {
     } else if (state === 'connected') {
       this.pill.textContent = 'connected';
     } else if (state === 'reconnecting') {
-      this.pill.textContent = 'reconnecting…';
+      this.pill.textContent = reason === 'disconnected' ? 'reconnecting…' : reason;
     } else {
       const reload = document.createElement('button');
       reload.type = 'button';
@@ -99,10 +103,31 @@ export class Status {
    * The session the page showed is gone and a fresh one replaces it (its server
    * died): the widgets start over, and the user must not think their changes kept.
    */
-  recreated(): void {
-    this.notice = RECREATED_NOTICE;
+  recreated(restoring = false): void {
+    this.notice = restoring ? RESTORING_NOTICE : RECREATED_NOTICE;
     this.forgetWaiting();
     this.busy(false);
+    this.show(this.state, this.reason);
+  }
+
+  /** The page was loaded again because the app changed, and brings the changes of the page before. */
+  reloaded(): void {
+    this.afterReload = true;
+  }
+
+  /** The fresh session has taken back the user's changes: say how it went, once. */
+  restored(answer: Restored, dropped: number): void {
+    const lost = answer.skipped + dropped;
+    const what = this.afterReload ? 'The app changed and the page reloaded' : 'Reconnected — the server restarted this app';
+    this.afterReload = false;
+    if (answer.refused !== undefined) {
+      this.notice = `${what}; earlier changes are gone`;
+    } else if (lost > 0) {
+      const changes = lost === 1 ? 'change' : 'changes';
+      this.notice = `${what}; ${lost} of your ${changes} could not be restored`;
+    } else {
+      this.notice = `${what}; your changes are back`;
+    }
     this.show(this.state, this.reason);
   }
 
@@ -128,7 +153,8 @@ export class Status {
     return {
       nextId: () => sender.nextId(),
       send: (message, buffers) => {
-        if ('id' in message && message.type !== 'ping') {
+        // A page that stopped trying sends nothing: nothing will answer.
+        if ('id' in message && message.type !== 'ping' && this.state !== 'disconnected') {
           const id = message.id;
           this.waiting.set(
             id,
