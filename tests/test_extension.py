@@ -158,7 +158,7 @@ class JupyterServer:
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={layout.root}",
             "--ServerApp.base_url=/jp/",
-            "--ServerApp.jpserver_extensions=jupyter_bridge.jupyter=True",
+            "--ServerApp.jpserver_extensions=jupyter_bridge=True",
             "--ServerApp.authorizer_class=deny_auth.DenyWhenAsked",
             *extra_args,
         ]  # fmt: skip
@@ -553,7 +553,7 @@ async def test_server_shutdown_destroys_the_sessions(layout, tmp_path):
 
 def test_loading_the_extension_imports_no_bridge_server_code():
     probe = (
-        "import sys, jupyter_bridge.jupyter as j\n"
+        "import sys, jupyter_bridge as j\n"
         "(point,) = j._jupyter_server_extension_points()\n"
         "point['app']()\n"
         "loaded = sorted(m for m in sys.modules if m.startswith(('jupyter_bridge.server', 'ipywidgets')))\n"
