@@ -31,8 +31,6 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-#: How often (ms) watched app files are looked at.
-WATCH_POLL_MS = 500
 
 
 class SessionIdError(ValueError):
@@ -110,7 +108,7 @@ class Bridge:
         loop = io_loop or ioloop.IOLoop.current()
         self._every(loop, self.settings.check_unused_sessions, self.destroy_unused_sessions)
         if self.watch_files:
-            self._every(loop, WATCH_POLL_MS, self.reload_changed_apps)
+            self.watcher.start(loop, self.reload_changed_apps)
 
     def _every(self, loop: ioloop.IOLoop, milliseconds: int, callback: Callable[[], Any]) -> None:
         if milliseconds > 0:
@@ -123,6 +121,7 @@ class Bridge:
         for timer in self._timers:
             timer.stop()
         self._timers.clear()
+        self.watcher.stop()
 
     async def shutdown(self) -> None:
         """Halt, destroy every session, then unload every app (``on_server_unloaded``)."""
