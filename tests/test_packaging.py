@@ -175,17 +175,6 @@ def test_two_builds_in_different_folders_give_the_same_front_end(dists, tmp_path
     assert in_wheel == _files(other / NAME / "static")
 
 
-def test_package_json_has_the_python_version():
-    sys.path.insert(0, str(ROOT))
-    try:
-        import hatch_build
-    finally:
-        sys.path.remove(str(ROOT))
-    package = json.loads((ROOT / "labextension" / "package.json").read_text())
-    assert package["version"] == hatch_build.npm_version(_version())
-    assert hatch_build.npm_version("1.2.0rc1") == "1.2.0-rc.1"
-
-
 @pytest.fixture
 def installed(request, dists, tmp_path) -> Iterator[tuple[Path, dict[str, str]]]:
     """A fresh virtual environment with one artifact and JupyterLab installed, Node.js out of reach."""
