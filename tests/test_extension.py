@@ -598,5 +598,5 @@ def test_jupyter_lists_the_extension_enabled_and_ok(tmp_path):
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-    assert re.search(r"jupyter_bridge\.jupyter\s+enabled", output), output
-    assert re.search(r"jupyter_bridge\.jupyter \S+ OK", output), output
+    assert re.search(r"jupyter_bridge\s+enabled", output), output
+    assert re.search(r"jupyter_bridge \S+ OK", output), output
