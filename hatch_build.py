@@ -50,10 +50,12 @@ def client_is_stale() -> bool:
     return _newest([*sources, *_build_files()]) > min(p.stat().st_mtime for p in built)
 
 
-def lab_extension_is_stale() -> bool:
+def lab_extension_is_stale(development: bool = False) -> bool:
     built = LAB_OUTPUT / "package.json"
     if not built.is_file() or not any(LAB_OUTPUT.glob("static/remoteEntry.*.js")):
         return True
+    if not development and (LAB_OUTPUT / "build_log.json").is_file():
+        return True  # a development build (an editable install's) is never packed
     return _newest([*LAB_SOURCES.glob("**/*"), *_build_files()]) > built.stat().st_mtime
 
 
@@ -108,8 +110,9 @@ def build_front_end(target_name: str, version: str, development: str | bool = Fa
     check_versions()
     if os.environ.get("JUPYTER_BRIDGE_FORCE_FRONT_END_BUILD"):
         force = True
+    development = str(development).lower() == "true"
     client_stale = force or client_is_stale()
-    lab_stale = force or lab_extension_is_stale()
+    lab_stale = force or lab_extension_is_stale(development)
     if not (client_stale or lab_stale):
         log.info("jupyter_bridge's front end is built and newer than its sources")
         return
@@ -125,7 +128,7 @@ def build_front_end(target_name: str, version: str, development: str | bool = Fa
     if client_stale:
         _run(npm, "run", "build")
     if lab_stale:
-        build_lab_extension(npm, development=str(development).lower() == "true")
+        build_lab_extension(npm, development=development)
 
 
 def build_lab_extension(npm: str, development: bool = False) -> None:
@@ -139,10 +142,4 @@ def build_lab_extension(npm: str, development: bool = False) -> None:
         ) from error
     _run(npm, "run", "typecheck")
     _run("node", str(CLIENT / "build-lab.mjs"))
-    handler = logging.StreamHandler()
-    log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    try:
-        build_labextension(str(CLIENT), logger=log, development=development)
-    finally:
-        log.removeHandler(handler)
+    build_labextension(str(CLIENT), logger=log, development=development)

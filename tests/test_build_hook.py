@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -74,3 +76,17 @@ def test_versions_that_differ_fail_the_build(tmp_path):
     result = _build(tree, os.environ["PATH"])
     assert result.returncode != 0
     assert "labextension/package.json's version is 9" in result.stderr and "set package.json's to" in result.stderr
+
+
+@pytest.mark.skipif(shutil.which("npm") is None or not (ROOT / "labextension" / "node_modules").is_dir(), reason="needs npm and labextension/node_modules")
+def test_a_release_build_replaces_an_editable_installs_development_build(tmp_path):
+    tree = _tree(tmp_path)
+    subprocess.run(["cp", "-a", str(ROOT / "labextension" / "node_modules"), str(tree / "labextension")], check=True)
+    code = "import sys, hatch_build; hatch_build.build_front_end('wheel', sys.argv[1], development=sys.argv[1] == 'editable')"
+    for version in ("editable", "standard"):
+        result = subprocess.run([sys.executable, "-c", code, version], cwd=tree, capture_output=True, text=True, timeout=600)
+        assert result.returncode == 0, result.stderr[-3000:]
+        if version == "editable":
+            assert (tree / "jupyter_bridge" / "labextension" / "build_log.json").is_file()
+    assert not (tree / "jupyter_bridge" / "labextension" / "build_log.json").exists()
+    assert (tree / "jupyter_bridge" / "static" / "manifest.json").is_file()
