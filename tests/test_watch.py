@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import subprocess
 import sys
 
 import pytest
@@ -82,3 +83,43 @@ async def test_without_watchfiles_it_looks_at_the_files_every_poll(apps, monkeyp
         await eventually(lambda: changed == [("/single", single)])
     finally:
         watcher.stop()
+
+
+def test_a_process_watching_files_ends_when_its_loop_does(tmp_path):
+    """The watch threads never hold up the process's exit (a Jupyter server's shutdown)."""
+    app = tmp_path / "app.py"
+    app.write_text("x = 1\n")
+    script = f"""
+import asyncio
+from tornado import ioloop
+from jupyter_bridge.server.watch import AppWatcher
+
+async def main():
+    watcher = AppWatcher()
+    watcher.watch("/app", {str(app)!r})
+    seen = asyncio.Event()
+
+    async def on_change():
+        if watcher.changed_apps():
+            seen.set()
+
+    watcher.start(ioloop.IOLoop.current(), on_change)
+    for attempt in range(400):
+        open({str(app)!r}, "w").write(f"x = {{attempt}}\\n")
+        try:
+            await asyncio.wait_for(seen.wait(), 0.25)
+            break
+        except asyncio.TimeoutError:
+            pass
+    assert watcher.uses_events is True and seen.is_set()
+    print("noticed")  # and ends without stopping the watcher
+    loop.stop()
+
+# As a Jupyter server runs: its loop started and stopped, no asyncio.run.
+loop = ioloop.IOLoop.current()
+loop.add_callback(main)
+loop.start()
+"""
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "noticed"

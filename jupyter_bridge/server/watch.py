@@ -6,6 +6,7 @@ import asyncio
 import logging
 import os
 import re
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -32,19 +33,23 @@ class AppWatcher:
     Whether an app changed is decided by its files' modification times
     (:func:`file_stamps`). :meth:`start` calls back when they may have: on the
     operating system's file events, through watchfiles (inotify, FSEvents,
-    ReadDirectoryChangesW); by looking every ``POLL_MS`` only when watchfiles is not
-    installed or cannot watch (e.g. the system's limit of watches is reached). A
-    file app is watched through its folder, not recursively (editors replace the
-    file when they save); a directory app recursively. Apps given as functions or
-    Application objects have no files and are not watched.
+    ReadDirectoryChangesW) in daemon threads; by looking every ``POLL_MS`` only when
+    watchfiles is not installed or cannot watch (e.g. the system's limit of watches
+    is reached). A file app is watched through its folder, not recursively (editors
+    replace the file when they save); a directory app recursively. Apps given as
+    functions or Application objects have no files and are not watched.
     """
 
     def __init__(self) -> None:
         self._watched: dict[str, tuple[Path, dict[str, int]]] = {}
-        self._task: asyncio.Task[None] | None = None
-        #: Set when the watched files change (or on stop): the event watchers start again.
-        self._restart: asyncio.Event | None = None
-        self._stopped = False
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._on_change: Callable[[], Awaitable[None]] | None = None
+        #: Tells the current watch threads to end (they look at it every 50 ms).
+        self._stop_threads = threading.Event()
+        self._poller: asyncio.Task[None] | None = None
+        self._calling: asyncio.Task[None] | None = None
+        self._call_again = False
+        self._stopped = True
         self._uses_events: bool | None = None
 
     def watch(self, url_path: str, source: str | os.PathLike[str]) -> None:
@@ -86,11 +91,11 @@ class AppWatcher:
 
     def stop(self) -> None:
         self._stopped = True
-        if self._restart is not None:
-            self._restart.set()
-        if self._task is not None:
-            self._task.cancel()
-            self._task = None
+        self._stop_threads.set()
+        for task in (self._poller, self._calling):
+            if task is not None:
+                task.cancel()
+        self._poller = self._calling = None
 
     @property
     def uses_events(self) -> bool | None:
@@ -98,17 +103,26 @@ class AppWatcher:
         return self._uses_events
 
     def _begin(self, on_change: Callable[[], Awaitable[None]]) -> None:
-        if self._stopped or self._task is not None:
+        if self._stopped or self._on_change is not None:
             return
-        self._restart = asyncio.Event()
-        self._task = asyncio.ensure_future(self._run(on_change))
+        self._loop = asyncio.get_running_loop()
+        self._on_change = on_change
+        try:
+            import watchfiles  # noqa: F401
+        except ImportError:
+            self._fall_back(None)
+            return
+        self._uses_events = True
+        self._start_threads()
 
     def _targets_changed(self) -> None:
-        if self._restart is not None:
-            self._restart.set()
+        if self._uses_events and not self._stopped:
+            self._start_threads()
 
-    def _targets(self) -> tuple[dict[str, set[str]], set[str]]:
-        """({folder of file apps: their file paths}, {directory apps}) to watch."""
+    def _start_threads(self) -> None:
+        """(Re)start the watch threads on the current targets."""
+        self._stop_threads.set()
+        stop = self._stop_threads = threading.Event()
         folders: dict[str, set[str]] = {}
         trees: set[str] = set()
         for source, _ in self._watched.values():
@@ -116,65 +130,69 @@ class AppWatcher:
                 trees.add(str(source))
             elif source.parent.is_dir():
                 folders.setdefault(str(source.parent), set()).add(str(source))
-        return folders, trees
+        if folders:
+            self._thread(sorted(folders), False, set().union(*folders.values()), stop)
+        if trees:
+            self._thread(sorted(trees), True, None, stop)
+        # Files may have changed while the watches were being replaced.
+        self._notify()
 
-    async def _run(self, on_change: Callable[[], Awaitable[None]]) -> None:
+    def _thread(self, paths: list[str], recursive: bool, wanted: set[str] | None, stop: threading.Event) -> None:
+        # A daemon thread: it never holds up the process's exit.
+        thread = threading.Thread(
+            target=self._watch_files, args=(paths, recursive, wanted, stop), name="jupyter_bridge file watch", daemon=True
+        )
+        thread.start()
+
+    def _watch_files(self, paths: list[str], recursive: bool, wanted: set[str] | None, stop: threading.Event) -> None:
+        import watchfiles
+
+        loop = self._loop
+        assert loop is not None
         try:
-            import watchfiles
-        except ImportError:
-            await self._poll(on_change)
-            return
-        try:
-            await self._watch_events(watchfiles, on_change)
-        except asyncio.CancelledError:
-            raise
+            for changes in watchfiles.watch(
+                *paths, recursive=recursive, stop_event=stop, debounce=DEBOUNCE_MS, step=50,
+                ignore_permission_denied=True, raise_interrupt=False,
+            ):  # fmt: skip
+                if wanted is None or any(path in wanted for _, path in changes):
+                    loop.call_soon_threadsafe(self._notify)
         except Exception as error:  # e.g. the system's limit of file watches reached
-            if self._stopped:
-                return
-            log.warning("Cannot watch app files for changes (%s); looking at them every %d ms instead", error, POLL_MS)
-            await self._poll(on_change)
+            if not stop.is_set():
+                loop.call_soon_threadsafe(self._fall_back, error)
 
-    async def _poll(self, on_change: Callable[[], Awaitable[None]]) -> None:
+    def _fall_back(self, error: Exception | None) -> None:
+        if self._stopped or self._poller is not None:
+            return
+        if error is not None:
+            log.warning("Cannot watch app files for changes (%s); looking at them every %d ms instead", error, POLL_MS)
+        self._stop_threads.set()
         self._uses_events = False
+        self._poller = asyncio.ensure_future(self._poll())
+
+    async def _poll(self) -> None:
         while not self._stopped:
             await asyncio.sleep(POLL_MS / 1000)
-            await _call(on_change)
+            self._notify()
 
-    async def _watch_events(self, watchfiles: Any, on_change: Callable[[], Awaitable[None]]) -> None:
-        self._uses_events = True
-        assert self._restart is not None
-        while not self._stopped:
-            self._restart.clear()
-            folders, trees = self._targets()
-            # Files may have changed while the watches were being replaced.
-            await _call(on_change)
-            streams = []
-            if folders:
-                wanted = set().union(*folders.values())
-                streams.append(
-                    self._drain(watchfiles.awatch(*folders, recursive=False, **self._options()), on_change, wanted)
-                )
-            if trees:
-                streams.append(self._drain(watchfiles.awatch(*trees, recursive=True, **self._options()), on_change))
-            if streams:
-                await asyncio.gather(*streams)
-            else:
-                await self._restart.wait()
+    def _notify(self) -> None:
+        """Run on_change, once at a time: a change seen while it runs runs it again after."""
+        if self._stopped or self._on_change is None:
+            return
+        if self._calling is not None and not self._calling.done():
+            self._call_again = True
+            return
+        self._calling = asyncio.ensure_future(self._call())
 
-    def _options(self) -> dict[str, Any]:
-        return {"debounce": DEBOUNCE_MS, "step": 50, "stop_event": self._restart, "ignore_permission_denied": True}
-
-    async def _drain(self, stream: Any, on_change: Callable[[], Awaitable[None]], wanted: set[str] | None = None) -> None:
-        async for changes in stream:
-            if wanted is None or any(path in wanted for _, path in changes):
-                await _call(on_change)
-
-
-async def _call(on_change: Callable[[], Awaitable[None]]) -> None:
-    try:
-        await on_change()
-    except Exception:
-        log.exception("Error reloading changed apps")
+    async def _call(self) -> None:
+        assert self._on_change is not None
+        while True:
+            self._call_again = False
+            try:
+                await self._on_change()
+            except Exception:
+                log.exception("Error reloading changed apps")
+            if not self._call_again or self._stopped:
+                return
 
 
 def file_stamps(source: str | os.PathLike[str]) -> dict[str, int]:
