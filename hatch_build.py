@@ -9,9 +9,9 @@ hatch-jupyter-builder calls :func:`build_front_end` (pyproject.toml's
   shared-data installs as share/jupyter/labextensions/jupyter-bridge/.
 
 Each is rebuilt only when it is missing or its sources are newer than it. An sdist
-carries both built (with every file's time set alike), so the wheel built from it,
-and any install from it, needs no Node.js. ``npm ci`` runs only when node_modules is
-missing or older than package-lock.json.
+carries both built: the wheel built from it, and any install from it, skip this
+(``skip-if-exists``: PKG-INFO and the built files) and need no Node.js. ``npm ci`` runs
+only when node_modules is missing or older than package-lock.json.
 """
 
 from __future__ import annotations
