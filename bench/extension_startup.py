@@ -50,7 +50,7 @@ def start_once(enabled: bool, workdir: Path) -> tuple[float, float | None]:
         sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root",
         "--ip=127.0.0.1", f"--port={port}", "--ServerApp.port_retries=0",
         f"--IdentityProvider.token={TOKEN}", f"--ServerApp.root_dir={workdir}",
-        f"--ServerApp.jpserver_extensions=jupyter_bridge.jupyter={enabled}",
+        f"--ServerApp.jpserver_extensions=jupyter_bridge={enabled}",
     ]  # fmt: skip
     base = f"http://127.0.0.1:{port}/"
     began = time.perf_counter()
@@ -84,8 +84,8 @@ _IN_PROCESS = """\
 import time
 import jupyter_server.serverapp, jupyter_server.extension.application  # Jupyter's own cost
 t = time.perf_counter()
-import jupyter_bridge.jupyter
-(point,) = jupyter_bridge.jupyter._jupyter_server_extension_points()
+import jupyter_bridge
+(point,) = jupyter_bridge._jupyter_server_extension_points()
 point["app"]()
 print(time.perf_counter() - t)
 """

@@ -73,3 +73,22 @@ def __getattr__(name: str) -> Any:
 
         return getattr(client, name)
     raise AttributeError(f"module 'jupyter_bridge' has no attribute {name!r}")
+
+
+def _jupyter_server_extension_points() -> list[dict[str, Any]]:
+    """The Jupyter server extension (``jupyter server extension enable|disable jupyter_bridge``).
+
+    jupyter_server_config.d/jupyter_bridge.json, installed with the package, enables it.
+    """
+    # Imported on call: a kernel importing jupyter_bridge never loads jupyter_server.
+    from .jupyter.extension import BridgeExtension
+
+    return [{"module": "jupyter_bridge.jupyter.extension", "app": BridgeExtension}]
+
+
+def _jupyter_labextension_paths() -> list[dict[str, str]]:
+    """The prebuilt JupyterLab extension, for ``jupyter labextension develop``.
+
+    An installed wheel puts it in share/jupyter/labextensions/jupyter-bridge/ instead.
+    """
+    return [{"src": "labextension", "dest": "jupyter-bridge"}]

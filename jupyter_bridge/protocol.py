@@ -11,13 +11,14 @@ It knows nothing of sessions or sockets.
 
 from __future__ import annotations
 
+import base64
+import datetime
 import json
+import numbers
 import struct
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
-
-from jupyter_client.jsonutil import json_default
 
 __all__ = [
     "CLIENT_TYPES",
@@ -154,10 +155,10 @@ def encode(message: Message) -> str | bytes:
     """A text frame for a message without buffers, a binary frame otherwise.
 
     Values JSON has no type for are converted as a kernel's messages convert them
-    (jupyter_client's ``json_default``: numpy scalars to numbers, dates to ISO
-    text, bytes to base64), so a trait holding ``numpy.float64(0.5)`` reaches the
-    page as it would in JupyterLab. Anything else raises TypeError; NaN and
-    infinities, which JSON cannot carry, raise ValueError.
+    (:func:`json_default`: numpy scalars to numbers, dates to ISO text, bytes to
+    base64), so a trait holding ``numpy.float64(0.5)`` reaches the page as it would
+    in JupyterLab. Anything else raises TypeError; NaN and infinities, which JSON
+    cannot carry, raise ValueError.
     """
     text = json.dumps(message.content, separators=(",", ":"), allow_nan=False, default=json_default)
     if not message.buffers:
@@ -171,6 +172,30 @@ def encode(message: Message) -> str | bytes:
         position += len(part)
     header = _U32.pack(len(parts)) + b"".join(_U32.pack(o) for o in offsets)
     return header + b"".join(parts)
+
+
+def json_default(value: Any) -> Any:
+    """A JSON value for what ``json`` cannot write, as a kernel's message encoding gives it.
+
+    Times become ISO 8601 text (a naive datetime is taken as local time and written
+    with its offset, UTC as ``Z``), bytes base64 text, other iterables lists, and
+    numbers of other types (numpy's) Python ints and floats.
+    """
+    if isinstance(value, datetime.datetime):
+        if value.tzinfo is None:
+            value = value.astimezone()
+        return value.isoformat().replace("+00:00", "Z")
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, bytes):
+        return base64.b64encode(value).decode("ascii")
+    if isinstance(value, Iterable):
+        return list(value)
+    if isinstance(value, numbers.Integral):
+        return int(value)
+    if isinstance(value, numbers.Real):
+        return float(value)
+    raise TypeError(f"{value!r} is not JSON serializable")
 
 
 def _parse(

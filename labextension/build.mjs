@@ -1,10 +1,11 @@
 // Builds the page client into ../jupyter_bridge/static/:
 //   client-HASH.js, client-HASH.css, assets/ (fonts), require-HASH.js, pages-HASH.js
-//   (the index's and error pages' script), manifest.json.
+//   (the index's and error pages' script), manifest.json, third-party-licenses.json
+//   (the bundled npm packages and their licences).
 // The server reads manifest.json to link the hashed files from its pages.
 
 import { createHash } from 'node:crypto';
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
@@ -229,6 +230,51 @@ function check(metafile, pattern, problem) {
   }
 }
 
+/**
+ * The npm packages bundled into the outputs, with their licences, as third-party-licenses.json
+ * (the layout JupyterLab's extension builder writes): the wheel carries it next to the code.
+ */
+async function writeLicenses(metafiles) {
+  const roots = new Set([join('node_modules', 'requirejs')]);
+  for (const metafile of metafiles) {
+    for (const output of Object.values(metafile.outputs)) {
+      for (const [path, input] of Object.entries(output.inputs)) {
+        const root = packageRoot(path);
+        if (root !== null && input.bytesInOutput > 0) {
+          roots.add(root);
+        }
+      }
+    }
+  }
+  const packages = [];
+  for (const root of roots) {
+    const data = JSON.parse(await readFile(join(here, root, 'package.json'), 'utf8'));
+    const files = (await readdir(join(here, root))).filter((name) => /^(licen[cs]e|copying|notice)/i.test(name)).sort();
+    const texts = await Promise.all(files.map((name) => readFile(join(here, root, name), 'utf8')));
+    packages.push({
+      name: data.name,
+      versionInfo: data.version,
+      licenseId: typeof data.license === 'string' ? data.license : (data.license?.type ?? 'UNKNOWN'),
+      // A package without a licence file keeps its notice in the bundle (legalComments).
+      extractedText: texts.join('\n'),
+    });
+  }
+  packages.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  await writeFile(join(outdir, 'third-party-licenses.json'), `${JSON.stringify({ packages }, null, 2)}\n`);
+  return packages.length;
+}
+
+/** The folder of the npm package a metafile input path belongs to, or null for our own sources. */
+function packageRoot(path) {
+  const parts = path.split(/[\\/]/);
+  const at = parts.lastIndexOf('node_modules');
+  if (at < 0) {
+    return null;
+  }
+  const size = parts[at + 1].startsWith('@') ? 2 : 1;
+  return parts.slice(0, at + 1 + size).join('/');
+}
+
 async function main() {
   await rm(outdir, { recursive: true, force: true });
   await mkdir(outdir, { recursive: true });
@@ -238,6 +284,7 @@ async function main() {
   const pages = await buildPages(requireFile);
   const manifest = { ...client.files, ...standalone.files, ...pages.files, 'require.js': requireFile };
   await writeFile(join(outdir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  const bundled = await writeLicenses([client.metafile, standalone.metafile, pages.metafile]);
   if (process.argv.includes('--analyze')) {
     console.log(await esbuild.analyzeMetafile(client.metafile, { verbose: false }));
   }
@@ -246,6 +293,7 @@ async function main() {
     const bytes = await readFile(join(outdir, file));
     console.log(`${file.padEnd(24)} ${kb(bytes.length)} (${kb(gzipSync(bytes).length)} gzip)`);
   }
+  console.log(`third-party-licenses.json: ${bundled} bundled npm packages`);
 }
 
 function kb(size) {

@@ -1,6 +1,10 @@
 #!/usr/bin/env bash
 # Install everything the tests need on a fresh machine, then run them.
 # Usage: bash tests/run.sh [pytest arguments]
+# It installs Debian packages with apt-get and configurable-http-proxy with npm -g
+# (through sudo unless run as root), and jupyter_bridge[test] with the `python` on
+# PATH (use a virtual environment to keep it apart). tests/test_packaging.py builds
+# and installs the release artifacts (a few minutes): leave it out with -m "not packaging".
 set -euo pipefail
 cd "$(dirname "$0")/.."
 

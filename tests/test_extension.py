@@ -167,7 +167,7 @@ class JupyterServer:
             f"--IdentityProvider.token={TOKEN}",
             f"--ServerApp.root_dir={layout.root}",
             "--ServerApp.base_url=/jp/",
-            "--ServerApp.jpserver_extensions=jupyter_bridge.jupyter=True",
+            "--ServerApp.jpserver_extensions=jupyter_bridge=True",
             "--ServerApp.authorizer_class=deny_auth.DenyWhenAsked",
             *extra_args,
         ]  # fmt: skip
@@ -597,7 +597,7 @@ async def test_server_shutdown_destroys_the_sessions(layout, tmp_path):
 
 def test_loading_the_extension_imports_no_bridge_server_code():
     probe = (
-        "import sys, jupyter_bridge.jupyter as j\n"
+        "import sys, jupyter_bridge as j\n"
         "(point,) = j._jupyter_server_extension_points()\n"
         "point['app']()\n"
         "loaded = sorted(m for m in sys.modules if m.startswith(('jupyter_bridge.server', 'ipywidgets')))\n"
@@ -660,5 +660,5 @@ def test_jupyter_lists_the_extension_enabled_and_ok(tmp_path):
         capture_output=True, text=True, env=env, timeout=120,
     )  # fmt: skip
     output = re.sub(r"\x1b\[[0-9;]*m", "", result.stdout + result.stderr)
-    assert re.search(r"jupyter_bridge\.jupyter\s+enabled", output), output
-    assert re.search(r"jupyter_bridge\.jupyter \S+ OK", output), output
+    assert re.search(r"jupyter_bridge\s+enabled", output), output
+    assert re.search(r"jupyter_bridge \S+ OK", output), output

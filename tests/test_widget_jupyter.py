@@ -83,7 +83,7 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[JupyterApps]:
             [sys.executable, "-m", "jupyter_server", "--no-browser", "--allow-root", "--ip=127.0.0.1",
              f"--port={port}", "--ServerApp.port_retries=0", f"--IdentityProvider.token={TOKEN}",
              f"--ServerApp.root_dir={WIDGET_EXAMPLES}", "--ServerApp.base_url=/jp/",
-             "--ServerApp.jpserver_extensions=jupyter_bridge.jupyter=True",
+             "--ServerApp.jpserver_extensions=jupyter_bridge=True",
              # Closed tabs' sessions go within seconds, as in the standalone gallery's server.
              "--BridgeExtension.unused_session_lifetime=15000", "--BridgeExtension.check_unused_sessions=1000"],
             env=environment, stdout=log, stderr=subprocess.STDOUT, cwd=workdir,

@@ -206,7 +206,7 @@ class LazyRoutes(routing.Router):
     """
 
     # jupyter_server's start-up audit walks each target's HTTP methods; the real
-    # handlers are built (authenticated) later.
+    # handlers are built (authenticated) later, and audit_handlers checks them then.
     SUPPORTED_METHODS: tuple[str, ...] = ()
 
     def __init__(self, extension: BridgeExtension) -> None:
@@ -222,11 +222,33 @@ class LazyRoutes(routing.Router):
 
                 bridge = self.extension.bridge
                 static = routing.Rule(AppStaticFiles(bridge), jupyter_handler(AppStaticHandler), {"bridge": bridge})
-                self._router = HandlerRoutes(webapp, [static, *routes(bridge, wrap=jupyter_handler)])
+                rules = [static, *routes(bridge, wrap=jupyter_handler)]
+                audit_handlers(webapp, rules)
+                self._router = HandlerRoutes(webapp, rules)
             except Exception:
                 log.exception("jupyter_bridge could not build its routes; it tries again on the next request")
                 return webapp.get_handler_delegate(request, web.ErrorHandler, {"status_code": 500})
         return self._router.find_handler(request)
+
+
+def audit_handlers(webapp: web.Application, rules: list[Any]) -> None:
+    """jupyter_server's check of extension handlers, on the routes built at the first request.
+
+    At start-up jupyter_server checks every handler an extension adds for
+    ``@web.authenticated``, ``@ws_authenticated`` or ``@allow_unauthenticated`` on each
+    method; it sees only :class:`LazyRoutes`. The same check runs here on the real
+    handlers, and a route failing it is never served: the routes are not built
+    (every ``/bridge`` request answers 500, the log names the handler).
+    """
+    check = getattr(webapp, "_check_handler_auth", None)
+    if check is None:  # not a jupyter_server web application
+        return
+    missing: list[str] = []
+    for rule in rules:
+        matcher, handler = (rule.matcher, rule.target) if isinstance(rule, routing.Rule) else rule[:2]
+        missing.extend(check(matcher, handler))
+    if missing:
+        raise RuntimeError("jupyter_bridge handlers without Jupyter's authentication:\n" + "\n".join(missing))
 
 
 class HandlerRoutes(routing.RuleRouter):

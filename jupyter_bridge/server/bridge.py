@@ -33,8 +33,6 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
-#: How often (ms) watched app files are looked at.
-WATCH_POLL_MS = 500
 
 
 class SessionIdError(ValueError):
@@ -114,11 +112,12 @@ class Bridge:
         loop = io_loop or ioloop.IOLoop.current()
         self._timers.every(loop, self.settings.check_unused_sessions, self.destroy_unused_sessions)
         if self.watch_files:
-            self._timers.every(loop, WATCH_POLL_MS, self.reload_changed_apps)
+            self.watcher.start(loop, self.reload_changed_apps)
 
     def halt(self) -> None:
         """Stop reaping and watching; the sessions stay until :meth:`shutdown`."""
         self._timers.stop()
+        self.watcher.stop()
 
     async def shutdown(self) -> None:
         """Halt, destroy every session, then unload every app (``on_server_unloaded``).
