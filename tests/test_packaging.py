@@ -118,7 +118,6 @@ def test_the_wheel_holds_the_licence_the_page_client_the_lab_extension_and_the_c
     assert "BSD 3-Clause" in licence and "jupyter_bridge contributors" in licence
     assert metadata["License-Expression"] == "BSD-3-Clause"
     assert f"{info}/licenses/{NAME}/static/third-party-licenses.json" in names
-    assert f"{info}/licenses/{NAME}/labextension/static/third-party-licenses.json" in names
     assert f"{data}/{DATA}/static/third-party-licenses.json" in names
     bundled = {package["name"] for package in page_licences["packages"]}
     assert {"@jupyter-widgets/controls", "jquery", "requirejs"} <= bundled
