@@ -522,17 +522,17 @@ def test_load_balancing_over_three_servers_without_sticky_sessions(processes, tm
     orphans = [page for page, fresh in zip(pages, noticed) if fresh]
     assert all(page.locator(".jb-status").inner_text().startswith("Reconnected") for page in orphans)
 
-    # Pages on the other servers go on; an orphan's fresh session starts over.
+    # Pages on the other servers go on; an orphan's fresh session took back its
+    # user's slider (the page replays its changes), and Python's label follows it.
     for number, page in enumerate(pages):
         if page in orphans:
+            kept = f"value*2 = {(number % 5 + 1) * 2}"
             page.wait_for_function(
-                "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 0')",
+                f"() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === {kept!r})",
                 timeout=PAGE_MS,
             )
-            assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
-            slide_and_check(page, 2)
-        else:
-            slide_and_check(page, 1, start=number % 5 + 1)
+            assert page.locator(".widget-label").last.inner_text() == kept
+        slide_and_check(page, 1, start=number % 5 + 1)
     # New sessions keep coming, on the two live servers only.
     for _ in range(5):
         page = new_page(browser)
