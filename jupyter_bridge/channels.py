@@ -342,8 +342,13 @@ class BrowserChannel(Channel):
             return
         if kind == "comm_close":
             self._release(comm.comm_id)
-        elif not self._hold(comm.comm_id, content["data"], message.buffers, parent, sender):
-            return
+        else:
+            foreign = self.foreign_ref(content["data"].get("state"))
+            if foreign is not None:
+                self.refuse(_foreign_reason(foreign), parent, sender)
+                return
+            if not self._hold(comm.comm_id, content["data"], message.buffers, parent, sender):
+                return
         kernel_msg = {
             "header": {"msg_id": parent, "msg_type": kind},
             "parent_header": {},
@@ -398,6 +403,20 @@ class BrowserChannel(Channel):
         if parent is not None:
             content["parent"] = parent
         self.reply(content, sender)
+
+    def foreign_ref(self, value: Any) -> str | None:
+        """The first widget ``value`` names that lives but is not this session's, or None.
+
+        ipywidgets turns an ``IPY_MODEL_<id>`` in a state into the widget of that
+        id from its process-wide registry: a page's value must never reach another
+        session's widget that way. Ids of no widget stay harmless text.
+        """
+        from ipywidgets.widgets.widget import _instances
+
+        for ref in model_refs(value):
+            if ref in _instances and self.comm_manager.get_comm(ref) is None:
+                return ref
+        return None
 
     # What the pages make the session hold
 
@@ -538,6 +557,10 @@ class BrowserChannel(Channel):
             )
             return
         data = content["data"]
+        foreign = self.foreign_ref(data.get("state"))
+        if foreign is not None:
+            self.refuse(_foreign_reason(foreign), parent, sender)
+            return
         if not self._hold(comm_id, data, message.buffers, parent, sender, opening=True):
             return
         state = data["state"]
@@ -625,6 +648,8 @@ class BrowserChannel(Channel):
         module, name = change["model"]
         if (getattr(found, "_model_module", None), getattr(found, "_model_name", None)) != (module, name):
             return "skipped"
+        if self.foreign_ref(change["state"]) is not None:
+            return "skipped"  # it names a widget of another session: never this page's change
         comm = found.comm
         kernel_msg = {
             "header": {"msg_id": parent, "msg_type": "comm_msg"},
@@ -845,3 +870,10 @@ class _ErrorCapture(logging.Handler):
     def emit(self, record: logging.LogRecord) -> None:
         if record.exc_info and record.exc_info[1] is not None:
             self.records.append(record)
+
+
+def _foreign_reason(model_id: str) -> str:
+    return (
+        f"the message refers to widget {shown(model_id)}, which is not in this session; "
+        "a page can only refer to its own session's widgets"
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import ipywidgets as w
 import pytest
 from conftest import EXAMPLES
@@ -316,3 +318,51 @@ async def test_without_xsrf_cookies_a_page_sets_no_cookie(serve):
     response = await AsyncHTTPClient().fetch(server.url + "sliders")
     assert "_xsrf" not in response.headers.get("Set-Cookie", "")
     assert "_xsrf" not in CONFIG.search(response.body.decode()).group(1)
+
+
+# A page names another session's widget by its id
+
+
+def boxes(doc):
+    doc.add_root(w.VBox([w.Label("mine")]))
+
+
+async def test_a_page_cannot_put_another_session_s_widget_in_its_own(serve):
+    """ipywidgets resolves IPY_MODEL_<id> in a state from its process-wide registry: refused at the edge."""
+    from ipywidgets.widgets.widget import _instances
+
+    server = serve({"/boxes": boxes}, page_widgets=["@jupyter-widgets/controls:VBoxModel"])
+    victim = await Client.open(server.url, "boxes")
+    attacker = await Client.open(server.url, "boxes")
+    victim_label = victim.model_ids("LabelModel")[0]
+    own_box = attacker.model_ids("VBoxModel")[0]
+    before = list(_instances[own_box].children)
+
+    # An update of the attacker's own box naming the victim's label.
+    reply = await attacker.set_state("VBoxModel", children=[f"IPY_MODEL_{victim_label}"])
+    assert reply["type"] == "error" and "not in this session" in reply["message"], reply
+    assert list(_instances[own_box].children) == before
+    # A box the page opens itself, naming the victim's label.
+    state = {
+        "_model_module": "@jupyter-widgets/controls", "_model_module_version": "2.0.0", "_model_name": "VBoxModel",
+        "_view_module": "@jupyter-widgets/controls", "_view_module_version": "2.0.0", "_view_name": "VBoxView",
+        "children": [f"IPY_MODEL_{victim_label}"],
+    }  # fmt: skip
+    opened = str(uuid.uuid4())
+    reply = await attacker.request({"type": "comm_open", "comm_id": opened, "target_name": "jupyter.widget",
+                                    "data": {"state": state, "buffer_paths": []}, "metadata": {"version": "2.1.0"}})  # fmt: skip
+    assert reply["type"] == "error" and "not in this session" in reply["message"], reply
+    assert opened not in _instances
+    # A change a page brings back into a fresh session, naming the victim's label.
+    answer = await attacker.request({"type": "restore", "changes": [{
+        "place": [0], "model": ["@jupyter-widgets/controls", "VBoxModel"],
+        "state": {"children": [f"IPY_MODEL_{victim_label}"]}, "buffer_paths": [],
+    }]})  # fmt: skip
+    restored = next(m for m in attacker.of_type("restored"))
+    assert restored["applied"] == 0 and restored["skipped"] == 1, (restored, answer)
+    assert list(_instances[own_box].children) == before
+    # The victim's label is the victim's alone, and both sessions go on.
+    assert (await victim.set_state("LabelModel", value="still mine"))["type"] == "idle"
+    assert (await attacker.request({"type": "ping"}))["type"] == "pong"
+    await victim.close()
+    await attacker.close()
