@@ -8,16 +8,21 @@ Jupyter config file. The CLI builds its flags from these traits, with their help
 from __future__ import annotations
 
 import argparse
+import base64
 import difflib
 import importlib.util
+import logging
 import os
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
 from traitlets import Bool, Enum, HasTraits, Int, List, TraitError, TraitType, Unicode, Union
 from traitlets.config import Configurable
+
+log = logging.getLogger(__name__)
 
 __all__ = [
     "BridgeSettings",
@@ -235,7 +240,7 @@ class BridgeSettings(Configurable):
         "name one only to join its live session), external-signed (only ids signed by another "
         "process holding the key are accepted: pages need ?jb-session-id=), or unsigned (anyone "
         "may name a session, and without a key anyone may make a token: only for a trusted "
-        "network). Without JUPYTER_BRIDGE_SECRET_KEY the server signs with a key made at start; "
+        "network). Without JUPYTER_BRIDGE_SECRET_KEY the server signs with the key it keeps in --secret-key-file; "
         "external-signed needs the shared key.",
     ).tag(config=True, cli=True, env="JUPYTER_BRIDGE_SESSION_IDS")
     secret_key = Unicode(
@@ -243,9 +248,18 @@ class BridgeSettings(Configurable):
         allow_none=True,
         help="Key that signs session ids and tokens and encrypts what tokens carry; set "
         "JUPYTER_BRIDGE_SECRET_KEY rather than a config file (make one with `jupyter-bridge "
-        "secret`). Every process behind one address must share it; without it the server makes "
-        "a key at start, which its --num-procs workers share and nothing else knows.",
+        "secret`). Every process behind one address must share it; without it the server signs "
+        "with the key it keeps in secret_key_file, which its --num-procs workers and later "
+        "starts of servers of the same user on this machine share.",
     ).tag(config=True, env="JUPYTER_BRIDGE_SECRET_KEY")
+    secret_key_file = Unicode(
+        "",
+        help="Where the server keeps the key it signs with when JUPYTER_BRIDGE_SECRET_KEY is not "
+        "set: made on first start (readable by its user only) and read on every later one, so "
+        "a restarted server still accepts its open pages' tokens (their pages come back). "
+        "Empty: jupyter_bridge_secret in Jupyter's runtime directory, beside Jupyter's own "
+        "cookie secret.",
+    ).tag(config=True)
     session_token_credentials = Bool(
         False,
         help="Put the page request's credentials (its cookies, Authorization header and _xsrf) "
@@ -418,16 +432,18 @@ class BridgeSettings(Configurable):
     def signing_key(self) -> bytes | None:
         """The key that signs tokens (and ids, in the signed modes); None without one.
 
-        Without a secret key the signed modes use a key made the first time it is
-        asked for and kept for the life of these settings (a server's start): the
-        server asks before it forks its workers, so they share it.
+        Without a secret key the signed modes use the key in ``secret_key_file``,
+        made there the first time (as Jupyter keeps its cookie secret), so that a
+        restarted server still reads the tokens of the pages it left open; the
+        server asks before it forks its workers, so they share it. Where no file
+        can be written, a key made for this start.
         """
         if self.secret_key:
             return self.secret_key.encode("utf-8")
         if self.session_ids == "unsigned":
             return None
         if self._start_key is None:
-            self._start_key = secrets.token_bytes(32)
+            self._start_key = _kept_key(self.secret_key_file or _default_key_file())
         return self._start_key
 
     _start_key: bytes | None = None
@@ -558,3 +574,46 @@ def arguments_given(args: argparse.Namespace) -> dict[str, Any]:
         for name in BridgeSettings.class_trait_names(cli=True)
         if getattr(args, name, None) is not None
     }
+
+
+def _default_key_file() -> str:
+    from jupyter_core.paths import jupyter_runtime_dir
+
+    return os.path.join(jupyter_runtime_dir(), "jupyter_bridge_secret")
+
+
+def _kept_key(path: str) -> bytes:
+    """The key in ``path``, made there (readable by this user only) if it holds none yet.
+
+    Several servers starting at once make it once: the first creates the file
+    (``O_EXCL``), the others read what it wrote.
+    """
+    for _attempt in range(50):
+        try:
+            with open(path, "rb") as kept:
+                key = base64.b64decode(kept.read().strip() or b"", validate=True)
+            if len(key) >= 32:
+                return key
+        except FileNotFoundError:
+            pass
+        except (OSError, ValueError) as error:
+            log.warning("Could not read the signing key in %s (%s); signing with a key made for this start", path, error)
+            return secrets.token_bytes(32)
+        else:
+            time.sleep(0.01)  # another server is writing it
+            continue
+        try:
+            os.makedirs(os.path.dirname(path) or ".", mode=0o700, exist_ok=True)
+            descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        except FileExistsError:
+            continue
+        except OSError as error:
+            log.warning("Could not keep a signing key in %s (%s); signing with a key made for this start: "
+                        "pages open when it stops will not come back", path, error)
+            return secrets.token_bytes(32)
+        key = secrets.token_bytes(32)
+        with os.fdopen(descriptor, "wb") as kept:
+            kept.write(base64.b64encode(key) + b"\n")
+        return key
+    log.warning("The signing key file %s stayed empty; signing with a key made for this start", path)
+    return secrets.token_bytes(32)

@@ -335,12 +335,20 @@ def test_the_workers_of_num_procs_share_the_key_made_at_start():
         assert page_pid != socket_pid
 
 
-def test_several_worker_processes_share_the_key_made_at_start():
+def test_several_worker_processes_and_later_starts_share_the_key_kept_in_its_file(tmp_path):
     from jupyter_bridge.server import Server
 
-    server = Server({"/sliders": SLIDERS}, port=0, num_procs=2)
+    kept = tmp_path / "runtime" / "jupyter_bridge_secret"
+    server = Server({"/sliders": SLIDERS}, port=0, num_procs=2, secret_key_file=str(kept))
     key = server.settings.signing_key
     assert key is not None and len(key) == 32
     # Made before the workers fork, and asked for again by each: the same.
     assert server.settings.signing_key == key
-    assert Server({"/sliders": SLIDERS}, port=0).settings.signing_key != key
+    # Kept for its user's eyes only, and read again by the next start: open pages' tokens stay good.
+    assert kept.stat().st_mode & 0o777 == 0o600
+    assert Server({"/sliders": SLIDERS}, port=0, secret_key_file=str(kept)).settings.signing_key == key
+    assert Server({"/sliders": SLIDERS}, port=0, secret_key_file=str(tmp_path / "other")).settings.signing_key != key
+    # A key file nobody can write to: a key for this start, and the server still starts.
+    blocked = tmp_path / "file"
+    blocked.write_text("")
+    assert len(Server({"/sliders": SLIDERS}, port=0, secret_key_file=str(blocked / "key")).settings.signing_key) == 32

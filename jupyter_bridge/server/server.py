@@ -131,8 +131,9 @@ class Server:
             )
         elif not settings.shares_key:
             log.info(
-                "Session ids and tokens are signed with a key made for this start; set "
-                "JUPYTER_BRIDGE_SECRET_KEY to share one with other servers or across restarts"
+                "Session ids and tokens are signed with the key kept in %s; set "
+                "JUPYTER_BRIDGE_SECRET_KEY to share one with servers on other machines",
+                settings.secret_key_file or "Jupyter's runtime directory (jupyter_bridge_secret)",
             )
 
     def _warn_of_open_settings(self) -> None:
