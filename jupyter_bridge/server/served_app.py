@@ -17,6 +17,7 @@ from ..contexts import Request, ServerContext, SessionContext
 from ..logs import short_id
 from ..session import Session
 from ..tokens import generate_session_id
+from .builds import build_turns
 
 __all__ = ["ServedApp", "release_free_memory"]
 
@@ -69,6 +70,7 @@ class ServedApp:
         self, request: Request, session_id: str | None = None, user: Any = None
     ) -> Session[BrowserChannel]:
         """Build a new session by running the app; raises AppError if the app fails."""
+        await build_turns().turn()  # a burst of page loads builds one per pass of the loop
         session_id = session_id or generate_session_id()  # callers with a key pass a signed one
         context = SessionContext(session_id, request, self.server_context, user=user)
         loop = asyncio.get_running_loop()
