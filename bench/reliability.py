@@ -222,13 +222,37 @@ async def slow(quick: bool) -> None:
         served.stop()
 
 
+PROBE = """
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from held_sessions import Session
+
+async def main(base, port):
+    session = await Session.open(base, port)
+    print("ready", flush=True)
+    while True:
+        began = time.time()
+        took = await session.round_trip()
+        print(json.dumps([began, took]), flush=True)
+
+asyncio.run(main(sys.argv[2], int(sys.argv[3])))
+"""
+
+
 async def burst_on(tree: str | None, count: int) -> dict:
-    """``count`` sliders pages loaded at once (GET, socket, document) while the prober runs."""
+    """``count`` sliders pages loaded at once (GET, socket, document) while a prober runs.
+
+    The prober is a process of its own, so the burst's clients do not slow down its
+    reading: what it sees is the server's.
+    """
     served = Served(str(SLIDERS), env={"PYTHONPATH": tree} if tree else None)
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBE, str(Path(__file__).resolve().parent), served.base, str(served.port),
+        stdout=asyncio.subprocess.PIPE)
     try:
-        prober = await Prober(served).start()
+        assert probe.stdout is not None and (await probe.stdout.readline()).strip() == b"ready"
         await asyncio.sleep(1)
-        mark = prober.mark()
+        began = time.time()
         started = time.monotonic()
         ready: list[float] = []
 
@@ -239,11 +263,17 @@ async def burst_on(tree: str | None, count: int) -> dict:
             session.ws.close()
 
         results = await asyncio.gather(*(page() for _ in range(count)), return_exceptions=True)
-        times = prober.times[mark:]
-        await prober.stop()
+        took, ended = time.monotonic() - started, time.time()
+        probe.kill()
+        output, _ = await probe.communicate()
+        lines = output.decode().splitlines()[:-1]  # the last may be cut short by the kill
+        times = [rtt for at, rtt in map(json.loads, lines) if began <= at <= ended]
         return {"failed": sum(isinstance(r, BaseException) for r in results), "ready": sorted(ready),
-                "probe": times, "took": time.monotonic() - started}
+                "probe": times, "took": took}
     finally:
+        if probe.returncode is None:
+            probe.kill()
+            await probe.wait()
         served.stop()
 
 
@@ -258,7 +288,7 @@ async def burst(quick: bool, before: str | None = None, pages: int | None = None
         say(f"  {label:<46}" + "".join(f"{value(f):>14}" for f in figures.values()))
 
     say(f"  {'':<46}" + "".join(f"{name:>14}" for name in figures))
-    row("other session's round trips", lambda f: f"{len(f['probe'])}")
+    row("other session's round trips (a process of its own)", lambda f: f"{len(f['probe'])}")
     row("  p50", lambda f: f"{percentile(f['probe'], 0.5) * 1000:.1f} ms" if f["probe"] else "-")
     row("  p99", lambda f: f"{percentile(f['probe'], 0.99) * 1000:.1f} ms" if f["probe"] else "-")
     row("  longest", lambda f: f"{max(f['probe']) * 1000:.0f} ms" if f["probe"] else "-")
