@@ -68,18 +68,20 @@ class Session:
     async def open(cls, base: str, port: int) -> Session:
         page = await AsyncHTTPClient().fetch(base + "/sliders")
         config = json.loads(CONFIG.search(page.body.decode()).group(1))
+        # As the page client does: what one message causes comes back in one frame.
+        query = ("&" if "?" in config["wsUrl"] else "?") + "batch=1"
         request = HTTPRequest(
-            f"ws://127.0.0.1:{port}{config['wsUrl']}",
+            f"ws://127.0.0.1:{port}{config['wsUrl']}{query}",
             headers={"Origin": f"http://localhost:{port}", "Sec-WebSocket-Protocol": f"jupyter-bridge.v1, {config['token']}"},
         )
         ws = await websocket_connect(request)
         models: dict[str, str] = {}
         while True:
-            message = json.loads(await ws.read_message())
-            if message["type"] == "comm_open":
-                models[message["data"]["state"]["_model_name"]] = message["comm_id"]
-            elif message["type"] == "doc":
-                return cls(ws, models["IntSliderModel"], models["LabelModel"])
+            for message in messages(await ws.read_message()):
+                if message["type"] == "comm_open":
+                    models[message["data"]["state"]["_model_name"]] = message["comm_id"]
+                elif message["type"] == "doc":
+                    return cls(ws, models["IntSliderModel"], models["LabelModel"])
 
     async def round_trip(self) -> float:
         """Move the slider; seconds until the label shows Python's answer."""
@@ -92,12 +94,18 @@ class Session:
             "data": {"method": "update", "state": {"value": self.value}, "buffer_paths": []},
         }))
         while True:
-            message = json.loads(await self.ws.read_message())
-            if message["type"] == "comm_msg" and message["comm_id"] == self.label:
-                if message["data"].get("state", {}).get("value") == expected:
-                    return time.perf_counter() - started
-            elif message["type"] == "idle" and message["parent"] == f"b{self.sent}":
-                continue
+            for message in messages(await self.ws.read_message()):
+                if message["type"] == "comm_msg" and message["comm_id"] == self.label:
+                    if message["data"].get("state", {}).get("value") == expected:
+                        return time.perf_counter() - started
+
+
+def messages(frame: str | None) -> list[dict]:
+    """A text frame's message, or a batch's messages."""
+    if frame is None:
+        raise ConnectionError("the server closed the socket")
+    message = json.loads(frame)
+    return message if isinstance(message, list) else [message]
 
 
 def start_server(port: int, procs: int) -> subprocess.Popen:

@@ -5,10 +5,11 @@ stops it; all of them while a *prober* (a sliders session moving its slider
 again as soon as Python answered) records the round trips an unaffected session
 sees. Printed: figures, never pass/fail.
 
-    python bench/reliability.py [slow] [storm] [malformed] [procs] [block] [--quick]
+    python bench/reliability.py [slow] [burst] [storm] [malformed] [procs] [block] [--quick] [--before DIR]
 
 slow       a client that stops reading while a callback streams 50 updates/s of 20 kB
 unlimited  the same with --websocket-max-unsent 0: what the limit prevents (not run by default)
+burst      200 pages loaded at once; --before DIR runs a checkout of another version beside this one
 storm      N WebSockets opened at once, then all dropped mid-stream and reconnected
 malformed  oversized headers and bodies, slowloris, invalid UTF-8 in paths and arguments
 procs      --num-procs 3: one worker SIGKILLed under load; then SIGTERM under load
@@ -219,6 +220,82 @@ async def slow(quick: bool) -> None:
             task.cancel()
     finally:
         served.stop()
+
+
+PROBE = """
+import asyncio, json, sys, time
+sys.path.insert(0, sys.argv[1])
+from held_sessions import Session
+
+async def main(base, port):
+    session = await Session.open(base, port)
+    print("ready", flush=True)
+    while True:
+        began = time.time()
+        took = await session.round_trip()
+        print(json.dumps([began, took]), flush=True)
+
+asyncio.run(main(sys.argv[2], int(sys.argv[3])))
+"""
+
+
+async def burst_on(tree: str | None, count: int) -> dict:
+    """``count`` sliders pages loaded at once (GET, socket, document) while a prober runs.
+
+    The prober is a process of its own, so the burst's clients do not slow down its
+    reading: what it sees is the server's.
+    """
+    served = Served(str(SLIDERS), env={"PYTHONPATH": tree} if tree else None)
+    probe = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", PROBE, str(Path(__file__).resolve().parent), served.base, str(served.port),
+        stdout=asyncio.subprocess.PIPE)
+    try:
+        assert probe.stdout is not None and (await probe.stdout.readline()).strip() == b"ready"
+        await asyncio.sleep(1)
+        began = time.time()
+        started = time.monotonic()
+        ready: list[float] = []
+
+        async def page() -> None:
+            session = await Session.open(served.base, served.port)
+            ready.append(time.monotonic() - started)
+            await session.round_trip()  # interactive: Python answers it
+            session.ws.close()
+
+        results = await asyncio.gather(*(page() for _ in range(count)), return_exceptions=True)
+        took, ended = time.monotonic() - started, time.time()
+        probe.kill()
+        output, _ = await probe.communicate()
+        lines = output.decode().splitlines()[:-1]  # the last may be cut short by the kill
+        times = [rtt for at, rtt in map(json.loads, lines) if began <= at <= ended]
+        return {"failed": sum(isinstance(r, BaseException) for r in results), "ready": sorted(ready),
+                "probe": times, "took": took}
+    finally:
+        if probe.returncode is None:
+            probe.kill()
+            await probe.wait()
+        served.stop()
+
+
+async def burst(quick: bool, before: str | None = None, pages: int | None = None) -> None:
+    count = pages or (50 if quick else 200)
+    say(f"\n== Burst: {count} pages loaded at once (page, socket, document) while another session does round trips ==")
+    AsyncHTTPClient.configure(None, max_clients=4 * count)
+    runs = {"before": before, "now": None} if before else {"now": None}
+    figures = {name: await burst_on(tree, count) for name, tree in runs.items()}
+
+    def row(label: str, value) -> None:
+        say(f"  {label:<46}" + "".join(f"{value(f):>14}" for f in figures.values()))
+
+    say(f"  {'':<46}" + "".join(f"{name:>14}" for name in figures))
+    row("other session's round trips (a process of its own)", lambda f: f"{len(f['probe'])}")
+    row("  p50", lambda f: f"{percentile(f['probe'], 0.5) * 1000:.1f} ms" if f["probe"] else "-")
+    row("  p99", lambda f: f"{percentile(f['probe'], 0.99) * 1000:.1f} ms" if f["probe"] else "-")
+    row("  longest", lambda f: f"{max(f['probe']) * 1000:.0f} ms" if f["probe"] else "-")
+    row("burst pages with their document: p50", lambda f: f"{percentile(f['ready'], 0.5):.2f} s")
+    row("  last", lambda f: f"{max(f['ready']):.2f} s")
+    row("all burst pages answered a round trip", lambda f: f"{f['took']:.2f} s")
+    row("failed", lambda f: f"{f['failed']}")
 
 
 async def storm(quick: bool) -> None:
@@ -474,10 +551,16 @@ async def block(quick: bool) -> None:
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("scenarios", nargs="*", default=["slow", "storm", "malformed", "procs", "block"])
+    parser.add_argument("scenarios", nargs="*", default=["slow", "burst", "storm", "malformed", "procs", "block"])
     parser.add_argument("--quick", action="store_true", help="smaller counts")
+    parser.add_argument("--before", metavar="DIR",
+                        help="burst: also run a checkout of another version at DIR, side by side")
+    parser.add_argument("--pages", type=int, help="burst: pages loaded at once (default 200, 50 with --quick)")
     options = parser.parse_args()
     for name in options.scenarios:
+        if name == "burst":
+            await burst(options.quick, options.before, options.pages)
+            continue
         scenarios = {"slow": slow, "unlimited": unlimited, "storm": storm, "malformed": malformed,
                      "procs": procs, "block": block}
         await scenarios[name](options.quick)

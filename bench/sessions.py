@@ -108,6 +108,8 @@ class Server:
     page_path: str
     process: subprocess.Popen[bytes]
     log_path: Path
+    #: Whether its clients ask for batches (a server of an older version ignores it).
+    batches: bool = True
 
     @property
     def base(self) -> str:
@@ -126,8 +128,8 @@ class Server:
         return found[-1] if found else "?"
 
 
-def start_server(name: str, args: list[str], page_path: str, port: int, logdir: Path) -> Server:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")])}
+def start_server(name: str, args: list[str], page_path: str, port: int, logdir: Path, root: Path = ROOT) -> Server:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     log_path = logdir / f"{name}.log"
     with open(log_path, "wb") as out:
         process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
@@ -169,8 +171,8 @@ def python_module(module: str, nodelay: bool) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def start_ours(logdir: Path, nodelay: bool) -> Server:
-    """``jupyter-bridge serve examples/sliders.py``."""
+def start_ours(logdir: Path, nodelay: bool, root: Path | None = None) -> Server:
+    """``jupyter-bridge serve examples/sliders.py`` (of the checkout at ``root``: ``--before``)."""
     port = free_port()
     args = [
         *python_module("jupyter_bridge.cli", nodelay), "serve", "examples/sliders.py",
@@ -178,6 +180,8 @@ def start_ours(logdir: Path, nodelay: bool) -> Server:
         "--unused-session-lifetime", str(LIFETIME_MS), "--check-unused-sessions", str(CHECK_MS),
         "--mem-log-frequency", "1000",
     ]  # fmt: skip
+    if root is not None:
+        return start_server("before", args, "/sliders", port, logdir, root)
     return start_server("jupyter_bridge", args, "/sliders", port, logdir)
 
 
@@ -215,11 +219,14 @@ class OursSession:
         self.models: dict[str, str] = {}  # comm id -> model name
         self.last_seq = 0
         self.value = 0
+        self._unread: list[dict[str, Any]] = []  # messages of a batch not read yet
 
     async def open(self) -> None:
         html = await get_page(self.server.base + self.server.page_path)
         config = json.loads(OURS_CONFIG.search(html).group(1))
         url = self.server.base.replace("http", "ws", 1) + config["wsUrl"]
+        if self.server.batches:  # as the page client does: several messages to a frame
+            url += ("&" if "?" in url else "?") + "batch=1"
         self.ws = await connect(url, self.server.port, ["jupyter-bridge.v1", config["token"]])
         await self._read_until(lambda m: m["type"] == "doc")
         self.slider = self._comm("IntSliderModel")
@@ -231,15 +238,18 @@ class OursSession:
 
     async def _read_until(self, done: Any) -> dict[str, Any]:
         while True:
-            frame = await self.ws.read_message()
-            if frame is None:
-                raise ConnectionError(f"socket closed ({self.ws.close_code})")
-            message = decode_ours(frame)
-            self.last_seq = max(self.last_seq, message.get("seq", 0))
-            if message["type"] == "comm_open":
-                self.models[message["comm_id"]] = message["data"]["state"].get("_model_name")
-            if done(message):
-                return message
+            if not self._unread:
+                frame = await self.ws.read_message()
+                if frame is None:
+                    raise ConnectionError(f"socket closed ({self.ws.close_code})")
+                self._unread.extend(decode_ours(frame))
+            while self._unread:
+                message = self._unread.pop(0)
+                self.last_seq = max(self.last_seq, message.get("seq", 0))
+                if message["type"] == "comm_open":
+                    self.models[message["comm_id"]] = message["data"]["state"].get("_model_name")
+                if done(message):
+                    return message
 
     def _ack(self) -> None:
         self.ws.write_message(json.dumps({"type": "ack", "seq": self.last_seq}))
@@ -264,14 +274,16 @@ class OursSession:
             self.ws.close(1000)
 
 
-def decode_ours(frame: str | bytes) -> dict[str, Any]:
-    """A server frame's JSON part (binary frames: uint32 count, offsets, then the parts)."""
+def decode_ours(frame: str | bytes) -> list[dict[str, Any]]:
+    """A server frame's messages: a text frame's one or batch of them, a binary frame's JSON part
+    (uint32 count, offsets, then the parts)."""
     if isinstance(frame, str):
-        return json.loads(frame)
+        message = json.loads(frame)
+        return message if isinstance(message, list) else [message]
     count = int.from_bytes(frame[:4], "big")
     start = int.from_bytes(frame[4:8], "big")
     end = int.from_bytes(frame[8:12], "big") if count > 1 else len(frame)
-    return json.loads(frame[start:end])
+    return [json.loads(frame[start:end])]
 
 
 class BokehSession:
@@ -353,7 +365,7 @@ def find_models(value: Any) -> Any:
             yield from find_models(item)
 
 
-CLIENTS = {"jupyter_bridge": OursSession, "bokeh": BokehSession}
+CLIENTS = {"jupyter_bridge": OursSession, "before": OursSession, "bokeh": BokehSession}
 
 
 @dataclass
@@ -362,6 +374,7 @@ class SizeResult:
     open_times: list[float] = field(default_factory=list)
     rtts: list[float] = field(default_factory=list)
     bursts: list[float] = field(default_factory=list)
+    cpu_per_event: float = 0.0  # server CPU seconds per one-at-a-time round trip
     rss_before: float = 0.0
     rss_open: float = 0.0
     rss_after: float = 0.0
@@ -423,8 +436,10 @@ async def settle(server: Server) -> float | None:
 async def measure_size(server: Server, n: int, parallel: int, samples: int) -> SizeResult:
     result = SizeResult(n, rss_before=server.rss)
     sessions = await open_sessions(server, n, parallel, result.open_times)
+    used = cpu_seconds(server.process.pid)
     for i in range(max(samples, n)):
         result.rtts.append(await sessions[i % n].move())
+    result.cpu_per_event = (cpu_seconds(server.process.pid) - used) / len(result.rtts)
     result.bursts = list(await asyncio.gather(*(s.move() for s in sessions)))
     await asyncio.sleep(1)  # let the allocator settle before reading RSS
     result.rss_open = server.rss
@@ -495,6 +510,8 @@ async def measure_server(
             await warm_up(server)
             log(f"{server.name}: {n} sessions")
             figures[n] = await measure_size(server, n, options.parallel, options.samples)
+    if not cycles:
+        return figures
     with running(start) as server:
         await warm_up(server)
         log(f"{server.name}: {cycles} open/close cycles, after {min(cycles, 1000)} priming ones")
@@ -524,6 +541,7 @@ def print_size(ours: SizeResult, bokeh: SizeResult) -> None:
         a, b = getattr(ours, attr), getattr(bokeh, attr)
         print(row(f"{label} p50", pct(a, 50), pct(b, 50), "ms", 2))
         print(row(f"{label} p99", pct(a, 99), pct(b, 99), "ms", 2))
+    print(row("server CPU per event, one at a time", ours.cpu_per_event * 1e6, bokeh.cpu_per_event * 1e6, "us", 0))
     print(row("RSS before", ours.rss_before, bokeh.rss_before, "MB"))
     print(row(f"RSS with {n} open", ours.rss_open, bokeh.rss_open, "MB"))
     print(row("RSS per session", ours.per_session_kb, bokeh.per_session_kb, "kB"))
@@ -555,6 +573,10 @@ def print_cycles(ours: CycleResult, bokeh: CycleResult) -> None:
 async def run(options: argparse.Namespace, logdir: Path) -> None:
     AsyncHTTPClient.configure(None, max_clients=max(10, options.parallel))
     nodelay = options.server_nodelay
+    before = None
+    if options.before:
+        start = partial(start_ours, logdir, nodelay, Path(options.before).resolve())
+        before = await measure_server(start, options, 0)
     ours = await measure_server(partial(start_ours, logdir, nodelay), options, options.cycles)
     bokeh = await measure_server(partial(start_bokeh, logdir, nodelay), options, options.bokeh_cycles)
     print(
@@ -568,7 +590,20 @@ async def run(options: argparse.Namespace, logdir: Path) -> None:
     print(f"server session sockets: {nodelay}")
     for n in options.sizes:
         print_size(ours[n], bokeh[n])
+        if before is not None:
+            print_before(before[n], ours[n], bokeh[n], options.before)
     print_cycles(ours["cycles"], bokeh["cycles"])
+
+
+def print_before(before: SizeResult, ours: SizeResult, bokeh: SizeResult, where: str) -> None:
+    """The events' figures of another checkout (``--before``), this one and Bokeh's, from the same run."""
+    print(f"\n  N = {before.n}, before = {where}{'':<4}{'before':>12}{'now':>12}{'bokeh':>12}")
+    for label, attr in (("event rtt, one at a time", "rtts"), (f"event rtt, all {before.n} at once", "bursts")):
+        for q in (50, 99):
+            cells = "".join(f"{pct(getattr(r, attr), q):>9.2f} ms" for r in (before, ours, bokeh))
+            print(f"  {label + f' p{q}':<38}{cells}")
+    cells = "".join(f"{r.cpu_per_event * 1e6:>9.0f} us" for r in (before, ours, bokeh))
+    print(f"  {'server CPU per event, one at a time':<38}{cells}")
 
 
 def parse_options() -> argparse.Namespace:
@@ -590,6 +625,10 @@ def parse_options() -> argparse.Namespace:
         "--server-nodelay",
         action="store_true",
         help="force TCP_NODELAY on both servers' session sockets (Bokeh does not set it; ours does)",
+    )
+    parser.add_argument(
+        "--before", metavar="DIR",
+        help="also measure the events of a checkout of another version at DIR (e.g. git archive of main)",
     )
     parser.add_argument(
         "--quick", action="store_true", help="sizes 1,10 and 500 cycles (100 for Bokeh): about a minute"

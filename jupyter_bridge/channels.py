@@ -304,17 +304,12 @@ class BrowserChannel(Channel):
 
     async def receive(self, message: Message, sender: Send | None = None) -> None:
         """Handle one validated client message (``sender``: the connection it came from)."""
+        if self.receive_at_once(message, sender):
+            return
         session = self._session()
         content = message.content
         kind = content["type"]
-        self.last_seen = time.monotonic()
-        if kind == "ack":
-            self.outbox.ack(content["seq"], sender)
-            return
         parent = content["id"]
-        if kind == "ping":
-            self.reply({"type": "pong", "parent": parent}, sender)
-            return
         if kind in ("doc", "push_doc"):
             await session.document.run_locked(
                 lambda: session.run_context.run(self._receive_document, message, sender), label=kind
@@ -383,6 +378,23 @@ class BrowserChannel(Channel):
         frame = self.outbox.unnumbered(passed, buffers)
         for send in list(self._python_side):
             send(frame)
+
+    def receive_at_once(self, message: Message, sender: Send | None = None) -> bool:
+        """Handle an ``ack`` or a ``ping`` now (they need no document lock); False for other messages.
+
+        A connection calls it before :meth:`receive`, which it can then skip, with
+        the task a coroutine needs, for the most frequent message a page sends.
+        """
+        content = message.content
+        kind = content["type"]
+        self.last_seen = time.monotonic()
+        if kind == "ack":
+            self.outbox.ack(content["seq"], sender)
+            return True
+        if kind == "ping":
+            self.reply({"type": "pong", "parent": content["id"]}, sender)
+            return True
+        return False
 
     def reply(self, content: dict[str, Any], sender: Send | None) -> None:
         """Answer the connection a message came from (idle, pong, a refusal).

@@ -29,6 +29,7 @@ __all__ = [
     "CLOSE_SERVER_RESTART",
     "CLOSE_SESSION_GONE",
     "CLOSE_TOO_SLOW",
+    "BATCH_ARGUMENT",
     "CLIENT_ARGUMENT",
     "ELEMENT_ID_ARGUMENT",
     "LAST_SEQ_ARGUMENT",
@@ -43,8 +44,10 @@ __all__ = [
     "SUBPROTOCOL",
     "Message",
     "ProtocolError",
+    "batch_frame",
     "decode",
     "decode_server_frame",
+    "decode_server_frames",
     "encode",
     "is_refusal",
     "model_refs",
@@ -111,6 +114,10 @@ STREAM_ARGUMENT = "stream"
 #: On the socket URL, with the value ``python``: the connection is the Python client's
 #: that pushed the session's widgets and holds their Python side (``push_session``).
 CLIENT_ARGUMENT = "client"
+#: On the socket URL, "1": the client reads a text frame holding a JSON array of
+#: messages (a batch), applied in order, so the server may send what one
+#: client message caused (updates, then ``idle``) in one frame and one write.
+BATCH_ARGUMENT = "batch"
 #: On a page (or autoload.js) URL: show this existing session.
 SESSION_ID_ARGUMENT = "jb-session-id"
 #: On an autoload.js URL: the id of the script tag to put the app at.
@@ -302,6 +309,24 @@ def decode_server_frame(frame: str | bytes) -> Message:
     if not isinstance(content, dict) or not isinstance(content.get("type"), str):
         raise ProtocolError("frame is not a message object with a type")
     return Message(content, buffers)
+
+
+def batch_frame(frames: list[str]) -> str:
+    """One text frame carrying several text frames' messages, in order (see BATCH_ARGUMENT)."""
+    return frames[0] if len(frames) == 1 else "[" + ",".join(frames) + "]"
+
+
+def decode_server_frames(frame: str | bytes) -> list[Message]:
+    """The messages of one server→client frame: one, or a batch's (see BATCH_ARGUMENT), in order."""
+    if isinstance(frame, str) and frame.startswith("["):
+        try:
+            batch = json.loads(frame)
+        except ValueError as error:
+            raise ProtocolError(f"frame is not valid JSON ({error})") from None
+        if not all(isinstance(m, dict) and isinstance(m.get("type"), str) for m in batch):
+            raise ProtocolError("a batch frame holds message objects with a type")
+        return [Message(m) for m in batch]
+    return [decode_server_frame(frame)]
 
 
 def model_refs(value: Any) -> list[str]:

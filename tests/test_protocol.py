@@ -357,3 +357,18 @@ def test_the_page_clients_message_types_and_fields_are_the_python_sides():
     assert set(sent) == set(protocol.CLIENT_TYPES) - {"doc", "push_doc"}
     for kind, required in sent.items():
         assert set(protocol.CLIENT_TYPES[kind]) <= required, kind
+
+
+def test_a_batch_frame_is_its_messages_in_order_and_a_plain_frame_is_one():
+    first = protocol.encode(protocol.Message({"type": "comm_msg", "comm_id": "a", "seq": 1}))
+    second = protocol.encode(protocol.Message({"type": "idle", "parent": "m1", "seq": 0}))
+    assert isinstance(first, str) and isinstance(second, str)
+    batch = protocol.batch_frame([first, second])
+    assert [m.content for m in protocol.decode_server_frames(batch)] == [
+        {"type": "comm_msg", "comm_id": "a", "seq": 1},
+        {"type": "idle", "parent": "m1", "seq": 0},
+    ]
+    assert protocol.batch_frame([first]) == first
+    assert [m.content["type"] for m in protocol.decode_server_frames(first)] == ["comm_msg"]
+    with pytest.raises(protocol.ProtocolError):
+        protocol.decode_server_frames('[{"no": "type"}]')

@@ -22,6 +22,7 @@ from jupyter_bridge.protocol import (
     CLOSE_SESSION_GONE,
 )
 from jupyter_bridge.server import Server
+from jupyter_bridge.server.builds import BuildTurns
 from jupyter_bridge.tokens import generate_secret_key
 
 SLIDERS = str(EXAMPLES / "sliders.py")
@@ -53,6 +54,123 @@ async def test_slider_change_runs_the_python_callback(serve):
     assert reply["type"] == "idle"
     assert client.model("LabelModel")["value"] == "value*2 = 42"
     await client.close()
+
+
+async def test_a_client_that_reads_batches_gets_all_an_event_caused_in_one_frame_in_order(serve):
+    server = serve({"/sliders": SLIDERS})
+    plain = await Client.open(server.url, "sliders")
+    batched = await Client.open(server.url, "sliders", query="?batch=1")
+    # The hello, every widget and the document came as one batch.
+    assert [m.content["type"] for m in batched.frames][:1] == ["hello"]
+    assert batched.doc is not None and len(batched.raw_frames) == 1
+
+    for client in (plain, batched):
+        client.raw_frames.clear()
+        reply = await client.set_state("IntSliderModel", value=21)
+        assert reply["type"] == "idle"
+        assert client.model("LabelModel")["value"] == "value*2 = 42"
+    # Without asking, one message a frame: the slider's echo, the label's update, idle.
+    assert [json.loads(frame)["type"] for frame in plain.raw_frames] == ["comm_msg", "comm_msg", "idle"]
+    (frame,) = batched.raw_frames
+    echo, update, idle = json.loads(frame)
+    assert echo["comm_id"] == batched.model_ids("IntSliderModel")[0] and echo["data"]["method"] == "echo_update"
+    assert update["comm_id"] == batched.model_ids("LabelModel")[0] and update["seq"] == echo["seq"] + 1
+    assert idle == {"type": "idle", "parent": reply["parent"], "seq": 0}
+    await plain.close()
+    await batched.close()
+
+
+MIXED_APP = """
+import ipywidgets as w
+from jupyter_bridge import curdoc
+
+slider, first, second = w.IntSlider(), w.Label(), w.Label()
+
+def changed(change):
+    first.value = f"first {change['new']}"
+    slider.send({"event": "bytes"}, buffers=[b"\\x00\\x01"])
+    second.value = f"second {change['new']}"
+
+slider.observe(changed, "value")
+curdoc().add_root(w.VBox([slider, first, second]))
+"""
+
+
+async def test_a_batch_keeps_binary_frames_in_their_place(serve, tmp_path):
+    app = tmp_path / "mixed.py"
+    app.write_text(MIXED_APP)
+    server = serve({"/mixed": str(app)})
+    plain = await Client.open(server.url, "mixed")
+    batched = await Client.open(server.url, "mixed", query="?batch=1")
+    orders = []
+    for client in (plain, batched):
+        start = len(client.frames)
+        await client.set_state("IntSliderModel", value=5)
+        orders.append([
+            (m.content["type"], m.content.get("data", {}).get("method"), [bytes(b) for b in m.buffers])
+            for m in client.frames[start:]
+        ])
+    assert orders[0] == orders[1]
+    assert [kind for kind, _, _ in orders[1]] == ["comm_msg"] * 4 + ["idle"]
+    assert orders[1][2] == ("comm_msg", "custom", [b"\x00\x01"])
+    assert batched.model_ids("LabelModel") and {
+        batched.models[cid]["value"] for cid in batched.model_ids("LabelModel")
+    } == {"first 5", "second 5"}
+    # Text before the binary frame, the binary frame, text after it.
+    assert [type(frame) for frame in batched.raw_frames[-3:]] == [str, bytes, str]
+    await plain.close()
+    await batched.close()
+
+
+async def test_session_builds_take_turns_one_per_pass_of_the_loop_in_arrival_order():
+    loop = asyncio.get_running_loop()
+    turns = BuildTurns(loop)
+    passes = 0
+    ticking = True
+
+    def tick() -> None:  # runs once in every pass of the loop
+        nonlocal passes
+        passes += 1
+        if ticking:
+            loop.call_soon(tick)
+
+    loop.call_soon(tick)
+    await asyncio.sleep(0)
+    admitted: list[tuple[int, int]] = []
+
+    async def build(number: int) -> None:
+        await turns.turn()
+        admitted.append((number, passes))
+
+    first = passes
+    await build(0)  # nothing else building: at once
+    assert admitted == [(0, first)]
+    admitted.clear()
+    waiting = [asyncio.ensure_future(build(number)) for number in range(1, 7)]
+    await asyncio.sleep(0)
+    waiting[2].cancel()  # a request that went away gives its turn to the next
+    await asyncio.gather(*waiting, return_exceptions=True)
+    ticking = False
+
+    assert [number for number, _ in admitted] == [1, 2, 4, 5, 6]
+    # Never two builds in one pass: between two, the loop reads the network.
+    assert len({at for _, at in admitted}) == len(admitted)
+    assert turns.waiting == 0
+
+
+async def test_pages_loaded_at_once_each_get_a_working_session(serve):
+    server = serve({"/sliders": SLIDERS})
+    open_before = await Client.open(server.url, "sliders")
+    burst = asyncio.gather(*(Client.open(server.url, "sliders") for _ in range(30)))
+    # A session already open keeps answering while they are built.
+    assert (await open_before.set_state("IntSliderModel", value=4))["type"] == "idle"
+    clients = await burst
+    assert len({client.config["sessionId"] for client in clients}) == 30
+    for number, client in enumerate(clients):
+        await client.set_state("IntSliderModel", value=number)
+        assert client.model("LabelModel")["value"] == f"value*2 = {number * 2}"
+        await client.close()
+    await open_before.close()
 
 
 async def test_every_connection_gets_its_own_session(serve):

@@ -12,7 +12,7 @@ from typing import Any
 from tornado.httpclient import AsyncHTTPClient, HTTPClientError, HTTPRequest
 from tornado.websocket import WebSocketClientConnection, websocket_connect
 
-from jupyter_bridge.protocol import SUBPROTOCOL, Message, decode_server_frame, encode
+from jupyter_bridge.protocol import SUBPROTOCOL, Message, decode_server_frames, encode
 
 CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
 _ids = itertools.count(1)
@@ -38,6 +38,8 @@ class Client:
         self.frames: list[Message] = []
         #: The first answer (idle, pong or error) to each message sent, by the message's id.
         self.replies: dict[str, dict[str, Any]] = {}
+        #: Each WebSocket message as received (a batch holds several of ``frames``).
+        self.raw_frames: list[str | bytes] = []
         self.models: dict[str, dict[str, Any]] = {}
         self.closed_models: set[str] = set()
         self.doc: dict[str, Any] | None = None
@@ -89,7 +91,9 @@ class Client:
                 self.close_code, self.close_reason = ws.close_code, ws.close_reason
                 self._changed.set()
                 return
-            self.apply(decode_server_frame(frame))
+            self.raw_frames.append(frame)
+            for message in decode_server_frames(frame):
+                self.apply(message)
             self._changed.set()
 
     def apply(self, message: Message) -> None:

@@ -13,6 +13,7 @@ import asyncio
 import dataclasses
 import functools
 import re
+from collections.abc import Awaitable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -349,12 +350,12 @@ def _socket_handler(cls: type[websocket.WebSocketHandler]) -> type[websocket.Web
         def max_message_size(self) -> int:
             return self.bridge.settings.websocket_max_message_size
 
-        async def on_message(self, frame: str | bytes) -> None:
+        def on_message(self, frame: str | bytes) -> Awaitable[None] | None:
             # A page in use is the server in use: Jupyter's /api/status (which
             # JupyterHub's activity reports and idle cullers read) counts every
             # `*_last_activity` setting, as it counts kernels' activity.
             self.settings[LAST_ACTIVITY] = datetime.now(UTC)
-            await super().on_message(frame)
+            return super().on_message(frame)
 
         @ws_authenticated
         async def get(self, *args: Any, **kwargs: Any) -> None:

@@ -17,6 +17,7 @@ from ..channels import BrowserChannel, PageLimits
 from ..contexts import Request
 from ..logs import short_id
 from ..session import Session
+from .builds import build_turns
 
 __all__ = ["ServedApp", "TooManySessions", "release_free_memory"]
 
@@ -92,6 +93,7 @@ class ServedApp(AppHost[BrowserChannel]):
         Raises TooManySessions (before anything runs) when the process holds as
         many sessions as it may, and AppError if the app fails.
         """
+        await build_turns().turn()  # a burst of page loads builds one per pass of the loop
         if self.admit is not None:
             self.admit()
         loop = asyncio.get_running_loop()

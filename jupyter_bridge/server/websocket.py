@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
+from collections.abc import Awaitable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -14,6 +16,7 @@ from ..application import NotAnAppError
 from ..channels import BrowserChannel, EndReason
 from ..logs import short_id, shown
 from ..protocol import (
+    BATCH_ARGUMENT,
     CLIENT_ARGUMENT,
     CLOSE_APP_CHANGED,
     CLOSE_APP_FAILED,
@@ -25,7 +28,9 @@ from ..protocol import (
     NO_SUCH_APP,
     STREAM_ARGUMENT,
     SUBPROTOCOL,
+    Message,
     ProtocolError,
+    batch_frame,
     decode,
 )
 from ..session import AppError, Session
@@ -80,6 +85,11 @@ class SessionSocket(websocket.WebSocketHandler):
         self._token: str | None = None
         # Bytes handed to Tornado and not yet written to the network.
         self._unsent = 0
+        # A client that reads batches gets the frames of one stretch of work in
+        # one WebSocket message: one write to the network instead of one each.
+        self._batching = False
+        self._pending: list[str | bytes] = []
+        self._pending_write: asyncio.Handle | None = None
 
     requires_user = True
 
@@ -220,6 +230,7 @@ class SessionSocket(websocket.WebSocketHandler):
         if self.ws_connection is None or self.ws_connection.is_closing():
             return  # the client left while the session was built; the reaper frees it
         self.session = session
+        self._batching = self.get_query_argument(BATCH_ARGUMENT, None) == "1"
         session.channel.attach(
             self.send_frame,
             last_seq,
@@ -227,9 +238,11 @@ class SessionSocket(websocket.WebSocketHandler):
             recreated=fresh,
             python=self.get_query_argument(CLIENT_ARGUMENT, "") == "python",
         )
+        self.write_pending()
 
     def _session_ended(self, reason: EndReason) -> None:
         self.session = None
+        self.write_pending()
         if self.ws_connection is None or self.ws_connection.is_closing():
             return
         if reason == "app changed":
@@ -254,6 +267,33 @@ class SessionSocket(websocket.WebSocketHandler):
 
     def send_frame(self, frame: str | bytes) -> None:
         traffic.sent(frame)
+        if not self._batching:
+            self._write(frame)
+            return
+        self._pending.append(frame)
+        if self._pending_write is None:
+            # Whatever else this stretch of work sends goes in the same write.
+            self._pending_write = asyncio.get_running_loop().call_soon(self.write_pending)
+
+    def write_pending(self) -> None:
+        """Write the frames held for a batch: each run of text frames as one frame, in order."""
+        if self._pending_write is not None:
+            self._pending_write.cancel()
+            self._pending_write = None
+        frames, self._pending = self._pending, []
+        texts: list[str] = []
+        for frame in frames:
+            if isinstance(frame, str):
+                texts.append(frame)
+                continue
+            if texts:
+                self._write(batch_frame(texts))
+                texts = []
+            self._write(frame)
+        if texts:
+            self._write(batch_frame(texts))
+
+    def _write(self, frame: str | bytes) -> None:
         limit = self.bridge.settings.websocket_max_unsent
         if limit and self._unsent > limit:
             return  # closing: see below
@@ -280,18 +320,26 @@ class SessionSocket(websocket.WebSocketHandler):
         if not done.cancelled():
             done.exception()  # a closed stream: on_close tells the session
 
-    async def on_message(self, frame: str | bytes) -> None:
+    def on_message(self, frame: str | bytes) -> Awaitable[None] | None:
+        # Acks and pings are answered at once; Tornado awaits what the others
+        # return before it reads the next frame, so the order is kept either way.
         traffic.received(frame)
         session = self.session
         if session is None or session.destroyed:
-            return
+            return None
         try:
             message = decode(frame, max_buffers=self.bridge.settings.websocket_max_buffers)
         except ProtocolError as error:
             session.channel.refuse(str(error), error.parent, self.send_frame)
-            return
+            return None
+        if session.channel.receive_at_once(message, self.send_frame):
+            return None
+        return self._handle(session, message)
+
+    async def _handle(self, session: Session[BrowserChannel], message: Message) -> None:
         try:
             await session.channel.receive(message, self.send_frame)
+            self.write_pending()  # the answer, at once
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
             log.exception("Session %s: error handling a %s message", short_id(session.id), shown(message.type))
@@ -302,6 +350,10 @@ class SessionSocket(websocket.WebSocketHandler):
             )
 
     def on_close(self) -> None:
+        if self._pending_write is not None:
+            self._pending_write.cancel()
+            self._pending_write = None
+        self._pending.clear()
         if self.session is not None:
             # A page that closes (a tab closed, a navigation) sends a close code; a
             # connection that dropped sends nothing, and its page may come back.

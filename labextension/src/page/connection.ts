@@ -2,6 +2,7 @@
 // resumes the session with `?last_seq=N` when the socket drops.
 
 import {
+  BATCH_ARGUMENT,
   CLOSE_APP_CHANGED,
   CLOSE_BAD_TOKEN,
   CLOSE_NORMAL,
@@ -11,11 +12,11 @@ import {
   PROTOCOL_VERSION,
   STREAM_ARGUMENT,
   SUBPROTOCOL,
-  decodeFrame,
+  decodeFrames,
   encodeFrame,
   isRefusal,
 } from './protocol';
-import type { Buffer, ClientMessage, ServerMessage } from './protocol';
+import type { Buffer, ClientMessage, Frame, ServerMessage } from './protocol';
 
 export type ConnectionState = 'connecting' | 'connected' | 'reconnecting' | 'disconnected';
 
@@ -92,6 +93,8 @@ export class Connection {
   open(): void {
     this.stopped = false;
     const url = new URL(this.url);
+    // What one message of the page causes comes back in one frame.
+    url.searchParams.set(BATCH_ARGUMENT, '1');
     if (this.everConnected || this.retries > 0) {
       url.searchParams.set(LAST_SEQ_ARGUMENT, String(this.lastSeq));
       if (this.stream !== null) {
@@ -122,13 +125,19 @@ export class Connection {
   }
 
   private receive(data: string | ArrayBuffer): void {
-    let frame;
+    let frames;
     try {
-      frame = decodeFrame(data);
+      frames = decodeFrames(data);
     } catch (error) {
       console.error('jupyter_bridge: dropped a frame that could not be decoded', error);
       return;
     }
+    for (const frame of frames) {
+      this.apply(frame);
+    }
+  }
+
+  private apply(frame: Frame): void {
     const { message, buffers } = frame;
     // Messages outside the session's stream (hello, the "session is gone" error)
     // carry seq 0 and are never replayed: apply them without moving lastSeq.

@@ -20,6 +20,8 @@ export const isRefusal = (code: number): boolean => code >= 4000 && code < 5000;
 export const LAST_SEQ_ARGUMENT = 'last_seq';
 /** Beside it, the `stream` of the last hello: the server may then send a fresh session in its place. */
 export const STREAM_ARGUMENT = 'stream';
+/** "1": this client reads a text frame holding a JSON array of messages (a batch), in order. */
+export const BATCH_ARGUMENT = 'batch';
 
 /** A widget state refers to another widget as this prefix and its model id. */
 export const MODEL_REF_PREFIX = 'IPY_MODEL_';
@@ -183,8 +185,23 @@ export function decodeFrame(data: string | ArrayBuffer): Frame {
   return { message: parseMessage(text), buffers };
 }
 
+/** A frame's messages, in order: a text frame may hold a batch of them (BATCH_ARGUMENT). */
+export function decodeFrames(data: string | ArrayBuffer): Frame[] {
+  if (typeof data === 'string' && data.startsWith('[')) {
+    const batch: unknown = JSON.parse(data);
+    if (!Array.isArray(batch)) {
+      throw new ProtocolError('a batch frame is not a list of messages');
+    }
+    return batch.map((message: unknown) => ({ message: checkMessage(message), buffers: [] }));
+  }
+  return [decodeFrame(data)];
+}
+
 function parseMessage(text: string): ServerMessage {
-  const message: unknown = JSON.parse(text);
+  return checkMessage(JSON.parse(text));
+}
+
+function checkMessage(message: unknown): ServerMessage {
   if (typeof message !== 'object' || message === null || typeof (message as JSONObject).type !== 'string') {
     throw new ProtocolError('frame is not a message object with a type');
   }
