@@ -62,7 +62,7 @@ CHROMIUM_ARGS = [
     "--host-resolver-rules=MAP * ~NOTFOUND, EXCLUDE localhost, EXCLUDE 127.0.0.1",
 ]  # fmt: skip
 VIEWPORT = {"width": 1280, "height": 1000}
-QUIET_MS = 1500  # a page is done when nothing in it changed for this long (bounded by --timeout)
+QUIET_MS = 3000  # a page is done when nothing in it changed for this long (bounded by --timeout)
 CHANGE_WAIT_MS = 5000
 
 #: Where each side's widget views are, and which of their elements are not views of the notebook's widgets.
