@@ -748,6 +748,20 @@ class BrowserChannel(Channel):
                     logger.setLevel(level)
         for record in capture.records:
             assert record.exc_info is not None and record.exc_info[1] is not None
+            if _refused_value(record.exc_info[1]):
+                # The widget's own front end sent a value its Python side does not
+                # accept (pythreejs 2.4 sends a rotation's order lower-cased): neither
+                # the app nor its user can act on it, so, as in JupyterLab and Voila,
+                # the page is not told; the server's log says what was refused.
+                log.warning(
+                    "Session %s of %s: %s %s refused a value its page sent: %s",
+                    short_id(session.id),
+                    session.context.server_context.url_path,
+                    type(widget).__name__,
+                    comm.comm_id,
+                    shown(str(record.exc_info[1]), 500),
+                )
+                continue
             # ipywidgets logged it without saying whose it is: name the app, session and widget.
             log.error(
                 "Session %s of %s: a callback of %s %s raised",
@@ -872,6 +886,20 @@ def _doc_message(document: Document) -> dict[str, Any]:
     if not_restored:
         message["no_restore"] = not_restored
     return message
+
+
+def _refused_value(error: BaseException) -> bool:
+    """Whether ``error`` is a trait refusing a page's value, rather than raised by an app's observer."""
+    from traitlets import TraitError
+
+    if not isinstance(error, TraitError):
+        return False
+    frame = error.__traceback__
+    while frame is not None:
+        if frame.tb_frame.f_code.co_name == "_notify_observers":
+            return False  # raised (or re-raised) while an observer ran: the app's callback
+        frame = frame.tb_next
+    return True
 
 
 class _ErrorCapture(logging.Handler):

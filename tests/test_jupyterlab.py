@@ -73,6 +73,7 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     env = {
         **os.environ,
         "JUPYTER_CONFIG_DIR": str(config),
+        **tree_extension(home / "data"),
         "JUPYTER_RUNTIME_DIR": str(home / "runtime"),
         "JUPYTERLAB_SETTINGS_DIR": str(home / "settings"),
         "JUPYTERLAB_WORKSPACES_DIR": str(home / "workspaces"),
@@ -102,6 +103,15 @@ def lab(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             stop(process, signal.SIGKILL)
             process.wait(timeout=30)
         log.close()
+
+
+def tree_extension(folder) -> dict[str, str]:
+    """JUPYTER_PATH with this tree's built extension first (copied: Jupyter serves no symlink out of its folders), if built."""
+    built = ROOT / "jupyter_bridge" / "labextension"
+    if not (built / "package.json").exists():
+        return {}
+    shutil.copytree(built, folder / "labextensions" / "jupyter-bridge")
+    return {"JUPYTER_PATH": os.pathsep.join([str(folder), os.environ.get("JUPYTER_PATH", "")]).rstrip(os.pathsep)}
 
 
 def stop(process: subprocess.Popen, sig: int) -> None:

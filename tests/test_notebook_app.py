@@ -500,3 +500,27 @@ async def test_a_script_keeps_the_backend_it_chose_beside_notebooks(serve, tmp_p
         client = await Client.open(server.url, name)
         assert model in [state.get("_model_name") for state in client.models.values()], name
         await client.close()
+
+
+async def test_a_widget_shows_what_its_display_data_names_as_in_jupyter(serve, tmp_path):
+    # pythreejs shows a geometry (a model without a view) in a Preview widget it makes
+    # for it; a widget without a view and without such data shows as text.
+    path = write_notebook(
+        tmp_path,
+        "import ipywidgets as w\n"
+        "class Geometry(w.Widget):\n"
+        "    def _repr_mimebundle_(self, **kwargs):\n"
+        "        preview = w.Label('a preview of it')\n"
+        "        return {'text/plain': 'Geometry()', 'application/vnd.jupyter.widget-view+json':\n"
+        "                {'version_major': 2, 'version_minor': 0, 'model_id': preview.model_id}}\n"
+        "Geometry()",
+        "w.Widget()",
+    )
+    server = serve({"/nb": str(path)})
+    client = await open_notebook(server)
+    shown = roots(client)
+    assert [name for name, _ in shown] == ["LabelModel", "HTMLModel"], shown
+    assert shown[0][1]["value"] == "a preview of it"
+    assert "Widget()" in shown[1][1]["value"]
+    assert all(state.get("_view_name") for _, state in shown)  # nothing the page cannot show
+    await client.close()

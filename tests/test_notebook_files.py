@@ -151,3 +151,50 @@ def test_an_export_keeps_the_addresses_as_written(tmp_path):
     folder = media_folder(tmp_path)
     state = json.dumps(document_state(str(folder / "charts.ipynb")))
     assert 'src=\\"images/chart.png\\"' in state and "files/images" not in state
+
+
+async def test_a_notebook_whose_name_has_a_space_is_served_at_its_name(serve, tmp_path):
+    # A browser asks for /My%20charts (the server's / leads there): the app answers, files included.
+    folder = media_folder(tmp_path)
+    (folder / "charts.ipynb").rename(folder / "My charts.ipynb")
+    server = serve({"/My charts": str(folder / "My charts.ipynb")})
+    code, body = await fetch(server.url + "My%20charts")
+    assert code == 200 and b"jupyter-bridge-config" in body
+    client = await open_notebook(server, "My%20charts")  # its WebSocket too
+    assert roots(client)
+    await client.close()
+    assert await fetch(server.url + "My%20charts/files/images/chart.png") == (200, PNG)
+
+
+TEXTURE_NOTEBOOK = (
+    "from pythreejs import Mesh, BoxGeometry, MeshBasicMaterial, ImageTexture, PerspectiveCamera, Renderer, Scene\n"
+    "camera = PerspectiveCamera(position=[0, 0, 3])\n"
+    "texture = ImageTexture(imageUri='images/chart.png')\n"
+    "cube = Mesh(BoxGeometry(1, 1, 1), MeshBasicMaterial(map=texture))\n"
+    "Renderer(camera=camera, scene=Scene(children=[cube, camera]), width=200, height=150)"
+)
+
+
+@pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+def test_a_widget_loads_a_file_named_relative_to_the_notebook(tmp_path):
+    # pythreejs asks the widget manager to resolve its texture's URL, as JupyterLab and
+    # Voila resolve it: against the notebook's folder, here its app's files/.
+    pytest.importorskip("pythreejs")
+    from playwright.sync_api import sync_playwright
+
+    folder = media_folder(tmp_path)
+    write_notebook(folder, TEXTURE_NOTEBOOK, name="textured")
+    with serving(str(folder / "textured.ipynb")) as base, sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page()
+            errors: list[str] = []
+            page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+            with page.expect_response(lambda response: "chart.png" in response.url, timeout=30_000) as texture:
+                page.goto(base + "/textured")
+            assert texture.value.url == base + "/textured/files/images/chart.png"
+            assert texture.value.status == 200
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1'] canvas", timeout=30_000)
+            assert not errors, errors
+        finally:
+            browser.close()

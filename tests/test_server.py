@@ -938,3 +938,28 @@ async def test_a_callback_error_is_logged_naming_the_app_the_session_and_the_wid
     assert any(f"session {shown} of /breaks" in line and "lambda" in line for line in lines), lines
     assert any(f"Session {shown} of /breaks: a callback of Button {button_id} raised" in line for line in lines), lines
     await client.close()
+
+
+async def test_a_value_its_trait_refuses_is_logged_and_not_shown_in_the_page(serve, caplog):
+    # pythreejs's front end sends a rotation's order back lower-cased, which its trait refuses:
+    # neither the app nor its user can act on it, so (as in JupyterLab) only the log says so.
+    def app(doc):
+        slider = w.IntSlider(description="refuses")
+        slider.observe(lambda change: 1 / 0 if change["new"] == 13 else None, "value")
+        doc.add_root(slider)
+
+    server = serve({"/refuses": app})
+    with caplog.at_level(logging.WARNING):
+        client = await Client.open(server.url, "refuses")
+        slider_id = client.model_ids("IntSliderModel")[0]
+        assert (await client.set_state("IntSliderModel", value="not a number"))["type"] == "idle"
+        # The error would have gone before the reply: both leave through the one outbox, in order.
+        assert client.of_type("error") == []
+        refused = [r.getMessage() for r in caplog.records if "refused a value its page sent" in r.getMessage()]
+        assert refused and f"IntSlider {slider_id}" in refused[0] and "not a number" in refused[0], refused
+
+        # An observer's error is the app's: the page shows it, as before.
+        assert (await client.set_state("IntSliderModel", value=13))["type"] == "idle"
+        errors = client.of_type("error")
+        assert len(errors) == 1 and "ZeroDivisionError" in errors[0]["message"], errors
+    await client.close()

@@ -179,6 +179,9 @@ def test_ipycanvas_draws_from_python_in_each_tab_and_hears_clicks(server, browse
     canvas = "canvas.ipycanvas-canvas, .jupyter-widgets canvas"
     with open_widget_page(browser, server + "/ipycanvas_app") as first:
         first.wait_for_widget(canvas)
+        # Shown at its own size, pixel for pixel (its layout says so), not stretched across the page.
+        box = first.locator(canvas).first.bounding_box()
+        assert (box["width"], box["height"]) == (320, 200), box
         first.wait_for_function(f"() => ({CANVAS_HASH})('{canvas}') !== 0")
     # The first tab has gone (its session too): the canvas manager ipycanvas made
     # when it was imported lives on for the next tabs.

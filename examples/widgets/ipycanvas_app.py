@@ -11,7 +11,9 @@ from ipycanvas import Canvas
 
 from jupyter_bridge import curdoc
 
-canvas = Canvas(width=320, height=200)
+# Its layout keeps it at its own 320×200: in a VBox (here as in JupyterLab and
+# Voila) a canvas is otherwise stretched to the box's width, and blurred.
+canvas = Canvas(width=320, height=200, layout=w.Layout(width="320px", height="200px"))
 radius = w.IntSlider(description="Radius", min=10, max=90, value=40)
 heard = w.Label("Click the canvas.")
 

@@ -105,11 +105,13 @@ class NotebookPage(output.OutputTarget):
         from ipywidgets import Widget
         from ipywidgets.widgets.widget import _instances
 
-        if isinstance(item.obj, Widget):
-            return item.obj
+        # What the object's display data names, as Jupyter shows it: a library may
+        # show another widget for it (pythreejs shows a geometry in a Preview widget).
         view = item.data.get(WIDGET_MIME)
         if isinstance(view, dict) and view.get("model_id") in _instances:
             return _instances[view["model_id"]]
+        if isinstance(item.obj, Widget) and getattr(item.obj, "_view_name", None) is not None:
+            return item.obj
         if not self.cells:
             return None
         return rich_widget(item.data, item.metadata)

@@ -7,6 +7,7 @@ extension both mount ``routes(bridge)``; handlers find their state in the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -14,7 +15,7 @@ from . import autoload, notebook_files, views, websocket
 from .bridge import Bridge
 from .not_found import NotFoundHandler
 
-__all__ = ["Route", "routes"]
+__all__ = ["Route", "path_pattern", "routes"]
 
 #: A Tornado URL spec: pattern, handler class, the handler's initialize() arguments.
 Route = tuple[str, type, dict[str, Any]]
@@ -46,7 +47,7 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
     for url_path, served in bridge.apps.items():
         if bridge.settings.admin and url_path == ADMIN_PATH:
             continue
-        app_url = "" if url_path == "/" else url_path
+        app_url = "" if url_path == "/" else path_pattern(url_path)
         app_args = {"bridge": bridge, "url_path": url_path}
         found.append((prefix + app_url + r"/ws", websocket.SessionSocket, app_args))
         static_path = served.application.static_path
@@ -70,3 +71,19 @@ def routes(bridge: Bridge, wrap: Callable[[type], type] | None = None) -> list[R
     if wrap is not None:
         found = [(pattern, wrap(handler), kwargs) for pattern, handler, kwargs in found]
     return found
+
+
+def path_pattern(path: str) -> str:
+    """A pattern of ``path`` as browsers send it: each character as is or percent-encoded.
+
+    Tornado matches routes against the path as sent, and a browser encodes some
+    characters (a space in ``My app.ipynb``'s ``/My app``) and not others.
+    """
+    parts = []
+    for char in path:
+        if char.isascii() and (char.isalnum() or char in "/-_.~"):
+            parts.append(re.escape(char))
+        else:
+            encoded = "".join(f"%{byte:02X}" for byte in char.encode("utf-8"))
+            parts.append(f"(?:{re.escape(char)}|{encoded}|{encoded.lower()})")
+    return "".join(parts)

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 import jinja2
 from markupsafe import Markup
@@ -191,7 +191,7 @@ class SessionHandler(BridgeHandler):
             expiration=settings.session_token_expiration,
             credentials=settings.session_token_credentials,
         )
-        ws_url = self.bridge.url(self.url_path.strip("/") + "/ws")
+        ws_url = self.bridge.url(quote(self.url_path.strip("/")) + "/ws")  # "My app" -> My%20app/ws
         if settings.enable_xsrf_cookies:
             # Reading xsrf_token sets the _xsrf cookie; the page's socket shows the
             # value back, which a page of another site cannot read (see SessionSocket).

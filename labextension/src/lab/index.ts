@@ -8,7 +8,7 @@ import type { JupyterFrontEnd, JupyterFrontEndPlugin } from '@jupyterlab/applica
 import { ICommandPalette, WidgetTracker } from '@jupyterlab/apputils';
 import { DocumentWidget } from '@jupyterlab/docregistry';
 import type { DocumentRegistry, IDocumentWidget } from '@jupyterlab/docregistry';
-import { IFileBrowserFactory } from '@jupyterlab/filebrowser';
+import type { IFileBrowserFactory } from '@jupyterlab/filebrowser';
 import type { Contents } from '@jupyterlab/services';
 import { ToolbarButton, launchIcon } from '@jupyterlab/ui-components';
 import { DisposableDelegate } from '@lumino/disposable';
@@ -32,7 +32,11 @@ const plugin: JupyterFrontEndPlugin<void> = {
   id: 'jupyter-bridge:plugin',
   description: 'Open a jupyter_bridge app (script, notebook or directory) in a panel that reloads when saved.',
   autoStart: true,
-  optional: [ILabShell, ICommandPalette, IFileBrowserFactory, ILayoutRestorer],
+  // The file browser's token is looked up after start (see fileBrowsers): front ends
+  // other than JupyterLab and Notebook 7 (Voila's pages) load every installed
+  // extension but share no @jupyterlab/filebrowser, and a static import of it would
+  // fail this whole module there.
+  optional: [ILabShell, ICommandPalette, ILayoutRestorer],
   activate,
 };
 
@@ -42,10 +46,11 @@ function activate(
   app: JupyterFrontEnd,
   labShell: ILabShell | null,
   palette: ICommandPalette | null,
-  browsers: IFileBrowserFactory | null,
   restorer: ILayoutRestorer | null,
 ): void {
   const { commands, serviceManager } = app;
+  let browsers: IFileBrowserFactory | null = null;
+  void fileBrowsers(app).then((factory) => (browsers = factory));
   const settings = serviceManager.serverSettings;
   const tracker = new WidgetTracker<AppPanel>({ namespace: 'jupyter-bridge' });
 
@@ -167,6 +172,20 @@ function activate(
       args: (panel) => ({ path: panel.content.path }),
       name: (panel) => panel.content.path,
     });
+  }
+}
+
+/**
+ * The front end's file browsers, if it has any: @jupyterlab/filebrowser is imported
+ * only here, when the host shares it, so that loading this extension needs nothing
+ * more than what every JupyterLab-based front end shares.
+ */
+async function fileBrowsers(app: JupyterFrontEnd): Promise<IFileBrowserFactory | null> {
+  try {
+    const { IFileBrowserFactory } = await import('@jupyterlab/filebrowser');
+    return await app.resolveOptionalService(IFileBrowserFactory);
+  } catch {
+    return null; // not shared by this front end: no file browser to act on
   }
 }
 

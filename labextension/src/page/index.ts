@@ -107,6 +107,7 @@ function start(): JupyterBridge {
   const status = new Status(document.body);
   const modulesUrl = new URL(config.modulesUrl, document.baseURI).href;
   const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
+  manager.filesUrl = new URL('files/', new URL(config.wsUrl, document.baseURI)).href; // <app>/ws -> <app>/files/
   const roots = new Roots(manager, container);
   const changes = new UserChanges();
   // Changes the page before this one kept across its reload (the app changed, --dev).

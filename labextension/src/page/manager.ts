@@ -89,6 +89,18 @@ export class BridgeManager extends ManagerBase {
   }
 
   /**
+   * Where a widget's relative URLs point (a texture's `img/x.png`): the app's
+   * `files/`, which serves a notebook's folder's media, as Jupyter resolves them
+   * against the notebook's folder. null: left to the browser (a static page).
+   */
+  filesUrl: string | null = null;
+
+  override resolveUrl(url: string): Promise<string> {
+    const relative = url !== '' && !/^([a-z][a-z0-9+.-]*:|\/|#)/i.test(url);
+    return Promise.resolve(relative && this.filesUrl !== null ? new URL(url, this.filesUrl).href : url);
+  }
+
+  /**
    * The session's comms: a model the page makes itself is opened on the server, which
    * makes its widget if the session allows the class. null in a static page, where it
    * stays in the page.
