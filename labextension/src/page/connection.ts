@@ -8,6 +8,7 @@ import {
   CLOSE_SERVER_RESTART,
   CLOSE_SESSION_GONE,
   LAST_SEQ_ARGUMENT,
+  PAGE_STATE_ARGUMENT,
   PROTOCOL_VERSION,
   STREAM_ARGUMENT,
   SUBPROTOCOL,
@@ -27,9 +28,10 @@ export interface ConnectionHandlers {
   /**
    * The session the page showed is gone and this connection brings a fresh one
    * (its server died; another built it again from the token): drop every widget
-   * of the old one. Called before the new session's first message.
+   * of the old one. Called before the new session's first message. `wasConnected`
+   * false: the page showed only the state its HTML carried, and never connected.
    */
-  recreated(): void;
+  recreated(wasConnected: boolean): void;
   /** The page is about to load again (the app changed): keep what must outlive it. */
   reloading?(): void;
 }
@@ -57,6 +59,8 @@ export class Connection {
 
   private socket: WebSocket | null = null;
   private everConnected = false;
+  /** Whether the page shows the state its HTML carried and resumes after it (see resumeAfter). */
+  private fromPageState = false;
   private retries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -80,6 +84,16 @@ export class Connection {
     return `m${this.nextIdNumber}`;
   }
 
+  /**
+   * The page already shows the session's state at `seq` of `stream` (carried by
+   * its HTML): the first connection resumes the stream after it, as a reconnection does.
+   */
+  resumeAfter(seq: number, stream: string): void {
+    this.lastSeq = seq;
+    this.stream = stream;
+    this.fromPageState = true;
+  }
+
   send(message: ClientMessage, buffers?: readonly Buffer[]): void {
     const frame = encodeFrame(message, buffers);
     if (this.state === 'connected' && this.socket?.readyState === WebSocket.OPEN) {
@@ -92,10 +106,13 @@ export class Connection {
   open(): void {
     this.stopped = false;
     const url = new URL(this.url);
-    if (this.everConnected || this.retries > 0) {
+    if (this.everConnected || this.retries > 0 || this.fromPageState) {
       url.searchParams.set(LAST_SEQ_ARGUMENT, String(this.lastSeq));
       if (this.stream !== null) {
         url.searchParams.set(STREAM_ARGUMENT, this.stream);
+      }
+      if (this.fromPageState && !this.everConnected) {
+        url.searchParams.set(PAGE_STATE_ARGUMENT, '1');
       }
     }
     const socket = new WebSocket(url, [SUBPROTOCOL, this.token]);
@@ -163,7 +180,7 @@ export class Connection {
       this.lastSeq = streamStart;
       this.ackedSeq = 0;
       this.outbox = [];
-      this.handlers.recreated();
+      this.handlers.recreated(this.everConnected);
     }
     // A new page of a session that already ran gets a snapshot (seq 0 messages)
     // and then the stream from the session's current position.

@@ -50,7 +50,7 @@ export interface JupyterBridge {
   connection: Connection;
   /** What the user changed, which a fresh session of the app takes back. */
   changes: UserChanges;
-  /** Resolves once the roots of the first `doc` message are displayed. */
+  /** Resolves once the first roots are displayed and the socket has connected. */
   ready: Promise<void>;
 }
 
@@ -72,6 +72,41 @@ function readConfig(): Config & Partial<StaticConfig> {
     throw new Error('jupyter_bridge: the page has no #jupyter-bridge-config element');
   }
   return JSON.parse(element.textContent ?? '') as Config & Partial<StaticConfig>;
+}
+
+/** The session's widget state as the page's HTML carried it: the stream's position and the messages a new page gets. */
+interface PageState {
+  session_id: string;
+  stream: string;
+  last_seq: number;
+  /** Each message with its buffers as base64 text. */
+  messages: [ServerMessage, string[]][];
+}
+
+/** The state the page's HTML carried for this session, once; null if none (or of another session). */
+function takePageState(sessionId: string | undefined): PageState | null {
+  const element = document.getElementById('jupyter-bridge-state');
+  if (element === null) {
+    return null;
+  }
+  element.remove(); // read once: a page shown again from the back/forward cache resumes its socket
+  try {
+    const state = JSON.parse(element.textContent ?? '') as PageState;
+    // At position 0 nothing of the stream is known to follow it: the socket sends the state.
+    return state.session_id === sessionId && state.last_seq > 0 ? state : null;
+  } catch (error) {
+    console.error('jupyter_bridge: the widget state in the page could not be read', error);
+    return null;
+  }
+}
+
+function decodeBuffer(text: string): DataView {
+  const binary = atob(text);
+  const bytes = new Uint8Array(binary.length);
+  for (let i = 0; i < binary.length; i++) {
+    bytes[i] = binary.charCodeAt(i);
+  }
+  return new DataView(bytes.buffer);
 }
 
 function webSocketUrl(relative: string): URL {
@@ -96,6 +131,7 @@ function startStatic(config: StaticConfig): Promise<void> {
     .set_state(config.state)
     .then(() => roots.update(config.roots))
     .then(() => {
+      container.dataset.jbDrawn = '1';
       container.dataset.jbReady = '1';
     });
 }
@@ -116,10 +152,29 @@ function start(): JupyterBridge {
   let shown: () => void;
   const ready = new Promise<void>((resolve) => (shown = resolve));
   let firstDoc = true;
+  // Drawn: the first roots are displayed, from the page's HTML or the socket.
+  // Ready: drawn and connected, so the page's changes reach Python at once.
+  let drawn = false;
+  let connected = false;
+  let isReady = false;
+  const readyIfConnected = (): void => {
+    if (drawn && connected && !isReady) {
+      isReady = true;
+      container.dataset.jbReady = '1';
+      shown();
+    }
+  };
 
   const apply = (message: ServerMessage, buffers: DataView[]): void => {
     switch (message.type) {
       case 'hello':
+        if (message.recreated === true && !isReady) {
+          // What the page drew is replaced: ready once the new session's roots are shown.
+          drawn = false;
+          firstDoc = true;
+        }
+        connected = true;
+        readyIfConnected();
         if (fromReload && message.recreated !== true) {
           // The new version of the app runs in this fresh session: replay into it.
           fromReload = false;
@@ -160,8 +215,9 @@ function start(): JupyterBridge {
         if (firstDoc) {
           firstDoc = false;
           void displayed.then(() => {
-            container.dataset.jbReady = '1';
-            shown();
+            container.dataset.jbDrawn = '1';
+            drawn = true;
+            readyIfConnected();
           });
         }
         break;
@@ -189,7 +245,7 @@ function start(): JupyterBridge {
       status.forgetWaiting();
     },
     reloading: () => changes.save(reloadKey),
-    recreated: () => {
+    recreated: (wasConnected) => {
       // The old session's widgets are gone with it: the new one's replace them.
       comms.forgetAll();
       manager.forgetAll();
@@ -197,7 +253,9 @@ function start(): JupyterBridge {
       changes.newSession();
       // The user's changes go back into the fresh session, in order, before anything else.
       const restoring = changes.count > 0;
-      status.recreated(restoring);
+      if (wasConnected) {
+        status.recreated(restoring);
+      }
       if (restoring) {
         const { message, buffers } = changes.message(connection.nextId());
         sender.send(message, buffers);
@@ -217,7 +275,21 @@ function start(): JupyterBridge {
       connection.open();
     }
   });
+  // The state the page's HTML carried is shown now, without waiting for the
+  // socket, which resumes the session's stream after it. The socket is opened
+  // first, so its handshake runs meanwhile; its messages are handled after these.
+  const pageState = takePageState(config.sessionId);
+  if (pageState !== null) {
+    connection.resumeAfter(pageState.last_seq, pageState.stream);
+  }
   connection.open();
+  for (const [message, buffers] of pageState?.messages ?? []) {
+    try {
+      apply(message, buffers.map(decodeBuffer));
+    } catch (error) {
+      console.error(`jupyter_bridge: failed to apply a ${message.type} message`, error);
+    }
+  }
   return { manager, connection, changes, ready };
 }
 

@@ -20,6 +20,8 @@ export const isRefusal = (code: number): boolean => code >= 4000 && code < 5000;
 export const LAST_SEQ_ARGUMENT = 'last_seq';
 /** Beside it, the `stream` of the last hello: the server may then send a fresh session in its place. */
 export const STREAM_ARGUMENT = 'stream';
+/** Beside them, on the first connection of a page showing the state its HTML carried: a fresh state if it cannot resume. */
+export const PAGE_STATE_ARGUMENT = 'page_state';
 
 /** A widget state refers to another widget as this prefix and its model id. */
 export const MODEL_REF_PREFIX = 'IPY_MODEL_';
