@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import json
 import re
+import threading
 import urllib.request
 from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, WAIT_MS, serving
+from support import CHROMIUM, WAIT_MS, free_port, serving
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
 
@@ -200,3 +203,33 @@ def test_a_state_larger_than_max_page_state_comes_over_the_socket(tmp_path, page
         page.goto(base + "/sliders")
         page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
         assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+
+
+def test_an_app_embedded_by_autoload_js_draws_before_its_socket_connects(tmp_path, page):
+    (tmp_path / "escape.py").write_text(ESCAPE_APP)
+    host_port = free_port()
+    with serving(str(tmp_path / "escape.py"), "--allow-websocket-origin", f"localhost:{host_port}") as base:
+        # Another site's page, with the app's tag in it.
+        (tmp_path / "host.html").write_text(
+            f'<!DOCTYPE html><h1>Host</h1><script src="{base}/escape/autoload.js"></script>'
+        )
+        host = ThreadingHTTPServer(
+            ("127.0.0.1", host_port), partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+        )
+        threading.Thread(target=host.serve_forever, daemon=True).start()
+        try:
+            held = hold_sockets(page)
+            page.goto(f"http://localhost:{host_port}/host.html")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+            assert held["sockets"]
+            inputs = page.locator(".jupyter-bridge-embed .widget-text input")
+            assert [inputs.nth(i).input_value() for i in range(len(ATTACKS))] == ATTACKS
+            assert page.evaluate("window.pwned") is None
+            held["on"] = False
+            for socket in held["sockets"]:
+                socket.close()
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+            assert page.errors == []  # type: ignore[attr-defined]
+        finally:
+            host.shutdown()
+            host.server_close()
