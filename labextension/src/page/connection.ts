@@ -282,3 +282,52 @@ function refusalReason(code: number, reason: string): string {
   }
   return 'disconnected';
 }
+
+/**
+ * Connection handlers that keep what the socket brings until the page's code
+ * has loaded (`attach`), then pass it on in order.
+ */
+export class EarlyHandlers implements ConnectionHandlers {
+  private target: ConnectionHandlers | null = null;
+  private calls: ((handlers: ConnectionHandlers) => void)[] = [];
+
+  attach(target: ConnectionHandlers): void {
+    this.target = target;
+    for (const call of this.calls.splice(0)) {
+      try {
+        call(target);
+      } catch (error) {
+        console.error('jupyter_bridge: failed to apply what the socket brought', error);
+      }
+    }
+  }
+
+  private call(call: (handlers: ConnectionHandlers) => void): void {
+    if (this.target === null) {
+      this.calls.push(call);
+    } else {
+      call(this.target);
+    }
+  }
+
+  message(message: ServerMessage, buffers: DataView[]): void {
+    // Connection.receive catches what this throws, once attached.
+    this.call((handlers) => handlers.message(message, buffers));
+  }
+
+  state(state: ConnectionState, reason?: string): void {
+    this.call((handlers) => handlers.state(state, reason));
+  }
+
+  lost(): void {
+    this.call((handlers) => handlers.lost());
+  }
+
+  recreated(wasConnected: boolean): void {
+    this.call((handlers) => handlers.recreated(wasConnected));
+  }
+
+  reloading(): void {
+    this.call((handlers) => handlers.reloading?.());
+  }
+}
