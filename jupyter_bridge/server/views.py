@@ -364,7 +364,12 @@ class PageHandler(SessionHandler):
         self.set_header("Cache-Control", "no-store")
         if self.bridge.settings.enable_xsrf_cookies:
             self.xsrf_token  # noqa: B018 - sets the cookie now, while headers can still be sent
-        self.write(self.render_template("shell.html", app_name=app_name, theme=self.bridge.settings.theme))
+        # The page client's files are fetched (and its modules compiled) while the app builds.
+        self.write(self.render_template(
+            "shell.html", app_name=app_name, theme=self.bridge.settings.theme,
+            css_url=self.bridge.asset_url("client.css"),
+            module_urls=[self.bridge.asset_url("client.js"), *self.bridge.preload_urls()],
+        ))
         self.loading_sent = True
         try:
             await self.flush()
