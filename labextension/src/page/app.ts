@@ -114,6 +114,8 @@ export function start(
   // Drawn: the first roots are displayed, from the page's HTML or the socket.
   // Ready: drawn and connected, so the page's changes reach Python at once.
   let drawn = false;
+  /** The first roots being displayed; null until a doc names them. */
+  let drawing: Promise<void> | null = null;
   let connected = false;
   let isReady = false;
   const readyIfConnected = (): void => {
@@ -173,6 +175,7 @@ export function start(
         const displayed = roots.update(message.roots, message.names);
         if (firstDoc) {
           firstDoc = false;
+          drawing = displayed;
           void displayed.then(() => {
             container.dataset.jbDrawn = '1';
             drawn = true;
@@ -204,21 +207,32 @@ export function start(
     },
     reloading: () => changes.save(reloadKey),
     recreated: (wasConnected) => {
-      // The old session's widgets are gone with it: the new one's replace them.
-      comms.forgetAll();
-      manager.forgetAll();
-      void roots.update([]);
-      changes.newSession();
-      // The user's changes go back into the fresh session, in order, before anything else.
-      const restoring = changes.count > 0;
-      if (wasConnected) {
-        status.recreated(restoring);
+      if (drawing !== null && !drawn) {
+        // Still drawing the state the page carried: replace it once drawn (its
+        // views would otherwise be built on closed models), holding what the
+        // socket brings meanwhile.
+        const drawnThen = drawing.then(() => new Promise((resolve) => setTimeout(resolve, 0)));
+        early.holdUntil(drawnThen.then(() => replace(wasConnected)));
+        return;
       }
-      if (restoring) {
-        const { message, buffers } = changes.message(connection.nextId());
-        sender.send(message, buffers);
-      }
+      replace(wasConnected);
     },
+  };
+  const replace = (wasConnected: boolean): void => {
+    // The old session's widgets are gone with it: the new one's replace them.
+    comms.forgetAll();
+    manager.forgetAll();
+    void roots.update([]);
+    changes.newSession();
+    // The user's changes go back into the fresh session, in order, before anything else.
+    const restoring = changes.count > 0;
+    if (wasConnected) {
+      status.recreated(restoring);
+    }
+    if (restoring) {
+      const { message, buffers } = changes.message(connection.nextId());
+      sender.send(message, buffers);
+    }
   };
   const sender = status.timing(connection);
   const comms = new Comms(sender);

@@ -302,6 +302,16 @@ export class EarlyHandlers implements ConnectionHandlers {
     }
   }
 
+  /** Keeps what the socket brings from now until `until` settles, then passes it on in order. */
+  holdUntil(until: Promise<unknown>): void {
+    const target = this.target;
+    if (target === null) {
+      return;
+    }
+    this.target = null;
+    void until.finally(() => this.attach(target));
+  }
+
   private call(call: (handlers: ConnectionHandlers) => void): void {
     if (this.target === null) {
       this.calls.push(call);
