@@ -277,6 +277,16 @@ class BrowserChannel(Channel):
         if not self._connections:
             self.page_may_return = not page_left
 
+    def page_state(self) -> tuple[int, list[tuple[dict[str, Any], list[Any]]]]:
+        """What a page can show before its socket connects: the stream's position and the state at it.
+
+        Every widget's ``comm_open`` and the ``doc``, as :meth:`attach` sends a
+        new page, for the page's HTML. The page then resumes the stream after
+        that position (``last_seq``): no update is missed or applied twice.
+        """
+        self.outbox.flush()  # what is queued is numbered now, so the state is that of last_seq
+        return self.outbox.last_seq, self._snapshot()
+
     def _session(self) -> Session[Any]:
         assert self.session is not None, "the channel is not bound to a session"
         return self.session

@@ -37,6 +37,7 @@ __all__ = [
     "MAX_RESTORE_CHANGES",
     "MODEL_REF_PREFIX",
     "NO_SUCH_APP",
+    "PAGE_STATE_ARGUMENT",
     "PROTOCOL_VERSION",
     "SERVER_TYPES",
     "SESSION_ID_ARGUMENT",
@@ -111,6 +112,11 @@ LAST_SEQ_ARGUMENT = "last_seq"
 #: names it asks for a fresh session, announced by ``hello`` ``recreated``, when
 #: that stream is gone (its process died); without it the server refuses, 4404.
 STREAM_ARGUMENT = "stream"
+#: Beside them, on the first connection of a page that shows the widget state its
+#: HTML carried (at ``last_seq``): should that position no longer be resumable
+#: (other pages of the session acknowledged what followed it), the server sends
+#: the session's state afresh, announced by ``hello`` ``recreated``, instead of 4404.
+PAGE_STATE_ARGUMENT = "page_state"
 #: On the socket URL, with the value ``python``: the connection is the Python client's
 #: that pushed the session's widgets and holds their Python side (``push_session``).
 CLIENT_ARGUMENT = "client"

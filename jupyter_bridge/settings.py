@@ -200,6 +200,12 @@ class BridgeSettings(Configurable):
         1000,
         help="Longest document title (characters) a page may set; a longer one is refused. 0: no limit.",
     ).tag(config=True, cli=True, metavar="N")
+    max_page_state = Int(
+        1024 * 1024,
+        help="Largest widget state (bytes of JSON) a page's HTML carries, so that the page shows "
+        "its widgets before its socket connects; a session whose state is larger sends it over "
+        "the socket instead, as every session does with 0.",
+    ).tag(config=True, cli=True, metavar="BYTES")
     max_session_state = Int(
         64 * 1024 * 1024,
         help="Bytes of widget state the pages of one session may make it hold: the values and "
@@ -492,7 +498,7 @@ class BridgeSettings(Configurable):
         if self.num_procs < 0:
             raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         for name in ("websocket_max_buffers", "max_document_roots", "max_title_length",
-                     "max_session_state", "max_session_widgets", "max_sessions",
+                     "max_page_state", "max_session_state", "max_session_widgets", "max_sessions",
                      "unconnected_session_lifetime"):
             if getattr(self, name) < 0:
                 flag = "--" + name.replace("_", "-")

@@ -44,7 +44,7 @@ const outputCssInEntry = {
 const eager = {
   name: 'eager',
   setup(build) {
-    build.onResolve({ filter: /^\.\/lazy$/ }, () => ({ path: join(here, 'src', 'page', 'eager.ts') }));
+    build.onResolve({ filter: /^\.\/(lazy|load-app)$/ }, () => ({ path: join(here, 'src', 'page', 'eager.ts') }));
   },
 };
 
@@ -147,11 +147,14 @@ async function buildClient(requireFile) {
   });
   const outputs = metafile.outputs;
   const [entry, output] = entryOutput(metafile);
-  // The chunks the entry imports statically load before it runs: the page preloads them.
+  // The page preloads what it needs up front: the chunks the entry imports
+  // statically, and the widgets' code (app.ts), which the small entry imports
+  // once it has opened the socket, with everything that imports statically.
   const upFront = [entry];
   for (const path of upFront) {
     for (const imported of outputs[path].imports) {
-      if (imported.kind === 'import-statement' && !upFront.includes(imported.path)) {
+      const needed = imported.kind === 'import-statement' || (path === entry && imported.kind === 'dynamic-import');
+      if (needed && !upFront.includes(imported.path)) {
         upFront.push(imported.path);
       }
     }

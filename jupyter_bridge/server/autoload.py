@@ -44,6 +44,7 @@ _SCRIPT = """\
   var elementId = __ELEMENT_ID__;
   var config = __CONFIG__;
   var assets = __ASSETS__;
+  var state = __STATE__;
   var script = document.currentScript;
   var base = (script && script.src) || document.baseURI;
   function absolute(path) { return new URL(path, base).href; }
@@ -72,6 +73,14 @@ _SCRIPT = """\
   roots.id = "jupyter-bridge-roots";
   container.appendChild(configElement);
   container.appendChild(roots);
+  if (state !== null) {
+    // The session's widget state: the app draws before its socket connects.
+    var stateElement = document.createElement("script");
+    stateElement.type = "application/json";
+    stateElement.id = "jupyter-bridge-state";
+    stateElement.textContent = JSON.stringify(state);
+    container.appendChild(stateElement);
+  }
   var css = document.createElement("link");
   css.rel = "stylesheet";
   css.href = absolute(assets.css);
@@ -156,6 +165,8 @@ class AutoloadHandler(SessionHandler):
             _SCRIPT.replace("__ELEMENT_ID__", json.dumps(element_id))
             .replace("__ASSETS__", json.dumps(assets))
             .replace("__CONFIG__", json.dumps(config))
+            # Last: no placeholder is looked for in the widgets' values.
+            .replace("__STATE__", self.page_state(session) or "null")
         )
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-store")

@@ -10,16 +10,22 @@ head and of the body.
 
 from __future__ import annotations
 
+import json
 import re
+from typing import Any
 
 from markupsafe import Markup
 
-__all__ = ["CONFIG_ID", "ROOTS_ID", "complete_page", "head_tags"]
+from ..protocol import json_default
+
+__all__ = ["CONFIG_ID", "ROOTS_ID", "STATE_ID", "complete_page", "head_tags", "script_json"]
 
 #: The element holding the session's config (the page client reads it first).
 CONFIG_ID = "jupyter-bridge-config"
 #: The element the page client shows unplaced roots in.
 ROOTS_ID = "jupyter-bridge-roots"
+#: The element holding the session's widget state, which the page shows before its socket connects.
+STATE_ID = "jupyter-bridge-state"
 
 _HAS_CONFIG = re.compile(r"""\bid\s*=\s*["']?""" + CONFIG_ID + r"""\b""", re.IGNORECASE)
 _HAS_ROOTS = re.compile(r"""\bid\s*=\s*["']?""" + ROOTS_ID + r"""\b""", re.IGNORECASE)
@@ -41,8 +47,22 @@ def head_tags(*, css_url: str, js_url: str, preload_urls: list[str], config_json
     return Markup("\n").join(tags)
 
 
-def complete_page(html: str, head: Markup) -> str:
-    """``html`` with the client's ``head`` tags and the roots container, where it lacks them."""
+def script_json(value: Any) -> str:
+    """``value`` as JSON that an HTML ``<script type="application/json">`` holds as it is.
+
+    ``<``, ``>`` and ``&`` are written as JSON escapes, so no value can end the
+    element (``</script>``) or change how the HTML parser reads it (``<!--``).
+    """
+    text = json.dumps(value, separators=(",", ":"), allow_nan=False, default=json_default, ensure_ascii=False)
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def complete_page(html: str, head: Markup, state_json: str | None = None) -> str:
+    """``html`` with the client's ``head`` tags and the roots container, where it lacks them.
+
+    ``state_json`` (made by :func:`script_json`): the session's widget state, put
+    at the end of the body, after what the page loads first.
+    """
     # Plain strings from here: adding Markup to the rendered page would escape it.
     if not _HAS_CONFIG.search(html):
         html = _insert(html, f"\n{head}\n", before=_HEAD_END, after=(_BODY_START, _HTML_START, _DOCTYPE))
@@ -50,6 +70,10 @@ def complete_page(html: str, head: Markup) -> str:
         container = f'\n<div id="{ROOTS_ID}"></div>\n'
         ends = list(_BODY_END.finditer(html))
         html = html[: ends[-1].start()] + container + html[ends[-1].start():] if ends else html + container
+    if state_json is not None:
+        state = f'\n<script type="application/json" id="{STATE_ID}">{state_json}</script>\n'
+        ends = list(_BODY_END.finditer(html))
+        html = html[: ends[-1].start()] + state + html[ends[-1].start():] if ends else html + state
     return html
 
 

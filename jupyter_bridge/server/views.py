@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import gzip
 import itertools
 import json
@@ -33,7 +34,7 @@ from ..tokens import make_token
 from ..widget_modules import federated_module, widget_module_file
 from .auth import authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
-from .client_tags import complete_page, head_tags
+from .client_tags import complete_page, head_tags, script_json
 from .index import SEARCH_ABOVE, IndexEntry, describe
 from .served_app import ServedApp, TooManySessions
 from .tracebacks import app_traceback
@@ -203,6 +204,39 @@ class SessionHandler(BridgeHandler):
             "modulesUrl": self.bridge.url("static/nbextensions/"),
         }
 
+    def page_state(self, session: Session[BrowserChannel]) -> str | None:
+        """The session's widget state for the page to show before its socket connects (``script_json``).
+
+        None when it is larger than ``--max-page-state`` (or holds a value JSON
+        cannot carry): the page then gets it over the socket, as before.
+        """
+        limit = self.bridge.settings.max_page_state
+        if not limit:
+            return None
+        channel = session.channel
+        last_seq, messages = channel.page_state()
+        if sum(memoryview(buffer).nbytes for _, buffers in messages for buffer in buffers) * 4 // 3 > limit:
+            return None  # as base64 alone it would not fit
+        state = {
+            "session_id": session.id,
+            "stream": channel.stream,
+            "last_seq": last_seq,
+            # Buffers as base64 text here: the socket carries them as binary frames.
+            "messages": [
+                [content, [base64.b64encode(bytes(buffer)).decode("ascii") for buffer in buffers]]
+                for content, buffers in messages
+            ],
+        }
+        try:
+            text = script_json(state)
+        except (TypeError, ValueError):
+            return None  # the socket's snapshot reports the value that cannot be sent
+        if len(text) > limit:
+            log.debug("%s: the widget state (%d bytes) goes over the socket: --max-page-state is %d",
+                      self.request.path, len(text), limit)
+            return None
+        return text
+
 
 #: Sec-Fetch-Dest values of a browser that shows the page (a tab or a frame).
 SHOWN_IN = ("document", "iframe", "frame")
@@ -302,7 +336,7 @@ class PageHandler(SessionHandler):
             html = complete_page(template.render(**variables), head_tags(
                 css_url=variables["css_url"], js_url=variables["js_url"],
                 preload_urls=variables["preload_urls"], config_json=variables["config_json"],
-            ))
+            ), self.page_state(session))
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
             await served.destroy(session)
@@ -330,7 +364,12 @@ class PageHandler(SessionHandler):
         self.set_header("Cache-Control", "no-store")
         if self.bridge.settings.enable_xsrf_cookies:
             self.xsrf_token  # noqa: B018 - sets the cookie now, while headers can still be sent
-        self.write(self.render_template("shell.html", app_name=app_name, theme=self.bridge.settings.theme))
+        # The page client's files are fetched (and its modules compiled) while the app builds.
+        self.write(self.render_template(
+            "shell.html", app_name=app_name, theme=self.bridge.settings.theme,
+            css_url=self.bridge.asset_url("client.css"),
+            module_urls=[self.bridge.asset_url("client.js"), *self.bridge.preload_urls()],
+        ))
         self.loading_sent = True
         try:
             await self.flush()

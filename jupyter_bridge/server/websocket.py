@@ -26,6 +26,7 @@ from ..protocol import (
     CLOSE_TOO_SLOW,
     LAST_SEQ_ARGUMENT,
     NO_SUCH_APP,
+    PAGE_STATE_ARGUMENT,
     STREAM_ARGUMENT,
     SUBPROTOCOL,
     Message,
@@ -212,9 +213,16 @@ class SessionSocket(websocket.WebSocketHandler):
                      short_id(session_id))
             last_seq = 0
         elif last_seq and (live is None or not live.channel.outbox.can_resume(last_seq)):
-            self._send_error("this session has ended; reload the page to start a new one")
-            self.close(CLOSE_SESSION_GONE, "session gone")
-            return
+            if live is None or self.get_query_argument(PAGE_STATE_ARGUMENT, None) is None:
+                self._send_error("this session has ended; reload the page to start a new one")
+                self.close(CLOSE_SESSION_GONE, "session gone")
+                return
+            # A page showing the state its HTML carried, whose position other pages'
+            # acknowledgements have since forgotten: it never sent anything, so it
+            # takes the session's current state in place of what it shows.
+            log.info("Session %s: a new page's position is gone; sending it the session's state",
+                     short_id(session_id))
+            fresh, last_seq = True, 0
         try:
             session = await served.get_or_recreate(session_id, request, user=self.current_user)
         except AppError as error:

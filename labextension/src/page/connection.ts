@@ -9,6 +9,7 @@ import {
   CLOSE_SERVER_RESTART,
   CLOSE_SESSION_GONE,
   LAST_SEQ_ARGUMENT,
+  PAGE_STATE_ARGUMENT,
   PROTOCOL_VERSION,
   STREAM_ARGUMENT,
   SUBPROTOCOL,
@@ -28,9 +29,10 @@ export interface ConnectionHandlers {
   /**
    * The session the page showed is gone and this connection brings a fresh one
    * (its server died; another built it again from the token): drop every widget
-   * of the old one. Called before the new session's first message.
+   * of the old one. Called before the new session's first message. `wasConnected`
+   * false: the page showed only the state its HTML carried, and never connected.
    */
-  recreated(): void;
+  recreated(wasConnected: boolean): void;
   /** The page is about to load again (the app changed): keep what must outlive it. */
   reloading?(): void;
 }
@@ -58,6 +60,8 @@ export class Connection {
 
   private socket: WebSocket | null = null;
   private everConnected = false;
+  /** Whether the page shows the state its HTML carried and resumes after it (see resumeAfter). */
+  private fromPageState = false;
   private retries = 0;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private ackTimer: ReturnType<typeof setTimeout> | undefined;
@@ -81,6 +85,16 @@ export class Connection {
     return `m${this.nextIdNumber}`;
   }
 
+  /**
+   * The page already shows the session's state at `seq` of `stream` (carried by
+   * its HTML): the first connection resumes the stream after it, as a reconnection does.
+   */
+  resumeAfter(seq: number, stream: string): void {
+    this.lastSeq = seq;
+    this.stream = stream;
+    this.fromPageState = true;
+  }
+
   send(message: ClientMessage, buffers?: readonly Buffer[]): void {
     const frame = encodeFrame(message, buffers);
     if (this.state === 'connected' && this.socket?.readyState === WebSocket.OPEN) {
@@ -95,10 +109,13 @@ export class Connection {
     const url = new URL(this.url);
     // What one message of the page causes comes back in one frame.
     url.searchParams.set(BATCH_ARGUMENT, '1');
-    if (this.everConnected || this.retries > 0) {
+    if (this.everConnected || this.retries > 0 || this.fromPageState) {
       url.searchParams.set(LAST_SEQ_ARGUMENT, String(this.lastSeq));
       if (this.stream !== null) {
         url.searchParams.set(STREAM_ARGUMENT, this.stream);
+      }
+      if (this.fromPageState && !this.everConnected) {
+        url.searchParams.set(PAGE_STATE_ARGUMENT, '1');
       }
     }
     const socket = new WebSocket(url, [SUBPROTOCOL, this.token]);
@@ -172,7 +189,7 @@ export class Connection {
       this.lastSeq = streamStart;
       this.ackedSeq = 0;
       this.outbox = [];
-      this.handlers.recreated();
+      this.handlers.recreated(this.everConnected);
     }
     // A new page of a session that already ran gets a snapshot (seq 0 messages)
     // and then the stream from the session's current position.
@@ -273,4 +290,63 @@ function refusalReason(code: number, reason: string): string {
     return 'session expired';
   }
   return 'disconnected';
+}
+
+/**
+ * Connection handlers that keep what the socket brings until the page's code
+ * has loaded (`attach`), then pass it on in order.
+ */
+export class EarlyHandlers implements ConnectionHandlers {
+  private target: ConnectionHandlers | null = null;
+  private calls: ((handlers: ConnectionHandlers) => void)[] = [];
+
+  attach(target: ConnectionHandlers): void {
+    this.target = target;
+    for (const call of this.calls.splice(0)) {
+      try {
+        call(target);
+      } catch (error) {
+        console.error('jupyter_bridge: failed to apply what the socket brought', error);
+      }
+    }
+  }
+
+  /** Keeps what the socket brings from now until `until` settles, then passes it on in order. */
+  holdUntil(until: Promise<unknown>): void {
+    const target = this.target;
+    if (target === null) {
+      return;
+    }
+    this.target = null;
+    void until.finally(() => this.attach(target));
+  }
+
+  private call(call: (handlers: ConnectionHandlers) => void): void {
+    if (this.target === null) {
+      this.calls.push(call);
+    } else {
+      call(this.target);
+    }
+  }
+
+  message(message: ServerMessage, buffers: DataView[]): void {
+    // Connection.receive catches what this throws, once attached.
+    this.call((handlers) => handlers.message(message, buffers));
+  }
+
+  state(state: ConnectionState, reason?: string): void {
+    this.call((handlers) => handlers.state(state, reason));
+  }
+
+  lost(): void {
+    this.call((handlers) => handlers.lost());
+  }
+
+  recreated(wasConnected: boolean): void {
+    this.call((handlers) => handlers.recreated(wasConnected));
+  }
+
+  reloading(): void {
+    this.call((handlers) => handlers.reloading?.());
+  }
 }

@@ -1,5 +1,6 @@
-// lazy.ts for the standalone build: everything is in the one script already.
+// lazy.ts and load-app.ts for the standalone build: everything is in the one script already.
 
+import * as app from './app';
 import * as federated from './federated';
 import * as math from './math';
 import * as output from './output';
@@ -9,3 +10,4 @@ export const loadOutput = () => Promise.resolve(output);
 export const loadSanitizer = () => Promise.resolve(sanitizer);
 export const loadFederated = () => Promise.resolve(federated);
 export const loadMath = () => Promise.resolve(math);
+export const loadApp = () => Promise.resolve(app);

@@ -1,5 +1,6 @@
-// The page client: reads the config the server put in the page, connects to
-// the session and renders its widgets.
+// The page client's entry: reads what the server put in the page and opens the
+// session's socket at once, while the widgets' code (app.ts, preloaded beside
+// this small script) loads; that code then draws the state the page carried.
 
 import '@fortawesome/fontawesome-free/css/all.min.css';
 import '@fortawesome/fontawesome-free/css/v4-shims.min.css';
@@ -14,51 +15,9 @@ import 'katex/dist/katex.min.css';
 import '@jupyter-widgets/html-manager/css/output.css';
 import './page.css';
 
-import { Comms } from './comm';
-import { Connection } from './connection';
-import { BridgeManager } from './manager';
-import { amdLoader, type InlineModules } from './modules';
-import type { JSONObject, ServerMessage } from './protocol';
-import { UserChanges } from './restore';
-import { Roots } from './roots';
-import { Status } from './status';
-import { followTheme } from './theme';
-
-/** The hashed file name of require.js next to this script; set by build.mjs. */
-declare const REQUIRE_JS_FILE: string;
-
-interface Config {
-  wsUrl: string;
-  token: string;
-  modulesUrl: string;
-  sessionId?: string;
-}
-
-/** A page written by `jupyter-bridge html`: the document's state, no server. */
-interface StaticConfig {
-  title: string;
-  roots: string[];
-  state: Parameters<BridgeManager['set_state']>[0];
-  modulesUrl?: string;
-  /** The third-party widget modules the state needs, and RequireJS, as sources. */
-  modules?: InlineModules['modules'];
-  requireJs?: string;
-}
-
-export interface JupyterBridge {
-  manager: BridgeManager;
-  connection: Connection;
-  /** What the user changed, which a fresh session of the app takes back. */
-  changes: UserChanges;
-  /** Resolves once the roots of the first `doc` message are displayed. */
-  ready: Promise<void>;
-}
-
-declare global {
-  interface Window {
-    jupyterBridge?: JupyterBridge;
-  }
-}
+import type { Config, PageState, StaticConfig } from './app';
+import { Connection, EarlyHandlers } from './connection';
+import { loadApp } from './load-app';
 
 // The address of this script, to find require.js beside it. As a module it is
 // import.meta.url; as the classic script of a static page (build.mjs sets
@@ -74,152 +33,32 @@ function readConfig(): Config & Partial<StaticConfig> {
   return JSON.parse(element.textContent ?? '') as Config & Partial<StaticConfig>;
 }
 
+/** The state the page's HTML carried for this session, once; null if none (or of another session). */
+function takePageState(sessionId: string | undefined): PageState | null {
+  const element = document.getElementById('jupyter-bridge-state');
+  if (element === null) {
+    return null;
+  }
+  element.remove(); // read once: a page shown again from the back/forward cache resumes its socket
+  try {
+    const state = JSON.parse(element.textContent ?? '') as PageState;
+    // At position 0 nothing of the stream is known to follow it: the socket sends the state.
+    return state.session_id === sessionId && state.last_seq > 0 ? state : null;
+  } catch (error) {
+    console.error('jupyter_bridge: the widget state in the page could not be read', error);
+    return null;
+  }
+}
+
 function webSocketUrl(relative: string): URL {
   const url = new URL(relative, document.baseURI);
   url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
   return url;
 }
 
-/**
- * A static page: models from the embedded widget state, views of its roots.
- * Links made in the browser (jslink) keep working; nothing reaches Python.
- */
-function startStatic(config: StaticConfig): Promise<void> {
-  const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
-  followTheme();
-  const modulesUrl = new URL(config.modulesUrl ?? './', document.baseURI).href;
-  const inline = config.modules && config.requireJs ? { modules: config.modules, requireJs: config.requireJs } : undefined;
-  const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href, inline));
-  const roots = new Roots(manager, container);
-  document.documentElement.dataset.jbState = 'static';
-  return manager
-    .set_state(config.state)
-    .then(() => roots.update(config.roots))
-    .then(() => {
-      container.dataset.jbReady = '1';
-    });
-}
-
-function start(): JupyterBridge {
-  const config = readConfig();
-  const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
-  followTheme();
-  const status = new Status(document.body);
-  const modulesUrl = new URL(config.modulesUrl, document.baseURI).href;
-  const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
-  manager.filesUrl = new URL('files/', new URL(config.wsUrl, document.baseURI)).href; // <app>/ws -> <app>/files/
-  const roots = new Roots(manager, container);
-  const changes = new UserChanges();
-  // Changes the page before this one kept across its reload (the app changed, --dev).
-  const reloadKey = `jupyter-bridge-changes:${location.pathname}`;
-  let fromReload = changes.load(reloadKey);
-
-  let shown: () => void;
-  const ready = new Promise<void>((resolve) => (shown = resolve));
-  let firstDoc = true;
-
-  const apply = (message: ServerMessage, buffers: DataView[]): void => {
-    switch (message.type) {
-      case 'hello':
-        if (fromReload && message.recreated !== true) {
-          // The new version of the app runs in this fresh session: replay into it.
-          fromReload = false;
-          status.reloaded();
-          const { message: restore, buffers: restoreBuffers } = changes.message(connection.nextId());
-          sender.send(restore, restoreBuffers);
-        }
-        break;
-      case 'comm_open':
-        changes.opened(message.comm_id, ((message.data as { state?: JSONObject }).state ?? {}) as JSONObject);
-        if (message.target_name === manager.comm_target_name) {
-          manager.open(comms.opened(message.comm_id, message.target_name), message, buffers);
-        } else {
-          console.warn(`jupyter_bridge: ignored a comm for unknown target ${message.target_name}`);
-        }
-        break;
-      case 'comm_msg': {
-        const data = message.data as { method?: string; state?: JSONObject };
-        if ((data.method === 'update' || data.method === 'echo_update') && data.state) {
-          changes.updated(message.comm_id, data.state);
-        }
-        comms.received(message, buffers);
-        break;
-      }
-      case 'comm_close':
-        changes.closed(message.comm_id);
-        comms.closedByServer(message);
-        break;
-      case 'idle':
-        status.answered(message.parent);
-        comms.idle(message.parent);
-        break;
-      case 'doc': {
-        document.title = message.title;
-        status.title(message.title);
-        changes.doc(message.roots, message.restore !== false, message.no_restore ?? []);
-        const displayed = roots.update(message.roots, message.names);
-        if (firstDoc) {
-          firstDoc = false;
-          void displayed.then(() => {
-            container.dataset.jbReady = '1';
-            shown();
-          });
-        }
-        break;
-      }
-      case 'error':
-        console.error(`jupyter_bridge: ${message.message}`, message.detail ?? '');
-        status.error(message);
-        break;
-      case 'busy':
-        status.busy(message.busy);
-        break;
-      case 'restored':
-        status.restored(message, changes.dropped);
-        break;
-      // hello is handled by the connection; pong and unknown types need nothing.
-    }
-  };
-
-  // The handlers run only once connection.open() below is called, when comms exists.
-  const connection = new Connection(webSocketUrl(config.wsUrl), config.token, {
-    message: apply,
-    state: (state, reason) => status.show(state, reason),
-    lost: () => {
-      comms.releaseAll();
-      status.forgetWaiting();
-    },
-    reloading: () => changes.save(reloadKey),
-    recreated: () => {
-      // The old session's widgets are gone with it: the new one's replace them.
-      comms.forgetAll();
-      manager.forgetAll();
-      void roots.update([]);
-      changes.newSession();
-      // The user's changes go back into the fresh session, in order, before anything else.
-      const restoring = changes.count > 0;
-      status.recreated(restoring);
-      if (restoring) {
-        const { message, buffers } = changes.message(connection.nextId());
-        sender.send(message, buffers);
-      }
-    },
-  });
-  const sender = status.timing(connection);
-  const comms = new Comms(sender);
-  comms.onUpdate = (commId, state, paths, buffers) => changes.sent(commId, state, paths, buffers);
-  manager.comms = comms;
-
-  // Leaving the page is not losing the connection; coming back from the
-  // back/forward cache resumes the session where it stopped.
-  window.addEventListener('pagehide', () => connection.close());
-  window.addEventListener('pageshow', (event) => {
-    if (event.persisted) {
-      connection.open();
-    }
-  });
-  connection.open();
-  return { manager, connection, changes, ready };
+function failed(error: unknown): void {
+  document.documentElement.dataset.jbState = 'disconnected';
+  console.error(error);
 }
 
 function boot(): void {
@@ -230,13 +69,27 @@ function boot(): void {
   try {
     const config = readConfig();
     if (config.state !== undefined) {
-      void startStatic(config as StaticConfig).catch((error: unknown) => console.error(error));
+      loadApp()
+        .then((app) => app.startStatic(config as StaticConfig, scriptUrl))
+        .catch((error: unknown) => console.error(error));
       return;
     }
-    window.jupyterBridge = start();
+    // The socket's handshake runs while the widgets' code loads and draws;
+    // what the socket brings meanwhile waits for that code, in order.
+    const pageState = takePageState(config.sessionId);
+    const early = new EarlyHandlers();
+    const connection = new Connection(webSocketUrl(config.wsUrl), config.token, early);
+    if (pageState !== null) {
+      connection.resumeAfter(pageState.last_seq, pageState.stream);
+    }
+    connection.open();
+    loadApp()
+      .then((app) => {
+        window.jupyterBridge = app.start(config, scriptUrl, connection, early, pageState);
+      })
+      .catch(failed);
   } catch (error) {
-    document.documentElement.dataset.jbState = 'disconnected';
-    console.error(error);
+    failed(error);
   }
 }
 

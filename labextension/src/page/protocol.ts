@@ -22,6 +22,8 @@ export const LAST_SEQ_ARGUMENT = 'last_seq';
 export const STREAM_ARGUMENT = 'stream';
 /** "1": this client reads a text frame holding a JSON array of messages (a batch), in order. */
 export const BATCH_ARGUMENT = 'batch';
+/** Beside them, on the first connection of a page showing the state its HTML carried: a fresh state if it cannot resume. */
+export const PAGE_STATE_ARGUMENT = 'page_state';
 
 /** A widget state refers to another widget as this prefix and its model id. */
 export const MODEL_REF_PREFIX = 'IPY_MODEL_';

@@ -1,0 +1,235 @@
+"""The widget state a page's HTML carries: drawn before the socket connects, the stream resumed after it.
+
+Real servers, real Chromium; the page's socket is held back with Playwright's
+WebSocket routing, so what the page shows meanwhile can only come from its HTML.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import urllib.request
+from collections.abc import Iterator
+from functools import partial
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+from conftest import EXAMPLES
+from support import CHROMIUM, WAIT_MS, free_port, serving
+
+pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
+
+#: Values an attacker may put into a widget: each must reach the widget as text, and nothing else.
+ATTACKS = [
+    "</script><script>window.pwned = 1</script>",
+    "</SCRIPT ><img src=x onerror='window.pwned = 2'>",
+    "<!--<script>",
+    "\u2028&lt;\u2029 & </style> ]]>",
+]
+
+ESCAPE_APP = f"""
+import ipywidgets as w
+from jupyter_bridge import curdoc
+curdoc().title = {ATTACKS[0]!r}
+curdoc().add_root(w.VBox([w.Text(value=v, description=str(i)) for i, v in enumerate({ATTACKS!r})]))
+"""
+
+STATE = re.compile(r'<script type="application/json" id="jupyter-bridge-state">(.*?)</script>', re.S)
+CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
+
+
+@pytest.fixture(scope="module")
+def app_server(tmp_path_factory) -> Iterator[str]:
+    folder = tmp_path_factory.mktemp("apps")
+    (folder / "escape.py").write_text(ESCAPE_APP)
+    for name in ("sliders.py", "counter.py"):
+        (folder / name).write_text((EXAMPLES / name).read_text())
+    with serving("--glob", str(folder / "*.py")) as base:
+        yield base
+
+
+def hold_sockets(page) -> dict:
+    """Route the page's session sockets to nowhere until ``held["on"]`` is False; ``held["sockets"]``."""
+    held: dict = {"on": True, "sockets": []}
+
+    def route(socket) -> None:
+        if held["on"]:
+            held["sockets"].append(socket)  # answered by nobody: the page waits for its hello
+        else:
+            socket.connect_to_server()
+
+    page.route_web_socket(re.compile(r"/ws(\?|$)"), route)
+    return held
+
+
+def page_html(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=WAIT_MS / 1000) as response:
+        return response.read().decode()
+
+
+def page_state(html: str) -> dict:
+    found = STATE.search(html)
+    assert found is not None, "the page carries no widget state"
+    return json.loads(found.group(1))
+
+
+def widget_states(state: dict, model_name: str) -> list[dict]:
+    """The states of the widgets of one model in a page's state, in order."""
+    return [
+        message["data"]["state"] for message, _ in state["messages"]
+        if message["type"] == "comm_open" and message["data"]["state"].get("_model_name") == model_name
+    ]
+
+
+def test_a_page_whose_socket_never_connects_still_shows_its_widgets_and_values(app_server, page):
+    held = hold_sockets(page)
+    page.goto(app_server + "/sliders")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+    assert held["sockets"], "the page did not try its socket"
+    assert page.evaluate("document.documentElement.dataset.jbState") == "connecting"
+    # Drawn, not ready: ready says the page's changes reach Python at once.
+    assert page.evaluate("document.getElementById('jupyter-bridge-roots').dataset.jbReady") is None
+    assert page.locator(".jb-loading").is_hidden()
+    assert page.title() == "Sliders"
+    assert page.locator(".widget-slider .widget-readout").first.inner_text().strip() == "0"
+    assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_slider_moved_before_the_socket_connects_is_answered_once_it_does(app_server, page):
+    held = hold_sockets(page)
+    page.goto(app_server + "/sliders")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")
+    handle.press("ArrowRight")
+    held["on"] = False
+    for socket in held["sockets"]:
+        socket.close()  # the page reconnects, through to the server now
+    page.wait_for_function("document.documentElement.dataset.jbState === 'connected'")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 4')"
+    )
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_state_that_changed_before_the_socket_connected_arrives_exactly_once(app_server, page):
+    held = hold_sockets(page)
+    page.goto(app_server + "/counter?until=120")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+    # Every value the page's model takes, from the one its HTML carried on.
+    page.evaluate(
+        """async () => {
+            const id = document.querySelector('.jb-root').dataset.jbModelId;
+            const model = await window.jupyterBridge.manager.get_model(id);
+            window.seen = [model.get('value')];
+            model.on('change:value', () => window.seen.push(model.get('value')));
+        }"""
+    )
+    first = page.evaluate("window.seen[0]")
+    config = json.loads(CONFIG.search(page.content()).group(1))
+    # The session counts on while the page has no socket: its state, as another page of it gets it.
+    later = first
+    while later <= first + 5:
+        state = page_state(page_html(f"{app_server}/counter?until=120&jb-session-id={config['sessionId']}"))
+        later = widget_states(state, "IntTextModel")[0]["value"]
+    assert page.evaluate("window.seen") == [first]
+    held["on"] = False
+    for socket in held["sockets"]:
+        socket.close()
+    page.wait_for_function("window.seen[window.seen.length - 1] === 120")
+    seen = page.evaluate("window.seen")
+    # Each value once, in order: none missed between the page's state and its socket, none twice.
+    assert seen == list(range(first, 121))
+    assert page.locator(".widget-text input").input_value() == "120"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_page_whose_position_other_pages_acknowledged_gets_the_sessions_state(app_server, browser, page):
+    held = hold_sockets(page)
+    page.goto(app_server + "/counter?until=80")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+    first = int(page.locator(".widget-text input").input_value())
+    session_id = json.loads(CONFIG.search(page.content()).group(1))["sessionId"]
+    # Another page of the session, connected: its acknowledgements let the server forget
+    # the updates that followed the first page's state.
+    other = browser.new_context().new_page()
+    other.set_default_timeout(WAIT_MS)
+    other.goto(f"{app_server}/counter?until=80&jb-session-id={session_id}")
+    other.wait_for_function("document.querySelector('.widget-text input')?.value === '80'")
+    other.wait_for_function(
+        "() => { const c = window.jupyterBridge.connection; return c.lastSeq > 0 && c.ackedSeq === c.lastSeq; }"
+    )
+    assert first < 80
+    held["on"] = False
+    for socket in held["sockets"]:
+        socket.close()
+    page.wait_for_function("document.documentElement.dataset.jbState === 'connected'")
+    page.wait_for_function("document.querySelector('.widget-text input')?.value === '80'")
+    assert page.locator(".widget-text").count() == 1  # the session's widget, shown once
+    assert page.locator(".jb-status").inner_text() == "connected"  # no notice: nothing was lost
+    assert page.errors == []  # type: ignore[attr-defined]
+    other.context.close()
+
+
+def test_a_widget_value_cannot_break_out_of_the_state_in_the_page(app_server, page):
+    """The attack: values that would end the state's script element, or run script, if written as they are."""
+    html = page_html(app_server + "/escape")
+    state = page_state(html)
+    assert "</script" not in STATE.search(html).group(1).lower()
+    assert [text["value"] for text in widget_states(state, "TextModel")] == ATTACKS
+    held = hold_sockets(page)
+    page.goto(app_server + "/escape")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+    assert held["sockets"]
+    inputs = page.locator(".widget-text input")
+    assert [inputs.nth(i).input_value() for i in range(len(ATTACKS))] == ATTACKS
+    assert page.title() == ATTACKS[0]
+    assert page.evaluate("window.pwned") is None
+    assert page.locator("img").count() == 0
+    # The page's own scripts and data, and nothing a value brought.
+    scripts = page.evaluate("[...document.scripts].map(s => s.id || s.type || 'classic')")
+    assert "classic" not in scripts
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_state_larger_than_max_page_state_comes_over_the_socket(tmp_path, page):
+    (tmp_path / "sliders.py").write_text((EXAMPLES / "sliders.py").read_text())
+    with serving(str(tmp_path / "sliders.py"), "--max-page-state", "100") as base:
+        assert STATE.search(page_html(base + "/sliders")) is None
+        page.goto(base + "/sliders")
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+        assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+
+
+def test_an_app_embedded_by_autoload_js_draws_before_its_socket_connects(tmp_path, page):
+    (tmp_path / "escape.py").write_text(ESCAPE_APP)
+    host_port = free_port()
+    with serving(str(tmp_path / "escape.py"), "--allow-websocket-origin", f"localhost:{host_port}") as base:
+        # Another site's page, with the app's tag in it.
+        (tmp_path / "host.html").write_text(
+            f'<!DOCTYPE html><h1>Host</h1><script src="{base}/escape/autoload.js"></script>'
+        )
+        host = ThreadingHTTPServer(
+            ("127.0.0.1", host_port), partial(SimpleHTTPRequestHandler, directory=str(tmp_path))
+        )
+        threading.Thread(target=host.serve_forever, daemon=True).start()
+        try:
+            held = hold_sockets(page)
+            page.goto(f"http://localhost:{host_port}/host.html")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+            assert held["sockets"]
+            inputs = page.locator(".jupyter-bridge-embed .widget-text input")
+            assert [inputs.nth(i).input_value() for i in range(len(ATTACKS))] == ATTACKS
+            assert page.evaluate("window.pwned") is None
+            held["on"] = False
+            for socket in held["sockets"]:
+                socket.close()
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+            assert page.errors == []  # type: ignore[attr-defined]
+        finally:
+            host.shutdown()
+            host.server_close()
