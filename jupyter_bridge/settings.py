@@ -201,7 +201,7 @@ class BridgeSettings(Configurable):
         help="Longest document title (characters) a page may set; a longer one is refused. 0: no limit.",
     ).tag(config=True, cli=True, metavar="N")
     max_page_state = Int(
-        1024 * 1024,
+        0,
         help="Largest widget state (bytes of JSON) a page's HTML carries, so that the page shows "
         "its widgets before its socket connects; a session whose state is larger sends it over "
         "the socket instead, as every session does with 0.",
