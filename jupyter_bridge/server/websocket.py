@@ -35,7 +35,7 @@ from ..protocol import (
 )
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
-from .auth import authenticate, may_join
+from .auth import GatedHandler, authenticate, may_join
 from .bridge import Bridge, SessionIdError
 from .served_app import TooManySessions
 from .views import XSRF_ARGUMENT
@@ -75,7 +75,7 @@ def origin_allowed(origin: str, allowed: set[str]) -> bool:
     return host in allowed or f"{scheme}://{host}" in allowed
 
 
-class SessionSocket(websocket.WebSocketHandler):
+class SessionSocket(websocket.WebSocketHandler, GatedHandler):
     """Attaches a WebSocket to the session its token names (recreating it if needed)."""
 
     def initialize(self, bridge: Bridge, url_path: str | None) -> None:
