@@ -38,9 +38,14 @@ def widget_count():
     return lambda: len(_instances)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")
 def browser():
-    """Headless Chromium for one test module (Debian's; Playwright downloads none)."""
+    """Headless Chromium for the whole run (Debian's; Playwright downloads none).
+
+    Each test gets a fresh context of it (``page``, or ``browser.new_context()``),
+    so no cookie or storage passes from one test to the next; only the launch,
+    a few seconds on a busy machine, is shared.
+    """
     from playwright.sync_api import sync_playwright
     from support import CHROMIUM, CHROMIUM_ARGS
 

@@ -189,6 +189,7 @@ class SessionHandler(BridgeHandler):
             secret_key=settings.signing_key,
             expiration=settings.session_token_expiration,
             credentials=settings.session_token_credentials,
+            now=self.bridge.clock(),
         )
         ws_url = self.bridge.url(self.url_path.strip("/") + "/ws")
         if settings.enable_xsrf_cookies:

@@ -192,7 +192,7 @@ class SessionSocket(websocket.WebSocketHandler, GatedHandler):
             fresh = bool(last_seq) and stream is not None and (live is None or live.channel.stream != stream)
             if live is None or fresh:
                 # Only a live session may be resumed with an expired token.
-                read_token(self._token, secret_key=secret_key)
+                read_token(self._token, secret_key=secret_key, now=self.bridge.clock())
             if live is None:
                 self.bridge.recreated_session_id(session_id)
         except (TokenError, SessionIdError) as error:
