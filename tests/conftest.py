@@ -38,13 +38,12 @@ def widget_count():
     return lambda: len(_instances)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium for the whole run (Debian's; Playwright downloads none).
+    """Headless Chromium for one test module (Debian's; Playwright downloads none).
 
-    Each test gets a fresh context of it (``page``, or ``browser.new_context()``),
-    so no cookie or storage passes from one test to the next; only the launch,
-    a few seconds on a busy machine, is shared.
+    Not for the whole run: Playwright's sync API keeps an event loop running in
+    this thread while it lives, and the next module's asyncio tests could not start theirs.
     """
     from playwright.sync_api import sync_playwright
     from support import CHROMIUM, CHROMIUM_ARGS
