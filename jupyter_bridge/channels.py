@@ -83,6 +83,8 @@ class Channel:
     #: (False: they keep the process's own, e.g. the kernel's, and Output widgets
     #: are left to ipywidgets).
     routes_comms = False
+    #: Development mode (``--dev``): the viewer may see the app's tracebacks.
+    dev = False
 
     def __init__(self) -> None:
         self.session: Session[Any] | None = None
@@ -824,7 +826,7 @@ class BrowserChannel(Channel):
         if isinstance(comm, comms.SharedComm):
             comm.open_in(self)
             return None
-        if getattr(comm, "channel", None) is not self:
+        if not isinstance(comm, comms.SessionComm) or comm.channel is not self:
             return (
                 f"{type(widget).__name__} was not created in this session; create the "
                 "widgets a document shows inside the app code (each session gets its own)"

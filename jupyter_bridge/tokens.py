@@ -150,8 +150,10 @@ def make_token(
     secret_key: bytes | None = None,
     expiration: float = 300.0,
     credentials: bool = False,
+    now: float | None = None,
 ) -> str:
-    """A token for ``session_id`` carrying ``request``; valid for ``expiration`` seconds.
+    """A token for ``session_id`` carrying ``request``; valid for ``expiration`` seconds
+    from ``now`` (seconds since the epoch; ``time.time()`` by default).
 
     The request's cookies, ``Authorization`` and ``_xsrf`` are left out unless
     ``credentials`` is true. With a secret key the token is signed and the request
@@ -160,7 +162,8 @@ def make_token(
     travels as plain (base64) JSON.
     """
     context = _context_json(request if credentials else without_credentials(request))
-    body: dict[str, Any] = {"session_id": session_id, "expires": time.time() + expiration}
+    now = time.time() if now is None else now
+    body: dict[str, Any] = {"session_id": session_id, "expires": now + expiration}
     if secret_key is None:
         body["request"] = context
         return _b64(json.dumps(body, separators=(",", ":")).encode("utf-8"))
@@ -177,9 +180,12 @@ _MALFORMED = "the session token is malformed; reload the page to get a new one"
 
 
 def read_token(
-    token: str, *, secret_key: bytes | None = None, check_expiry: bool = True
+    token: str, *, secret_key: bytes | None = None, check_expiry: bool = True, now: float | None = None
 ) -> tuple[str, Request]:
-    """The session id and request context a token carries; raises TokenError."""
+    """The session id and request context a token carries; raises TokenError.
+
+    The token has expired if ``now`` (``time.time()`` by default) is past its expiry.
+    """
     payload, _, signature = token.partition(".")
     if secret_key is not None and not _signature_matches(payload, signature, derived_key(secret_key, "session token")):
         raise TokenError(
@@ -210,9 +216,10 @@ def read_token(
         raise
     except (ValueError, KeyError, TypeError, AttributeError, binascii.Error, InvalidTag):
         raise TokenError(_MALFORMED) from None
-    if check_expiry and time.time() > expires:
+    now = time.time() if now is None else now
+    if check_expiry and now > expires:
         raise TokenError(
-            f"the session token expired {time.time() - expires:.0f} s ago; reload the page, or "
+            f"the session token expired {now - expires:.0f} s ago; reload the page, or "
             "give pages longer with --session-token-expiration"
         )
     return session_id, request

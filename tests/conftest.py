@@ -40,7 +40,11 @@ def widget_count():
 
 @pytest.fixture(scope="module")
 def browser():
-    """Headless Chromium for one test module (Debian's; Playwright downloads none)."""
+    """Headless Chromium for one test module (Debian's; Playwright downloads none).
+
+    Not for the whole run: Playwright's sync API keeps an event loop running in
+    this thread while it lives, and the next module's asyncio tests could not start theirs.
+    """
     from playwright.sync_api import sync_playwright
     from support import CHROMIUM, CHROMIUM_ARGS
 

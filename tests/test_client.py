@@ -408,6 +408,9 @@ async def test_push_only_reaches_push_targets_and_registered_classes(serve):
     odd.add_root(w.VBox([w.Label("fine"), Unregistered()]))  # not registered, not listed
     with pytest.raises(ClientError, match="no widget class for test-widgets MysteryModel"):
         await asyncio.to_thread(push_session, odd, base(server) + "/push")
+    # A widget is not a document: said at once, instead of pushing an empty one.
+    with pytest.raises(TypeError, match="push_session publishes a jupyter_bridge.Document, not VBox"):
+        await asyncio.to_thread(push_session, w.VBox([w.Label("root")]), base(server) + "/push")
     # The refused push created nothing that lingers.
     for live in sessions_of(server, "/push").values():
         assert live.document.roots == []

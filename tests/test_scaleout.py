@@ -12,7 +12,6 @@ built from their token, and say so in their header.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import re
 import signal
@@ -158,7 +157,7 @@ async def test_a_fresh_session_needs_a_token_still_valid(serve):
     stream = client.of_type("hello")[-1]["stream"]
     await client.close()
     await server.bridge.destroy_all_sessions()
-    await asyncio.sleep(1.5)  # the token expires
+    server.bridge.clock = lambda: time.time() + 1.5  # the token expires
     await client.connect(query=f"?{LAST_SEQ_ARGUMENT}=3&{STREAM_ARGUMENT}={stream}")
     await client.wait_for(lambda: client.close_code is not None)
     assert client.close_code == CLOSE_BAD_TOKEN and "--session-token-expiration" in client.close_reason

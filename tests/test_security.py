@@ -52,6 +52,11 @@ def test_tokens_carry_the_request_and_refuse_tampering_and_expiry():
     with pytest.raises(TokenError, match="expired"):
         read_token(expired, secret_key=key)
     assert read_token(expired, secret_key=key, check_expiry=False)[0] == "abc"
+    # Valid for its whole life and not a moment longer, counted on the clock given.
+    timed = make_token("abc", request, secret_key=key, expiration=10, now=1000.0)
+    assert read_token(timed, secret_key=key, now=1010.0)[0] == "abc"
+    with pytest.raises(TokenError, match="expired 1 s ago"):
+        read_token(timed, secret_key=key, now=1011.0)
 
 
 def test_external_signed_needs_the_shared_key_and_keys_are_long(monkeypatch):
@@ -194,14 +199,14 @@ async def test_header_and_cookie_filters_apply_to_the_app_and_the_token(serve):
 
 
 async def test_an_expired_token_still_resumes_its_live_session(serve):
-    import asyncio
+    import time
 
     server = serve({"/sliders": SLIDERS}, session_token_expiration=1)
     client = await Client.open(server.url, "sliders")
     await client.set_state("IntSliderModel", value=4)
     last = max(m.content["seq"] for m in client.frames)
     await client.close()
-    await asyncio.sleep(1.5)  # the page's token has expired; its session lives on
+    server.bridge.clock = lambda: time.time() + 1.5  # the page's token has expired; its session lives on
     await client.connect(query=f"?last_seq={last}")
     assert (await client.set_state("IntSliderModel", value=5))["type"] == "idle"
     assert client.model("LabelModel")["value"] == "value*2 = 10"

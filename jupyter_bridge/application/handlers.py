@@ -41,6 +41,8 @@ class Handler:
     static_path: str | None = None
     #: A folder whose ``index.html`` Jinja2 template renders the app's page.
     template_path: str | None = None
+    #: A folder whose media files the page may fetch at ``<app>/files/`` (a notebook's folder).
+    files_path: str | None = None
 
     def modify_document(self, document: Document) -> Any:
         raise NotImplementedError

@@ -279,7 +279,7 @@ class _InFolder:
 def _show_tracebacks() -> bool:
     """Whether the page may show a traceback: in development mode (``--dev``), or when debugging."""
     session = comms.current_session()
-    return bool(getattr(getattr(session, "channel", None), "dev", False)) or log.isEnabledFor(logging.DEBUG)
+    return (session is not None and session.channel.dev) or log.isEnabledFor(logging.DEBUG)
 
 
 def _files_url(document: Document) -> str | None:
@@ -290,9 +290,11 @@ def _files_url(document: Document) -> str | None:
     whose addresses stay as written.
     """
     context = document.session_context
-    request = getattr(context, "request", None)
-    path = getattr(request, "path", None)
-    if not path or not path.startswith("/") or not getattr(request, "host", None):
+    if context is None:
+        return None
+    request = context.request
+    path = request.path
+    if not path.startswith("/") or not request.host:
         return None
     if path.endswith("/autoload.js"):  # embedded in another site's page: an absolute address
         return f"{request.protocol}://{request.host}{path.removesuffix('/autoload.js')}/files/"

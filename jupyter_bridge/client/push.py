@@ -13,6 +13,7 @@ from typing import Any
 from ipywidgets import Widget
 from ipywidgets.widgets.widget import _instances
 
+from ..document import Document
 from ..widget_states import states_in_order
 from .connection import client_loop, fetch_config, split_app_url, ws_url
 from .errors import ClientError
@@ -22,7 +23,7 @@ __all__ = ["push_session"]
 
 
 def push_session(
-    document: Any,
+    document: Document,
     url: str,
     *,
     headers: Mapping[str, str] | None = None,
@@ -40,8 +41,10 @@ def push_session(
 
     Raises a :class:`ClientError` naming the widget if the server cannot create it.
     """
-    roots = list(getattr(document, "roots", []))
-    title = getattr(document, "title", "jupyter_bridge app")
+    if not isinstance(document, Document):
+        raise TypeError(f"push_session publishes a jupyter_bridge.Document, not {type(document).__name__}")
+    roots = document.roots
+    title = document.title
     for root in roots:
         if not isinstance(root, Widget):
             raise TypeError(f"a pushed document's roots must be ipywidgets, not {type(root).__name__}")

@@ -20,7 +20,7 @@ import inspect
 import uuid
 from pathlib import Path
 from types import ModuleType
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import urlencode
 
 from tornado import web
@@ -28,7 +28,18 @@ from tornado import web
 if TYPE_CHECKING:
     from .bridge import Bridge
 
-__all__ = ["AuthModule", "AuthModuleError", "authenticate", "has_identity", "may_join", "user_key"]
+__all__ = ["AuthModule", "AuthModuleError", "GatedHandler", "authenticate", "has_identity", "may_join", "user_key"]
+
+
+class GatedHandler(web.RequestHandler):
+    """Base of every handler of the server's own routes: each says whether it needs a user.
+
+    It is a class attribute with no default, so a handler that forgets to say fails
+    its first request instead of being open to everyone.
+    """
+
+    #: Whether the handler needs a logged-in user when an auth module is set.
+    requires_user: ClassVar[bool]
 
 
 class AuthModuleError(ValueError):
@@ -92,10 +103,10 @@ def _handler_class(module: ModuleType, name: str, path: str) -> type | None:
     return handler
 
 
-async def authenticate(handler: web.RequestHandler, bridge: Bridge, *, redirect: bool) -> None:
+async def authenticate(handler: GatedHandler, bridge: Bridge, *, redirect: bool) -> None:
     """With an auth module, set ``current_user``; without a user, send to login or refuse."""
     auth = bridge.auth
-    if auth is None or not getattr(handler, "requires_user", False):
+    if auth is None or not handler.requires_user:
         return
     user = await auth.current_user(handler)
     if user is not None:

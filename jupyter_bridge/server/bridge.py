@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Callable, Mapping
 from functools import cached_property
 from pathlib import Path
@@ -86,6 +87,8 @@ class Bridge:
         self._resolved: set[str] = set()
         self._timers = Timers()
         self.running = False
+        #: The wall clock page tokens are made and checked by (seconds since the epoch).
+        self.clock: Callable[[], float] = time.time
         self._app_templates: dict[str, jinja2.Environment] = {}
         self.argv = argv
         for path, spec in apps.items():

@@ -18,6 +18,8 @@ import time
 from pathlib import Path
 from types import FrameType
 
+from ..document import Document
+
 __all__ = ["LoopWatch"]
 
 log = logging.getLogger(__name__)
@@ -93,7 +95,7 @@ def _callback_in(frame: FrameType | None) -> str | None:
             document = frame.f_locals.get("self")
             func = frame.f_locals.get("func")
             label = frame.f_locals.get("label") or getattr(func, "__qualname__", None) or repr(func)
-            context = getattr(document, "session_context", None)
+            context = document.session_context if isinstance(document, Document) else None
             session = f" of session {context.id}" if context is not None else ""
             return f"callback {label}{session}{where}"
         frame = frame.f_back

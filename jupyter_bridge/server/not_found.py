@@ -36,7 +36,7 @@ class NotFoundHandler(BridgeHandler):
         if not self.bridge.settings.disable_index:
             for path, served in sorted(self.bridge.apps.items()):
                 application = served.application
-                if path.startswith("/apps/") or getattr(application, "operator_only", False):
+                if path.startswith("/apps/") or application.operator_only:
                     continue
                 _, description = describe(application.source)
                 apps.append(IndexEntry(self.bridge.url(path), path, application.title, description))

@@ -58,7 +58,7 @@ class NotebookFilesHandler(BridgeHandler):
         except NotAnAppError:
             served = None
         handlers = served.application.handlers if served is not None else []
-        folder = next((h.files_path for h in handlers if getattr(h, "files_path", None)), None)
+        folder = next((h.files_path for h in handlers if h.files_path), None)
         found = notebook_file(folder, relative) if folder else None
         if found is None:
             raise web.HTTPError(404)

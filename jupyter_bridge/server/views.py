@@ -32,7 +32,7 @@ from ..session import AppError, Session
 from ..settings import BridgeSettings
 from ..tokens import make_token
 from ..widget_modules import federated_module, widget_module_file
-from .auth import authenticate, may_join
+from .auth import GatedHandler, authenticate, may_join
 from .bridge import STATIC_DIR, Bridge, SessionIdError
 from .client_tags import complete_page, head_tags, script_json
 from .index import SEARCH_ABOVE, IndexEntry, describe
@@ -99,10 +99,9 @@ def _kept(values: dict[str, str], include: list[str], exclude: list[str]) -> dic
     return values
 
 
-class BridgeHandler(web.RequestHandler):
+class BridgeHandler(GatedHandler):
     """Base of every handler: knows its Bridge, renders errors as readable pages."""
 
-    #: Whether this handler needs a logged-in user when an auth module is set.
     requires_user = False
 
     def initialize(self, bridge: Bridge, url_path: str | None = None) -> None:
@@ -191,6 +190,7 @@ class SessionHandler(BridgeHandler):
             secret_key=settings.signing_key,
             expiration=settings.session_token_expiration,
             credentials=settings.session_token_credentials,
+            now=self.bridge.clock(),
         )
         ws_url = self.bridge.url(quote(self.url_path.strip("/")) + "/ws")  # "My app" -> My%20app/ws
         if settings.enable_xsrf_cookies:
@@ -589,7 +589,7 @@ def refuse_nul(path: str) -> None:
         raise web.HTTPError(400, reason="the path holds a NUL byte")
 
 
-class AppStaticFileHandler(web.StaticFileHandler):
+class AppStaticFileHandler(web.StaticFileHandler, GatedHandler):
     """A directory app's ``static/`` folder at ``<app>/static/``, behind the auth module.
 
     Hidden files and folders (a name starting with a dot: ``.env``, ``.git/``)

@@ -36,7 +36,7 @@ from ..protocol import (
 )
 from ..session import AppError, Session
 from ..tokens import TokenError, read_token
-from .auth import authenticate, may_join
+from .auth import GatedHandler, authenticate, may_join
 from .bridge import Bridge, SessionIdError
 from .served_app import TooManySessions
 from .views import XSRF_ARGUMENT
@@ -76,7 +76,7 @@ def origin_allowed(origin: str, allowed: set[str]) -> bool:
     return host in allowed or f"{scheme}://{host}" in allowed
 
 
-class SessionSocket(websocket.WebSocketHandler):
+class SessionSocket(websocket.WebSocketHandler, GatedHandler):
     """Attaches a WebSocket to the session its token names (recreating it if needed)."""
 
     def initialize(self, bridge: Bridge, url_path: str | None) -> None:
@@ -193,7 +193,7 @@ class SessionSocket(websocket.WebSocketHandler):
             fresh = bool(last_seq) and stream is not None and (live is None or live.channel.stream != stream)
             if live is None or fresh:
                 # Only a live session may be resumed with an expired token.
-                read_token(self._token, secret_key=secret_key)
+                read_token(self._token, secret_key=secret_key, now=self.bridge.clock())
             if live is None:
                 self.bridge.recreated_session_id(session_id)
         except (TokenError, SessionIdError) as error:

@@ -50,16 +50,12 @@ export class Comm implements IClassicComm {
   }
 
   // A model attaches its comm handler in WidgetModel.initialize, and a
-  // subclass its own "msg:custom" listener only after that returns: events
-  // queued meanwhile are delivered once initialize is done, as a kernel's
-  // messages would arrive (ipycanvas's first drawing commands were lost).
+  // subclass its own "msg:custom" listener only after that returns: a custom
+  // message queued meanwhile (and all after it) is delivered once initialize
+  // is done, as a kernel's message would arrive (ipycanvas's first drawing
+  // commands were lost). Updates before it are handed over at once.
   on_msg(callback: Callback): void {
     this.onMessage = callback;
-    // A model attaches its comm handler in WidgetModel.initialize, and a
-    // subclass its own "msg:custom" listener only after that returns: a custom
-    // message queued meanwhile (and all after it) is delivered once initialize
-    // is done, as a kernel's message would arrive (ipycanvas's first drawing
-    // commands were lost). Updates before it are applied at once, as before.
     this.attaching = true;
     try {
       this.flush();

@@ -80,7 +80,10 @@ export interface CommMsg extends Sequenced {
   comm_id: string;
   data: JSONObject;
   metadata: JSONObject;
-  /** Not in version 1 of the document; used when a server sends it (see comm.ts). */
+  /**
+   * The `id` of the client message whose handling produced this one, if any: the
+   * page matches an `echo_update` to the change it sent by it (comm.ts).
+   */
   parent?: string;
 }
 
