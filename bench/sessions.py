@@ -171,14 +171,14 @@ def python_module(module: str, nodelay: bool) -> list[str]:
     return [sys.executable, "-m", module]
 
 
-def start_ours(logdir: Path, nodelay: bool, root: Path | None = None) -> Server:
-    """``jupyter-bridge serve examples/sliders.py`` (of the checkout at ``root``: ``--before``)."""
+def start_ours(logdir: Path, nodelay: bool, root: Path | None = None, extra: tuple[str, ...] = ()) -> Server:
+    """``jupyter-bridge serve examples/sliders.py`` (of the checkout at ``root``: ``--before``), with ``extra`` flags."""
     port = free_port()
     args = [
         *python_module("jupyter_bridge.cli", nodelay), "serve", "examples/sliders.py",
         "--address", "127.0.0.1", "--port", str(port),
         "--unused-session-lifetime", str(LIFETIME_MS), "--check-unused-sessions", str(CHECK_MS),
-        "--mem-log-frequency", "1000",
+        "--mem-log-frequency", "1000", *extra,
     ]  # fmt: skip
     if root is not None:
         return start_server("before", args, "/sliders", port, logdir, root)
