@@ -17,7 +17,7 @@ import secrets
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, fields
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -314,10 +314,26 @@ class BrowserChannel(Channel):
 
     # What pages send
 
-    async def receive(self, message: Message, sender: Send | None = None) -> None:
-        """Handle one validated client message (``sender``: the connection it came from)."""
-        if self.receive_at_once(message, sender):
-            return
+    def receive(self, message: Message, sender: Send | None = None) -> Awaitable[None] | None:
+        """Handle one validated client message (``sender``: the connection it came from).
+
+        An ``ack`` or a ``ping`` needs no document lock: it is answered now and
+        None is returned. For any other message, the coroutine that handles it is
+        returned, for the connection to await before it reads its next message
+        (the task that costs is spared for the most frequent messages a page sends).
+        """
+        content = message.content
+        kind = content["type"]
+        self.last_seen = time.monotonic()
+        if kind == "ack":
+            self.outbox.ack(content["seq"], sender)
+            return None
+        if kind == "ping":
+            self.reply({"type": "pong", "parent": content["id"]}, sender)
+            return None
+        return self._receive(message, sender)
+
+    async def _receive(self, message: Message, sender: Send | None) -> None:
         session = self._session()
         content = message.content
         kind = content["type"]
@@ -390,23 +406,6 @@ class BrowserChannel(Channel):
         frame = self.outbox.unnumbered(passed, buffers)
         for send in list(self._python_side):
             send(frame)
-
-    def receive_at_once(self, message: Message, sender: Send | None = None) -> bool:
-        """Handle an ``ack`` or a ``ping`` now (they need no document lock); False for other messages.
-
-        A connection calls it before :meth:`receive`, which it can then skip, with
-        the task a coroutine needs, for the most frequent message a page sends.
-        """
-        content = message.content
-        kind = content["type"]
-        self.last_seen = time.monotonic()
-        if kind == "ack":
-            self.outbox.ack(content["seq"], sender)
-            return True
-        if kind == "ping":
-            self.reply({"type": "pong", "parent": content["id"]}, sender)
-            return True
-        return False
 
     def reply(self, content: dict[str, Any], sender: Send | None) -> None:
         """Answer the connection a message came from (idle, pong, a refusal).

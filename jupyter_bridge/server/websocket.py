@@ -340,13 +340,12 @@ class SessionSocket(websocket.WebSocketHandler, GatedHandler):
         except ProtocolError as error:
             session.channel.refuse(str(error), error.parent, self.send_frame)
             return None
-        if session.channel.receive_at_once(message, self.send_frame):
-            return None
-        return self._handle(session, message)
+        handling = session.channel.receive(message, self.send_frame)
+        return None if handling is None else self._handle(session, message, handling)
 
-    async def _handle(self, session: Session[BrowserChannel], message: Message) -> None:
+    async def _handle(self, session: Session[BrowserChannel], message: Message, handling: Awaitable[None]) -> None:
         try:
-            await session.channel.receive(message, self.send_frame)
+            await handling
             self.write_pending()  # the answer, at once
         except Exception:
             # A bug of ours, not the client's: keep the connection and the session.
