@@ -257,6 +257,15 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
         stdout=asyncio.subprocess.PIPE)
     try:
         assert probe.stdout is not None and (await probe.stdout.readline()).strip() == b"ready"
+        # Read as it writes: a full pipe would stop the prober while the pool fills.
+        said: list[bytes] = []
+
+        async def read_probe() -> None:
+            assert probe.stdout is not None
+            while line := await probe.stdout.readline():
+                said.append(line)
+
+        reading = asyncio.ensure_future(read_probe())
         # The prober's page showed the app allows preparing: the server builds them now.
         deadline = time.monotonic() + 300
         while prepared and (await served.health()).get("prepared", 0) < prepared:
@@ -278,8 +287,9 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
         results = await asyncio.gather(*(page() for _ in range(count)), return_exceptions=True)
         took, ended = time.monotonic() - started, time.time()
         probe.kill()
-        output, _ = await probe.communicate()
-        lines = output.decode().splitlines()[:-1]  # the last may be cut short by the kill
+        await probe.wait()
+        await reading
+        lines = [line for line in said if line.endswith(b"\n")]  # the last may be cut short by the kill
         times = [rtt for at, rtt in map(json.loads, lines) if began <= at <= ended]
         return {"failed": sum(isinstance(r, BaseException) for r in results), "ready": sorted(ready),
                 "probe": times, "took": took, "rss": rss}

@@ -245,3 +245,31 @@ async def test_a_session_that_waited_long_for_its_page_is_not_reaped_before_the_
     await client.wait_for(lambda: client.doc is not None)
     assert await label_of(client) == "late - - None True"
     await client.close()
+
+
+async def test_a_directory_apps_on_session_request_hook_gets_the_pages_request(serve, tmp_path):
+    app = tmp_path / "visitors"
+    app.mkdir()
+    (app / "main.py").write_text(
+        "import ipywidgets as w\n"
+        "from jupyter_bridge import curdoc\n"
+        "curdoc().prepare_ahead = True\n"
+        "curdoc().add_root(w.Label(value='nobody yet'))\n"
+    )
+    (app / "server_lifecycle.py").write_text(
+        "def on_session_request(session_context):\n"
+        "    who = session_context.request.arguments['who'][0].decode()\n"
+        "    session_context.document.roots[0].value = f'hello {who}'\n"
+    )
+    server = serve({"/visitors": str(app)}, prepared_sessions=1)
+    code, _ = await fetch_page(server.url + "visitors?who=first")
+    assert code == 200
+    served = server.bridge.apps["/visitors"]
+    await eventually(lambda: len(served.prepared.ready) == 1)
+    prepared_id = served.prepared.ready[0].id
+
+    client = await Client.open(server.url, "visitors?who=kim")
+
+    assert client.config["sessionId"] == prepared_id
+    assert await label_of(client) == "hello kim"
+    await client.close()
