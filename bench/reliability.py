@@ -267,11 +267,13 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
 
         reading = asyncio.ensure_future(read_probe())
         # The prober's page showed the app allows preparing: the server builds them now.
+        fill_began = time.time()
         deadline = time.monotonic() + 300
         while prepared and (await served.health()).get("prepared", 0) < prepared:
             if time.monotonic() > deadline:
                 raise SystemExit(f"{prepared} sessions were not prepared within 300 s")
             await asyncio.sleep(0.2)
+        fill_ended = time.time()
         await asyncio.sleep(1)
         rss = served.rss()
         began = time.time()
@@ -290,9 +292,12 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
         await probe.wait()
         await reading
         lines = [line for line in said if line.endswith(b"\n")]  # the last may be cut short by the kill
-        times = [rtt for at, rtt in map(json.loads, lines) if began <= at <= ended]
+        probed = [tuple(json.loads(line)) for line in lines]
+        times = [rtt for at, rtt in probed if began <= at <= ended]
+        filling = [rtt for at, rtt in probed if fill_began <= at <= fill_ended] if prepared else []
         return {"failed": sum(isinstance(r, BaseException) for r in results), "ready": sorted(ready),
-                "probe": times, "took": took, "rss": rss}
+                "probe": times, "took": took, "rss": rss, "filling": filling,
+                "fill": fill_ended - fill_began if prepared else None}
     finally:
         if probe.returncode is None:
             probe.kill()
@@ -324,6 +329,10 @@ async def burst(quick: bool, before: str | None = None, pages: int | None = None
     row("all burst pages answered a round trip", lambda f: f"{f['took']:.2f} s")
     row("failed", lambda f: f"{f['failed']}")
     row("server's memory before the burst (RSS)", lambda f: f"{f['rss']:.0f} MB")
+    if prepared:
+        row("before it: the sessions were prepared in", lambda f: f"{f['fill']:.2f} s" if f["fill"] else "-")
+        row("  the other session's p99 meanwhile",
+            lambda f: f"{percentile(f['filling'], 0.99) * 1000:.1f} ms" if f["filling"] else "-")
 
 
 async def storm(quick: bool) -> None:

@@ -125,6 +125,11 @@ class ServedApp(AppHost[BrowserChannel]):
 
     async def take_prepared(self, request: Request, user: Any = None) -> Session[BrowserChannel] | None:
         """A session prepared ahead, now this page's (its request applied), or None if none is ready."""
+        if not self.prepared.ready:
+            return None
+        # Pages take turns as builds do: handed over and rendered all in one pass of
+        # the loop, a burst's pages would hold up open sessions as long as builds did.
+        await build_turns().turn()
         session = self.prepared.take()
         if session is None:
             return None
