@@ -5,7 +5,7 @@ ones → start it (``on_session_created``, the app, then ``on_session_request``)
 destroy it (``on_session_destroyed``) → forget it → unload the app
 (``on_server_unloaded``). A session prepared ahead of its page is started without
 a request and waits; ``on_session_request`` runs when a page takes it.
-Every runner goes through an :class:`AppHost`, so the four hooks run the same
+Every runner goes through an :class:`AppHost`, so the hooks run the same
 way everywhere; a runner adds only how its sessions reach their views.
 """
 

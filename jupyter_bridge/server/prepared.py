@@ -58,6 +58,8 @@ class PreparedSessions:
         self._wake: asyncio.Event | None = None
         self._stopping = False
         self._destroying: set[asyncio.Task[Any]] = set()
+        # Pages came since the last build: wait for a longer calm (a burst may be going on).
+        self._pages_came = True
 
     @property
     def held(self) -> int:
@@ -68,6 +70,7 @@ class PreparedSessions:
         """Note whether ``session``, just built for a page, allows preparing; start if so."""
         if not self.size or self.refused or self._stopping or not self.served.loaded:
             return
+        self._pages_came = True
         allowed = bool(session.document.prepare_ahead)
         if allowed and not self.enabled:
             log.info("%s: keeping %d sessions prepared ahead of their pages", self.served.url_path, self.size)
@@ -77,6 +80,7 @@ class PreparedSessions:
 
     def take(self) -> Session[BrowserChannel] | None:
         """A prepared session for a page (then no other page gets it), or None if none is ready."""
+        self._pages_came = True
         while self.ready:
             session = self.ready.popleft()
             self._wake_up()
@@ -145,7 +149,9 @@ class PreparedSessions:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), ROOM_CHECK if full else None)
                 continue
-            await turns.spare_turn()  # only in a pass of the loop nothing else wanted
+            # Only in a pass of the loop nothing else wanted, after a longer calm if pages came.
+            quiet, self._pages_came = (5 if self._pages_came else 1), False
+            await turns.spare_turn(quiet=quiet)
             if not self._wanted():
                 continue
             self.building += 1

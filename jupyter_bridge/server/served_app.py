@@ -103,14 +103,16 @@ class ServedApp(AppHost[BrowserChannel]):
         )
 
     async def create(
-        self, request: Request, session_id: str | None = None, user: Any = None
+        self, request: Request, session_id: str | None = None, user: Any = None, *, turn_taken: bool = False
     ) -> Session[BrowserChannel]:
         """Build a new session by running the app.
 
         Raises TooManySessions (before anything runs) when the process holds as
-        many sessions as it may, and AppError if the app fails.
+        many sessions as it may, and AppError if the app fails. ``turn_taken``:
+        the caller already has this pass of the loop (see :meth:`take_prepared`).
         """
-        await build_turns().turn()  # a burst of page loads builds one per pass of the loop
+        if not turn_taken:
+            await build_turns().turn()  # a burst of page loads builds one per pass of the loop
         if self.admit is not None:
             self.admit()
         self.building += 1
@@ -124,11 +126,13 @@ class ServedApp(AppHost[BrowserChannel]):
         return session
 
     async def take_prepared(self, request: Request, user: Any = None) -> Session[BrowserChannel] | None:
-        """A session prepared ahead, now this page's (its request applied), or None if none is ready."""
-        if not self.prepared.ready:
-            return None
-        # Pages take turns as builds do: handed over and rendered all in one pass of
-        # the loop, a burst's pages would hold up open sessions as long as builds did.
+        """A session prepared ahead, now this page's (its request applied), or None if none is ready.
+
+        It waits for a turn, as a build does: handed over and rendered all in one
+        pass of the loop, a burst's pages would hold up open sessions as long as
+        builds did. Given None, the caller builds the page's session in that
+        same turn (``create(..., turn_taken=True)``), without queueing again.
+        """
         await build_turns().turn()
         session = self.prepared.take()
         if session is None:

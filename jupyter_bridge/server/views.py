@@ -162,12 +162,14 @@ class SessionHandler(BridgeHandler):
             raise web.HTTPError(403, reason="this session belongs to another user")
         if existing is not None:
             return existing
-        if requested is None:  # one prepared ahead, if one is ready: no other page gets it
+        turn_taken = False
+        if requested is None and served.prepared.ready:  # one prepared ahead: no other page gets it
             prepared = await served.take_prepared(request, user=self.current_user)
             if prepared is not None:
                 return prepared
+            turn_taken = True  # the others went first: build it in this turn
         try:
-            return await served.create(request, session_id, user=self.current_user)
+            return await served.create(request, session_id, user=self.current_user, turn_taken=turn_taken)
         except TooManySessions as error:
             raise self.no_room(error) from None
 
