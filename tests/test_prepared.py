@@ -11,7 +11,7 @@ from support import eventually
 from wsclient import Client, fetch_page
 
 from jupyter_bridge.application import Application
-from jupyter_bridge.application.handlers import Handler
+from jupyter_bridge.application.handlers import FunctionHandler, Handler
 
 AUTH = '''
 login_url = "/login"
@@ -273,3 +273,15 @@ async def test_a_directory_apps_on_session_request_hook_gets_the_pages_request(s
     assert client.config["sessionId"] == prepared_id
     assert await label_of(client) == "hello kim"
     await client.close()
+
+
+async def test_a_reloaded_app_drops_its_prepared_sessions_and_prepares_the_new_ones(serve):
+    server = serve({"/hello": greeting}, prepared_sessions=2)
+    served = await first_page_then_ready(server, "/hello", 2)
+    old = list(served.prepared.ready)
+
+    await served.replace_application(Application(FunctionHandler(greeting)))  # as --dev does on a change
+
+    assert all(session.destroyed for session in old) and not served.prepared.ready
+    await first_page_then_ready(server, "/hello", 2)
+    assert not {session.id for session in old} & {session.id for session in served.prepared.ready}

@@ -104,8 +104,17 @@ class PreparedSessions:
         self._wake_up()  # to build it again once there is room
         return True
 
+    def reopen(self) -> None:
+        """After :meth:`stop`, when the app is loaded again: its next page may start preparing."""
+        self._stopping = False
+        self.refused = None
+        self._pages_came = True
+
     async def stop(self) -> None:
-        """Stop preparing and destroy every ready session (``on_session_destroyed`` runs)."""
+        """Stop preparing and destroy every ready session (``on_session_destroyed`` runs).
+
+        Nothing is prepared again until :meth:`reopen` (the app is loaded again).
+        """
         self._stopping = True
         self.enabled = False
         task, self._task = self._task, None
@@ -119,8 +128,6 @@ class PreparedSessions:
             await self.served.destroy(self.ready.popleft())
         if self._destroying:
             await asyncio.gather(*self._destroying, return_exceptions=True)
-        self.refused = None
-        self._stopping = False
 
     # The task that fills the pool
 

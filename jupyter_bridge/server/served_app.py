@@ -152,6 +152,11 @@ class ServedApp(AppHost[BrowserChannel]):
         """Whether the process may hold one more session without a page asking for it."""
         return self._room_to_prepare() if self._room_to_prepare is not None else True
 
+    def load(self) -> None:
+        """As AppHost.load; sessions of the app may be prepared again from its next page on."""
+        super().load()
+        self.prepared.reopen()
+
     async def unload(self, *, app_changed: bool = False) -> None:
         """Destroy the prepared sessions, then as AppHost.unload (every session, then the hook)."""
         await self.prepared.stop()
