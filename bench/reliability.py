@@ -10,7 +10,8 @@ sees. Printed: figures, never pass/fail.
 slow       a client that stops reading while a callback streams 50 updates/s of 20 kB
 unlimited  the same with --websocket-max-unsent 0: what the limit prevents (not run by default)
 burst      200 pages loaded at once; --before DIR runs a checkout of another version beside this one,
-           --prepared N the same with N sessions prepared ahead (--prepared-sessions; default 200)
+           --prepared N the same with N sessions prepared ahead (--prepared-sessions; default 200),
+           --app dashboard the sliders in a dashboard whose build takes ~20 ms instead of ~1 ms
 storm      N WebSockets opened at once, then all dropped mid-stream and reconnected
 malformed  oversized headers and bodies, slowloris, invalid UTF-8 in paths and arguments
 procs      --num-procs 3: one worker SIGKILLed under load; then SIGTERM under load
@@ -45,6 +46,8 @@ APPS = Path(__file__).resolve().parent / "apps"
 SLIDERS = ROOT / "examples" / "sliders.py"
 #: The same app, allowing its sessions to be prepared ahead (curdoc().prepare_ahead).
 PREPARED_SLIDERS = APPS / "prepared" / "sliders.py"
+#: The sliders in a dashboard (40 more controls, two charts): a build of ~20 ms; it allows preparing.
+DASHBOARD = APPS / "dashboard" / "sliders.py"
 
 
 def say(text: str) -> None:
@@ -242,7 +245,7 @@ asyncio.run(main(sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
+async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "sliders") -> dict:
     """``count`` sliders pages loaded at once (GET, socket, document) while a prober runs.
 
     The prober is a process of its own, so the burst's clients do not slow down its
@@ -250,7 +253,10 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
     many sessions of the app built ahead (``--prepared-sessions``); the burst starts
     once they are ready.
     """
-    arguments = [str(PREPARED_SLIDERS), "--prepared-sessions", str(prepared)] if prepared else [str(SLIDERS)]
+    if app == "dashboard":
+        arguments = [str(DASHBOARD), "--prepared-sessions", str(prepared)] if prepared else [str(DASHBOARD)]
+    else:
+        arguments = [str(PREPARED_SLIDERS), "--prepared-sessions", str(prepared)] if prepared else [str(SLIDERS)]
     served = Served(*arguments, env={"PYTHONPATH": tree} if tree else None)
     probe = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBE, str(Path(__file__).resolve().parent), served.base, str(served.port),
@@ -305,16 +311,18 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0) -> dict:
         served.stop()
 
 
-async def burst(quick: bool, before: str | None = None, pages: int | None = None, prepared: int | None = None) -> None:
+async def burst(quick: bool, before: str | None = None, pages: int | None = None, prepared: int | None = None,
+                app: str = "sliders") -> None:
     count = pages or (50 if quick else 200)
     prepared = count if prepared is None else prepared
-    say(f"\n== Burst: {count} pages loaded at once (page, socket, document) while another session does round trips ==")
+    say(f"\n== Burst: {count} pages of {app} loaded at once (page, socket, document) while another session "
+        "does round trips ==")
     AsyncHTTPClient.configure(None, max_clients=4 * count)
     runs: dict[str, tuple[str | None, int]] = {"before": (before, 0)} if before else {}
     runs["now"] = (None, 0)
     if prepared:
         runs[f"{prepared} prepared"] = (None, prepared)
-    figures = {name: await burst_on(tree, count, ahead) for name, (tree, ahead) in runs.items()}
+    figures = {name: await burst_on(tree, count, ahead, app) for name, (tree, ahead) in runs.items()}
 
     def row(label: str, value) -> None:
         say(f"  {label:<46}" + "".join(f"{value(f):>14}" for f in figures.values()))
@@ -593,12 +601,14 @@ async def main() -> None:
     parser.add_argument("--before", metavar="DIR",
                         help="burst: also run a checkout of another version at DIR, side by side")
     parser.add_argument("--pages", type=int, help="burst: pages loaded at once (default 200, 50 with --quick)")
+    parser.add_argument("--app", choices=["sliders", "dashboard"], default="sliders",
+                        help="burst: the sliders app (a build of ~1 ms) or the sliders in a dashboard (~20 ms)")
     parser.add_argument("--prepared", type=int, metavar="N",
                         help="burst: also run with N sessions prepared ahead (default: as many as pages; 0: not)")
     options = parser.parse_args()
     for name in options.scenarios:
         if name == "burst":
-            await burst(options.quick, options.before, options.pages, options.prepared)
+            await burst(options.quick, options.before, options.pages, options.prepared, options.app)
             continue
         scenarios = {"slow": slow, "unlimited": unlimited, "storm": storm, "malformed": malformed,
                      "procs": procs, "block": block}
