@@ -5,7 +5,7 @@ request waits, and a burst of page loads is a burst of builds. An app that sets
 ``curdoc().prepare_ahead = True`` says its build reads nothing of the request
 (it reads it in ``on_session_request``): then, once a page has shown that, the
 server keeps up to N sessions of it built, each built in a pass of the loop that
-had nothing else to do, one at a time. A page takes one (if one is ready), gets
+had nothing else to do, one at a time, never with more than half of the loop. A page takes one (if one is ready), gets
 its request and user applied and ``on_session_request`` run, and the pool is
 refilled when the loop is idle again. A prepared session serves exactly one page.
 """
@@ -15,6 +15,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
 from collections import deque
 from typing import TYPE_CHECKING, Any
 
@@ -33,6 +35,8 @@ log = logging.getLogger(__name__)
 
 #: How often (seconds) a pool that may not grow (the process is full) looks again.
 ROOM_CHECK = 1.0
+#: How often (seconds) the pool looks whether the loop is calm enough to build one more.
+CALM_CHECK = 0.01
 
 
 class PreparedSessions:
@@ -149,6 +153,7 @@ class PreparedSessions:
     async def _fill(self) -> None:
         assert self._wake is not None
         turns = build_turns()
+        took = 0.0  # how long the last build held the loop
         while not self._stopping:
             if not self._wanted():
                 self._wake.clear()
@@ -156,12 +161,16 @@ class PreparedSessions:
                 with contextlib.suppress(asyncio.TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), ROOM_CHECK if full else None)
                 continue
-            # Only in a pass of the loop nothing else wanted, after a longer calm if pages came.
-            quiet, self._pages_came = (5 if self._pages_came else 1), False
-            await turns.spare_turn(quiet=quiet)
+            # Only in a pass of the loop nothing else wanted, after a calm as long as the
+            # last build took (so preparing never has more than half the loop), and
+            # longer if pages came.
+            quiet = max(5 if self._pages_came else 1, math.ceil(took / CALM_CHECK))
+            self._pages_came = False
+            await turns.spare_turn(every=CALM_CHECK, quiet=quiet)
             if not self._wanted():
                 continue
             self.building += 1
+            started = time.perf_counter()
             try:
                 session = await self.served.prepare()
             except AppError as error:
@@ -175,6 +184,7 @@ class PreparedSessions:
                 continue
             finally:
                 self.building -= 1
+                took = time.perf_counter() - started
             if self._stopping:
                 await self.served.destroy(session)
                 return
