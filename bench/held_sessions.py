@@ -101,9 +101,13 @@ class Session:
 
 
 def messages(frame: str | None) -> list[dict]:
-    """A text frame's message, or a batch's messages."""
+    """A text frame's message, or a batch's messages (a binary frame's too: widgets with buffers)."""
     if frame is None:
         raise ConnectionError("the server closed the socket")
+    if isinstance(frame, bytes):
+        from jupyter_bridge.protocol import decode_server_frames
+
+        return [message.content for message in decode_server_frames(frame)]
     message = json.loads(frame)
     return message if isinstance(message, list) else [message]
 

@@ -9,7 +9,9 @@ sees. Printed: figures, never pass/fail.
 
 slow       a client that stops reading while a callback streams 50 updates/s of 20 kB
 unlimited  the same with --websocket-max-unsent 0: what the limit prevents (not run by default)
-burst      200 pages loaded at once; --before DIR runs a checkout of another version beside this one
+burst      200 pages loaded at once; --before DIR runs a checkout of another version beside this one,
+           --prepared N the same with N sessions prepared ahead (--prepared-sessions; default 200),
+           --app dashboard the sliders in a dashboard whose build takes ~20 ms instead of ~1 ms
 storm      N WebSockets opened at once, then all dropped mid-stream and reconnected
 malformed  oversized headers and bodies, slowloris, invalid UTF-8 in paths and arguments
 procs      --num-procs 3: one worker SIGKILLed under load; then SIGTERM under load
@@ -42,6 +44,10 @@ from held_sessions import CONFIG, Session, free_port, percentile, rss_mb  # noqa
 ROOT = Path(__file__).resolve().parent.parent
 APPS = Path(__file__).resolve().parent / "apps"
 SLIDERS = ROOT / "examples" / "sliders.py"
+#: The same app, allowing its sessions to be prepared ahead (curdoc().prepare_ahead).
+PREPARED_SLIDERS = APPS / "prepared" / "sliders.py"
+#: The sliders in a dashboard (40 more controls, two charts): a build of ~20 ms; it allows preparing.
+DASHBOARD = APPS / "dashboard" / "sliders.py"
 
 
 def say(text: str) -> None:
@@ -239,19 +245,43 @@ asyncio.run(main(sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def burst_on(tree: str | None, count: int) -> dict:
+async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "sliders") -> dict:
     """``count`` sliders pages loaded at once (GET, socket, document) while a prober runs.
 
     The prober is a process of its own, so the burst's clients do not slow down its
-    reading: what it sees is the server's.
+    reading: what it sees is the server's. With ``prepared``, the server keeps that
+    many sessions of the app built ahead (``--prepared-sessions``); the burst starts
+    once they are ready.
     """
-    served = Served(str(SLIDERS), env={"PYTHONPATH": tree} if tree else None)
+    if app == "dashboard":
+        arguments = [str(DASHBOARD), "--prepared-sessions", str(prepared)] if prepared else [str(DASHBOARD)]
+    else:
+        arguments = [str(PREPARED_SLIDERS), "--prepared-sessions", str(prepared)] if prepared else [str(SLIDERS)]
+    served = Served(*arguments, env={"PYTHONPATH": tree} if tree else None)
     probe = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBE, str(Path(__file__).resolve().parent), served.base, str(served.port),
         stdout=asyncio.subprocess.PIPE)
     try:
         assert probe.stdout is not None and (await probe.stdout.readline()).strip() == b"ready"
+        # Read as it writes: a full pipe would stop the prober while the pool fills.
+        said: list[bytes] = []
+
+        async def read_probe() -> None:
+            assert probe.stdout is not None
+            while line := await probe.stdout.readline():
+                said.append(line)
+
+        reading = asyncio.ensure_future(read_probe())
+        # The prober's page showed the app allows preparing: the server builds them now.
+        fill_began = time.time()
+        deadline = time.monotonic() + 300
+        while prepared and (await served.health()).get("prepared", 0) < prepared:
+            if time.monotonic() > deadline:
+                raise SystemExit(f"{prepared} sessions were not prepared within 300 s")
+            await asyncio.sleep(0.2)
+        fill_ended = time.time()
         await asyncio.sleep(1)
+        rss = served.rss()
         began = time.time()
         started = time.monotonic()
         ready: list[float] = []
@@ -265,11 +295,15 @@ async def burst_on(tree: str | None, count: int) -> dict:
         results = await asyncio.gather(*(page() for _ in range(count)), return_exceptions=True)
         took, ended = time.monotonic() - started, time.time()
         probe.kill()
-        output, _ = await probe.communicate()
-        lines = output.decode().splitlines()[:-1]  # the last may be cut short by the kill
-        times = [rtt for at, rtt in map(json.loads, lines) if began <= at <= ended]
+        await probe.wait()
+        await reading
+        lines = [line for line in said if line.endswith(b"\n")]  # the last may be cut short by the kill
+        probed = [tuple(json.loads(line)) for line in lines]
+        times = [rtt for at, rtt in probed if began <= at <= ended]
+        filling = [rtt for at, rtt in probed if fill_began <= at <= fill_ended] if prepared else []
         return {"failed": sum(isinstance(r, BaseException) for r in results), "ready": sorted(ready),
-                "probe": times, "took": took}
+                "probe": times, "took": took, "rss": rss, "filling": filling,
+                "fill": fill_ended - fill_began if prepared else None}
     finally:
         if probe.returncode is None:
             probe.kill()
@@ -277,12 +311,18 @@ async def burst_on(tree: str | None, count: int) -> dict:
         served.stop()
 
 
-async def burst(quick: bool, before: str | None = None, pages: int | None = None) -> None:
+async def burst(quick: bool, before: str | None = None, pages: int | None = None, prepared: int | None = None,
+                app: str = "sliders") -> None:
     count = pages or (50 if quick else 200)
-    say(f"\n== Burst: {count} pages loaded at once (page, socket, document) while another session does round trips ==")
+    prepared = count if prepared is None else prepared
+    say(f"\n== Burst: {count} pages of {app} loaded at once (page, socket, document) while another session "
+        "does round trips ==")
     AsyncHTTPClient.configure(None, max_clients=4 * count)
-    runs = {"before": before, "now": None} if before else {"now": None}
-    figures = {name: await burst_on(tree, count) for name, tree in runs.items()}
+    runs: dict[str, tuple[str | None, int]] = {"before": (before, 0)} if before else {}
+    runs["now"] = (None, 0)
+    if prepared:
+        runs[f"{prepared} prepared"] = (None, prepared)
+    figures = {name: await burst_on(tree, count, ahead, app) for name, (tree, ahead) in runs.items()}
 
     def row(label: str, value) -> None:
         say(f"  {label:<46}" + "".join(f"{value(f):>14}" for f in figures.values()))
@@ -296,6 +336,11 @@ async def burst(quick: bool, before: str | None = None, pages: int | None = None
     row("  last", lambda f: f"{max(f['ready']):.2f} s")
     row("all burst pages answered a round trip", lambda f: f"{f['took']:.2f} s")
     row("failed", lambda f: f"{f['failed']}")
+    row("server's memory before the burst (RSS)", lambda f: f"{f['rss']:.0f} MB")
+    if prepared:
+        row("before it: the sessions were prepared in", lambda f: f"{f['fill']:.2f} s" if f["fill"] else "-")
+        row("  the other session's p99 meanwhile",
+            lambda f: f"{percentile(f['filling'], 0.99) * 1000:.1f} ms" if f["filling"] else "-")
 
 
 async def storm(quick: bool) -> None:
@@ -556,10 +601,14 @@ async def main() -> None:
     parser.add_argument("--before", metavar="DIR",
                         help="burst: also run a checkout of another version at DIR, side by side")
     parser.add_argument("--pages", type=int, help="burst: pages loaded at once (default 200, 50 with --quick)")
+    parser.add_argument("--app", choices=["sliders", "dashboard"], default="sliders",
+                        help="burst: the sliders app (a build of ~1 ms) or the sliders in a dashboard (~20 ms)")
+    parser.add_argument("--prepared", type=int, metavar="N",
+                        help="burst: also run with N sessions prepared ahead (default: as many as pages; 0: not)")
     options = parser.parse_args()
     for name in options.scenarios:
         if name == "burst":
-            await burst(options.quick, options.before, options.pages)
+            await burst(options.quick, options.before, options.pages, options.prepared, options.app)
             continue
         scenarios = {"slow": slow, "unlimited": unlimited, "storm": storm, "malformed": malformed,
                      "procs": procs, "block": block}

@@ -70,7 +70,15 @@ class ServerContext:
 
 
 class SessionContext:
-    """Who a session is for: its id, the request that made it, the server's context."""
+    """Who a session is for: its id, the request that made it, the server's context.
+
+    A session prepared ahead of its page (``--prepared-sessions``) is built before
+    anyone asks for it: until a page takes it, ``waiting`` is True, ``request`` is
+    empty and ``user`` None. Reading either then is noted (``read_while_waiting``):
+    the server will not hand such a session to a page, as what the app read was
+    not the page's. Read them in ``on_session_request`` instead, which runs once
+    the page's request is there, prepared or not.
+    """
 
     def __init__(
         self,
@@ -78,15 +86,51 @@ class SessionContext:
         request: Request,
         server_context: ServerContext | None = None,
         user: Any = None,
+        *,
+        waiting: bool = False,
     ) -> None:
         self.id = session_id
-        self.request = request
+        self._request = request
         self.server_context = server_context or ServerContext()
-        self.user = user
+        self._user = user
         #: True once the session has been destroyed.
         self.destroyed = False
         #: The session's document; set by the Session that serves this context.
         self.document: Document | None = None
+        #: Built ahead of its page (``--prepared-sessions``); stays True once handed to one.
+        self.prepared = waiting
+        #: Built ahead and not yet handed to a page: the request is not known yet.
+        self.waiting = waiting
+        #: What was read of the request while ``waiting`` ("request" or "user"), if anything.
+        self.read_while_waiting: str | None = None
+
+    @property
+    def request(self) -> Request:
+        """What the page request carried (empty while the session waits for its page)."""
+        if self.waiting and self.read_while_waiting is None:
+            self.read_while_waiting = "request"
+        return self._request
+
+    @request.setter
+    def request(self, request: Request) -> None:
+        self._request = request
+
+    @property
+    def user(self) -> Any:
+        """The logged-in user the session is for (None without an auth module, or while it waits)."""
+        if self.waiting and self.read_while_waiting is None:
+            self.read_while_waiting = "user"
+        return self._user
+
+    @user.setter
+    def user(self, user: Any) -> None:
+        self._user = user
+
+    def apply_request(self, request: Request, user: Any = None) -> None:
+        """Give a session built ahead the request (and user) of the page it now serves."""
+        self._request = request
+        self._user = user
+        self.waiting = False
 
     def __repr__(self) -> str:
         return f"<SessionContext {self.id}>"

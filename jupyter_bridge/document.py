@@ -195,6 +195,11 @@ class Document:
         self._callbacks: dict[int, SessionCallback] = {}
         self._tasks: set[asyncio.Task[Any]] = set()
         self._destroy_callbacks: list[Callable[[SessionContext], Any]] = []
+        self._request_callbacks: list[Callable[[SessionContext], Any]] = []
+        #: The app may have its sessions built ahead of their pages (``--prepared-sessions``):
+        #: it reads nothing of the request (or user) while it builds, only in
+        #: ``on_session_request`` callbacks. Set it while building: ``curdoc().prepare_ahead = True``.
+        self.prepare_ahead = False
         self._destroyed = False
         self._page_widget_classes: list[type[Widget]] = []
 
@@ -429,6 +434,24 @@ class Document:
                 raise TypeError(f"on_session_destroyed takes callables, not {callback!r}")
             self._destroy_callbacks.append(callback)
 
+    def on_session_request(self, *callbacks: Callable[[SessionContext], Any]) -> None:
+        """Call each ``callback(session_context)`` once the page's request is known.
+
+        That is right after the app has built the document, or, for a session
+        prepared ahead of its page (``--prepared-sessions``), when a page takes it:
+        the place to read ``session_context.request`` and ``user`` in an app that
+        sets ``prepare_ahead``. Callbacks run in order, inside the session.
+        """
+        for callback in callbacks:
+            if not callable(callback):
+                raise TypeError(f"on_session_request takes callables, not {callback!r}")
+            self._request_callbacks.append(callback)
+
+    def take_request_callbacks(self) -> list[Callable[[SessionContext], Any]]:
+        """The ``on_session_request`` callbacks to run now (each runs once)."""
+        callbacks, self._request_callbacks = self._request_callbacks, []
+        return callbacks
+
     def _register(self, cb: SessionCallback) -> None:
         if self._destroyed:
             raise RuntimeError("this document's session has been destroyed; it runs no more callbacks")
@@ -573,6 +596,7 @@ class Document:
         for task in list(self._tasks):
             task.cancel()
         callbacks, self._destroy_callbacks = self._destroy_callbacks, []
+        self._request_callbacks = []
         return callbacks
 
     def detach(self) -> None:

@@ -222,6 +222,14 @@ class BridgeSettings(Configurable):
         help="Most sessions one process holds at once. Beyond it a page load answers 503 and "
         "a socket that would recreate a session is closed (code 1013, try again later). 0: no limit.",
     ).tag(config=True, cli=True, metavar="N")
+    prepared_sessions = Int(
+        0,
+        help="Sessions to keep built ahead of their pages, per app that allows it (it sets "
+        "curdoc().prepare_ahead = True and reads the request only in on_session_request): a page "
+        "takes a ready one, with its request applied, instead of waiting for the app to run. "
+        "They are built while the server is idle, one at a time, and count against "
+        "--max-sessions. 0: none.",
+    ).tag(config=True, cli=True, metavar="N")
     unconnected_session_lifetime = Int(
         30_000,
         help="How long (ms) a session whose page never connected lives (a page load whose "
@@ -498,7 +506,7 @@ class BridgeSettings(Configurable):
         if self.num_procs < 0:
             raise SettingError("num_procs", f"--num-procs must be 0 (one per core) or more, not {self.num_procs}")
         for name in ("websocket_max_buffers", "max_document_roots", "max_title_length",
-                     "max_page_state", "max_session_state", "max_session_widgets", "max_sessions",
+                     "max_page_state", "max_session_state", "max_session_widgets", "max_sessions", "prepared_sessions",
                      "unconnected_session_lifetime"):
             if getattr(self, name) < 0:
                 flag = "--" + name.replace("_", "-")

@@ -58,7 +58,7 @@ async def test_stats_name_every_figure_and_the_slow_callback(serve):
     try:
         await eventually(lambda: any(r["name"].endswith("slow_step") for r in server.stats()["slowest_callbacks"]))
         stats = server.stats()
-        assert stats["apps"]["/counter"] == {"title": "Counter", "sessions": 1, "connections": 1}
+        assert stats["apps"]["/counter"] == {"title": "Counter", "sessions": 1, "prepared": 0, "connections": 1}
         slow = next(r for r in stats["slowest_callbacks"] if r["name"].endswith("slow_step"))
         assert slow["app"] == "/counter" and slow["seconds"] >= 0.05 and slow["session"] == client.config["sessionId"]
         assert stats["frames_out"] > 0 and stats["rss_bytes"] > 10 * 2**20 and stats["widgets"] > 0

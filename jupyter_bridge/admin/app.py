@@ -102,11 +102,13 @@ class AdminBoard:
         self.cards.value = f'<div class="jb-admin-cards">{"".join(cards)}</div>'
         rows = "".join(
             f'<tr data-app="{escape(path)}"><td>{escape(path)}</td><td>{escape(app["title"])}</td>'
-            f'<td class="n">{app["sessions"]}</td><td class="n">{app["connections"]}</td></tr>'
+            f'<td class="n">{app["sessions"]}</td><td class="n">{app["prepared"]}</td>'
+            f'<td class="n">{app["connections"]}</td></tr>'
             for path, app in sorted(stats["apps"].items())
         )
         self.apps.value = (
-            "<h3>Apps</h3><table><tr><th>Path</th><th>Title</th><th>Sessions</th><th>Connections</th></tr>"
+            "<h3>Apps</h3><table><tr><th>Path</th><th>Title</th><th>Sessions</th><th>Prepared</th>"
+            "<th>Connections</th></tr>"
             f"{rows}</table>"
         )
         slow = "".join(

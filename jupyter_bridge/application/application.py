@@ -31,6 +31,7 @@ class Application:
     Lifecycle hooks, each handler's (declared on :class:`Handler`; exceptions are
     logged, never fatal): ``on_server_loaded(server_context)``,
     ``on_server_unloaded(server_context)``, ``on_session_created(session_context)``,
+    ``on_session_request(session_context)`` (once the page's request is known),
     ``on_session_destroyed(session_context)``. An :class:`~.host.AppHost` calls them.
     """
 
@@ -98,6 +99,17 @@ class Application:
         for handler in self.handlers:
             await self._run_session_hook(handler.on_session_created, session)
 
+    async def session_requested(self, session: Session[Any]) -> None:
+        """Run ``on_session_request`` (each handler's, then the document's callbacks).
+
+        Called once the session's request is known: right after the app built its
+        document, or when a page takes a session prepared ahead of it.
+        """
+        for handler in self.handlers:
+            await self._run_session_hook(handler.on_session_request, session)
+        for callback in session.document.take_request_callbacks():
+            await self._run_session_hook(callback, session)
+
     async def session_destroyed(self, session: Session[Any]) -> None:
         """Run ``on_session_destroyed``: called once the session's widgets are closed."""
         for handler in self.handlers:
@@ -113,7 +125,7 @@ class Application:
         try:
             await session.run(hook, session.context)
         except Exception:
-            log.exception("Error in %s of %s", hook.__name__, self.name)
+            log.exception("Error in %s of %s", getattr(hook, "__name__", hook), self.name)
 
     # Pushed documents
 

@@ -4,7 +4,8 @@
 myapp/
   main.py                the app, run for every session
   server_lifecycle.py    optional: on_server_loaded / on_server_unloaded /
-                         on_session_created / on_session_destroyed
+                         on_session_created / on_session_request /
+                         on_session_destroyed
   static/                optional: served at /myapp/static/
   theme.yaml             optional: default trait values per widget class
   templates/index.html   optional: Jinja2 template of the page
@@ -88,6 +89,9 @@ class DirectoryHandler(Handler):
 
     def on_session_destroyed(self, session_context: SessionContext) -> Any:
         return self._lifecycle_hook("on_session_destroyed", session_context)
+
+    def on_session_request(self, session_context: SessionContext) -> Any:
+        return self._lifecycle_hook("on_session_request", session_context)
 
     def _lifecycle_hook(self, name: str, context: ServerContext | SessionContext) -> Any:
         hook: Callable[..., Any] | None = getattr(self.lifecycle, name, None)

@@ -28,7 +28,7 @@ class NotAnAppError(ValueError):
 class Handler:
     """Fills a document for one session. Subclasses say how.
 
-    The four lifecycle hooks do nothing here; a handler that has hooks (a
+    The lifecycle hooks do nothing here; a handler that has hooks (a
     directory app's ``server_lifecycle.py``) overrides them. A session hook may
     be a coroutine function.
     """
@@ -58,6 +58,9 @@ class Handler:
 
     def on_session_destroyed(self, session_context: SessionContext) -> Any:
         """Once the session's widgets are closed."""
+
+    def on_session_request(self, session_context: SessionContext) -> Any:
+        """Once the page's request is known: after the app ran, or when a page takes a prepared session."""
 
     def url_path(self) -> str:
         """The URL path this handler suggests, e.g. ``/sliders`` for sliders.py."""

@@ -1,9 +1,11 @@
 """The one lifecycle of an app, whoever runs it: a server, ``show(app)`` or an export.
 
 Load the app (``on_server_loaded``) → open a session and count it among the live
-ones → start it (``on_session_created`` and the app) → destroy it
-(``on_session_destroyed``) → forget it → unload the app (``on_server_unloaded``).
-Every runner goes through an :class:`AppHost`, so the four hooks run the same
+ones → start it (``on_session_created``, the app, then ``on_session_request``) →
+destroy it (``on_session_destroyed``) → forget it → unload the app
+(``on_server_unloaded``). A session prepared ahead of its page is started without
+a request and waits; ``on_session_request`` runs when a page takes it.
+Every runner goes through an :class:`AppHost`, so the hooks run the same
 way everywhere; a runner adds only how its sessions reach their views.
 """
 
@@ -57,13 +59,17 @@ class AppHost(Generic[C]):
         *,
         user: Any = None,
         loop: asyncio.AbstractEventLoop | None = None,
+        waiting: bool = False,
     ) -> Session[C]:
         """A new session of the app, counted among the live ones; :meth:`start_session` runs it.
 
         Call :meth:`load` first. Two steps, so that ``show`` can hold the session
-        (and display its output) before an async app has finished.
+        (and display its output) before an async app has finished. ``waiting``: it
+        is built ahead of its page, which :meth:`prepare_session` does.
         """
-        context = SessionContext(session_id or generate_session_id(), request or Request(), self.server_context, user=user)
+        context = SessionContext(
+            session_id or generate_session_id(), request or Request(), self.server_context, user=user, waiting=waiting
+        )
         session = Session(context, self.application, loop, channel=channel)
         self.server_context.add_session(session)
         return session
@@ -73,12 +79,36 @@ class AppHost(Generic[C]):
 
         A session whose app failed is destroyed (by ``Session.start``) and forgotten.
         """
+        await self._start(session)
+        self.sessions[session.id] = session
+        await self.application.session_requested(session)
+        return session
+
+    async def _start(self, session: Session[C]) -> None:
         try:
             await session.start()
         finally:
             if session.destroyed:
                 session.context.server_context.remove_session(session)
+
+    async def prepare_session(self, channel: C, session_id: str | None = None) -> Session[C]:
+        """Build a session ahead of its page: ``on_session_created`` and the app, no request yet.
+
+        It is not among :attr:`sessions` (no page can reach it) until
+        :meth:`hand_over` gives it to one; raises AppError if the app fails.
+        """
+        session = self.open_session(channel, None, session_id, waiting=True)
+        await self._start(session)
+        return session
+
+    async def hand_over(self, session: Session[C], request: Request, user: Any = None) -> Session[C]:
+        """Give a prepared session the page's request and user, then run ``on_session_request``.
+
+        From now on it is one of :attr:`sessions`, like one built for the page.
+        """
+        session.context.apply_request(request, user)
         self.sessions[session.id] = session
+        await self.application.session_requested(session)
         return session
 
     async def create_session(

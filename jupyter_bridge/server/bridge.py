@@ -177,13 +177,33 @@ class Bridge:
             application, url_path, dev=settings.dev, accept_push=settings.allow_push,
             page_widgets=settings.page_widgets, limits=PageLimits.from_settings(settings),
             admit=self.admit_session,
+            # Prepared sessions need ids this server makes: not with external-signed ids.
+            prepared=settings.prepared_sessions if settings.session_ids != "external-signed" else 0,
+            new_session_id=lambda: self.session_id_for(None), room_to_prepare=self.room_to_prepare,
         )  # fmt: skip
 
-    def admit_session(self) -> None:
-        """Raise TooManySessions if the process may hold no more sessions (--max-sessions)."""
+    @property
+    def held_sessions(self) -> int:
+        """Sessions counted against --max-sessions: live, being built, and prepared ahead."""
+        return sum(
+            len(served.sessions) + served.building + served.prepared.held for served in self.apps.values()
+        )
+
+    def room_to_prepare(self) -> bool:
+        """Whether a session may be prepared ahead without reaching --max-sessions."""
         limit = self.settings.max_sessions
-        held = sum(len(served.sessions) + served.building for served in self.apps.values())
-        if limit and held >= limit:
+        return not limit or self.held_sessions < limit
+
+    def admit_session(self) -> None:
+        """Raise TooManySessions if the process may hold no more sessions (--max-sessions).
+
+        Sessions prepared ahead count, but give way: when the process is full and
+        one is ready, it is destroyed so the page's session can be built.
+        """
+        limit = self.settings.max_sessions
+        if limit and self.held_sessions >= limit:
+            if any(served.prepared.evict() for served in self.apps.values()):
+                return
             raise TooManySessions(
                 f"this server holds as many sessions as it may ({limit}); try again later, or start "
                 "it with a higher --max-sessions to allow more"
@@ -346,6 +366,11 @@ class Bridge:
     @property
     def session_count(self) -> int:
         return sum(len(served.sessions) for served in self.apps.values())
+
+    @property
+    def prepared_count(self) -> int:
+        """Sessions built ahead of their pages and ready for one (--prepared-sessions)."""
+        return sum(len(served.prepared.ready) for served in self.apps.values())
 
     @property
     def connection_count(self) -> int:

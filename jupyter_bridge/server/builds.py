@@ -49,6 +49,28 @@ class BuildTurns:
                 self._take()
                 return
 
+    async def spare_turn(self, every: float = 0.01, late: float = 0.002, quiet: int = 5) -> None:
+        """Return in a pass of the loop that has nothing else to do, and take that pass.
+
+        For work done ahead of need (sessions prepared for pages to come): it never
+        goes before a page's build, nor into a burst that pauses between two passes.
+        A timer every ``every`` seconds checks; the loop is idle when, ``quiet``
+        checks in a row, no build waited or took the pass and the timer fired no
+        more than ``late`` seconds late (a late timer means other work held the loop).
+        """
+        loop = self._loop
+        calm = 0
+        while True:
+            due = loop.time() + every
+            await asyncio.sleep(every)
+            if loop.time() - due <= late and not self._taken and not self.waiting:
+                calm += 1
+                if calm >= quiet:
+                    self._take()
+                    return
+            else:
+                calm = 0
+
     @property
     def waiting(self) -> int:
         """How many builds wait for their turn."""

@@ -34,10 +34,16 @@ class BridgeCollector:
         connections = GaugeMetricFamily(
             "jupyter_bridge_connections", "Open WebSocket connections, per app.", labels=["app"]
         )
+        prepared = GaugeMetricFamily(
+            "jupyter_bridge_prepared_sessions", "Sessions built ahead of their pages and ready, per app.",
+            labels=["app"],
+        )
         for path, app in stats["apps"].items():
             sessions.add_metric([path], app["sessions"])
+            prepared.add_metric([path], app["prepared"])
             connections.add_metric([path], app["connections"])
         yield sessions
+        yield prepared
         yield connections
         for name, key, what in (
             ("frames_received", "frames_in", "WebSocket frames received from pages."),

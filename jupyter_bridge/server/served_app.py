@@ -18,6 +18,7 @@ from ..contexts import Request
 from ..logs import short_id
 from ..session import Session
 from .builds import build_turns
+from .prepared import PreparedSessions
 
 __all__ = ["ServedApp", "TooManySessions", "release_free_memory"]
 
@@ -69,6 +70,9 @@ class ServedApp(AppHost[BrowserChannel]):
         page_widgets: Iterable[str] = (),
         limits: PageLimits | None = None,
         admit: Callable[[], None] | None = None,
+        prepared: int = 0,
+        new_session_id: Callable[[], str] | None = None,
+        room_to_prepare: Callable[[], bool] | None = None,
     ) -> None:
         super().__init__(application, url_path)
         self.dev = dev
@@ -82,36 +86,81 @@ class ServedApp(AppHost[BrowserChannel]):
         self.admit = admit
         #: Sessions whose app is running now, not yet in ``sessions``.
         self.building = 0
+        #: Sessions built ahead of their pages (``--prepared-sessions``), not in ``sessions``.
+        self.prepared = PreparedSessions(self, prepared)
+        self._new_session_id = new_session_id
+        self._room_to_prepare = room_to_prepare
         # Sessions being built, so two sockets carrying one token build it once.
         self._pending: dict[str, asyncio.Future[Session[BrowserChannel]]] = {}
 
-    async def create(
-        self, request: Request, session_id: str | None = None, user: Any = None
-    ) -> Session[BrowserChannel]:
-        """Build a new session by running the app.
-
-        Raises TooManySessions (before anything runs) when the process holds as
-        many sessions as it may, and AppError if the app fails.
-        """
-        await build_turns().turn()  # a burst of page loads builds one per pass of the loop
-        if self.admit is not None:
-            self.admit()
-        loop = asyncio.get_running_loop()
-        channel = BrowserChannel(
-            loop,
+    def _channel(self) -> BrowserChannel:
+        return BrowserChannel(
+            asyncio.get_running_loop(),
             dev=self.dev,
             receive_push=replace_with_push if self.accept_push else None,
             page_widgets=self.page_widgets,
             limits=self.limits,
         )
+
+    async def create(
+        self, request: Request, session_id: str | None = None, user: Any = None, *, turn_taken: bool = False
+    ) -> Session[BrowserChannel]:
+        """Build a new session by running the app.
+
+        Raises TooManySessions (before anything runs) when the process holds as
+        many sessions as it may, and AppError if the app fails. ``turn_taken``:
+        the caller already has this pass of the loop (see :meth:`take_prepared`).
+        """
+        if not turn_taken:
+            await build_turns().turn()  # a burst of page loads builds one per pass of the loop
+        if self.admit is not None:
+            self.admit()
         self.building += 1
         try:
             # Callers with a key pass a signed id.
-            session = await self.create_session(channel, request, session_id, user=user)
+            session = await self.create_session(self._channel(), request, session_id, user=user)
         finally:
             self.building -= 1
         log.info("Session %s created for %s", short_id(session.id), self.url_path)
+        self.prepared.learn(session)
         return session
+
+    async def take_prepared(self, request: Request, user: Any = None) -> Session[BrowserChannel] | None:
+        """A session prepared ahead, now this page's (its request applied), or None if none is ready.
+
+        It waits for a turn, as a build does: handed over and rendered all in one
+        pass of the loop, a burst's pages would hold up open sessions as long as
+        builds did. Given None, the caller builds the page's session in that
+        same turn (``create(..., turn_taken=True)``), without queueing again.
+        """
+        await build_turns().turn()
+        session = self.prepared.take()
+        if session is None:
+            return None
+        # Its page's socket has from now on as long to connect as if it had been built now.
+        session.channel.last_seen = time.monotonic()
+        await self.hand_over(session, request, user)
+        log.info("Session %s (prepared) taken for %s", short_id(session.id), self.url_path)
+        return session
+
+    async def prepare(self) -> Session[BrowserChannel]:
+        """Build a session ahead of its page (see PreparedSessions); raises AppError if the app fails."""
+        session_id = self._new_session_id() if self._new_session_id is not None else None
+        return await self.prepare_session(self._channel(), session_id)
+
+    def room_to_prepare(self) -> bool:
+        """Whether the process may hold one more session without a page asking for it."""
+        return self._room_to_prepare() if self._room_to_prepare is not None else True
+
+    def load(self) -> None:
+        """As AppHost.load; sessions of the app may be prepared again from its next page on."""
+        super().load()
+        self.prepared.reopen()
+
+    async def unload(self, *, app_changed: bool = False) -> None:
+        """Destroy the prepared sessions, then as AppHost.unload (every session, then the hook)."""
+        await self.prepared.stop()
+        await super().unload(app_changed=app_changed)
 
     async def get_or_recreate(self, session_id: str, request: Request, user: Any = None) -> Session[BrowserChannel]:
         """The live session with this id, or a new one built from the token's request."""

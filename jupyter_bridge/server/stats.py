@@ -1,6 +1,6 @@
 """The figures an operator watches: ``Server.stats()``, read by the admin page and ``/metrics``.
 
-One snapshot of the process: sessions and connections per app, frames and bytes
+One snapshot of the process: sessions, sessions prepared ahead and connections per app, frames and bytes
 in and out, callback durations and the slowest of the last minute, the event
 loop's lag, resident memory and the number of live widgets. Counters only ever
 grow (rates are the difference between two snapshots); the rest are gauges.
@@ -83,6 +83,7 @@ def server_stats(bridge: Bridge) -> dict[str, Any]:
         path: {
             "title": served.application.title,
             "sessions": len(served.sessions),
+            "prepared": len(served.prepared.ready),
             "connections": sum(s.channel.connections for s in served.sessions.values()),
         }
         for path, served in list(bridge.apps.items())
@@ -97,6 +98,7 @@ def server_stats(bridge: Bridge) -> dict[str, Any]:
         "uptime_seconds": time.time() - _started,
         "apps": apps,
         "sessions": sum(app["sessions"] for app in apps.values()),
+        "prepared": sum(app["prepared"] for app in apps.values()),
         "connections": sum(app["connections"] for app in apps.values()),
         "frames_in": traffic.frames_in,
         "frames_out": traffic.frames_out,

@@ -162,14 +162,22 @@ class SessionHandler(BridgeHandler):
             raise web.HTTPError(403, reason="this session belongs to another user")
         if existing is not None:
             return existing
+        turn_taken = False
+        if requested is None and served.prepared.ready:  # one prepared ahead: no other page gets it
+            prepared = await served.take_prepared(request, user=self.current_user)
+            if prepared is not None:
+                return prepared
+            turn_taken = True  # the others went first: build it in this turn
         try:
-            return await served.create(request, session_id, user=self.current_user)
+            return await served.create(request, session_id, user=self.current_user, turn_taken=turn_taken)
         except TooManySessions as error:
             raise self.no_room(error) from None
 
     def check_room(self, served: ServedApp) -> None:
         """Answer 503 now if this request would need a new session and the process is full."""
         requested = self.get_query_argument(SESSION_ID_ARGUMENT, None)
+        if requested is None and served.prepared.ready:
+            return  # a session prepared ahead is waiting for it
         if requested is None or requested not in served.sessions:
             try:
                 self.bridge.admit_session()
@@ -578,6 +586,7 @@ class HealthHandler(BridgeHandler):
                 "status": "ok",
                 "pid": os.getpid(),
                 "sessions": self.bridge.session_count,
+                "prepared": self.bridge.prepared_count,
                 "connections": self.bridge.connection_count,
             }
         )
