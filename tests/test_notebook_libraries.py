@@ -30,3 +30,22 @@ async def test_a_widget_with_a_trait_named_close_is_closed_with_its_session(serv
     await client.close()
     await eventually(lambda: not server.bridge.apps["/nb"].sessions)
     await eventually(lambda: widget_count() == baseline)
+
+
+async def test_a_model_id_another_session_holds_is_refused_in_one_sentence(serve, tmp_path):
+    path = write_notebook(tmp_path, "import ipywidgets as w\nw.IntSlider(description='fixed', model_id='fixed')")
+    server = serve({"/nb": str(path)})
+    first = await open_notebook(server)
+    assert first.model_ids("IntSliderModel") == ["fixed"]
+    second = await open_notebook(server)
+    assert not second.model_ids("IntSliderModel")
+    [error] = [m for m in second.models.values() if "jb-notebook-error" in m.get("_dom_classes", ())]
+    assert "a widget with model id &#x27;fixed&#x27; already exists in this server" in error["value"]
+    assert "leave model_id out" in error["value"]
+    # The first session's widget is still its own: its page's change reaches it.
+    await first.set_state("IntSliderModel", value=7)
+    from ipywidgets.widgets.widget import _instances
+
+    await eventually(lambda: _instances["fixed"].value == 7)
+    await first.close()
+    await second.close()
