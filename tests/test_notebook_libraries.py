@@ -8,7 +8,7 @@ notebook of our own that has it.
 from __future__ import annotations
 
 import pytest
-from support import HAVE_CHROMIUM, eventually
+from support import HAVE_CHROMIUM, eventually, serving
 from test_notebook_app import open_notebook, write_notebook
 
 chromium = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
@@ -70,3 +70,29 @@ async def test_a_model_id_another_session_holds_is_refused_in_one_sentence(serve
     await eventually(lambda: _instances["fixed"].value == 7)
     await first.close()
     await second.close()
+
+
+#: A widget whose model the page cannot make: its state names a child model that does not exist.
+BROKEN = (
+    "import ipywidgets as w\nfrom traitlets import List, Unicode\n"
+    "class Broken(w.DOMWidget):\n"
+    "    _model_module = Unicode('@jupyter-widgets/controls').tag(sync=True)\n"
+    "    _model_module_version = Unicode(w.__jupyter_widgets_controls_version__).tag(sync=True)\n"
+    "    _model_name = Unicode('BoxModel').tag(sync=True)\n"
+    "    _view_module = Unicode('@jupyter-widgets/controls').tag(sync=True)\n"
+    "    _view_module_version = Unicode(w.__jupyter_widgets_controls_version__).tag(sync=True)\n"
+    "    _view_name = Unicode('BoxView').tag(sync=True)\n"
+    "    children = List(Unicode(), ['IPY_MODEL_gone']).tag(sync=True)\n"
+)
+
+
+@chromium
+def test_a_widget_whose_model_cannot_be_made_shows_the_error_widget_and_the_page_goes_on(page, tmp_path):
+    write_notebook(tmp_path, BROKEN, "Broken()", "w.Button(description='after it')", name="broken")
+    with serving(str(tmp_path / "broken.ipynb")) as base:
+        page.goto(base + "/broken")
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+        # ipywidgets' own error widget in its place, as JupyterLab and Voila show it.
+        page.wait_for_selector(".jupyter-widgets-error-widget")
+        page.wait_for_selector("button.jupyter-button:has-text('after it')")
+    assert page.errors == []
