@@ -96,3 +96,28 @@ def test_a_widget_whose_model_cannot_be_made_shows_the_error_widget_and_the_page
         page.wait_for_selector(".jupyter-widgets-error-widget")
         page.wait_for_selector("button.jupyter-button:has-text('after it')")
     assert page.errors == []
+
+
+
+@chromium
+def test_a_widget_that_fails_on_a_message_is_logged_and_the_page_goes_on(page, tmp_path):
+    pytest.importorskip("ipywebrtc")
+    # ipywebrtc's recorder throws on "download" while it has recorded nothing: in
+    # JupyterLab and Voila the kernel connection logs it, and so does the page.
+    record = (
+        "import ipywebrtc, ipywidgets as w\nrecorder = ipywebrtc.ImageRecorder("
+        "stream=ipywebrtc.WidgetStream(widget=w.Label('x')))\nrecorder.download()\nrecorder"
+    )
+    write_notebook(tmp_path, record, "w.Button(description='after it')", name="recorder")
+    logged: list[str] = []
+    page.on("console", lambda message: logged.append(message.text) if message.type == "error" else None)
+    with serving(str(tmp_path / "recorder.ipynb")) as base:
+        page.goto(base + "/recorder")
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+        page.wait_for_selector("button.jupyter-button:has-text('after it')")
+        for _ in range(600):  # until the recorder has had its message (a bound, not a pause)
+            if page.errors or any("failed on a message" in text for text in logged):
+                break
+            page.wait_for_timeout(100)
+    assert page.errors == []
+    assert any("failed on a message" in text and "getTracks" in text for text in logged)
