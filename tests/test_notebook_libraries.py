@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 from support import HAVE_CHROMIUM, eventually, serving
 from test_notebook_app import open_notebook, write_notebook
+from wsclient import Client
 
 chromium = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
@@ -32,25 +33,24 @@ async def test_a_widget_with_a_trait_named_close_is_closed_with_its_session(serv
     await eventually(lambda: widget_count() == baseline)
 
 
-async def test_use_example_model_ids_changes_nothing_in_a_served_app(serve, tmp_path, caplog):
+async def test_use_example_model_ids_changes_nothing_in_a_served_app(tmp_path):
     pytest.importorskip("pythreejs")
-    from ipywidgets import Widget
-
-    constructor = Widget.__init__
-    path = write_notebook(
+    numbered = write_notebook(
         tmp_path,
-        "from pythreejs._example_helper import use_example_model_ids\nuse_example_model_ids()",
+        "import pythreejs\nfrom pythreejs import use_example_model_ids\nuse_example_model_ids()",
         "import ipywidgets as w\nw.IntSlider(description='after')",
+        name="numbered",
     )
-    server = serve({"/nb": str(path)})
-    first, second = await open_notebook(server), await open_notebook(server)
-    ids = [client.model_ids("IntSliderModel")[0] for client in (first, second)]
-    # Each session's widgets keep unique ids of their own; no counter shared by every session.
-    assert ids[0] != ids[1] and not any(i.startswith("pythree_example_model") for i in ids)
-    assert Widget.__init__ is constructor  # other apps and sessions of the process are untouched
-    assert "use_example_model_ids() does nothing in a served app" in caplog.text
-    await first.close()
-    await second.close()
+    other = write_notebook(tmp_path, "import ipywidgets as w\nw.IntSlider(description='another app')", name="other")
+    # A server process of its own: pythreejs is imported by the notebook's cell, as in a real server.
+    with serving(str(numbered), str(other)) as base:
+        first, second = await Client.open(base, "numbered"), await Client.open(base, "numbered")
+        third = await Client.open(base, "other")
+        ids = [client.model_ids("IntSliderModel")[0] for client in (first, second, third)]
+        for client in (first, second, third):
+            await client.close()
+    # Every session's widgets keep unique ids of their own, another app's too: no counter for the process.
+    assert len(set(ids)) == 3 and not any(i.startswith("pythree_example_model") for i in ids)
 
 
 async def test_a_model_id_another_session_holds_is_refused_in_one_sentence(serve, tmp_path):
