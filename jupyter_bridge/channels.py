@@ -855,7 +855,7 @@ class BrowserChannel(Channel):
             widget = _instances.get(comm_id)
             try:
                 if widget is not None:
-                    widget.close()
+                    widget_states.close(widget)
                 else:
                     comm.close()
             except Exception:

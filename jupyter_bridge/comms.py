@@ -294,9 +294,29 @@ def _create_comm(*args: Any, **kwargs: Any) -> BaseComm:
         keep_per_session(current_session)
     if session is None or not session.channel.routes_comms:
         return _previous_create_comm(*args, **kwargs)
+    taken = _taken(kwargs.get("comm_id"))
+    if taken:
+        raise ValueError(
+            f"a widget with model id {taken!r} already exists in this server, whose sessions share one registry "
+            "of widgets: leave model_id out and ipywidgets gives each widget an id of its own"
+        )
     if made_by_a_library_import():
         return SharedComm(*args, **kwargs)
     return session.channel.create_comm(*args, **kwargs)
+
+
+def _taken(comm_id: Any) -> str | None:
+    """``comm_id`` if a live widget or comm has it already (an app chose it: ``Widget(model_id=...)``), else None.
+
+    ipywidgets keeps widgets by id for the whole process: a second widget of
+    that id would take the first's place there, and one session's page would
+    reach the other session's widget.
+    """
+    if not isinstance(comm_id, str):
+        return None
+    from ipywidgets.widgets.widget import _instances
+
+    return comm_id if comm_id in _instances or comm_id in shared_comms else None
 
 
 def install() -> None:

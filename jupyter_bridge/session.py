@@ -86,6 +86,7 @@ class Session(Generic[C]):
         comms.install()
         output.install()
         widget_caches.keep_per_session(comms.current_session)
+        widget_caches.make_process_changes_inert(comms.current_session)
         await self.application.session_created(self)
         try:
             await self.run(self.application.initialize_document, self.document)

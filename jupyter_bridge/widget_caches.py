@@ -23,23 +23,52 @@ dict of its own. Each object of :data:`NAMESPACES` is replaced by a
 :class:`PerSessionNamespace` the same way: its attributes are the current
 session's own, starting from the values the library gave them. The library's
 code is unchanged: it looks the module global up on each use, and finds ours.
+
+A library may also offer a function that changes ipywidgets for the whole
+process, for one notebook's sake: pythreejs's ``use_example_model_ids()``
+replaces ``Widget.__init__`` so that every widget made afterwards gets the next
+of a thousand numbered ids (its example notebooks call it to keep the ids saved
+in their files stable). Served, it would number the widgets of every session and
+every app of the server from one counter, predictably, and after a thousand
+widgets every ``Widget()`` in the process would fail; numbering each session
+from 1 instead would give two sessions the same ids in ipywidgets' process-wide
+registry, where one session's page would reach the other's widgets. Each
+function of :data:`PROCESS_CHANGES` therefore does nothing while a session runs
+(its widgets keep their unique ids, and a page saves no widget state to keep
+stable) and logs so once; outside sessions (a kernel) it works as before.
 """
 
 from __future__ import annotations
 
 import copy
+import functools
+import importlib.abc
+import importlib.machinery
+import logging
 import sys
 import types
 import weakref
-from collections.abc import Callable, Iterator, MutableMapping
+from collections.abc import Callable, Iterator, MutableMapping, Sequence
 from typing import Any
 
-__all__ = ["CACHES", "NAMESPACES", "PerSession", "PerSessionNamespace", "RoutedMapping", "keep_per_session"]
+__all__ = [
+    "CACHES",
+    "NAMESPACES",
+    "PROCESS_CHANGES",
+    "PerSession",
+    "PerSessionNamespace",
+    "RoutedMapping",
+    "keep_per_session",
+]
+
+log = logging.getLogger(__name__)
 
 #: (module, attribute) of each process-wide widget cache that must be per session.
 CACHES: tuple[tuple[str, str], ...] = (("ipyvue.Template", "template_registry"),)
 #: (module, attribute) of each object whose attributes hold a library's current widgets.
 NAMESPACES: tuple[tuple[str, str], ...] = (("ipyvolume.pylab", "current"),)
+#: (module, function) of each library function that changes ipywidgets for the whole process.
+PROCESS_CHANGES: tuple[tuple[str, str], ...] = (("pythreejs._example_helper", "use_example_model_ids"),)
 
 
 class RoutedMapping:
@@ -159,3 +188,83 @@ def keep_per_session(current: Callable[[], Any]) -> None:
         namespace = getattr(module, attribute, None)
         if namespace is not None and not isinstance(namespace, PerSessionNamespace):
             setattr(module, attribute, PerSessionNamespace(current, namespace))
+
+
+def _inert_in_sessions(function: Callable[..., Any], current: Callable[[], Any]) -> Callable[..., Any]:
+    """``function``, doing nothing (and saying so once) while a session runs."""
+
+    @functools.wraps(function)
+    def call(*args: Any, **kwargs: Any) -> Any:
+        if current() is None:
+            return function(*args, **kwargs)
+        name = f"{function.__module__}.{function.__qualname__}()"
+        if name not in _said:
+            _said.add(name)
+            log.warning(
+                "%s does nothing in a served app: it changes every widget of the server process "
+                "(served widgets keep their own unique ids)",
+                name,
+            )
+        return None
+
+    call.__jupyter_bridge_inert__ = True  # type: ignore[attr-defined]
+    return call
+
+
+_said: set[str] = set()
+
+
+def _make_inert(module: types.ModuleType, current: Callable[[], Any]) -> None:
+    """Replace ``module``'s functions of :data:`PROCESS_CHANGES`, and the package's re-export of each."""
+    for module_name, attribute in PROCESS_CHANGES:
+        if module.__name__ != module_name:
+            continue
+        function = getattr(module, attribute, None)
+        if function is None or getattr(function, "__jupyter_bridge_inert__", False):
+            continue
+        inert = _inert_in_sessions(function, current)
+        setattr(module, attribute, inert)
+        package = sys.modules.get(module_name.rpartition(".")[0])
+        if package is not None and getattr(package, attribute, None) is function:
+            setattr(package, attribute, inert)
+
+
+class _OnImport(importlib.abc.MetaPathFinder):
+    """Makes a module of :data:`PROCESS_CHANGES` inert the moment it is imported, before anyone takes its names."""
+
+    def __init__(self, current: Callable[[], Any]) -> None:
+        self.current = current
+
+    def find_spec(self, name: str, path: Sequence[str] | None, target: Any = None) -> Any:
+        if not any(name == module_name for module_name, _ in PROCESS_CHANGES):
+            return None
+        spec = importlib.machinery.PathFinder.find_spec(name, path)
+        if spec is None or spec.loader is None or not hasattr(spec.loader, "exec_module"):
+            return spec
+        loader, current = spec.loader, self.current
+
+        class Loader(importlib.abc.Loader):
+            def create_module(self, spec: Any) -> Any:
+                return loader.create_module(spec)
+
+            def exec_module(self, module: types.ModuleType) -> None:
+                loader.exec_module(module)  # type: ignore[attr-defined]
+                _make_inert(module, current)
+
+        spec.loader = Loader()
+        return spec
+
+
+_finder: _OnImport | None = None
+
+
+def make_process_changes_inert(current: Callable[[], Any]) -> None:
+    """Make each function of :data:`PROCESS_CHANGES` inert in sessions, now and when its module is imported; idempotent."""
+    global _finder
+    if _finder is None:
+        _finder = _OnImport(current)
+        sys.meta_path.insert(0, _finder)
+    for module_name, _ in PROCESS_CHANGES:
+        module = sys.modules.get(module_name)
+        if module is not None:
+            _make_inert(module, current)

@@ -34,6 +34,7 @@ __all__ = [
     "PageWidgetRefused",
     "WidgetState",
     "app_code_running",
+    "close",
     "describe",
     "importable",
     "instantiate",
@@ -264,6 +265,21 @@ class WidgetState(NamedTuple):
     widget: Widget
     data: dict[str, Any]  # {"state": ..., "buffer_paths": ...}
     buffers: list[Any]
+
+
+def close(widget: Widget) -> None:
+    """Close ``widget``, even one of a class with a trait named ``close``.
+
+    pythreejs's ``TubeGeometry`` has one (a bool): ``widget.close`` is then its
+    value, and the widget would outlive its session.
+    """
+    method = getattr(widget, "close", None)
+    if callable(method):
+        method()
+    else:
+        from ipywidgets import Widget
+
+        Widget.close(widget)
 
 
 def open_metadata() -> dict[str, Any]:

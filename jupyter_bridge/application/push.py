@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..protocol import rename_model_refs
-from ..widget_states import describe, importable, instantiate, widget_class
+from ..widget_states import close, describe, importable, instantiate, widget_class
 from .application import Application
 
 if TYPE_CHECKING:
@@ -168,7 +168,7 @@ def fill_from_push(
             created[model["model_id"]] = instantiate(cls, state, model_id=ids[model["model_id"]])
     except Exception as error:
         for widget in created.values():
-            widget.close()
+            close(widget)
         session.channel.refuse(f"could not create a {cls.__name__} from the pushed state: {error}", parent, sender)
         return
     document = session.document

@@ -103,9 +103,21 @@ export class Comm implements IClassicComm {
         return;
       }
       this.queue.shift();
-      const applied = callback(event);
+      // A widget that fails on a message is logged and gets its next messages,
+      // as from a kernel's connection in JupyterLab and Voila: its error is not
+      // the page's, and a throw here would leave the rest of its queue undelivered.
+      let applied: unknown;
+      try {
+        applied = callback(event);
+      } catch (error) {
+        console.error(`jupyter_bridge: the widget of comm ${this.comm_id} failed on a message`, error);
+        continue;
+      }
       if (applied instanceof Promise) {
         this.applying = applied;
+        applied.catch((error: unknown) => {
+          console.error(`jupyter_bridge: the widget of comm ${this.comm_id} failed on a message`, error);
+        });
       }
     }
   }

@@ -23,6 +23,22 @@ type CommOpenMsg = Parameters<ManagerBase['handle_comm_open']>[1];
 type WidgetClass = typeof WidgetModel | typeof WidgetView;
 export type ModuleLoader = (moduleName: string, moduleVersion: string) => Promise<unknown>;
 
+// Backbone gives a model made without options `{}` by assigning its `options`
+// parameter, which in sloppy-mode code also changes the `arguments` it hands to
+// `initialize`. Bundled into this page's ES modules, which are strict, it does
+// not: a model made without options threw in `initialize` (reading
+// `options.widget_manager`). ipywidgets makes its error model that way when a
+// widget's model cannot be made (pythreejs's TubeGeometry without a path), so
+// the page threw where JupyterLab and Voila show the error widget.
+const initializeModel = base.WidgetModel.prototype.initialize;
+base.WidgetModel.prototype.initialize = function (
+  this: WidgetModel,
+  attributes: Parameters<WidgetModel['initialize']>[0],
+  options?: Parameters<WidgetModel['initialize']>[1],
+): void {
+  initializeModel.call(this, attributes, options ?? ({} as Parameters<WidgetModel['initialize']>[1]));
+};
+
 const IPYWIDGETS_7 =
   'This widget was made with ipywidgets 7, which jupyter_bridge does not support: upgrade it to ipywidgets 8.';
 
