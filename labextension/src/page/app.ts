@@ -225,7 +225,9 @@ export function start(
     manager.forgetAll();
     void roots.update([]);
     changes.newSession();
-    // The user's changes go back into the fresh session, in order, before anything else.
+    // The user's changes go back into the fresh session, in order, before anything else
+    // (those a reload kept too: this is the session they go to).
+    fromReload = false;
     const restoring = changes.count > 0;
     if (wasConnected) {
       status.recreated(restoring);
