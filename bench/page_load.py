@@ -223,9 +223,7 @@ def main() -> None:
         sys.exit("bench/page_load.py compares with Bokeh server: pip install bokeh to compare")
     with tempfile.TemporaryDirectory() as tmp:
         logdir, nodelay = Path(tmp), options.server_nodelay
-        # The state in the page is opt-in (--max-page-state): measured with it on.
-        page_state = ("--max-page-state", str(1024 * 1024))
-        servers = {"jupyter_bridge": start_ours(logdir, nodelay, extra=page_state), "bokeh": start_bokeh(logdir, nodelay)}
+        servers = {"jupyter_bridge": start_ours(logdir, nodelay), "bokeh": start_bokeh(logdir, nodelay)}
         try:
             loads = asyncio.run(measure(servers, options.runs))
         finally:

@@ -39,9 +39,6 @@ curdoc().add_root(w.VBox([w.Text(value=v, description=str(i)) for i, v in enumer
 """
 
 STATE = re.compile(r'<script type="application/json" id="jupyter-bridge-state">(.*?)</script>', re.S)
-#: The state in the page is opt-in for now (off by default until a page drawn from it
-#: survives a balancer that recreates its session elsewhere, with batches).
-PAGE_STATE = ("--max-page-state", str(1024 * 1024))
 CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
 
 
@@ -51,7 +48,7 @@ def app_server(tmp_path_factory) -> Iterator[str]:
     (folder / "escape.py").write_text(ESCAPE_APP)
     for name in ("sliders.py", "counter.py"):
         (folder / name).write_text((EXAMPLES / name).read_text())
-    with serving("--glob", str(folder / "*.py"), *PAGE_STATE) as base:
+    with serving("--glob", str(folder / "*.py")) as base:
         yield base
 
 
@@ -201,19 +198,34 @@ def test_a_widget_value_cannot_break_out_of_the_state_in_the_page(app_server, pa
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_a_state_larger_than_max_page_state_comes_over_the_socket(tmp_path, page):
+def test_the_state_is_in_the_page_by_default(app_server):
+    state = page_state(page_html(app_server + "/sliders"))
+    assert widget_states(state, "LabelModel")[0]["value"] == "value*2 = 0"
+
+
+@pytest.mark.parametrize("limit", ["0", "100"], ids=["off", "larger than the limit"])
+def test_a_state_not_in_the_page_comes_over_the_socket(tmp_path, page, limit):
     (tmp_path / "sliders.py").write_text((EXAMPLES / "sliders.py").read_text())
-    with serving(str(tmp_path / "sliders.py"), "--max-page-state", "100") as base:
+    with serving(str(tmp_path / "sliders.py"), "--max-page-state", limit) as base:
         assert STATE.search(page_html(base + "/sliders")) is None
+        # Nothing to draw until the socket brings the state.
+        held = hold_sockets(page)
         page.goto(base + "/sliders")
+        page.wait_for_function("window.jupyterBridge !== undefined")  # the widgets' code has run
+        assert held["sockets"], "the page did not try its socket"
+        assert page.locator(".widget-slider").count() == 0
+        held["on"] = False
+        for socket in held["sockets"]:
+            socket.close()
         page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
         assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+        assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_an_app_embedded_by_autoload_js_draws_before_its_socket_connects(tmp_path, page):
     (tmp_path / "escape.py").write_text(ESCAPE_APP)
     host_port = free_port()
-    with serving(str(tmp_path / "escape.py"), "--allow-websocket-origin", f"localhost:{host_port}", *PAGE_STATE) as base:
+    with serving(str(tmp_path / "escape.py"), "--allow-websocket-origin", f"localhost:{host_port}") as base:
         # Another site's page, with the app's tag in it.
         (tmp_path / "host.html").write_text(
             f'<!DOCTYPE html><h1>Host</h1><script src="{base}/escape/autoload.js"></script>'
@@ -247,7 +259,7 @@ def two_processes(tmp_path_factory) -> Iterator[tuple[str, str]]:
 
     folder = tmp_path_factory.mktemp("balanced")
     (folder / "sliders.py").write_text((EXAMPLES / "sliders.py").read_text())
-    flags = (str(folder / "sliders.py"), "--session-ids", "signed", *PAGE_STATE)
+    flags = (str(folder / "sliders.py"), "--session-ids", "signed")
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("JUPYTER_BRIDGE_SECRET_KEY", generate_secret_key())
         with serving(*flags) as first, serving(*flags) as second:
