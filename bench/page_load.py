@@ -23,8 +23,11 @@ uncounted load), and prints the medians:
 
 One uncounted load of each warms the servers first. Figures, not pass/fail.
 Bokeh is not a jupyter_bridge dependency: ``pip install bokeh`` to compare.
+``--before DIR`` measures a checkout of another version (``git archive`` of main,
+its built ``jupyter_bridge/static`` beside it) in the same run, its loads
+interleaved with the others', so a busy machine weighs on both alike.
 
-    python bench/page_load.py [--runs 10] [--server-nodelay]
+    python bench/page_load.py [--runs 10] [--server-nodelay] [--before DIR [--before-flags "..."]]
 """
 
 from __future__ import annotations
@@ -55,6 +58,7 @@ MARKS = {
     },
     "bokeh": {"paint": ".noUi-handle", "interactive": ".noUi-handle"},
 }
+MARKS["before"] = MARKS["jupyter_bridge"]
 TARGET = 0.35
 
 #: Run in the page before its own scripts: at each animation frame, the time each mark is first visible.
@@ -139,15 +143,20 @@ def median(loads: list[Load], attr: str) -> float:
     return statistics.median(getattr(load, attr) for load in loads)
 
 
-def row(label: str, ours: float, bokeh: float, unit: str) -> str:
-    return f"  {label:<34}{ours:>10.0f} {unit:<3}{bokeh:>10.0f} {unit:<3}{ours / bokeh:>9.2f}"
+def row(label: str, ours: float, bokeh: float, unit: str, before: float | None = None) -> str:
+    line = f"  {label:<34}{ours:>10.0f} {unit:<3}{bokeh:>10.0f} {unit:<3}{ours / bokeh:>9.2f}"
+    if before is not None:
+        line += f"{before:>10.0f} {unit:<3}{before / bokeh:>11.2f}"
+    return line
 
 
 def report(loads: dict[str, list[Load]], runs: int, nodelay: bool, cache: str) -> None:
     ours, bokeh = loads["jupyter_bridge"], loads["bokeh"]
     sockets = "TCP_NODELAY forced on" if nodelay else "as shipped"
     print(f"\nsliders, {cache} loads in headless Chromium, median of {runs} (server sockets {sockets})")
-    print(f"  {'':<34}{'jupyter_bridge':>14}{'bokeh':>14}{'ours/bokeh':>12}")
+    before = loads.get("before")
+    heading = f"  {'':<34}{'jupyter_bridge':>14}{'bokeh':>14}{'ours/bokeh':>12}"
+    print(heading + (f"{'before':>14}{'before/bokeh':>14}" if before else ""))
     figures = [  # label, Load field, divisor, unit
         ("first paint", "paint_ms", 1, "ms"),
         ("time to interactive", "interactive_ms", 1, "ms"),
@@ -156,9 +165,12 @@ def report(loads: dict[str, list[Load]], runs: int, nodelay: bool, cache: str) -
         ("WebSocket bytes until interactive", "ws_bytes", 1024, "kB"),
     ]
     for label, field, divisor, unit in figures:
-        print(row(label, median(ours, field) / divisor, median(bokeh, field) / divisor, unit))
+        then = median(before, field) / divisor if before else None
+        print(row(label, median(ours, field) / divisor, median(bokeh, field) / divisor, unit, then))
     ratio = median(ours, "interactive_ms") / median(bokeh, "interactive_ms")
     print(f"  target: time to interactive <= {TARGET}x Bokeh's; measured {ratio:.2f}x")
+    if before:
+        print(f"  before: {median(before, 'interactive_ms') / median(bokeh, 'interactive_ms'):.2f}x")
     for name, runs_of in loads.items():
         paints = ", ".join(f"{load.paint_ms:.0f}" for load in runs_of)
         times = ", ".join(f"{load.interactive_ms:.0f}" for load in runs_of)
@@ -216,6 +228,14 @@ def main() -> None:
         "--server-nodelay", action="store_true",
         help="force TCP_NODELAY on both servers' session sockets (Bokeh does not set it; ours does)",
     )  # fmt: skip
+    parser.add_argument(
+        "--before", metavar="DIR", type=Path,
+        help="also load the page of a checkout of another version at DIR, in the same run",
+    )  # fmt: skip
+    parser.add_argument(
+        "--before-flags", default="", metavar="FLAGS",
+        help='flags for that version\'s server, e.g. "--max-page-state 1048576"',
+    )  # fmt: skip
     options = parser.parse_args()
     try:
         import bokeh  # noqa: F401
@@ -223,9 +243,10 @@ def main() -> None:
         sys.exit("bench/page_load.py compares with Bokeh server: pip install bokeh to compare")
     with tempfile.TemporaryDirectory() as tmp:
         logdir, nodelay = Path(tmp), options.server_nodelay
-        # The state in the page is opt-in (--max-page-state): measured with it on.
-        page_state = ("--max-page-state", str(1024 * 1024))
-        servers = {"jupyter_bridge": start_ours(logdir, nodelay, extra=page_state), "bokeh": start_bokeh(logdir, nodelay)}
+        servers = {"jupyter_bridge": start_ours(logdir, nodelay), "bokeh": start_bokeh(logdir, nodelay)}
+        if options.before is not None:
+            flags = tuple(options.before_flags.split())
+            servers["before"] = start_ours(logdir, nodelay, root=options.before.resolve(), extra=flags)
         try:
             loads = asyncio.run(measure(servers, options.runs))
         finally:

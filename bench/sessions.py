@@ -132,7 +132,9 @@ def start_server(name: str, args: list[str], page_path: str, port: int, logdir: 
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(root), os.environ.get("PYTHONPATH", "")])}
     log_path = logdir / f"{name}.log"
     with open(log_path, "wb") as out:
-        process = subprocess.Popen(args, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        # In the checkout's own folder: ``python -m`` puts the working directory before
+        # PYTHONPATH, so from this one a ``--before`` server would run this version.
+        process = subprocess.Popen(args, cwd=root, env=env, stdout=out, stderr=subprocess.STDOUT)
     server = Server(name, port, page_path, process, log_path)
     deadline = time.monotonic() + 60
     while True:

@@ -201,10 +201,10 @@ class BridgeSettings(Configurable):
         help="Longest document title (characters) a page may set; a longer one is refused. 0: no limit.",
     ).tag(config=True, cli=True, metavar="N")
     max_page_state = Int(
-        0,
+        1024 * 1024,
         help="Largest widget state (bytes of JSON) a page's HTML carries, so that the page shows "
         "its widgets before its socket connects; a session whose state is larger sends it over "
-        "the socket instead, as every session does with 0.",
+        "the socket instead. 0: every session sends it over the socket.",
     ).tag(config=True, cli=True, metavar="BYTES")
     max_session_state = Int(
         64 * 1024 * 1024,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 import re
 import threading
+import time
+import urllib.parse
 import urllib.request
 from collections.abc import Iterator
 from functools import partial
@@ -37,9 +39,6 @@ curdoc().add_root(w.VBox([w.Text(value=v, description=str(i)) for i, v in enumer
 """
 
 STATE = re.compile(r'<script type="application/json" id="jupyter-bridge-state">(.*?)</script>', re.S)
-#: The state in the page is opt-in for now (off by default until a page drawn from it
-#: survives a balancer that recreates its session elsewhere, with batches).
-PAGE_STATE = ("--max-page-state", str(1024 * 1024))
 CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
 
 
@@ -49,7 +48,7 @@ def app_server(tmp_path_factory) -> Iterator[str]:
     (folder / "escape.py").write_text(ESCAPE_APP)
     for name in ("sliders.py", "counter.py"):
         (folder / name).write_text((EXAMPLES / name).read_text())
-    with serving("--glob", str(folder / "*.py"), *PAGE_STATE) as base:
+    with serving("--glob", str(folder / "*.py")) as base:
         yield base
 
 
@@ -199,19 +198,34 @@ def test_a_widget_value_cannot_break_out_of_the_state_in_the_page(app_server, pa
     assert page.errors == []  # type: ignore[attr-defined]
 
 
-def test_a_state_larger_than_max_page_state_comes_over_the_socket(tmp_path, page):
+def test_the_state_is_in_the_page_by_default(app_server):
+    state = page_state(page_html(app_server + "/sliders"))
+    assert widget_states(state, "LabelModel")[0]["value"] == "value*2 = 0"
+
+
+@pytest.mark.parametrize("limit", ["0", "100"], ids=["off", "larger than the limit"])
+def test_a_state_not_in_the_page_comes_over_the_socket(tmp_path, page, limit):
     (tmp_path / "sliders.py").write_text((EXAMPLES / "sliders.py").read_text())
-    with serving(str(tmp_path / "sliders.py"), "--max-page-state", "100") as base:
+    with serving(str(tmp_path / "sliders.py"), "--max-page-state", limit) as base:
         assert STATE.search(page_html(base + "/sliders")) is None
+        # Nothing to draw until the socket brings the state.
+        held = hold_sockets(page)
         page.goto(base + "/sliders")
+        page.wait_for_function("window.jupyterBridge !== undefined")  # the widgets' code has run
+        assert held["sockets"], "the page did not try its socket"
+        assert page.locator(".widget-slider").count() == 0
+        held["on"] = False
+        for socket in held["sockets"]:
+            socket.close()
         page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
         assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+        assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_an_app_embedded_by_autoload_js_draws_before_its_socket_connects(tmp_path, page):
     (tmp_path / "escape.py").write_text(ESCAPE_APP)
     host_port = free_port()
-    with serving(str(tmp_path / "escape.py"), "--allow-websocket-origin", f"localhost:{host_port}", *PAGE_STATE) as base:
+    with serving(str(tmp_path / "escape.py"), "--allow-websocket-origin", f"localhost:{host_port}") as base:
         # Another site's page, with the app's tag in it.
         (tmp_path / "host.html").write_text(
             f'<!DOCTYPE html><h1>Host</h1><script src="{base}/escape/autoload.js"></script>'
@@ -236,3 +250,93 @@ def test_an_app_embedded_by_autoload_js_draws_before_its_socket_connects(tmp_pat
         finally:
             host.shutdown()
             host.server_close()
+
+
+@pytest.fixture(scope="module")
+def two_processes(tmp_path_factory) -> Iterator[tuple[str, str]]:
+    """Two servers of the sliders app sharing a key, as behind a balancer: each can rebuild the other's sessions."""
+    from jupyter_bridge.tokens import generate_secret_key
+
+    folder = tmp_path_factory.mktemp("balanced")
+    (folder / "sliders.py").write_text((EXAMPLES / "sliders.py").read_text())
+    flags = (str(folder / "sliders.py"), "--session-ids", "signed")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("JUPYTER_BRIDGE_SECRET_KEY", generate_secret_key())
+        with serving(*flags) as first, serving(*flags) as second:
+            yield first, second
+
+
+def console_errors(page) -> list[str]:
+    """What the page logs as errors from now on (a failed view is logged, not thrown)."""
+    errors: list[str] = []
+    page.on("console", lambda message: errors.append(message.text) if message.type == "error" else None)
+    return errors
+
+
+def hold_widget_code(page, base: str, html: str) -> list:
+    """Hold the widgets' code: the chunk the page client's entry imports once its socket is open."""
+    entry = re.search(r'src="([^"]*/client-[\w-]+\.js)"', html)
+    assert entry is not None, "the page names no page client entry"
+    chunk = re.search(r'import\("\./([\w-]+\.js)"\)', page_html(urllib.parse.urljoin(base + "/", entry.group(1))))
+    assert chunk is not None, "the page client's entry no longer imports the widgets' code as a chunk"
+    held: list = []
+    page.route(re.compile(re.escape("/" + chunk.group(1)) + "$"), lambda route: held.append(route))
+    return held
+
+
+@pytest.mark.parametrize("order", ["socket before the widgets' code", "socket after the page drew"])
+def test_a_page_drawn_from_one_processs_state_takes_the_session_another_process_rebuilt(
+    two_processes, page, order
+):
+    """No sticky sessions: the page's HTML comes from one process, its socket from another.
+
+    The second has no such session: it builds it again from the page's token and
+    sends that fresh copy (other model ids), all in one batch. The page replaces what
+    its HTML drew with it, and its widgets talk to the new session.
+    """
+    first, second = two_processes
+    # The page's address is the second process's; its HTML comes from the first, its socket from the second.
+    page.route(second + "/sliders", lambda route: route.continue_(url=first + "/sliders"))
+    errors = console_errors(page)
+    frames: list[str] = []
+    page.on("websocket", lambda socket: socket.on(
+        "framereceived", lambda payload: frames.append(payload if isinstance(payload, str) else "")
+    ))
+    if order == "socket before the widgets' code":
+        held_code = hold_widget_code(page, first, page_html(first + "/sliders"))
+        with page.expect_response(lambda response: response.request.is_navigation_request()) as response:
+            page.goto(second + "/sliders", wait_until="commit")
+        html = response.value.text()
+        # The fresh copy of the session arrives while the page has no code to draw anything.
+        deadline = time.monotonic() + WAIT_MS / 1000
+        while not any('"recreated":true' in frame for frame in frames):
+            assert time.monotonic() < deadline, "the second process sent no fresh copy of the session"
+            page.wait_for_timeout(50)  # lets Playwright deliver the page's events
+        assert held_code, "the widgets' code was not asked for"
+        assert page.evaluate("window.jupyterBridge") is None
+        for route in held_code:
+            route.continue_()
+    else:
+        held = hold_sockets(page)
+        with page.expect_response(lambda response: response.request.is_navigation_request()) as response:
+            page.goto(second + "/sliders")
+        html = response.value.text()
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
+        held["on"] = False
+        for socket in held["sockets"]:
+            socket.close()
+    drawn_ids = {message["comm_id"] for message, _ in page_state(html)["messages"] if message["type"] == "comm_open"}
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+    assert any('"recreated":true' in frame for frame in frames), "the second process did not rebuild the session"
+    # The new session's widgets, once, and they work: Python's label follows the slider.
+    page.wait_for_function("document.querySelectorAll('.widget-slider').length === 1")
+    assert page.locator(".jb-root").first.get_attribute("data-jb-model-id") not in drawn_ids
+    handle = page.locator(".widget-slider .noUi-handle").first
+    handle.focus()
+    handle.press("ArrowRight")
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === 'value*2 = 2')"
+    )
+    assert page.locator(".widget-slider").count() == 1
+    assert page.errors == []  # type: ignore[attr-defined]
+    assert errors == []

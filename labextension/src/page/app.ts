@@ -66,6 +66,16 @@ function decodeBuffer(text: string): DataView {
 }
 
 /**
+ * Whether this page was loaded again (as the page does when its app changed): only
+ * then may the tab's storage hold changes for it. The first use of that storage
+ * costs tens of milliseconds on the way to the first paint, so other pages skip it.
+ */
+function wasReloaded(): boolean {
+  const navigation = performance.getEntriesByType('navigation')[0] as PerformanceNavigationTiming | undefined;
+  return navigation === undefined || navigation.type === 'reload';
+}
+
+/**
  * A static page: models from the embedded widget state, views of its roots.
  * Links made in the browser (jslink) keep working; nothing reaches Python.
  */
@@ -107,7 +117,7 @@ export function start(
   const changes = new UserChanges();
   // Changes the page before this one kept across its reload (the app changed, --dev).
   const reloadKey = `jupyter-bridge-changes:${location.pathname}`;
-  let fromReload = changes.load(reloadKey);
+  let fromReload = wasReloaded() && changes.load(reloadKey);
 
   let shown: () => void;
   const ready = new Promise<void>((resolve) => (shown = resolve));
@@ -208,6 +218,8 @@ export function start(
     },
     reloading: () => changes.save(reloadKey),
     recreated: (wasConnected) => {
+      // From now on nothing goes to the old session's widgets: the socket reaches the new one.
+      comms.forgetAll();
       if (drawing !== null && !drawn) {
         // Still drawing the state the page carried: replace it once drawn (its
         // views would otherwise be built on closed models), holding what the
@@ -225,7 +237,9 @@ export function start(
     manager.forgetAll();
     void roots.update([]);
     changes.newSession();
-    // The user's changes go back into the fresh session, in order, before anything else.
+    // The user's changes go back into the fresh session, in order, before anything else
+    // (those a reload kept too: this is the session they go to).
+    fromReload = false;
     const restoring = changes.count > 0;
     if (wasConnected) {
       status.recreated(restoring);

@@ -294,24 +294,23 @@ function refusalReason(code: number, reason: string): string {
 
 /**
  * Connection handlers that keep what the socket brings until the page's code
- * has loaded (`attach`), then pass it on in order.
+ * has loaded (`attach`), then pass it on in order. A call may hold the rest
+ * (`holdUntil`), whether it arrived before the code loaded or after.
  */
 export class EarlyHandlers implements ConnectionHandlers {
   private target: ConnectionHandlers | null = null;
   private calls: ((handlers: ConnectionHandlers) => void)[] = [];
+  private passing = false;
 
   attach(target: ConnectionHandlers): void {
     this.target = target;
-    for (const call of this.calls.splice(0)) {
-      try {
-        call(target);
-      } catch (error) {
-        console.error('jupyter_bridge: failed to apply what the socket brought', error);
-      }
-    }
+    this.pass();
   }
 
-  /** Keeps what the socket brings from now until `until` settles, then passes it on in order. */
+  /**
+   * Keeps what the socket brings from now until `until` settles, then passes it on
+   * in order; what had arrived already and is not passed on yet waits too.
+   */
   holdUntil(until: Promise<unknown>): void {
     const target = this.target;
     if (target === null) {
@@ -321,17 +320,43 @@ export class EarlyHandlers implements ConnectionHandlers {
     void until.finally(() => this.attach(target));
   }
 
-  private call(call: (handlers: ConnectionHandlers) => void): void {
-    if (this.target === null) {
-      this.calls.push(call);
-    } else {
-      call(this.target);
+  /**
+   * Passes on the calls kept, one at a time: each may hold those after it, as when
+   * a fresh copy of the session arrived in one batch with the page's code still loading.
+   */
+  private pass(): void {
+    if (this.passing) {
+      return; // a call made while passing goes out in its turn
+    }
+    this.passing = true;
+    try {
+      while (this.target !== null && this.calls.length > 0) {
+        const call = this.calls.shift()!;
+        try {
+          call(this.target);
+        } catch (error) {
+          console.error('jupyter_bridge: failed to apply what the socket brought', error);
+        }
+      }
+    } finally {
+      this.passing = false;
     }
   }
 
+  private call(call: (handlers: ConnectionHandlers) => void): void {
+    this.calls.push(call);
+    this.pass();
+  }
+
   message(message: ServerMessage, buffers: DataView[]): void {
-    // Connection.receive catches what this throws, once attached.
-    this.call((handlers) => handlers.message(message, buffers));
+    this.call((handlers) => {
+      try {
+        handlers.message(message, buffers);
+      } catch (error) {
+        // One bad message must not stop the stream; the page shows what it can.
+        console.error(`jupyter_bridge: failed to apply a ${message.type} message`, error);
+      }
+    });
   }
 
   state(state: ConnectionState, reason?: string): void {
