@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING, Any, Literal
 from . import comms, widget_states
 from .logs import short_id, shown
 from .outbox import Outbox
-from .protocol import MODEL_REF_PREFIX, PROTOCOL_VERSION, Message, model_refs
+from .protocol import MODEL_REF_PREFIX, PROTOCOL_VERSION, Message, decode_server_frame, model_refs
 from .settings import BridgeSettings
 from .version import __version__
 
@@ -282,12 +282,21 @@ class BrowserChannel(Channel):
     def page_state(self) -> tuple[int, list[tuple[dict[str, Any], list[Any]]]]:
         """What a page can show before its socket connects: the stream's position and the state at it.
 
-        Every widget's ``comm_open`` and the ``doc``, as :meth:`attach` sends a
-        new page, for the page's HTML. The page then resumes the stream after
+        Every widget's ``comm_open``, the widgets' custom messages sent so far
+        (which no state holds), and the ``doc``, for the page's HTML. The page then resumes the stream after
         that position (``last_seq``): no update is missed or applied twice.
         """
         self.outbox.flush()  # what is queued is numbered now, so the state is that of last_seq
-        return self.outbox.last_seq, self._snapshot()
+        messages = self._snapshot()
+        # The custom messages sent so far (a canvas's drawings) are in no state:
+        # after the models, before the doc that shows them.
+        customs = []
+        for frame in self.outbox.custom_frames():
+            message = decode_server_frame(frame)
+            message.content.pop("seq", None)
+            customs.append((message.content, message.buffers))
+        messages[-1:-1] = customs
+        return self.outbox.last_seq, messages
 
     def _session(self) -> Session[Any]:
         assert self.session is not None, "the channel is not bound to a session"

@@ -46,7 +46,8 @@ class Outbox:
         self._doc_index: int | None = None
         self._flush_scheduled = False
         self._seq = 0
-        self._sent: deque[tuple[int, str | bytes]] = deque()
+        # Sent frames kept for a reconnect: (seq, frame, whether it carries a widget's custom message).
+        self._sent: deque[tuple[int, str | bytes, bool]] = deque()
         # Each attached connection, with the last seq it acknowledged.
         self._sends: dict[Callable[[str | bytes], None], int] = {}
         self.closed = False
@@ -148,7 +149,7 @@ class Outbox:
                     self.on_unsendable(message.content, error)
                 continue
             self._seq += 1
-            self._sent.append((self._seq, frame))
+            self._sent.append((self._seq, frame, _is_custom(message.content)))
             self._kept_bytes += len(frame)
             for send in list(self._sends):
                 send(frame)
@@ -164,7 +165,7 @@ class Outbox:
         """
         self.flush()
         self._sends[send] = last_seq
-        for seq, frame in self._sent:
+        for seq, frame, _ in self._sent:
             if seq > last_seq:
                 send(frame)
 
@@ -176,6 +177,17 @@ class Outbox:
         """Whether every message after ``last_seq`` is still kept."""
         oldest = self._sent[0][0] if self._sent else self._seq + 1
         return last_seq <= self._seq and last_seq >= oldest - 1
+
+    def custom_frames(self) -> list[str | bytes]:
+        """The frames of widgets' custom messages sent so far, in order, if all are still kept.
+
+        What a page drawn from the widgets' current states still needs: custom
+        messages (a canvas's drawing commands) are not part of any state. Empty
+        once the start of the stream is forgotten, as nothing partial is better.
+        """
+        if not self.can_resume(0):
+            return []
+        return [frame for _, frame, custom in self._sent if custom]
 
     def ack(self, seq: int, send: Callable[[str | bytes], None] | None = None) -> None:
         """A client has applied everything up to ``seq``.
@@ -211,6 +223,11 @@ def _running_loop() -> asyncio.AbstractEventLoop | None:
         return asyncio.get_running_loop()
     except RuntimeError:
         return None
+
+
+def _is_custom(content: dict[str, Any]) -> bool:
+    data = content.get("data")
+    return content["type"] == "comm_msg" and isinstance(data, dict) and data.get("method") == "custom"
 
 
 def _keys(data: dict[str, Any]) -> set[str]:

@@ -376,7 +376,7 @@ async def test_frames_nobody_acknowledges_are_kept_up_to_a_bound_oldest_first():
         outbox.put({"type": "pong", "parent": "x" * 500 + str(i)})
         await next_tick()
     assert len(sent) == 100  # everything was still sent
-    kept = sum(len(frame) for _, frame in outbox._sent)
+    kept = sum(len(entry[1]) for entry in outbox._sent)
     assert kept <= 10_000 and len(outbox._sent) >= 10_000 // len(sent[0]) - 1
     assert outbox.can_resume(100) and outbox.can_resume(outbox._sent[0][0] - 1)
     assert not outbox.can_resume(1)

@@ -42,10 +42,22 @@ STATE = re.compile(r'<script type="application/json" id="jupyter-bridge-state">(
 CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
 
 
+CANVAS_APP = """
+import ipywidgets as w
+from ipycanvas import Canvas
+from jupyter_bridge import curdoc
+canvas = Canvas(width=120, height=80, layout=w.Layout(width="120px", height="80px"))
+canvas.fill_style = "#3b82f6"
+canvas.fill_rect(10, 10, 60, 40)
+curdoc().add_root(canvas)
+"""
+
+
 @pytest.fixture(scope="module")
 def app_server(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("apps")
     (folder / "escape.py").write_text(ESCAPE_APP)
+    (folder / "canvas.py").write_text(CANVAS_APP)
     for name in ("sliders.py", "counter.py"):
         (folder / name).write_text((EXAMPLES / name).read_text())
     with serving("--glob", str(folder / "*.py")) as base:
@@ -97,6 +109,26 @@ def test_a_page_whose_socket_never_connects_still_shows_its_widgets_and_values(a
     assert page.title() == "Sliders"
     assert page.locator(".widget-slider .widget-readout").first.inner_text().strip() == "0"
     assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_what_an_app_drew_while_it_built_is_in_the_page_before_the_socket_connects(app_server, page):
+    # A canvas's drawing commands are custom messages, in no widget's state: the
+    # page's state carries them after the models, or the canvas stays blank.
+    pytest.importorskip("ipycanvas")
+    state = page_state(page_html(app_server + "/canvas"))
+    customs = [m for m, _ in state["messages"] if m["type"] == "comm_msg" and m["data"]["method"] == "custom"]
+    assert customs, "the page's state carries no drawing"
+    assert all("seq" not in m for m in customs)
+    held = hold_sockets(page)
+    page.goto(app_server + "/canvas")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1'] canvas")
+    assert held["sockets"], "the page did not try its socket"
+    page.wait_for_function("""() => {
+        const canvas = document.querySelector('#jupyter-bridge-roots canvas');
+        const pixel = canvas.getContext('2d').getImageData(30, 30, 1, 1).data;
+        return pixel[2] > 200 && pixel[3] > 200;  // the blue rectangle
+    }""")
     assert page.errors == []  # type: ignore[attr-defined]
 
 
