@@ -25,8 +25,8 @@ Per page, the same checks on both sides:
   outputs;
 - **first widget**: seconds from navigation start to the first widget view shown
   with a size, read by the page itself (``performance.now()``);
-- **control**: the page's first control (slider, button, checkbox, dropdown,
-  toggle buttons, text box) used as a user would; "changed" when, within 5 s,
+- **control**: the page's first control a user can use (shown and enabled: slider,
+  button, checkbox, dropdown, toggle buttons, text box) used as a user would; "changed" when, within 5 s,
   anything else in the notebook's part of the page changes (the DOM outside that
   control, or what the page shows with the control masked).
 
@@ -148,7 +148,13 @@ CONTROLS = (
 #: Mark the first control, and start noting changes outside its view.
 ARM = """([side, controls]) => {
     const area = document.querySelector(side.area);
-    const control = area && area.querySelector(controls);
+    // The first control a user can use: shown and enabled (bqplot's figures carry hidden buttons).
+    const usable = (element) => {
+        const box = element.getBoundingClientRect();
+        const style = getComputedStyle(element);
+        return box.width > 0 && box.height > 0 && !element.disabled && style.visibility !== 'hidden';
+    };
+    const control = area && [...area.querySelectorAll(controls)].find(usable);
     if (!control) return null;
     const view = control.closest('.lm-Widget') || control;
     view.setAttribute('data-bench-control', '');
