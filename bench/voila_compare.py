@@ -18,7 +18,8 @@ installed there; JUPYTER_PATH and the rest of the environment are passed on.
 Per page, the same checks on both sides:
 
 - **renders**: the page answered 200, no cell failed (our ``jb-notebook-error``,
-  Voila's error output), no error in our page's error panel, no uncaught page error;
+  Voila's error output), no error in our page's error panel, no widget shows the
+  error box of a view that could not be made, no uncaught page error;
 - **views**: the widget views in the page, by kind (a view's first specific CSS
   class, e.g. ``widget-slider``, ``bqplot``, else its tag): the Lumino widgets
   inside our roots (our markdown and output wrappers left out) and inside Voila's
@@ -85,6 +86,8 @@ WATCH = """(side) => {
     window.__benchKind = (element, side) => {
         const classes = [...element.classList];
         if (classes.some((name) => name.startsWith(side.skip) || name.startsWith('jp-'))) return null;
+        // The error box of a view that could not be made is an error (see ERRORS), not a view.
+        if (element.querySelector(':scope > .jupyter-widgets-error-widget')) return null;
         return classes.find((name) => !generic.has(name) && !name.startsWith('jb-') && !name.startsWith('mod-'))
             || element.tagName.toLowerCase();
     };
@@ -131,6 +134,9 @@ ERRORS = """(side) => {
     for (const element of document.querySelectorAll('.jb-notebook-error, .jb-errors .jb-error, '
             + '[data-mime-type="application/vnd.jupyter.error"]')) {
         found.push(element.textContent.trim().slice(0, 160));
+    }
+    for (const element of document.querySelectorAll('.jupyter-widgets-error-widget')) {
+        found.push(`a widget's view could not be made: ${(element.title || element.textContent).trim().slice(0, 120)}`);
     }
     for (const element of document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')) {
         if (element.textContent.includes('There was an error when executing cell')) {
