@@ -213,3 +213,27 @@ def test_models_are_made_and_shown_in_the_order_python_made_them(browser, tmp_pa
             assert errors == []
         finally:
             page.close()
+
+
+def test_a_view_that_cannot_be_made_shows_the_error_box_and_the_rest_of_the_page(browser, tmp_path):
+    """A link that copies a scale's unset bound into a slider leaves it no value to draw
+    (as in JupyterLab and Voila): that view shows ipywidgets' error box, nothing throws."""
+    write_notebook(
+        tmp_path,
+        "import ipywidgets as w\nfrom bqplot import LinearScale",
+        "broken = w.FloatSlider(description='broken')\nw.jsdlink((LinearScale(), 'max'), (broken, 'value'))\nbroken",
+        "w.Label('the rest of the page')",
+        name="broken",
+    )
+    with serving(str(tmp_path / "broken.ipynb")) as base:
+        page = browser.new_page()
+        try:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base + "/broken")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=30_000)
+            page.wait_for_selector(".jupyter-widgets-error-widget", timeout=30_000)
+            assert page.locator(".widget-label", has_text="the rest of the page").is_visible()
+            assert errors == []
+        finally:
+            page.close()

@@ -14,7 +14,7 @@ import {
   uuid,
   type IClassicComm,
   type IModelOptions,
-  type WidgetModel,
+  WidgetModel,
   type WidgetView,
 } from '@jupyter-widgets/base';
 import { ManagerBase } from '@jupyter-widgets/base-manager';
@@ -30,6 +30,15 @@ import { latexRenderMime } from './typeset';
 type CommOpenMsg = Parameters<ManagerBase['handle_comm_open']>[1];
 type WidgetClass = typeof WidgetModel | typeof WidgetView;
 export type ModuleLoader = (moduleName: string, moduleVersion: string) => Promise<unknown>;
+
+// The error box of a view that could not be made is a model made with no
+// options (base-manager's `new ErrorModel()`), which WidgetModel.initialize
+// reads: the box threw a page error instead of showing. Such a model belongs to
+// no manager and no comm.
+const initializeModel = WidgetModel.prototype.initialize;
+WidgetModel.prototype.initialize = function (this: WidgetModel, attributes: unknown, options?: unknown): void {
+  initializeModel.call(this, attributes as never, (options ?? { model_id: '' }) as never);
+};
 
 const IPYWIDGETS_7 =
   'This widget was made with ipywidgets 7, which jupyter_bridge does not support: upgrade it to ipywidgets 8.';
