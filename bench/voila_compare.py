@@ -18,15 +18,16 @@ installed there; JUPYTER_PATH and the rest of the environment are passed on.
 Per page, the same checks on both sides:
 
 - **renders**: the page answered 200, no cell failed (our ``jb-notebook-error``,
-  Voila's error output), no error in our page's error panel, no uncaught page error;
+  Voila's error output), no error in our page's error panel, no widget shows the
+  error box of a view that could not be made, no uncaught page error;
 - **views**: the widget views in the page, by kind (a view's first specific CSS
   class, e.g. ``widget-slider``, ``bqplot``, else its tag): the Lumino widgets
   inside our roots (our markdown and output wrappers left out) and inside Voila's
   outputs;
 - **first widget**: seconds from navigation start to the first widget view shown
   with a size, read by the page itself (``performance.now()``);
-- **control**: the page's first control (slider, button, checkbox, dropdown,
-  toggle buttons, text box) used as a user would; "changed" when, within 5 s,
+- **control**: the page's first control a user can use (shown and enabled: slider,
+  button, checkbox, dropdown, toggle buttons, text box) used as a user would; "changed" when, within 5 s,
   anything else in the notebook's part of the page changes (the DOM outside that
   control, or what the page shows with the control masked).
 
@@ -85,6 +86,8 @@ WATCH = """(side) => {
     window.__benchKind = (element, side) => {
         const classes = [...element.classList];
         if (classes.some((name) => name.startsWith(side.skip) || name.startsWith('jp-'))) return null;
+        // The error box of a view that could not be made is an error (see ERRORS), not a view.
+        if (element.querySelector(':scope > .jupyter-widgets-error-widget')) return null;
         return classes.find((name) => !generic.has(name) && !name.startsWith('jb-') && !name.startsWith('mod-'))
             || element.tagName.toLowerCase();
     };
@@ -132,6 +135,9 @@ ERRORS = """(side) => {
             + '[data-mime-type="application/vnd.jupyter.error"]')) {
         found.push(element.textContent.trim().slice(0, 160));
     }
+    for (const element of document.querySelectorAll('.jupyter-widgets-error-widget')) {
+        found.push(`a widget's view could not be made: ${(element.title || element.textContent).trim().slice(0, 120)}`);
+    }
     for (const element of document.querySelectorAll('[data-mime-type="application/vnd.jupyter.stderr"]')) {
         if (element.textContent.includes('There was an error when executing cell')) {
             found.push(element.textContent.trim().slice(0, 160));
@@ -148,7 +154,13 @@ CONTROLS = (
 #: Mark the first control, and start noting changes outside its view.
 ARM = """([side, controls]) => {
     const area = document.querySelector(side.area);
-    const control = area && area.querySelector(controls);
+    // The first control a user can use: shown and enabled (bqplot's figures carry hidden buttons).
+    const usable = (element) => {
+        const box = element.getBoundingClientRect();
+        const style = getComputedStyle(element);
+        return box.width > 0 && box.height > 0 && !element.disabled && style.visibility !== 'hidden';
+    };
+    const control = area && [...area.querySelectorAll(controls)].find(usable);
     if (!control) return null;
     const view = control.closest('.lm-Widget') || control;
     view.setAttribute('data-bench-control', '');

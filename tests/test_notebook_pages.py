@@ -172,3 +172,68 @@ def test_a_widget_whose_code_never_arrives_is_named_after_a_bound(browser, tmp_p
             assert page.locator(".widget-label", has_text="the rest of the page").is_visible()
         finally:
             page.close()
+
+
+
+
+LINK_CELLS = (
+    "import numpy as np\nimport ipywidgets as w\nimport bqplot as bq",
+    "scale = bq.LinearScale()\n"
+    "bars = bq.Bars(x=np.arange(5), y=np.arange(5.0), scales={'x': bq.OrdinalScale(), 'y': scale})\n"
+    "figure = bq.Figure(marks=[bars], axes=[bq.Axis(scale=scale, orientation='vertical')])",
+    # Each jslink copies its source to its target when the page makes its model:
+    # first the scale's unset bounds, then the other slider's bound.
+    "high = w.FloatSlider(min=0, max=10, description='high')\n"
+    "low = w.FloatSlider(min=-1, max=10, description='low')\n"
+    "w.jslink((scale, 'max'), (high, 'value'))\n"
+    "w.jslink((scale, 'min'), (low, 'value'))\n"
+    "w.jslink((low, 'max'), (high, 'value'))\n"
+    "w.jslink((high, 'min'), (low, 'value'))\n"
+    "high.value = 1.5\n"
+    "w.VBox([low, high, figure])",
+)
+
+
+def test_models_are_made_and_shown_in_the_order_python_made_them(browser, tmp_path):
+    """As from a kernel, where a jslink's model is made before the update after it
+    and before the view of what it links: the scale's code loads while the links'
+    models could be made at once, and no slider is drawn from the scale's unset bound."""
+    write_notebook(tmp_path, *LINK_CELLS, name="links")
+    with serving(str(tmp_path / "links.ipynb")) as base:
+        page = browser.new_page()
+        try:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.on("console", lambda message: message.type == "error" and errors.append(message.text))
+            page.goto(base + "/links")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=30_000)
+            page.wait_for_selector(".bqplot .svg-background", timeout=30_000)
+            readouts = page.locator(".widget-slider .widget-readout").all_inner_texts()
+            assert len(readouts) == 2 and all(float(text) == float(text) for text in readouts), readouts
+            assert errors == []
+        finally:
+            page.close()
+
+
+def test_a_view_that_cannot_be_made_shows_the_error_box_and_the_rest_of_the_page(browser, tmp_path):
+    """A link that copies a scale's unset bound into a slider leaves it no value to draw
+    (as in JupyterLab and Voila): that view shows ipywidgets' error box, nothing throws."""
+    write_notebook(
+        tmp_path,
+        "import ipywidgets as w\nfrom bqplot import LinearScale",
+        "broken = w.FloatSlider(description='broken')\nw.jsdlink((LinearScale(), 'max'), (broken, 'value'))\nbroken",
+        "w.Label('the rest of the page')",
+        name="broken",
+    )
+    with serving(str(tmp_path / "broken.ipynb")) as base:
+        page = browser.new_page()
+        try:
+            errors: list[str] = []
+            page.on("pageerror", lambda error: errors.append(str(error)))
+            page.goto(base + "/broken")
+            page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']", timeout=30_000)
+            page.wait_for_selector(".jupyter-widgets-error-widget", timeout=30_000)
+            assert page.locator(".widget-label", has_text="the rest of the page").is_visible()
+            assert errors == []
+        finally:
+            page.close()

@@ -5,7 +5,7 @@ import { Comms } from './comm';
 import type { Connection, ConnectionHandlers, EarlyHandlers } from './connection';
 import { BridgeManager } from './manager';
 import { amdLoader, type InlineModules } from './modules';
-import type { JSONObject, ServerMessage } from './protocol';
+import type { Doc, JSONObject, ServerMessage } from './protocol';
 import { UserChanges } from './restore';
 import { Roots } from './roots';
 import { Status } from './status';
@@ -137,6 +137,23 @@ export function start(
     }
   };
 
+  /** How often the page's session was replaced by another copy of it. */
+  let replacements = 0;
+  const showDocument = (message: Doc): void => {
+    document.title = message.title;
+    status.title(message.title);
+    const displayed = roots.update(message.roots, message.names);
+    if (firstDoc) {
+      firstDoc = false;
+      drawing = displayed;
+      void displayed.then(() => {
+        container.dataset.jbDrawn = '1';
+        drawn = true;
+        readyIfConnected();
+      });
+    }
+  };
+
   const apply = (message: ServerMessage, buffers: DataView[]): void => {
     switch (message.type) {
       case 'hello':
@@ -168,31 +185,26 @@ export function start(
         if ((data.method === 'update' || data.method === 'echo_update') && data.state) {
           changes.updated(message.comm_id, data.state);
         }
-        comms.received(message, buffers);
+        manager.afterOpened(() => comms.received(message, buffers), message.comm_id);
         break;
       }
       case 'comm_close':
         changes.closed(message.comm_id);
-        comms.closedByServer(message);
+        manager.afterOpened(() => comms.closedByServer(message), message.comm_id);
         break;
       case 'idle':
         status.answered(message.parent);
         comms.idle(message.parent);
         break;
       case 'doc': {
-        document.title = message.title;
-        status.title(message.title);
+        const sessionAt = replacements;
         changes.doc(message.roots, message.restore !== false, message.no_restore ?? []);
-        const displayed = roots.update(message.roots, message.names);
-        if (firstDoc) {
-          firstDoc = false;
-          drawing = displayed;
-          void displayed.then(() => {
-            container.dataset.jbDrawn = '1';
-            drawn = true;
-            readyIfConnected();
-          });
-        }
+        // Views are made after the models opened before them, as a kernel displays a widget after making it.
+        manager.afterOpened(() => {
+          if (sessionAt === replacements) {
+            showDocument(message);
+          }
+        });
         break;
       }
       case 'error':
@@ -232,6 +244,7 @@ export function start(
     },
   };
   const replace = (wasConnected: boolean): void => {
+    replacements += 1; // a document of the old session still waiting for its models is not shown
     // The old session's widgets are gone with it: the new one's replace them.
     comms.forgetAll();
     manager.forgetAll();

@@ -8,7 +8,15 @@
 // description (sanitize.ts).
 
 import * as base from '@jupyter-widgets/base';
-import { DOMWidgetModel, DOMWidgetView, uuid, type IClassicComm, type WidgetModel, type WidgetView } from '@jupyter-widgets/base';
+import {
+  DOMWidgetModel,
+  DOMWidgetView,
+  uuid,
+  type IClassicComm,
+  type IModelOptions,
+  WidgetModel,
+  type WidgetView,
+} from '@jupyter-widgets/base';
 import { ManagerBase } from '@jupyter-widgets/base-manager';
 import * as controls from '@jupyter-widgets/controls';
 import { MessageLoop } from '@lumino/messaging';
@@ -28,8 +36,9 @@ export type ModuleLoader = (moduleName: string, moduleVersion: string) => Promis
 // `initialize`. Bundled into this page's ES modules, which are strict, it does
 // not: a model made without options threw in `initialize` (reading
 // `options.widget_manager`). ipywidgets makes its error model that way when a
-// widget's model cannot be made (pythreejs's TubeGeometry without a path), so
-// the page threw where JupyterLab and Voila show the error widget.
+// widget's model cannot be made (pythreejs's TubeGeometry without a path), and
+// base-manager makes the error box of a view that cannot be made that way too,
+// so the page threw where JupyterLab and Voila show the error widget.
 const initializeModel = base.WidgetModel.prototype.initialize;
 base.WidgetModel.prototype.initialize = function (
   this: WidgetModel,
@@ -81,12 +90,71 @@ export class BridgeManager extends ManagerBase {
       metadata: message.metadata ?? {},
       buffers,
     };
-    this.handle_comm_open(comm, msg as unknown as CommOpenMsg).then(
+    this.opening = true;
+    let made: Promise<WidgetModel>;
+    try {
+      made = this.handle_comm_open(comm, msg as unknown as CommOpenMsg);
+    } finally {
+      this.opening = false;
+    }
+    made.then(
       (model) => model.once('comm:close', () => this.descriptions.delete(message.comm_id)),
       (error: unknown) => {
         console.error(`jupyter_bridge: could not create the model of comm ${message.comm_id}`, error);
       },
     );
+  }
+
+  // A kernel's models are made one by one, in the order Python opened them,
+  // and a message reaches the page after the models opened before it are made:
+  // a jslink copies its source's value when its model is made, so links made
+  // out of order (one waiting for a library's code, the next one ready at once)
+  // leave other values than Python's (a slider linked to a scale's unset
+  // bounds showed no value). Every library's code still loads at once; only
+  // the models' making waits its turn. A model whose state names a model not
+  // opened yet cannot wait for it, so it is made outside the line.
+  /** Whether handle_comm_open is running for a model the server opened. */
+  private opening = false;
+  /** Settles once every model the server opened so far is made (or failed). */
+  private madeSoFar: Promise<unknown> = Promise.resolve();
+  /** The models the server opened that are not made yet, in the order they were opened. */
+  private readonly unmade = new Map<string, Promise<unknown>>();
+
+  override _make_model(options: IModelOptions & { model_id: string }, serializedState: JSONObject = {}): Promise<WidgetModel> {
+    if (!this.opening || namesUnknownModel(serializedState, this as unknown as ManagerInternals)) {
+      return super._make_model(options, serializedState);
+    }
+    void this.loadModelClass(options.model_name, options.model_module, options.model_module_version).catch(() => undefined);
+    const made = this.madeSoFar.then(() => super._make_model(options, serializedState));
+    const settled = made.then(
+      () => void this.unmade.delete(options.model_id),
+      () => void this.unmade.delete(options.model_id),
+    );
+    this.unmade.set(options.model_id, settled);
+    this.madeSoFar = settled;
+    return made;
+  }
+
+  /**
+   * Runs `deliver` once every model the server opened before now is made: at
+   * once if none waits. A message for a model still being made (`commId`) does
+   * not wait for that model itself: its comm holds it until the model listens,
+   * as before any view or later model sees the model (anywidget's plotly
+   * figure reads the data an update right after its comm_open brings).
+   */
+  afterOpened(deliver: () => void, commId?: string): void {
+    const waits = [...this.unmade].filter(([id]) => id !== commId).map(([, settled]) => settled);
+    if (waits.length === 0) {
+      deliver();
+      return;
+    }
+    void Promise.all(waits).then(() => {
+      try {
+        deliver();
+      } catch (error) {
+        console.error('jupyter_bridge: a message could not be delivered', error);
+      }
+    });
   }
 
   /** Shows a view in `element`; a view that failed to build shows the error instead. */
@@ -211,6 +279,22 @@ export class BridgeManager extends ManagerBase {
 /** ManagerBase keeps its models here; there is no public list of them. */
 interface ManagerInternals {
   _models: Record<string, Promise<WidgetModel>>;
+}
+
+const MODEL_REFERENCE = 'IPY_MODEL_';
+
+/** Whether a model's state names a model the manager does not have yet (it is opened later). */
+function namesUnknownModel(value: unknown, manager: ManagerInternals): boolean {
+  if (typeof value === 'string') {
+    return value.startsWith(MODEL_REFERENCE) && manager._models[value.slice(MODEL_REFERENCE.length)] === undefined;
+  }
+  if (Array.isArray(value)) {
+    return value.some((item) => namesUnknownModel(item, manager));
+  }
+  if (value !== null && typeof value === 'object' && !ArrayBuffer.isView(value) && !(value instanceof ArrayBuffer)) {
+    return Object.values(value).some((item) => namesUnknownModel(item, manager));
+  }
+  return false;
 }
 
 /** The major version a semver range asks for: '^2.0.0', '~1.2.0' and '2.0.0' alike. */
