@@ -2,15 +2,13 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
-import heapq
-import itertools
 import logging
 import math
 import threading
 
 import ipywidgets
 import pytest
-from support import eventually
+from support import Clock, eventually, settle
 
 from jupyter_bridge.document import (
     Document,
@@ -47,56 +45,6 @@ def hosted(document: Document, loop: asyncio.AbstractEventLoop | None = None) ->
     host = Host(loop)
     document.attach(host)
     return host
-
-
-async def settle() -> None:
-    """Let callbacks that are already due, and the tasks they start, finish."""
-    for _ in range(5):
-        await asyncio.sleep(0)
-
-
-class Clock:
-    """The running loop, with a time that moves only when the test says so.
-
-    A document takes its timers and its time from its host's loop: given this
-    one, its timeout and periodic callbacks fall due when :meth:`advance` passes
-    their time, so a test sees what does *not* run without waiting for it.
-    Everything else (call_soon, tasks) goes to the real loop.
-    """
-
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self.now = 0.0
-        self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
-        self._order = itertools.count()
-
-    def __getattr__(self, name: str):
-        return getattr(self._loop, name)
-
-    def time(self) -> float:
-        return self.now
-
-    def call_at(self, when: float, callback, *args, context=None) -> asyncio.TimerHandle:
-        handle = asyncio.TimerHandle(when, callback, args, self._loop, context=context)
-        heapq.heappush(self._timers, (when, next(self._order), handle))
-        return handle
-
-    def call_later(self, delay: float, callback, *args, context=None) -> asyncio.TimerHandle:
-        return self.call_at(self.now + delay, callback, *args, context=context)
-
-    async def advance(self, seconds: float) -> None:
-        """Move the time on by ``seconds``, running each timer due on the way in order, as a loop would:
-        what is ready (and the tasks a timer starts) runs before the next timer."""
-        target = self.now + seconds
-        await settle()
-        while self._timers and self._timers[0][0] <= target:
-            when, _, handle = heapq.heappop(self._timers)
-            if handle.cancelled():
-                continue
-            self.now = max(self.now, when)
-            handle._run()
-            await settle()
-        self.now = target
 
 
 @pytest.fixture
