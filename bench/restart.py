@@ -41,6 +41,9 @@ from pathlib import Path
 
 from sessions import CHECK_MS, OURS_CONFIG, ROOT, connect, decode_ours, free_port, get_page, log, stop_process
 
+sys.path.insert(0, str(ROOT / "tests"))
+from kept_form import use_the_form  # noqa: E402  (the form as tests/test_restart.py fills it)
+
 APP = ROOT / "examples" / "kept_changes.py"
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking"]
@@ -118,30 +121,6 @@ def server_figures(port: int, runs: int) -> None:
         restored = statistics.median(r[1] for r in results) * 1000
         per = f"{restored / count * 1000:.0f} µs" if count else "–"
         print(f"| {count} | {opened:.1f} ms | {restored:.1f} ms | {per} |")
-
-
-def use_the_form(page) -> None:
-    handle = page.locator(".widget-slider .noUi-handle").first
-    handle.focus()
-    for _ in range(3):
-        handle.press("ArrowRight")
-    page.locator(".widget-dropdown select").select_option("blue")
-    page.get_by_label("Name").fill("Ada")
-    box = page.locator(".bqplot").first.bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.35, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=8)
-    page.mouse.up()
-    chosen = page.evaluate("""async () => {
-        const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
-        const selected = models.find(m => m.get('_model_name') === 'ScatterModel').get('selected');
-        return selected === null ? 0 : selected.length;
-    }""")
-    page.wait_for_function(
-        "text => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === text)",
-        arg=f"Ada: 3 blue, {chosen} points selected",
-    )
 
 
 def page_figures(page) -> None:

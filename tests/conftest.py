@@ -13,6 +13,12 @@ EXAMPLES = ROOT / "examples"
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The packaging tests first: their minutes mostly wait on builds and installs,
+    so with workers (``-n 2``) the other tests run beside them instead of after them."""
+    items.sort(key=lambda item: item.get_closest_marker("packaging") is None)
+
+
 @pytest.fixture
 async def serve():
     """Start a real server on a free loopback port: ``server = serve(apps, **settings)``."""

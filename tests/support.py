@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import shutil
 import socket
 import ssl
@@ -100,3 +102,54 @@ async def eventually(condition, timeout: float = 30.0) -> None:
     while not condition():
         assert loop.time() < deadline, "timed out waiting"
         await asyncio.sleep(0.01)
+
+
+async def settle() -> None:
+    """Let callbacks that are already due on the running loop, and the tasks they start, finish."""
+    for _ in range(5):
+        await asyncio.sleep(0)
+
+
+class Clock:
+    """The running loop, with a time that moves only when the test says so.
+
+    A session and its document take their timers and their time from the loop
+    they are given: given this one, timeout and periodic callbacks fall due when
+    :meth:`advance` passes their time, so a test sees what does *not* run
+    without waiting for it.
+    Everything else (call_soon, tasks) goes to the real loop.
+    """
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._loop = loop
+        self.now = 0.0
+        self._timers: list[tuple[float, int, asyncio.TimerHandle]] = []
+        self._order = itertools.count()
+
+    def __getattr__(self, name: str):
+        return getattr(self._loop, name)
+
+    def time(self) -> float:
+        return self.now
+
+    def call_at(self, when: float, callback, *args, context=None) -> asyncio.TimerHandle:
+        handle = asyncio.TimerHandle(when, callback, args, self._loop, context=context)
+        heapq.heappush(self._timers, (when, next(self._order), handle))
+        return handle
+
+    def call_later(self, delay: float, callback, *args, context=None) -> asyncio.TimerHandle:
+        return self.call_at(self.now + delay, callback, *args, context=context)
+
+    async def advance(self, seconds: float) -> None:
+        """Move the time on by ``seconds``, running each timer due on the way in order, as a loop would:
+        what is ready (and the tasks a timer starts) runs before the next timer."""
+        target = self.now + seconds
+        await settle()
+        while self._timers and self._timers[0][0] <= target:
+            when, _, handle = heapq.heappop(self._timers)
+            if handle.cancelled():
+                continue
+            self.now = max(self.now, when)
+            handle._run()
+            await settle()
+        self.now = target

@@ -555,7 +555,10 @@ async def test_with_allow_push_a_push_replaces_any_apps_document_as_in_bokeh(ser
         assert [type(c).__name__ for c in box.children] == ["IntSlider", "Label"]
         assert live.document.callbacks == []
         count = len(ticks)
-        await asyncio.sleep(0.1)
+        # Three of the old callback's periods on the session's loop: it would have ticked by then.
+        passed = asyncio.Event()
+        live.document.add_timeout_callback(passed.set, 60)
+        await passed.wait()
         assert len(ticks) == count
         values = [getattr(_instances.get(c), "value", None) for c in live.channel.comm_manager.comms]
         assert "the app's own" not in values

@@ -8,7 +8,7 @@ import threading
 
 import ipywidgets
 import pytest
-from support import eventually
+from support import Clock, eventually, settle
 
 from jupyter_bridge.document import (
     Document,
@@ -48,9 +48,14 @@ def hosted(document: Document, loop: asyncio.AbstractEventLoop | None = None) ->
 
 
 @pytest.fixture
-async def host():
+async def clock():
+    return Clock(asyncio.get_running_loop())
+
+
+@pytest.fixture
+async def host(clock):
     document = Document()
-    host = hosted(document, asyncio.get_running_loop())
+    host = hosted(document, clock)
     host.document = document
     yield host
     document.close()
@@ -59,12 +64,6 @@ async def host():
 @pytest.fixture
 def doc(host):
     return host.document
-
-
-async def settle() -> None:
-    """Let callbacks that are already due, and the tasks they start, finish."""
-    for _ in range(5):
-        await asyncio.sleep(0)
 
 
 def test_add_root_shows_a_widget_once_and_tells_listeners():
@@ -187,54 +186,56 @@ async def test_curdoc_inside_a_callback_is_the_callbacks_document(doc):
     assert seen == [doc]
 
 
-async def test_a_next_tick_callback_runs_once_on_a_later_tick(doc):
+async def test_a_next_tick_callback_runs_once_on_a_later_tick(doc, clock):
     runs = []
 
     cb = doc.add_next_tick_callback(lambda: runs.append(1))
     assert runs == []
     assert doc.callbacks == [cb]
     await eventually(lambda: runs)
-    await asyncio.sleep(0.1)
+    await clock.advance(60)
 
     assert runs == [1]
     assert doc.callbacks == []
 
 
-async def test_a_timeout_callback_runs_once_after_its_delay_not_before(doc):
-    loop = asyncio.get_running_loop()
-    ran_at = []
+async def test_a_timeout_callback_runs_once_after_its_delay_not_before(doc, clock):
+    runs = []
 
-    added_at = loop.time()
-    doc.add_timeout_callback(lambda: ran_at.append(loop.time()), 150)
-    await eventually(lambda: ran_at)
-    await asyncio.sleep(0.3)
+    doc.add_timeout_callback(lambda: runs.append(clock.time()), 150)
+    await clock.advance(0.149)
+    assert runs == []
+    await clock.advance(0.001)
+    assert runs == [0.15]
+    await clock.advance(60)
 
-    assert len(ran_at) == 1
-    assert ran_at[0] - added_at >= 0.14
+    assert runs == [0.15]
+    assert doc.callbacks == []
 
 
-async def test_a_zero_timeout_runs(doc):
+async def test_a_zero_timeout_runs(doc, clock):
     runs = []
 
     doc.add_timeout_callback(lambda: runs.append(1), 0)
-    await eventually(lambda: runs)
+    await clock.advance(0)
+
+    assert runs == [1]
 
 
-async def test_a_periodic_callback_runs_repeatedly_until_removed(doc):
+async def test_a_periodic_callback_runs_repeatedly_until_removed(doc, clock):
     runs = []
 
-    cb = doc.add_periodic_callback(lambda: runs.append(1), 50)
-    await eventually(lambda: len(runs) >= 3)
+    cb = doc.add_periodic_callback(lambda: runs.append(clock.time()), 50)
+    await clock.advance(0.175)
+    assert runs == pytest.approx([0.05, 0.1, 0.15])
     doc.remove_periodic_callback(cb)
-    await settle()
-    count = len(runs)
-    await asyncio.sleep(0.3)
+    await clock.advance(60)
 
-    assert len(runs) == count
+    assert len(runs) == 3
     assert cb not in doc.callbacks
 
 
-async def test_a_periodic_callback_that_raises_keeps_running(doc, caplog):
+async def test_a_periodic_callback_that_raises_keeps_running(doc, clock, caplog):
     caplog.set_level(logging.ERROR, logger="jupyter_bridge.document")
     runs = []
 
@@ -243,11 +244,13 @@ async def test_a_periodic_callback_that_raises_keeps_running(doc, caplog):
         raise RuntimeError("flaky")
 
     doc.add_periodic_callback(flaky, 20)
-    await eventually(lambda: len(runs) >= 3)
+    await clock.advance(0.07)
+
+    assert len(runs) == 3
 
 
 @pytest.mark.parametrize("locked", [True, False])
-async def test_a_periodic_callback_still_running_skips_its_next_runs(doc, locked):
+async def test_a_periodic_callback_still_running_skips_its_next_runs(doc, clock, locked):
     gate = asyncio.Event()
     starts = []
 
@@ -256,13 +259,13 @@ async def test_a_periodic_callback_still_running_skips_its_next_runs(doc, locked
         await gate.wait()
 
     doc.add_periodic_callback(slow if locked else without_document_lock(slow), 10)
-    await eventually(lambda: starts)
-    await asyncio.sleep(0.3)
+    await clock.advance(0.3)  # 30 periods
 
     assert len(starts) == 1
     assert len(doc._tasks) == 1
     gate.set()
-    await eventually(lambda: len(starts) >= 3)
+    await clock.advance(0.02)
+    assert len(starts) == 3
 
 
 async def test_removing_a_callback_twice_is_refused_naming_it(doc):
@@ -286,13 +289,13 @@ async def test_removing_a_next_tick_callback_that_has_run_is_refused(doc):
         doc.remove_next_tick_callback(cb)
 
 
-async def test_removed_callbacks_never_run(doc):
+async def test_removed_callbacks_never_run(doc, clock):
     runs = []
 
     doc.remove_next_tick_callback(doc.add_next_tick_callback(lambda: runs.append("next")))
     doc.remove_timeout_callback(doc.add_timeout_callback(lambda: runs.append("timeout"), 10))
     doc.remove_periodic_callback(doc.add_periodic_callback(lambda: runs.append("periodic"), 10))
-    await asyncio.sleep(0.2)
+    await clock.advance(60)
 
     assert runs == []
     assert doc.callbacks == []
@@ -316,7 +319,11 @@ async def test_callbacks_added_before_attach_start_after_it():
     document.add_next_tick_callback(lambda: runs.append("next"))
     document.add_timeout_callback(lambda: runs.append("timeout"), 10)
     document.add_periodic_callback(lambda: runs.append("periodic"), 10)
-    await asyncio.sleep(0.1)
+    # Time passes on the running loop (a later timer of its own fires), and still nothing ran.
+    passed = asyncio.Event()
+    asyncio.get_running_loop().call_later(0.02, passed.set)
+    await passed.wait()
+    await settle()
     assert runs == []
 
     hosted(document, asyncio.get_running_loop())
@@ -359,7 +366,7 @@ async def run_two(doc: Document, second_unlocked: bool) -> list[str]:
     if second_unlocked:
         await eventually(lambda: "second" in order)
     else:
-        await asyncio.sleep(0.1)
+        await settle()  # the second is started and waits for the lock
     gate.set()
     await eventually(lambda: len(order) == 3)
     return order
@@ -438,13 +445,13 @@ async def test_remove_next_tick_callback_from_a_thread_cancels_it(doc):
     thread = threading.Thread(target=doc.remove_next_tick_callback, args=(cb,))
     thread.start()
     thread.join()  # blocks the loop, so the callback cannot run before it is removed
-    await asyncio.sleep(0.1)
+    await settle()  # the start and the cancel were both queued to the loop
 
     assert runs == []
     assert doc.callbacks == []
 
 
-async def test_destroy_stops_every_callback_and_returns_the_session_destroyed_ones(doc):
+async def test_destroy_stops_every_callback_and_returns_the_session_destroyed_ones(doc, clock):
     runs = []
     cancelled = []
 
@@ -462,14 +469,13 @@ async def test_destroy_stops_every_callback_and_returns_the_session_destroyed_on
     doc.add_periodic_callback(lambda: runs.append("periodic"), 20)
     doc.add_timeout_callback(lambda: runs.append("timeout"), 10_000)
     doc.on_session_destroyed(goodbye)
-    await eventually(lambda: len(runs) >= 2)
+    await clock.advance(0.05)
+    assert runs == ["periodic", "periodic"]
 
     assert doc.close() == [goodbye]
-    await settle()
-    count = len(runs)
-    await asyncio.sleep(0.3)
+    await clock.advance(60)
 
-    assert len(runs) == count
+    assert runs == ["periodic", "periodic"]
     assert "timeout" not in runs
     assert cancelled == [1]
     assert doc.callbacks == []

@@ -190,15 +190,21 @@ def test_open_as_app_shows_the_app_and_reloads_it_when_saved(lab, page):
     assert iframe.get_attribute("src").endswith("/bridge/apps/sliders.py")  # cookies log it in: no token
     app = page.frame_locator(".jp-BridgeApp iframe")
 
-    def use_the_app() -> str:
-        """Wait for a new page of the app in its first state, move the slider; its session id.
+    def use_the_app(title: str = "Sliders") -> str:
+        """Wait for a new page of the app's code titled ``title`` in its first state, move the slider; its session id.
 
         After a save, the page whose session the reload ended may load again by
         itself (close code 4205) just before the panel reloads it: a page replaced
-        while in use is used again, the one that stays must work.
+        while in use is used again, the one that stays must work. And the panel may
+        reload before the server has seen the save: that page, of the old code, is
+        closed (4205) once it has, and loads again with what was done in it, so it
+        is not used before its title says it runs the saved code.
         """
         while True:
             page.wait_for_function("(frame) => frame.contentWindow.seen === undefined", arg=iframe.element_handle())
+            page.wait_for_function(
+                "([frame, title]) => frame.contentDocument.title === title", arg=[iframe.element_handle(), title]
+            )
             app.locator("#jupyter-bridge-roots[data-jb-ready='1']").wait_for()
             wait_for_label(app, "value*2 = 0")
             iframe.element_handle().content_frame().evaluate("() => { window.pressed = true; }")
@@ -238,6 +244,6 @@ def test_open_as_app_shows_the_app_and_reloads_it_when_saved(lab, page):
                path, {type: 'file', format: 'text', content}).then(() => true)""",
         ["sliders.py", source.replace('doc.title = "Sliders"', 'doc.title = "Sliders, saved"')],
     )
-    third = use_the_app()
+    third = use_the_app("Sliders, saved")
     assert third not in (first, second) and reloads() == "2"
     assert iframe.element_handle().content_frame().title() == "Sliders, saved"

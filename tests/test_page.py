@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import time
@@ -204,18 +205,24 @@ def test_the_page_says_when_the_server_is_gone(tmp_path, page):
             server.wait(timeout=30)
 
 
+def rewrite(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` with a modification time past its last one, however coarse the file system's."""
+    before = path.stat().st_mtime_ns
+    path.write_text(text)
+    later = max(path.stat().st_mtime_ns, before + 2_000_000_000)
+    os.utime(path, ns=(later, later))
+
+
 def test_dev_error_page_reloads_once_the_file_is_fixed(tmp_path, page):
     app = tmp_path / "fixme.py"
     app.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('fine'))\n")
     with serving(str(app), "--dev") as base:
         open_app(page, base + "/fixme")
-        time.sleep(1.1)  # a new modification time, whatever the file system's resolution
-        app.write_text("this is not python\n")
+        rewrite(app, "this is not python\n")
         page.wait_for_selector(".jb-error-page", timeout=20_000)
         text = page.locator(".jb-error-page").inner_text()
         assert "start again" not in text and "reloads" in text
-        time.sleep(1.1)
-        app.write_text("import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('fixed'))\n")
+        rewrite(app, "import ipywidgets as w\nfrom jupyter_bridge import curdoc\ncurdoc().add_root(w.Label('fixed'))\n")
         page.wait_for_selector(".widget-label >> text=fixed", timeout=20_000)
 
 

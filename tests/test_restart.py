@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
+from kept_form import PAGE_MS, brush_selected, use_the_form, wait_for_label
 from support import HAVE_CHROMIUM, eventually, free_port, wait_for_http
 from test_nginx import Processes, new_page
 from wsclient import Client
@@ -32,7 +33,6 @@ from jupyter_bridge.protocol import (
 KEPT = EXAMPLES / "kept_changes.py"
 CONTROLS = "@jupyter-widgets/controls"
 CLI = [sys.executable, "-m", "jupyter_bridge.cli"]
-PAGE_MS = 60_000
 
 
 def change(place: list, model: str, module: str = CONTROLS, **state) -> dict:
@@ -259,65 +259,8 @@ def stop(process, how: signal.Signals) -> None:
     process.wait(timeout=60)
 
 
-def label(page) -> str:
-    return page.locator(".widget-label:not(.widget-description-label)").last.inner_text()
-
-
-def wait_for_label(page, text: str) -> None:
-    try:
-        page.wait_for_function(
-            "text => [...document.querySelectorAll('.widget-label')].some(e => e.textContent === text)",
-            arg=text, timeout=PAGE_MS,
-        )
-    except Exception:
-        kept = page.evaluate("JSON.stringify(window.jupyterBridge.changes.message('x').message.changes)")
-        raise AssertionError(f"the page shows {label(page)!r}, not {text!r}; it kept {kept}") from None
-
-
 def status(page) -> str:
     return page.locator(".jb-status").inner_text()
-
-
-def brush_selected(page):
-    """The brush selector's `selected` (an x range) as the page's model has it."""
-    return page.evaluate("""async () => {
-        const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
-        const brush = models.find(m => m.get('_model_name') === 'BrushIntervalSelectorModel');
-        const selected = brush.get('selected');
-        return selected === null ? null : Array.from(selected);
-    }""")
-
-
-def use_the_form(page) -> str:
-    """Move the slider, pick a colour, type a name and a password, brush over points: the summary."""
-    handle = page.locator(".widget-slider .noUi-handle").first
-    handle.focus()
-    for _ in range(3):
-        handle.press("ArrowRight")
-    wait_for_label(page, "nobody: 3 red, 0 points selected")
-    page.locator(".widget-dropdown select").select_option("blue")
-    wait_for_label(page, "nobody: 3 blue, 0 points selected")
-    page.get_by_label("Name").fill("Ada")
-    wait_for_label(page, "Ada: 3 blue, 0 points selected")
-    page.get_by_label("Password").fill("hunter2")
-    # Brush over the middle of the plot area (inside the figure's 60 px margins).
-    box = page.locator(".bqplot").first.bounding_box()
-    y = box["y"] + box["height"] / 2
-    page.mouse.move(box["x"] + box["width"] * 0.35, y)
-    page.mouse.down()
-    page.mouse.move(box["x"] + box["width"] * 0.5, y, steps=5)
-    page.mouse.move(box["x"] + box["width"] * 0.65, y, steps=5)
-    page.mouse.up()
-    # The brush's end set the scatter's final selection in the page: Python's summary follows it.
-    chosen = page.evaluate("""async () => {
-        const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
-        const selected = models.find(m => m.get('_model_name') === 'ScatterModel').get('selected');
-        return selected === null ? 0 : selected.length;
-    }""")
-    assert chosen > 0
-    summary = f"Ada: 3 blue, {chosen} points selected"
-    wait_for_label(page, summary)
-    return summary
 
 
 @needs_chromium

@@ -7,7 +7,7 @@ from typing import Any
 
 import ipywidgets as w
 import pytest
-from support import eventually
+from support import Clock, eventually
 
 from jupyter_bridge import curdoc
 from jupyter_bridge.application import Application, Handler
@@ -59,11 +59,13 @@ class Hooks(Handler):
         self.events.append("on_session_destroyed")
 
 
-def make(app, events: list[str] | None = None, channel: Channel | None = None) -> Session[Any]:
+def make(
+    app, events: list[str] | None = None, channel: Channel | None = None, loop: asyncio.AbstractEventLoop | None = None
+) -> Session[Any]:
     events = [] if events is None else events
     application = Application(Hooks(events, app))
     context = SessionContext("s1", Request(arguments={"N": [b"3"]}), ServerContext("/app"))
-    return Session(context, application, asyncio.get_running_loop(), channel=channel or Recorder(events))
+    return Session(context, application, loop or asyncio.get_running_loop(), channel=channel or Recorder(events))
 
 
 async def test_start_runs_the_created_hook_then_the_app_then_shows_the_document():
@@ -89,14 +91,17 @@ async def test_destroy_stops_callbacks_runs_hooks_tells_the_channel_then_closes_
         doc.add_periodic_callback(lambda: ticks.append(1), 10)
         doc.on_session_destroyed(lambda context: events.append(f"callback for {context.id}"))
 
-    session = make(app, events)
+    clock = Clock(asyncio.get_running_loop())
+    session = make(app, events, loop=clock)
     await session.start()
+    await clock.advance(0.035)
+    assert len(ticks) == 3
     events.clear()
 
     await session.destroy()
     await session.destroy()  # idempotent
     count = len(ticks)
-    await asyncio.sleep(0.05)
+    await clock.advance(60)
 
     assert events == [
         "callback for s1", "end (ended)", "close widgets", "on_session_destroyed"

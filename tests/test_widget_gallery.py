@@ -31,11 +31,11 @@ def server(widget_gallery: str) -> str:
 
 
 def nudge_slider(page, steps: int = 1) -> None:
-    """Move the page's first ipywidgets slider ``steps`` to the right, as the keyboard does."""
+    """Move the page's first ipywidgets slider ``steps`` to the right (left if negative), as the keyboard does."""
     handle = page.locator(".widget-slider .noUi-handle").first
     handle.focus()
-    for _ in range(steps):
-        handle.press("ArrowRight")
+    for _ in range(abs(steps)):
+        handle.press("ArrowRight" if steps > 0 else "ArrowLeft")
 
 
 def click_at(page, selector: str, fx: float = 0.5, fy: float = 0.5) -> None:
@@ -121,29 +121,48 @@ def test_jupyter_scatter_resizes_points_from_python_and_reports_the_selection(se
         page.assert_clean()
 
 
+ALTAIR_LINKS = """async () => {
+    const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
+    const chart = models.find((m) => m.get('_params') !== undefined);
+    const plum = document.querySelector(".vega-embed path[aria-label*='plum']");
+    return {
+        slider: document.querySelector('.widget-readout').textContent,
+        params_in_page: chart && chart.get('_params'),
+        plum: plum && plum.getAttribute('fill'),
+        page_states: window.jbStates,
+        chart_drawings: window.chartDrawings,
+    };
+}"""
+
+
 def test_altair_jupyter_chart_takes_params_from_python_and_reports_the_clicked_bar(server, browser):
     pytest.importorskip("altair")
     pytest.importorskip("vl_convert", reason="altair's offline mode needs vl-convert-python")
     with open_widget_page(browser, server + "/altair_app") as page:
         page.wait_for_widget(".vega-embed")
-        before = page.look_of(".vega-embed")
-        handle = page.locator(".widget-slider .noUi-handle").first
-        handle.focus()
-        for _ in range(10):  # cut-off 50 -> 40: plum (43 sold) turns orange
-            handle.press("ArrowLeft")
-        try:
-            page.wait_for_new_look(".vega-embed", before, timeout=20.0)
-        except AssertionError:
-            # Seen once in a full run (the process's first altair chart had just
-            # blocked the loop): the keys went nowhere. Press on (-> 35, plum still
-            # orange); the chart must then change. Not yet understood.
-            handle.focus()
-            for _ in range(5):
-                handle.press("ArrowLeft")
-            page.wait_for_new_look(".vega-embed", before)
-
         plum = ".vega-embed path[aria-label*='plum']"
-        page.wait_for_function(f"() => document.querySelector(\"{plum}\").getAttribute('fill') === 'darkorange'")
+        assert page.locator(plum).get_attribute("fill") == "steelblue"
+        before = page.look_of(".vega-embed")
+        # What a failure needs to say where the chain slider -> Python -> chart broke: the
+        # page's connection states, and how often the chart was drawn (a second drawing of
+        # a JupyterChart sends its spec's params back to Python, undoing the slider's).
+        page.evaluate(
+            """() => {
+                window.jbStates = [];
+                new MutationObserver(() => window.jbStates.push(document.documentElement.dataset.jbState))
+                    .observe(document.documentElement, {attributeFilter: ['data-jb-state']});
+                window.chartDrawings = 1;
+                new MutationObserver((records) => { window.chartDrawings += records.filter((r) =>
+                    [...r.addedNodes].some((n) => n.nodeName === 'svg' || n.nodeName === 'CANVAS')).length; })
+                    .observe(document.querySelector('.vega-embed'), {childList: true, subtree: true});
+            }"""
+        )
+        nudge_slider(page, -10)  # cut-off 50 -> 40: plum (43 sold) turns orange
+        try:
+            page.wait_for_function(f"() => document.querySelector(\"{plum}\").getAttribute('fill') === 'darkorange'")
+        except Exception:
+            raise AssertionError(f"the chart did not follow the slider: {page.evaluate(ALTAIR_LINKS)}") from None
+        assert page.look_of(".vega-embed") != before
 
         # page -> Python: clicking a bar sets the chart's point selection in Python.
         page.locator(".vega-embed path[aria-label*='fig']").click()
