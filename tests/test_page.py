@@ -151,9 +151,18 @@ def test_a_quick_callback_shows_no_busy_mark(app_server, page):
         new MutationObserver(() => { if (document.documentElement.dataset.jbBusy === '1') window.busySeen = true; })
           .observe(document.documentElement, { attributes: true }); }"""
     )
-    page.locator(".widget-text input").fill("typing is quick")
-    page.wait_for_timeout(600)  # longer than the 300 ms a callback may take unmarked
-    assert page.evaluate("window.busySeen") is False
+    # An answer later than 300 ms is marked, rightly: on a loaded machine (two
+    # test workers on two cores) one may be. A page that marks quick answers
+    # marks every one of them, so some of five must go unmarked.
+    marked = []
+    for attempt in range(5):
+        page.evaluate("window.busySeen = false")
+        page.locator(".widget-text input").fill(f"typing is quick {attempt}")
+        page.wait_for_timeout(600)  # longer than the 300 ms a callback may take unmarked
+        marked.append(page.evaluate("window.busySeen"))
+        if not marked[-1]:
+            break
+    assert marked[-1] is False, f"every quick answer showed the busy mark: {marked}"
 
 
 def test_an_app_without_roots_says_so(app_server, page):
