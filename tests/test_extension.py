@@ -441,7 +441,8 @@ async def test_unused_sessions_are_reaped_on_the_jupyter_loop(jupyter, layout):
     session_id = json.loads(CONFIG.search(html).group(1))["sessionId"]
     marker = layout.markers / session_id
     # Kept while its token lives (5 s), checked every 0.2 s (set on the command line).
-    await eventually(marker.exists, timeout=30)
+    # The app writes the marker when its session is destroyed: wait for the whole word.
+    await eventually(lambda: marker.exists() and marker.read_text() != "", timeout=30)
     assert marker.read_text() == "destroyed"
 
 

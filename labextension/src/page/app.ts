@@ -127,6 +127,8 @@ export function start(
   let drawn = false;
   /** The first roots being displayed; null until a doc names them. */
   let drawing: Promise<void> | null = null;
+  /** Settles once the first document the page received is drawn (it waits for its models first). */
+  let firstDrawing: Promise<void> | null = null;
   let connected = false;
   let isReady = false;
   const readyIfConnected = (): void => {
@@ -200,11 +202,17 @@ export function start(
         const sessionAt = replacements;
         changes.doc(message.roots, message.restore !== false, message.no_restore ?? []);
         // Views are made after the models opened before them, as a kernel displays a widget after making it.
-        manager.afterOpened(() => {
-          if (sessionAt === replacements) {
-            showDocument(message);
-          }
+        const docShown = new Promise<void>((resolve) => {
+          manager.afterOpened(() => {
+            if (sessionAt === replacements) {
+              showDocument(message);
+            }
+            resolve();
+          });
         });
+        if (firstDoc && firstDrawing === null) {
+          firstDrawing = docShown.then(() => drawing ?? undefined);
+        }
         break;
       }
       case 'error':
@@ -232,11 +240,13 @@ export function start(
     recreated: (wasConnected) => {
       // From now on nothing goes to the old session's widgets: the socket reaches the new one.
       comms.forgetAll();
-      if (drawing !== null && !drawn) {
-        // Still drawing the state the page carried: replace it once drawn (its
-        // views would otherwise be built on closed models), holding what the
-        // socket brings meanwhile.
-        const drawnThen = drawing.then(() => new Promise((resolve) => setTimeout(resolve, 0)));
+      const stillDrawing = drawing ?? firstDrawing;
+      if (stillDrawing !== null && !drawn) {
+        // Still drawing the state the page carried (or still making the models
+        // its document waits for): replace it once drawn (its views would
+        // otherwise be built on closed models), holding what the socket brings
+        // meanwhile.
+        const drawnThen = stillDrawing.then(() => new Promise((resolve) => setTimeout(resolve, 0)));
         early.holdUntil(drawnThen.then(() => replace(wasConnected)));
         return;
       }
@@ -245,6 +255,7 @@ export function start(
   };
   const replace = (wasConnected: boolean): void => {
     replacements += 1; // a document of the old session still waiting for its models is not shown
+    firstDrawing = null;
     // The old session's widgets are gone with it: the new one's replace them.
     comms.forgetAll();
     manager.forgetAll();
