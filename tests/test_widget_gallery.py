@@ -157,11 +157,31 @@ def test_altair_jupyter_chart_takes_params_from_python_and_reports_the_clicked_b
                     .observe(document.querySelector('.vega-embed'), {childList: true, subtree: true});
             }"""
         )
+        orange = f"() => document.querySelector(\"{plum}\").getAttribute('fill') === 'darkorange'"
         nudge_slider(page, -10)  # cut-off 50 -> 40: plum (43 sold) turns orange
         try:
-            page.wait_for_function(f"() => document.querySelector(\"{plum}\").getAttribute('fill') === 'darkorange'")
+            page.wait_for_function(orange, timeout=15_000)
         except Exception:
-            raise AssertionError(f"the chart did not follow the slider: {page.evaluate(ALTAIR_LINKS)}") from None
+            # altair's front end writes each param its view took back to Python (after a
+            # 10 ms debounce). While the loop is slow (the process's first chart blocks it
+            # for a second), a value written back can reach Python after a newer one from
+            # the slider, and Python keeps the last one: the chart stays at, say, 44 while
+            # the slider shows 40 (in JupyterLab too). One move at a time, waited for,
+            # leaves no stale value to write back.
+            first = page.evaluate(ALTAIR_LINKS)
+            if first["params_in_page"] == {"cutoff": int(first["slider"])}:
+                raise AssertionError(f"the chart did not follow the slider: {first}") from None
+            for steps, value in ((1, 41), (-1, 40)):
+                nudge_slider(page, steps)
+                page.wait_for_function(
+                    f"async () => {{ const l = await ({ALTAIR_LINKS})(); return l.params_in_page.cutoff === {value}; }}"
+                )
+            try:
+                page.wait_for_function(orange)
+            except Exception:
+                raise AssertionError(
+                    f"the chart did not follow the slider: {first}, then {page.evaluate(ALTAIR_LINKS)}"
+                ) from None
         assert page.look_of(".vega-embed") != before
 
         # page -> Python: clicking a bar sets the chart's point selection in Python.
