@@ -221,7 +221,8 @@ async def test_a_dropped_connection_resumes_without_losing_a_message(serve):
             send.__self__.ws_connection.stream.close()  # the network drops
             before = len(ticks)
             await eventually(lambda before=before: len(ticks) > before or counter.value == last)
-        await eventually(lambda: counter.value == last)
+        # The last value's update comes before its custom message: wait for both.
+        await eventually(lambda: counter.value == last and ticks[-1:] == [last])
         assert ticks == list(range(ticks[0], last + 1))  # every message, once, in order
         assert session.connected and live.channel.connections == 1
     finally:
