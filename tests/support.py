@@ -27,6 +27,14 @@ HAVE_CHROMIUM = Path(CHROMIUM).exists()
 #: How long a browser wait may take: a bound, not a pause (every wait ends at its
 #: event, and a busy machine, two cores shared with other work, may take long).
 WAIT_MS = 60_000
+#: For ``page.evaluate``: keep in ``window.seen`` every value the page's first root
+#: widget takes, from its current one on, in order.
+RECORD_FIRST_ROOT_VALUES = """async () => {
+    const id = document.querySelector('.jb-root').dataset.jbModelId;
+    const model = await window.jupyterBridge.manager.get_model(id);
+    window.seen = [model.get('value')];
+    model.on('change:value', () => window.seen.push(model.get('value')));
+}"""
 
 
 def free_port() -> int:

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, CHROMIUM_ARGS, WAIT_MS, free_port, serving, wait_for_http
+from support import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    RECORD_FIRST_ROOT_VALUES,
+    WAIT_MS,
+    free_port,
+    serving,
+    wait_for_http,
+)
 
 from jupyter_bridge.tokens import generate_secret_key
 
@@ -316,14 +324,7 @@ def test_second_tab_of_the_same_session_shows_its_current_state(app_server, brow
 def test_cut_connection_resumes_with_every_update_once(app_server, page):
     open_app(page, app_server + "/counter?until=160")
     # Record every value the page's model takes, in order.
-    page.evaluate(
-        """async () => {
-            const id = document.querySelector('.jb-root').dataset.jbModelId;
-            const model = await window.jupyterBridge.manager.get_model(id);
-            window.seen = [model.get('value')];
-            model.on('change:value', () => window.seen.push(model.get('value')));
-        }"""
-    )
+    page.evaluate(RECORD_FIRST_ROOT_VALUES)
     # Every state the page goes through, so a reconnection quicker than a poll is still seen.
     page.evaluate(
         """() => {

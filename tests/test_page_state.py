@@ -19,7 +19,7 @@ from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
-from support import CHROMIUM, WAIT_MS, free_port, serving
+from support import CHROMIUM, RECORD_FIRST_ROOT_VALUES, WAIT_MS, free_port, serving
 
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
 
@@ -155,14 +155,7 @@ def test_state_that_changed_before_the_socket_connected_arrives_exactly_once(app
     page.goto(app_server + "/counter?until=120")
     page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
     # Every value the page's model takes, from the one its HTML carried on.
-    page.evaluate(
-        """async () => {
-            const id = document.querySelector('.jb-root').dataset.jbModelId;
-            const model = await window.jupyterBridge.manager.get_model(id);
-            window.seen = [model.get('value')];
-            model.on('change:value', () => window.seen.push(model.get('value')));
-        }"""
-    )
+    page.evaluate(RECORD_FIRST_ROOT_VALUES)
     first = page.evaluate("window.seen[0]")
     config = json.loads(CONFIG.search(page.content()).group(1))
     # The session counts on while the page has no socket: its state, as another page of it gets it.
