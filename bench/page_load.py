@@ -66,7 +66,7 @@ REPORT = "__pageLoadReport"
 #: Run in the page before its own scripts: at each animation frame, the time each mark is first visible.
 WATCH = """
 (() => {
-  const wanted = %s;
+  const wanted = %(wanted)s;
   const marks = (window.__pageLoadMarks = {});
   const find = (root, selector) => {
     const found = root.querySelector(selector);
@@ -87,7 +87,7 @@ WATCH = """
       if (!(name in marks) && shown(find(document, selector))) marks[name] = performance.now();
     }
     if (Object.keys(marks).length < Object.keys(wanted).length) requestAnimationFrame(frame);
-    else window.__pageLoadReport(JSON.stringify(marks));
+    else window.%(report)s(JSON.stringify(marks));
   };
   requestAnimationFrame(frame);
 })();
@@ -123,7 +123,7 @@ async def load_once(context, server: Server, cold: bool) -> Load:
     """One load of the server's page in a new tab of ``context``; ``cold``: with the cache disabled."""
     page = await context.new_page()
     try:
-        await page.add_init_script(WATCH % json.dumps(MARKS[server.name]))
+        await page.add_init_script(WATCH % {"wanted": json.dumps(MARKS[server.name]), "report": REPORT})
         cdp = await context.new_cdp_session(page)
         traffic = Traffic()
         cdp.on("Network.loadingFinished", traffic.on_http)
@@ -185,6 +185,11 @@ def report(loads: dict[str, list[Load]], runs: int, nodelay: bool, cache: str) -
     print(f"  target: time to interactive <= {TARGET}x Bokeh's; measured {ratio:.2f}x")
     if before:
         print(f"  before: {median(before, 'interactive_ms') / median(bokeh, 'interactive_ms'):.2f}x")
+        # Each run loads both versions back to back: the median of those pairs' differences
+        # tells a few milliseconds apart where the machine's noise moves each median by more.
+        for label, field in (("first paint", "paint_ms"), ("time to interactive", "interactive_ms")):
+            pairs = statistics.median(getattr(now, field) - getattr(then, field) for now, then in zip(ours, before))
+            print(f"  {label}, this version minus before, median of the runs' pairs: {pairs:+.0f} ms")
     for name, runs_of in loads.items():
         paints = ", ".join(f"{load.paint_ms:.0f}" for load in runs_of)
         times = ", ".join(f"{load.interactive_ms:.0f}" for load in runs_of)
