@@ -57,14 +57,14 @@ def say(text: str) -> None:
 class Served:
     """`jupyter-bridge serve` in a process of its own, its log in a file."""
 
-    def __init__(self, *arguments: str, env: dict[str, str] | None = None) -> None:
+    def __init__(self, *arguments: str, env: dict[str, str] | None = None, cwd: str | None = None) -> None:
         self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log = Path(tempfile.mkstemp(prefix="bench-reliability-", suffix=".log")[1])
         self.process = subprocess.Popen(
             [sys.executable, "-m", "jupyter_bridge.cli", "serve", *arguments, "--port", str(self.port),
              "--address", "127.0.0.1", "--stats-log-frequency", "0", "--log-file", str(self.log)],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})},
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env={**os.environ, **(env or {})}, cwd=cwd,
         )
         deadline = time.monotonic() + 60
         while True:
@@ -257,7 +257,9 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "
         arguments = [str(DASHBOARD), "--prepared-sessions", str(prepared)] if prepared else [str(DASHBOARD)]
     else:
         arguments = [str(PREPARED_SLIDERS), "--prepared-sessions", str(prepared)] if prepared else [str(SLIDERS)]
-    served = Served(*arguments, env={"PYTHONPATH": tree} if tree else None)
+    # In the checkout's own folder: ``python -m`` puts the working directory first on
+    # sys.path, so from this one the other checkout's server would run this version.
+    served = Served(*arguments, env={"PYTHONPATH": tree} if tree else None, cwd=tree)
     probe = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBE, str(Path(__file__).resolve().parent), served.base, str(served.port),
         stdout=asyncio.subprocess.PIPE)

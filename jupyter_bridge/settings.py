@@ -222,6 +222,14 @@ class BridgeSettings(Configurable):
         help="Most sessions one process holds at once. Beyond it a page load answers 503 and "
         "a socket that would recreate a session is closed (code 1013, try again later). 0: no limit.",
     ).tag(config=True, cli=True, metavar="N")
+    full_gc = Enum(
+        ["idle", "python"],
+        default_value="idle",
+        help="When Python's full garbage collections run (each looks at every object of the process, "
+        "100 ms and more with many sessions, during which no session is answered). idle: once due, "
+        "at the first moment the server has nothing else to do (within 10 s), so that a burst of "
+        "page loads is not stalled by them; python: whenever Python decides, as in any Python process.",
+    ).tag(config=True, cli=True)
     prepared_sessions = Int(
         0,
         help="Sessions to keep built ahead of their pages, per app that allows it (it sets "

@@ -21,6 +21,7 @@ from tornado import httpserver, ioloop, netutil, web
 from ..application import AppSpec
 from ..settings import BridgeSettings
 from .bridge import Bridge
+from .collector import IdleCollector
 from .headers import FrameHeaders
 from .routes import routes
 from .stats import rss_bytes
@@ -64,6 +65,7 @@ class Server:
         self._sockets: list[socket.socket] = []
         self._timers = Timers()
         self._loop_watch: LoopWatch | None = None
+        self._collector = IdleCollector()
         self._stopped: asyncio.Event | None = None
         self.port: int | None = None
 
@@ -123,6 +125,8 @@ class Server:
         from .loopwatch import LoopWatch
 
         self._loop_watch = LoopWatch(self.io_loop.asyncio_loop).start()  # type: ignore[attr-defined]
+        if settings.full_gc == "idle":
+            self.io_loop.add_callback(self._collector.start)
         log.info("Serving at %s: %s", self.url, ", ".join(self.app_url(path) for path in self.bridge.apps))
         if settings.session_ids == "unsigned":
             log.warning(
@@ -170,6 +174,7 @@ class Server:
         if self._loop_watch is not None:
             self._loop_watch.stop()
             self._loop_watch = None
+        self._collector.stop()
         if self._http is not None:
             self._http.stop()
             self._http = None
