@@ -11,7 +11,8 @@ slow       a client that stops reading while a callback streams 50 updates/s of 
 unlimited  the same with --websocket-max-unsent 0: what the limit prevents (not run by default)
 burst      200 pages loaded at once; --before DIR runs a checkout of another version beside this one,
            --prepared N the same with N sessions prepared ahead (--prepared-sessions; default 200),
-           --app dashboard the sliders in a dashboard whose build takes ~20 ms instead of ~1 ms
+           --app dashboard the sliders in a dashboard whose build takes ~20 ms instead of ~1 ms,
+           --flags "..." one more column: this version served with those flags
 storm      N WebSockets opened at once, then all dropped mid-stream and reconnected
 malformed  oversized headers and bodies, slowloris, invalid UTF-8 in paths and arguments
 procs      --num-procs 3: one worker SIGKILLed under load; then SIGTERM under load
@@ -245,7 +246,7 @@ asyncio.run(main(sys.argv[2], int(sys.argv[3])))
 """
 
 
-async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "sliders") -> dict:
+async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "sliders", flags: tuple[str, ...] = ()) -> dict:
     """``count`` sliders pages loaded at once (GET, socket, document) while a prober runs.
 
     The prober is a process of its own, so the burst's clients do not slow down its
@@ -259,7 +260,7 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "
         arguments = [str(PREPARED_SLIDERS), "--prepared-sessions", str(prepared)] if prepared else [str(SLIDERS)]
     # In the checkout's own folder: ``python -m`` puts the working directory first on
     # sys.path, so from this one the other checkout's server would run this version.
-    served = Served(*arguments, env={"PYTHONPATH": tree} if tree else None, cwd=tree)
+    served = Served(*arguments, *flags, env={"PYTHONPATH": tree} if tree else None, cwd=tree)
     probe = await asyncio.create_subprocess_exec(
         sys.executable, "-c", PROBE, str(Path(__file__).resolve().parent), served.base, str(served.port),
         stdout=asyncio.subprocess.PIPE)
@@ -314,17 +315,19 @@ async def burst_on(tree: str | None, count: int, prepared: int = 0, app: str = "
 
 
 async def burst(quick: bool, before: str | None = None, pages: int | None = None, prepared: int | None = None,
-                app: str = "sliders") -> None:
+                app: str = "sliders", flags: str = "") -> None:
     count = pages or (50 if quick else 200)
     prepared = count if prepared is None else prepared
     say(f"\n== Burst: {count} pages of {app} loaded at once (page, socket, document) while another session "
         "does round trips ==")
     AsyncHTTPClient.configure(None, max_clients=4 * count)
-    runs: dict[str, tuple[str | None, int]] = {"before": (before, 0)} if before else {}
-    runs["now"] = (None, 0)
+    runs: dict[str, tuple[str | None, int, tuple[str, ...]]] = {"before": (before, 0, ())} if before else {}
+    runs["now"] = (None, 0, ())
+    if flags:  # the same with these server flags
+        runs[flags] = (None, 0, tuple(flags.split()))
     if prepared:
-        runs[f"{prepared} prepared"] = (None, prepared)
-    figures = {name: await burst_on(tree, count, ahead, app) for name, (tree, ahead) in runs.items()}
+        runs[f"{prepared} prepared"] = (None, prepared, ())
+    figures = {name: await burst_on(tree, count, ahead, app, extra) for name, (tree, ahead, extra) in runs.items()}
 
     def row(label: str, value) -> None:
         say(f"  {label:<46}" + "".join(f"{value(f):>14}" for f in figures.values()))
@@ -603,6 +606,8 @@ async def main() -> None:
     parser.add_argument("--before", metavar="DIR",
                         help="burst: also run a checkout of another version at DIR, side by side")
     parser.add_argument("--pages", type=int, help="burst: pages loaded at once (default 200, 50 with --quick)")
+    parser.add_argument("--flags", default="", metavar="FLAGS",
+                        help="burst: one more column, this version served with these flags (e.g. '--full-gc idle')")
     parser.add_argument("--app", choices=["sliders", "dashboard"], default="sliders",
                         help="burst: the sliders app (a build of ~1 ms) or the sliders in a dashboard (~20 ms)")
     parser.add_argument("--prepared", type=int, metavar="N",
@@ -610,7 +615,7 @@ async def main() -> None:
     options = parser.parse_args()
     for name in options.scenarios:
         if name == "burst":
-            await burst(options.quick, options.before, options.pages, options.prepared, options.app)
+            await burst(options.quick, options.before, options.pages, options.prepared, options.app, options.flags)
             continue
         scenarios = {"slow": slow, "unlimited": unlimited, "storm": storm, "malformed": malformed,
                      "procs": procs, "block": block}

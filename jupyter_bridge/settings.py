@@ -223,12 +223,13 @@ class BridgeSettings(Configurable):
         "a socket that would recreate a session is closed (code 1013, try again later). 0: no limit.",
     ).tag(config=True, cli=True, metavar="N")
     full_gc = Enum(
-        ["idle", "python"],
-        default_value="idle",
-        help="When Python's full garbage collections run (each looks at every object of the process, "
-        "100 ms and more with many sessions, during which no session is answered). idle: once due, "
-        "at the first moment the server has nothing else to do (within 10 s), so that a burst of "
-        "page loads is not stalled by them; python: whenever Python decides, as in any Python process.",
+        ["python", "idle"],
+        default_value="python",
+        help="When Python's full garbage collections may run (each looks at every object of the "
+        "process: 100 ms and more with many sessions, during which no session is answered). python: "
+        "whenever Python decides. idle: once Python would run one, at the first moment the server "
+        "has nothing else to do (within 10 s), so that a burst of page loads is not stalled by them; "
+        "at once if sessions were destroyed since the last (their garbage would pile up).",
     ).tag(config=True, cli=True)
     prepared_sessions = Int(
         0,

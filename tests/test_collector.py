@@ -1,4 +1,4 @@
-"""Full garbage collections held for the server's idle moments (--full-gc idle, server/collector.py)."""
+"""Full garbage collections in the server's idle moments (--full-gc idle, server/collector.py)."""
 
 from __future__ import annotations
 
@@ -54,19 +54,19 @@ def app(doc):
     doc.add_root(w.Label(value="hello"))
 
 
-async def test_a_server_holds_full_collections_while_it_runs_and_gives_them_back(serve):
+async def test_full_gc_idle_takes_the_full_collections_while_the_server_runs(serve):
     before = gc.get_threshold()
-    server = serve({"/app": app})
+    server = serve({"/app": app}, full_gc="idle")
     await eventually(lambda: gc.get_threshold()[2] == NEVER)
     assert gc.get_threshold()[:2] == before[:2]  # the young generations run as Python decides
     await server.shutdown()
     assert gc.get_threshold() == before
 
 
-async def test_full_gc_python_leaves_pythons_schedule_alone(serve):
+async def test_by_default_python_keeps_its_schedule(serve):
     before = gc.get_threshold()
-    serve({"/app": app}, full_gc="python")
-    await asyncio.sleep(0.1)
+    serve({"/app": app})
+    await asyncio.sleep(0.3)
     assert gc.get_threshold() == before
 
 
@@ -102,6 +102,22 @@ async def test_a_burst_that_never_ends_holds_the_collection_no_longer_than_max_d
     burst = Burst()
     try:
         garbage = make_garbage()
+        await eventually(lambda: garbage() is None)
+        assert collector.collections == 1
+    finally:
+        await burst.end()
+        collector.stop()
+
+
+async def test_once_sessions_are_destroyed_the_collection_waits_no_more():
+    sessions = 10
+    collector = IdleCollector(lambda: sessions, check=0.02, max_delay=30).start()
+    burst = Burst()
+    try:
+        garbage = make_garbage()
+        await asyncio.sleep(0.5)
+        assert collector.collections == 0  # waiting for the burst to end
+        sessions = 5  # their objects are the garbage: holding it would only let it grow
         await eventually(lambda: garbage() is None)
         assert collector.collections == 1
     finally:

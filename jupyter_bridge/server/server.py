@@ -65,7 +65,7 @@ class Server:
         self._sockets: list[socket.socket] = []
         self._timers = Timers()
         self._loop_watch: LoopWatch | None = None
-        self._collector = IdleCollector()
+        self._collector = IdleCollector(lambda: self.bridge.session_count)
         self._stopped: asyncio.Event | None = None
         self.port: int | None = None
 
