@@ -40,6 +40,33 @@ const outputCssInEntry = {
   },
 };
 
+// @lumino/widgets ships one ES module whose TypeScript namespaces no bundler can
+// tree-shake: every page carried all of Lumino's widgets (dock panels, menus,
+// command palettes, and @lumino/commands for them), 139 kB of the 570 kB a page
+// evaluates before it draws. Its package also ships its TypeScript sources, one
+// module a widget: those are bundled instead, as free of side effects, so a page
+// carries the widgets the controls use (Widget, Panel, TabBar, their layouts).
+// The page shares no Lumino with widget libraries (modules.ts, federated.ts):
+// they bring their own.
+const luminoWidgetsSources = {
+  name: 'lumino-widgets-sources',
+  setup(build) {
+    const sources = join(here, 'node_modules', '@lumino', 'widgets', 'src');
+    build.onResolve({ filter: /^@lumino\/widgets$/ }, async () => {
+      const index = join(sources, 'index.ts');
+      try {
+        await readFile(index);
+      } catch {
+        throw new Error(`${index} is missing: this @lumino/widgets no longer ships its sources; drop the lumino-widgets-sources plugin`);
+      }
+      return { path: index, sideEffects: false };
+    });
+    build.onResolve({ filter: /^\.\// }, (args) =>
+      args.importer.startsWith(sources) ? { path: join(sources, `${args.path.slice(2)}.ts`), sideEffects: false } : undefined,
+    );
+  },
+};
+
 // The standalone build is one script: the on-demand parts are bundled in.
 const eager = {
   name: 'eager',
@@ -128,7 +155,7 @@ function options(requireFile) {
       'process.env.NODE_ENV': '"production"',
       REQUIRE_JS_FILE: JSON.stringify(requireFile),
     },
-    plugins: [lazySanitizer, outputCssInEntry, woff2Only, katexWoff2Only],
+    plugins: [lazySanitizer, outputCssInEntry, woff2Only, katexWoff2Only, luminoWidgetsSources],
     metafile: true,
     logLevel: 'warning',
   };

@@ -81,6 +81,9 @@ def test_widget_list_renders_every_widget_class(server, browser):
         tags = page.locator(".jb-wl-TagsInput").inner_text()
         assert "pizza" in tags and "fries" in tags
         assert page.locator(".jb-wl-Tab .lm-TabBar-tab").all_inner_texts() == ["Name", "Age"]
+        # Lumino's TabBar (the page bundles only the Lumino widgets the controls use) switches tabs.
+        page.locator(".jb-wl-Tab .lm-TabBar-tab", has_text="Age").click()
+        page.wait_for_text("Age", ".jb-wl-Tab .lm-TabBar-tab.lm-mod-current")
         page.wait_for_function("() => document.querySelector('img.jb-wl-Image').naturalWidth === 48")
         assert page.locator(".jb-wl-Output").inner_text().strip() == "Printed into an Output widget."
         page.wait_for_function("() => document.querySelector('.jb-wl-Audio').duration > 0.4")
