@@ -5,6 +5,7 @@
 // The server reads manifest.json to link the hashed files from its pages.
 
 import { createHash } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -52,15 +53,11 @@ const luminoWidgetsSources = {
   name: 'lumino-widgets-sources',
   setup(build) {
     const sources = join(here, 'node_modules', '@lumino', 'widgets', 'src');
-    build.onResolve({ filter: /^@lumino\/widgets$/ }, async () => {
-      const index = join(sources, 'index.ts');
-      try {
-        await readFile(index);
-      } catch {
-        throw new Error(`${index} is missing: this @lumino/widgets no longer ships its sources; drop the lumino-widgets-sources plugin`);
-      }
-      return { path: index, sideEffects: false };
-    });
+    const index = join(sources, 'index.ts');
+    if (!existsSync(index)) {
+      throw new Error(`${index} is missing: this @lumino/widgets no longer ships its sources; drop the lumino-widgets-sources plugin`);
+    }
+    build.onResolve({ filter: /^@lumino\/widgets$/ }, () => ({ path: index, sideEffects: false }));
     build.onResolve({ filter: /^\.\// }, (args) =>
       args.importer.startsWith(sources) ? { path: join(sources, `${args.path.slice(2)}.ts`), sideEffects: false } : undefined,
     );
