@@ -64,6 +64,16 @@ const luminoWidgetsSources = {
   },
 };
 
+// Backbone and ipywidgets import jQuery for views' `$el` alone; src/page/jquery.ts
+// stands in for it there and loads it with the first widget library (which may use it).
+const jqueryOnDemand = {
+  name: 'jquery-on-demand',
+  setup(build) {
+    const standIn = join(here, 'src', 'page', 'jquery.ts');
+    build.onResolve({ filter: /^jquery$/ }, (args) => (args.importer === standIn ? undefined : { path: standIn }));
+  },
+};
+
 // The standalone build is one script: the on-demand parts are bundled in.
 const eager = {
   name: 'eager',
@@ -115,7 +125,7 @@ const katexWoff2Only = {
 const UNWANTED =
   /node_modules[\\/](ajv|@jupyter-widgets[\\/](base7|controls7)|@jupyter-widgets[\\/]html-manager[\\/]lib[\\/](libembed|embed|htmlmanager))/;
 // Packages only some pages need: they must stay out of the code a page loads up front.
-const ON_DEMAND = /node_modules[\\/](@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss|katex[\\/]dist[\\/][^/]*\.m?js)/;
+const ON_DEMAND = /node_modules[\\/](jquery[\\/]|@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss|katex[\\/]dist[\\/][^/]*\.m?js)/;
 
 function shortHash(bytes) {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 8);
@@ -152,7 +162,7 @@ function options(requireFile) {
       'process.env.NODE_ENV': '"production"',
       REQUIRE_JS_FILE: JSON.stringify(requireFile),
     },
-    plugins: [lazySanitizer, outputCssInEntry, woff2Only, katexWoff2Only, luminoWidgetsSources],
+    plugins: [lazySanitizer, jqueryOnDemand, outputCssInEntry, woff2Only, katexWoff2Only, luminoWidgetsSources],
     metafile: true,
     logLevel: 'warning',
   };

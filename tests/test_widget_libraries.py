@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from pathlib import Path
 
+import jupyter_bridge
 import pytest
 from conftest import EXAMPLES
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
@@ -232,6 +234,18 @@ def loads_requirejs(url: str) -> bool:
     return url.rsplit("/", 1)[-1].startswith("require")
 
 
+def jquery_chunk() -> str:
+    """The page client's file that holds jQuery (loaded on demand)."""
+    static = Path(jupyter_bridge.__file__).parent / "static"
+    found = [path.name for path in static.glob("chunk-*.js") if "jQuery requires a window with a document" in path.read_text()]
+    assert len(found) == 1, found
+    return found[0]
+
+
+def loads_jquery(url: str) -> bool:
+    return url.rsplit("/", 1)[-1] == jquery_chunk()
+
+
 def test_a_page_fetches_only_the_widget_modules_its_own_widgets_name(server, browser):
     """A library's module is loaded only by pages that use it (the speed goal of the widget libraries)."""
     for library in ("ipympl", "plotly", "ipyleaflet"):
@@ -244,9 +258,46 @@ def test_a_page_fetches_only_the_widget_modules_its_own_widgets_name(server, bro
         packages, scripts = fetched_modules(browser, f"{server}/{app}", ready)
         assert used in packages, (app, packages)
         assert any(loads_requirejs(url) for url in scripts), scripts
+        assert any(loads_jquery(url) for url in scripts), scripts  # a library's views may use $el
         assert not packages & (set(LIBRARY_MODULES) - {used}), f"{app} fetched {sorted(packages)}"
 
     # A page of core widgets only fetches no widget package at all, nor the AMD loader.
     packages, scripts = fetched_modules(browser, f"{server}/using_interact", ".widget-interact")
     assert packages == set(), packages
     assert not any(loads_requirejs(url) for url in scripts), scripts
+    assert not any(loads_jquery(url) for url in scripts), scripts
+
+
+#: Each DOM widget view of the page (a layout's or style's view has no element): its model's `_view_name`, whether its `$el` is a jQuery object, and whether it wraps the view's element.
+VIEW_ELEMENTS = """async () => {
+    const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
+    const views = await Promise.all(models.flatMap((model) => Object.values(model.views)));
+    return views.filter((view) => view.luminoWidget).map((view) => [view.model.get('_view_name'), typeof view.$el.jquery === 'string', view.$el[0] === view.el]);
+}"""
+#: How many canvases the figure's view finds with jQuery under its `$el`.
+FIGURE_CANVASES = """async () => {
+    const models = await Promise.all(Object.values(window.jupyterBridge.manager._models));
+    const views = await Promise.all(models.flatMap((model) => Object.values(model.views)));
+    return views.find((view) => view.model.get('_view_name') === 'MPLCanvasView').$el.find('canvas').length;
+}"""
+
+
+def test_every_view_s_el_is_jquery_once_a_widget_library_loaded(server, browser):
+    """Libraries may use a view's `$el` (pythreejs: `this.$el.empty().append(...)`): jQuery comes with them."""
+    pytest.importorskip("ipympl")
+    with open_widget_page(browser, server + "/ipympl_app") as page:
+        page.wait_for_widget(".jupyter-matplotlib-canvas-div canvas")
+        views = page.evaluate(VIEW_ELEMENTS)
+        # The slider's view is one of the page's own, made before jQuery came; the figure's is the library's.
+        assert {"FloatSliderView", "MPLCanvasView"} <= {name for name, _, _ in views}, views
+        assert all(is_jquery and wraps for _, is_jquery, wraps in views), views
+        assert page.evaluate(FIGURE_CANVASES) > 0
+        page.assert_clean()
+
+
+def test_a_page_of_standard_controls_wraps_each_view_s_element_without_jquery(server, browser):
+    with open_widget_page(browser, server + "/using_interact") as page:
+        page.wait_for_widget(".widget-interact")
+        views = page.evaluate(VIEW_ELEMENTS)
+        assert views and all(not is_jquery and wraps for _, is_jquery, wraps in views), views
+        page.assert_clean()

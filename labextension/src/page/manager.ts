@@ -22,6 +22,7 @@ import * as controls from '@jupyter-widgets/controls';
 import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { Comm, Comms } from './comm';
+import { loadJQuery, queryOnDemand } from './jquery';
 import { loadOutput } from './lazy';
 import type { CommOpen, JSONObject } from './protocol';
 import { onSanitizerLoaded } from './sanitize';
@@ -47,6 +48,9 @@ base.WidgetModel.prototype.initialize = function (
 ): void {
   initializeModel.call(this, attributes, options ?? ({} as Parameters<WidgetModel['initialize']>[1]));
 };
+
+// A view's `$el` is its element as a jQuery object once jQuery is loaded (jquery.ts).
+queryOnDemand(base.WidgetView.prototype);
 
 const IPYWIDGETS_7 =
   'This widget was made with ipywidgets 7, which jupyter_bridge does not support: upgrade it to ipywidgets 8.';
@@ -246,7 +250,10 @@ export class BridgeManager extends ManagerBase {
         );
         return this.outputModule;
       default:
-        return this.loader(moduleName, moduleVersion) as Promise<Record<string, unknown>>;
+        // A library's views may use `$el` as jQuery: its classes come once jQuery is there.
+        return Promise.all([this.loader(moduleName, moduleVersion), loadJQuery()]).then(
+          ([module]) => module as Record<string, unknown>,
+        );
     }
   }
 
