@@ -70,7 +70,11 @@ def document_html(app: AppSpec, argv: list[str] | None = None, *, notebook_layou
 
     state = document_state(app, argv, notebook_layout=notebook_layout)
     manifest = json.loads((STATIC_DIR / "manifest.json").read_text())
-    css = _inline_assets((STATIC_DIR / manifest["client.css"]).read_text(encoding="utf-8"), STATIC_DIR)
+    # Every rule inline, Font Awesome's and KaTeX's too, which served pages load when needed.
+    css = "\n".join(
+        _inline_assets((STATIC_DIR / manifest[name]).read_text(encoding="utf-8"), STATIC_DIR)
+        for name in ("icons.css", "math.css", "client.css")
+    )
     # The served pages' client is an ES module with chunks; this is all of it in one classic script.
     script = (STATIC_DIR / manifest["standalone.js"]).read_text(encoding="utf-8")
     config: dict[str, Any] = {"title": state["title"], "roots": state["roots"], "state": _manager_state(state)}

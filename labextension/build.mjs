@@ -169,6 +169,21 @@ function options(requireFile) {
 }
 
 /**
+ * The stylesheets pages load only when needed (src/page/styles.ts): Font Awesome's
+ * icons once a page has drawn, KaTeX's with its first math. The server names
+ * them in the page's config.
+ */
+async function buildStyles() {
+  const { metafile } = await esbuild.build({
+    ...options(''),
+    entryPoints: { icons: 'src/page/icons.css', math: 'src/page/math.css' },
+  });
+  const [icons] = entryOutput(metafile, 'src/page/icons.css');
+  const [math] = entryOutput(metafile, 'src/page/math.css');
+  return { metafile, files: { 'icons.css': fileName(icons), 'math.css': fileName(math) } };
+}
+
+/**
  * The page client of served pages: an ES module whose Output widget and HTML
  * sanitizer are chunks loaded on demand, so a page of controls parses half the code.
  */
@@ -246,9 +261,11 @@ async function buildPages(requireFile) {
   return { metafile, files: { 'pages.js': fileName(entry) } };
 }
 
-/** The entry point's output: [its path, its metafile entry]. */
-function entryOutput(metafile) {
-  return Object.entries(metafile.outputs).find(([, out]) => out.entryPoint !== undefined);
+/** The output of an entry point (the only one, unless named): [its path, its metafile entry]. */
+function entryOutput(metafile, entryPoint = undefined) {
+  return Object.entries(metafile.outputs).find(([, out]) =>
+    entryPoint === undefined ? out.entryPoint !== undefined : out.entryPoint === entryPoint,
+  );
 }
 
 /** An output's name inside jupyter_bridge/static/ (metafile paths are relative to here). */
@@ -317,11 +334,12 @@ async function main() {
   await mkdir(outdir, { recursive: true });
   const requireFile = await buildRequire();
   const client = await buildClient(requireFile);
+  const styles = await buildStyles();
   const standalone = await buildStandalone(requireFile);
   const pages = await buildPages(requireFile);
-  const manifest = { ...client.files, ...standalone.files, ...pages.files, 'require.js': requireFile };
+  const manifest = { ...client.files, ...styles.files, ...standalone.files, ...pages.files, 'require.js': requireFile };
   await writeFile(join(outdir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
-  const bundled = await writeLicenses([client.metafile, standalone.metafile, pages.metafile]);
+  const bundled = await writeLicenses([client.metafile, styles.metafile, standalone.metafile, pages.metafile]);
   if (process.argv.includes('--analyze')) {
     console.log(await esbuild.analyzeMetafile(client.metafile, { verbose: false }));
   }

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -187,6 +188,37 @@ def test_a_page_of_controls_loads_only_the_code_it_needs(app_server, page):
     page.wait_for_selector(".widget-output")
     assert set(requested) > up_front
     assert page.errors == []  # type: ignore[attr-defined]
+
+
+ICON_APP = """
+import ipywidgets as w
+from jupyter_bridge import curdoc
+curdoc().add_root(w.Button(description="ok", icon="check"))
+"""
+
+
+def test_icons_styles_load_once_the_page_has_drawn_and_math_styles_not_at_all(tmp_path, page):
+    from jupyter_bridge.server.bridge import STATIC_DIR
+
+    manifest = json.loads((STATIC_DIR / "manifest.json").read_text())
+    (tmp_path / "icon.py").write_text(ICON_APP)
+    with serving(str(tmp_path / "icon.py")) as base:
+        with urllib.request.urlopen(base + "/icon", timeout=WAIT_MS / 1000) as response:
+            html = response.read().decode()
+        # Only the page's own stylesheet blocks its first paint.
+        assert f'href="/static/{manifest["client.css"]}"' in html
+        assert f'href="/static/{manifest["icons.css"]}"' not in html
+        styles: list[str] = []
+        page.on("request", lambda r: styles.append(r.url.rsplit("/", 1)[-1]) if r.resource_type == "stylesheet" else None)
+        open_app(page, base + "/icon")
+        page.wait_for_function(
+            "getComputedStyle(document.querySelector('.widget-button i.fa-check')).fontFamily.includes('Font Awesome')"
+        )
+        assert manifest["icons.css"] in styles and manifest["math.css"] not in styles, styles
+        # Font Awesome's rules come before the page's: the page's win where both set a property.
+        order = page.evaluate("[...document.querySelectorAll('link[rel=stylesheet]')].map((l) => l.href.split('/').pop())")
+        assert order.index(manifest["icons.css"]) < order.index(manifest["client.css"]), order
+        assert page.errors == []  # type: ignore[attr-defined]
 
 
 def test_html_descriptions_are_sanitized_and_others_stay_text(tmp_path, page):

@@ -124,6 +124,8 @@ def test_math_is_typeset_in_markdown_widgets_and_latex_outputs(browser, tmp_path
                 page.locator(".widget-slider label.widget-label"),
             ):
                 assert place.locator(".katex").count() == 1, place
+            # KaTeX's stylesheet came with the math: it hides the MathML copy of each formula.
+            assert page.evaluate("getComputedStyle(document.querySelector('.katex-mathml')).position") == "absolute"
             text = page.locator("#jupyter-bridge-roots").inner_text()
             assert "\\pi" not in text and "\\frac" not in text and "\\displaystyle" not in text
             assert errors == []
@@ -135,7 +137,7 @@ def test_math_is_typeset_in_markdown_widgets_and_latex_outputs(browser, tmp_path
 def test_a_page_without_math_loads_no_math_fonts(views_page):
     assert views_page.locator(".katex").count() == 0
     assert not views_page.evaluate(
-        "performance.getEntriesByType('resource').some(e => e.name.includes('KaTeX'))"
+        "performance.getEntriesByType('resource').some(e => e.name.includes('KaTeX') || /[/]math-[^/]*[.]css$/.test(e.name))"
     )
 
 

@@ -210,6 +210,8 @@ class SessionHandler(BridgeHandler):
             "token": token,
             "sessionId": session.id,
             "modulesUrl": self.bridge.url("static/nbextensions/"),
+            # Loaded when needed, not before the first paint: icons once drawn, KaTeX's with math.
+            "styles": {"icons": self.bridge.asset_url("icons.css"), "math": self.bridge.asset_url("math.css")},
         }
 
     def page_state(self, session: Session[BrowserChannel]) -> str | None:

@@ -9,6 +9,7 @@ import type { Doc, JSONObject, ServerMessage } from './protocol';
 import { UserChanges } from './restore';
 import { Roots } from './roots';
 import { Status } from './status';
+import { loadStyles, setStyles, type Styles } from './styles';
 import { followTheme } from './theme';
 
 /** The hashed file name of require.js next to this script; set by build.mjs. */
@@ -19,6 +20,8 @@ export interface Config {
   token: string;
   modulesUrl: string;
   sessionId?: string;
+  /** The addresses of the stylesheets loaded when needed (styles.ts). */
+  styles?: Styles;
 }
 
 /** A page written by `jupyter-bridge html`: the document's state, no server. */
@@ -75,6 +78,17 @@ function wasReloaded(): boolean {
   return navigation === undefined || navigation.type === 'reload';
 }
 
+/** How long after it has drawn a page that is not connected yet loads its icons anyway. */
+const ICONS_AFTER_MS = 2000;
+
+/**
+ * Loads Font Awesome's stylesheet once the page has shown what it drew: after
+ * the next frame, so that its parse and the restyle it causes are not in that frame.
+ */
+function loadIcons(): void {
+  requestAnimationFrame(() => setTimeout(() => void loadStyles('icons'), 0));
+}
+
 /**
  * A static page: models from the embedded widget state, views of its roots.
  * Links made in the browser (jslink) keep working; nothing reaches Python.
@@ -109,6 +123,7 @@ export function start(
 ): JupyterBridge {
   const container = document.getElementById('jupyter-bridge-roots') ?? document.body;
   followTheme();
+  setStyles(config.styles);
   const status = new Status(document.body);
   const modulesUrl = new URL(config.modulesUrl, document.baseURI).href;
   const manager = new BridgeManager(amdLoader(modulesUrl, new URL(REQUIRE_JS_FILE, scriptUrl).href));
@@ -136,6 +151,7 @@ export function start(
       isReady = true;
       container.dataset.jbReady = '1';
       shown();
+      loadIcons();
     }
   };
 
@@ -152,6 +168,8 @@ export function start(
         container.dataset.jbDrawn = '1';
         drawn = true;
         readyIfConnected();
+        // A page whose socket does not connect soon still gets its icons.
+        setTimeout(loadIcons, ICONS_AFTER_MS);
       });
     }
   };

@@ -2,15 +2,12 @@
 // session's socket at once, while the widgets' code (app.ts, preloaded beside
 // this small script) loads; that code then draws the state the page carried.
 
-import '@fortawesome/fontawesome-free/css/all.min.css';
-import '@fortawesome/fontawesome-free/css/v4-shims.min.css';
 import '@jupyter-widgets/controls/css/labvariables.css';
 import '@jupyter-widgets/controls/css/widgets-base.css';
 // Every widget view is a Lumino widget, positioned as in JupyterLab and Voila: a
 // library's absolutely placed parts (bqplot's background, ipympl's toolbar) sit in it.
 import '@lumino/widgets/style/widget.css';
-// KaTeX's rules, here because a chunk's CSS is not loaded; its fonts load only when math shows.
-import 'katex/dist/katex.min.css';
+// Font Awesome's and KaTeX's rules are stylesheets of their own, loaded when needed (styles.ts).
 // The Output widget's rules, here rather than in its chunk: a chunk's CSS is not loaded.
 import '@jupyter-widgets/html-manager/css/output.css';
 import './page.css';

@@ -1,10 +1,11 @@
 // Math in widgets, as JupyterLab and Voila show it: HTMLMath values, `$…$` and
 // `\(…\)` in labels and descriptions, and the page's markdown and LaTeX outputs
 // (which the server sends as HTMLMath). ipywidgets' views hand each such element
-// to the manager's `_rendermime.latexTypesetter`; KaTeX (math.ts, with its fonts)
-// loads with the first element that holds math, so a page without any never loads it.
+// to the manager's `_rendermime.latexTypesetter`; KaTeX (math.ts, its stylesheet and
+// fonts) loads with the first element that holds math, so a page without any never loads it.
 
 import { loadMath } from './lazy';
+import { loadStyles } from './styles';
 
 const MATH = /\$|\\\(|\\\[|\\begin\{/;
 
@@ -13,8 +14,8 @@ export function typesetMath(element: HTMLElement): void {
   if (!MATH.test(element.textContent ?? '')) {
     return;
   }
-  loadMath()
-    .then((math) => math.typeset(element))
+  Promise.all([loadMath(), loadStyles('math')])
+    .then(([math]) => math.typeset(element))
     .catch((error: unknown) => console.error('jupyter_bridge: could not typeset math', error));
 }
 
