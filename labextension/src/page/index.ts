@@ -81,6 +81,11 @@ function boot(): void {
     }
     connection.open();
     loadApp()
+      // Evaluating the widgets' code is one long task, during which the socket's
+      // handshake and hello arrive: one turn of the event loop lets the page take
+      // them before it draws, so that the frame that draws the widgets finds the
+      // page connected, instead of the next one.
+      .then((app) => new Promise<typeof app>((resolve) => setTimeout(() => resolve(app), 0)))
       .then((app) => {
         window.jupyterBridge = app.start(config, scriptUrl, connection, early, pageState);
       })
