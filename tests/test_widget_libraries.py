@@ -13,12 +13,13 @@ import subprocess
 import sys
 from pathlib import Path
 
-import jupyter_bridge
 import pytest
 from conftest import EXAMPLES
 from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from support import HAVE_CHROMIUM
 from widget_pages import open_widget_page
+
+import jupyter_bridge
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
