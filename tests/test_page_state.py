@@ -271,6 +271,14 @@ def test_an_app_embedded_by_autoload_js_draws_before_its_socket_connects(tmp_pat
             for socket in held["sockets"]:
                 socket.close()
             page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+            # The stylesheets loaded when needed come from the app's server, not the host's.
+            page.wait_for_function(
+                "[...document.querySelectorAll('link[rel=stylesheet]')].some((l) => l.href.includes('/static/icons-') && l.sheet)"
+            )
+            icons = page.evaluate(
+                "[...document.querySelectorAll('link[rel=stylesheet]')].map((l) => l.href).filter((h) => h.includes('/static/icons-'))"
+            )
+            assert icons and all(href.startswith(base + "/static/") for href in icons), icons
             assert page.errors == []  # type: ignore[attr-defined]
         finally:
             host.shutdown()

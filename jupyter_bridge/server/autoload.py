@@ -59,6 +59,7 @@ _SCRIPT = """\
   }
   config.wsUrl = absolute(config.wsUrl);
   config.modulesUrl = absolute(config.modulesUrl);
+  for (var name in config.styles) config.styles[name] = absolute(config.styles[name]);
   var container = target;
   if (target.tagName === "SCRIPT") {
     container = document.createElement("div");
