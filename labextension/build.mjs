@@ -195,7 +195,7 @@ async function buildClient(requireFile) {
     splitting: true,
   });
   const outputs = metafile.outputs;
-  const [entry, output] = entryOutput(metafile);
+  const [entry, output] = entryOutput(metafile, 'src/page/index.ts');
   // The page preloads what it needs up front: the chunks the entry imports
   // statically, and the widgets' code (app.ts), which the small entry imports
   // once it has opened the socket, with everything that imports statically.
@@ -242,7 +242,7 @@ async function buildStandalone(requireFile) {
     plugins: [eager, ...base.plugins],
   });
   check(metafile, UNWANTED, 'the standalone page client pulls in files it must not');
-  const [entry, output] = entryOutput(metafile);
+  const [entry, output] = entryOutput(metafile, 'src/page/index.ts');
   // Its stylesheet is the page client's: the two builds import the same CSS.
   await rm(join(here, output.cssBundle));
   await rm(join(here, `${output.cssBundle}.LEGAL.txt`), { force: true });
@@ -257,14 +257,17 @@ async function buildPages(requireFile) {
     format: 'iife',
     plugins: [],
   });
-  const [entry] = entryOutput(metafile);
+  const [entry] = entryOutput(metafile, 'src/page/pages.ts');
   return { metafile, files: { 'pages.js': fileName(entry) } };
 }
 
-/** The output of an entry point (the only one, unless named): [its path, its metafile entry]. */
-function entryOutput(metafile, entryPoint = undefined) {
-  return Object.entries(metafile.outputs).find(([, out]) =>
-    entryPoint === undefined ? out.entryPoint !== undefined : out.entryPoint === entryPoint,
+/**
+ * The output of an entry point: [its path, its metafile entry]. A script's
+ * stylesheet (client-HASH.css) names the same entry point: a script's is its script.
+ */
+function entryOutput(metafile, entryPoint) {
+  return Object.entries(metafile.outputs).find(
+    ([path, out]) => out.entryPoint === entryPoint && (entryPoint.endsWith('.css') || path.endsWith('.js')),
   );
 }
 
