@@ -170,7 +170,7 @@ function options(requireFile) {
 
 /**
  * The stylesheets pages load only when needed (src/page/styles.ts): Font Awesome's
- * icons once a page has drawn, KaTeX's with its first math. The server names
+ * icons once a page is interactive, KaTeX's with its first math. The server names
  * them in the page's config.
  */
 async function buildStyles() {

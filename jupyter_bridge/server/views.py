@@ -210,7 +210,7 @@ class SessionHandler(BridgeHandler):
             "token": token,
             "sessionId": session.id,
             "modulesUrl": self.bridge.url("static/nbextensions/"),
-            # Loaded when needed, not before the first paint: icons once drawn, KaTeX's with math.
+            # Loaded when needed, not before the first paint: icons once interactive, KaTeX's with math.
             "styles": {"icons": self.bridge.asset_url("icons.css"), "math": self.bridge.asset_url("math.css")},
         }
 

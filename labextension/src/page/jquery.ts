@@ -13,7 +13,6 @@
 // - the manager loads jQuery before it hands out the classes of any package it
 //   did not bundle (manager.ts), so library code only ever sees jQuery objects.
 
-
 let jquery: JQueryStatic | null = null;
 let loading: Promise<JQueryStatic> | null = null;
 

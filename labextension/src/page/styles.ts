@@ -1,5 +1,5 @@
 // The stylesheets a page loads only when it needs them: Font Awesome's (icons.css,
-// 82 kB), once the page has drawn, and KaTeX's (math.css) with the first math. In
+// 82 kB), once the page is interactive, and KaTeX's (math.css) with the first math. In
 // the page's one stylesheet they were two thirds of the CSS parsed before the first
 // paint of every page. The server names their addresses in the page's config; a
 // static page carries every rule inline and names none.
