@@ -188,6 +188,17 @@ class WidgetPage:
             self.page.wait_for_timeout(100)
         return now
 
+    def wait_for_still_look(self, selector: str, pause: float = 0.3, timeout: float = 30.0) -> bytes:
+        """Wait until ``selector`` looks the same twice ``pause`` seconds apart (its animations are over)."""
+        deadline = time.monotonic() + timeout
+        before = self.look_of(selector)
+        while True:
+            self.page.wait_for_timeout(pause * 1000)
+            if (now := self.look_of(selector)) == before:
+                return now
+            assert time.monotonic() < deadline, f"{selector} is still changing after {timeout} s"
+            before = now
+
     def text_of(self, selector: str) -> str:
         """The text content of the first element matching ``selector``."""
         return self.page.locator(selector).first.text_content() or ""
