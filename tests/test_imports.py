@@ -14,6 +14,11 @@ def module_name(path: Path) -> str:
 
 
 MODULES = {module_name(path): path for path in PACKAGE.rglob("*.py")}
+# Parsed once, as the tests are collected: CPython 3.11's ast.parse can fail with
+# "AST constructor recursion depth mismatch" while another thread builds an AST,
+# and by the time these tests run, earlier tests in the worker may have left
+# server threads that compile code.
+TREES = {path: ast.parse(path.read_text()) for path in MODULES.values()}
 
 
 def runtime_imports(path: Path) -> list[tuple[str, list[str]]]:
@@ -39,7 +44,7 @@ def runtime_imports(path: Path) -> list[tuple[str, list[str]]]:
                 found.append((base, [alias.name for alias in child.names]))
             visit(child)
 
-    visit(ast.parse(path.read_text()))
+    visit(TREES[path])
     return found
 
 
@@ -65,7 +70,7 @@ def test_no_module_imports_a_private_name_of_another():
 
 
 def typing_only_imports(path: Path) -> list[tuple[str, list[str]]]:
-    tree = ast.parse(path.read_text())
+    tree = TREES[path]
     blocks = [n for n in ast.walk(tree) if isinstance(n, ast.If) and "TYPE_CHECKING" in ast.unparse(n.test)]
     found = []
     for block in blocks:
