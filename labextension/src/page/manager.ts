@@ -24,6 +24,7 @@ import { Widget } from '@lumino/widgets';
 import { Comm, Comms } from './comm';
 import { loadJQuery, queryOnDemand } from './jquery';
 import { loadOutput } from './lazy';
+import { MODEL_REF_PREFIX } from './protocol';
 import type { CommOpen, JSONObject } from './protocol';
 import { onSanitizerLoaded } from './sanitize';
 import { latexRenderMime } from './typeset';
@@ -288,12 +289,10 @@ interface ManagerInternals {
   _models: Record<string, Promise<WidgetModel>>;
 }
 
-const MODEL_REFERENCE = 'IPY_MODEL_';
-
 /** Whether a model's state names a model the manager does not have yet (it is opened later). */
 function namesUnknownModel(value: unknown, manager: ManagerInternals): boolean {
   if (typeof value === 'string') {
-    return value.startsWith(MODEL_REFERENCE) && manager._models[value.slice(MODEL_REFERENCE.length)] === undefined;
+    return value.startsWith(MODEL_REF_PREFIX) && manager._models[value.slice(MODEL_REF_PREFIX.length)] === undefined;
   }
   if (Array.isArray(value)) {
     return value.some((item) => namesUnknownModel(item, manager));
