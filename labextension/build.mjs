@@ -15,17 +15,30 @@ import * as esbuild from 'esbuild';
 const here = dirname(fileURLToPath(import.meta.url));
 const outdir = join(here, '..', 'jupyter_bridge', 'static');
 
+const pageSources = join(here, 'src', 'page');
+
+// A stand-in is a module of ours that a library's import is pointed at. esbuild
+// takes a module's settings (the "type" of its package.json, which decides how
+// it imports CommonJS) from whichever import reaches it first, and a plugin's
+// answer carries none: now and then (2 builds in 490) the library's import came
+// first and the stand-in compiled differently. So our own imports of a stand-in
+// go through the plugin too, and every build compiles it alike.
+function isOwnImport(args) {
+  return args.importer.startsWith(pageSources);
+}
+
 // The widget manager imports sanitize-html for descriptions with
 // description_allow_html; src/page/sanitize.ts stands in for it there and loads
 // the real one (with its HTML and CSS parsers) on first use.
 const lazySanitizer = {
   name: 'lazy-sanitizer',
   setup(build) {
-    build.onResolve({ filter: /^sanitize-html$/ }, (args) =>
-      /[\\/]@jupyter-widgets[\\/]base-manager[\\/]/.test(args.importer)
-        ? { path: join(here, 'src', 'page', 'sanitize.ts') }
-        : undefined,
-    );
+    const standIn = join(pageSources, 'sanitize.ts');
+    build.onResolve({ filter: /^(sanitize-html|\.\/sanitize)$/ }, (args) => {
+      const pointed =
+        args.path === 'sanitize-html' ? /[\\/]@jupyter-widgets[\\/]base-manager[\\/]/.test(args.importer) : isOwnImport(args);
+      return pointed ? { path: standIn } : undefined;
+    });
   },
 };
 
@@ -69,8 +82,11 @@ const luminoWidgetsSources = {
 const jqueryOnDemand = {
   name: 'jquery-on-demand',
   setup(build) {
-    const standIn = join(here, 'src', 'page', 'jquery.ts');
-    build.onResolve({ filter: /^jquery$/ }, (args) => (args.importer === standIn ? undefined : { path: standIn }));
+    const standIn = join(pageSources, 'jquery.ts');
+    build.onResolve({ filter: /^(jquery|\.\/jquery)$/ }, (args) => {
+      const pointed = args.path === 'jquery' ? args.importer !== standIn : isOwnImport(args);
+      return pointed ? { path: standIn } : undefined;
+    });
   },
 };
 
