@@ -9,9 +9,9 @@ What each library needed is in docs/widgets.md.
 
 from __future__ import annotations
 
+import functools
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 from conftest import EXAMPLES
@@ -19,7 +19,7 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from support import HAVE_CHROMIUM
 from widget_pages import open_widget_page
 
-import jupyter_bridge
+from jupyter_bridge.server.bridge import STATIC_DIR
 
 pytestmark = pytest.mark.skipif(not HAVE_CHROMIUM, reason="Chromium is not installed")
 
@@ -235,10 +235,10 @@ def loads_requirejs(url: str) -> bool:
     return url.rsplit("/", 1)[-1].startswith("require")
 
 
+@functools.cache
 def jquery_chunk() -> str:
-    """The page client's file that holds jQuery (loaded on demand)."""
-    static = Path(jupyter_bridge.__file__).parent / "static"
-    found = [path.name for path in static.glob("chunk-*.js") if "jQuery requires a window with a document" in path.read_text()]
+    """The page client's file that holds jQuery (loaded on demand); the chunks are read once."""
+    found = [path.name for path in STATIC_DIR.glob("chunk-*.js") if "jQuery requires a window with a document" in path.read_text()]
     assert len(found) == 1, found
     return found[0]
 
