@@ -168,10 +168,11 @@ function options(requireFile) {
     minify: true,
     target: 'es2020',
     // Every TypeScript file compiles with our tsconfig.json, found by no lookup: esbuild
-    // looks one up by the importing path, and a module of ours that a plugin points a
-    // library's import at (jquery.ts, sanitize.ts) got none when that import reached it
-    // first (no "use strict", class fields defined rather than assigned), so two builds
-    // of one tree differed about one time in eight.
+    // looks one up only for files its own resolver finds, and plugins find the stand-ins
+    // (jquery.ts, sanitize.ts) and Lumino's sources. Without it they compiled with
+    // esbuild's defaults (no "use strict", class fields defined rather than assigned),
+    // the stand-ins only when a library's import reached them first: two builds of one
+    // tree differed about one time in eight.
     tsconfig: join(here, 'tsconfig.json'),
     sourcemap: false,
     // Licence notices go to a .LEGAL.txt file next to each output, not into the bundle.
