@@ -140,8 +140,19 @@ const katexWoff2Only = {
 // Packages the page does not need; finding one in the bundle means an import went wrong.
 const UNWANTED =
   /node_modules[\\/](ajv|@jupyter-widgets[\\/](base7|controls7)|@jupyter-widgets[\\/]html-manager[\\/]lib[\\/](libembed|embed|htmlmanager))/;
-// Packages only some pages need: they must stay out of the code a page loads up front.
-const ON_DEMAND = /node_modules[\\/](jquery[\\/]|@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss|katex[\\/]dist[\\/][^/]*\.m?js)/;
+// Packages only some pages need: they must stay out of the code a page loads up front
+// (with the controls src/page/controls.ts leaves out, and the code only they use).
+const ON_DEMAND = new RegExp(
+  [
+    /node_modules[\\/](jquery[\\/]|@jupyterlab[\\/](rendermime|outputarea|services)|sanitize-html|postcss|katex[\\/]dist[\\/][^/]*\.m?js)/,
+    /@jupyter-widgets[\\/]controls[\\/]lib[\\/](index|widget_(color|date|datetime|time|controller|selectioncontainer|tagsinput|upload))\.js/,
+    /node_modules[\\/](@lumino[\\/]dragdrop|@lumino[\\/]widgets[\\/]src[\\/]tabbar\.ts|d3-color)/,
+  ]
+    .map((pattern) => pattern.source)
+    .join('|'),
+);
+/** The entry point of the chunk holding the whole of the controls, which pages load when they need it. */
+const ALL_CONTROLS = 'node_modules/@jupyter-widgets/controls/lib/index.js';
 
 function shortHash(bytes) {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 8);
@@ -249,7 +260,33 @@ async function buildClient(requireFile) {
       'client.js': fileName(entry),
       'client.css': fileName(output.cssBundle),
       'client.imports': upFront.slice(1).map(fileName),
+      ...(await controlsOnDemand(requireFile, outputs, upFront)),
     },
+  };
+}
+
+/**
+ * What the server needs to preload the chunk of the controls src/page/controls.ts
+ * leaves out, for a page whose widgets name one: the files to preload beside
+ * the client's own, and the names found only in that chunk.
+ */
+async function controlsOnDemand(requireFile, outputs, upFront) {
+  const [chunk, all] = Object.entries(outputs).find(([, out]) => out.entryPoint === ALL_CONTROLS) ?? [];
+  if (chunk === undefined) {
+    throw new Error(`no chunk of ${ALL_CONTROLS}: src/page/lazy.ts should import it on demand`);
+  }
+  const files = [chunk, ...all.imports.filter((imported) => imported.kind === 'import-statement').map(({ path }) => path)];
+  // The names controls.ts exports, from a bundle of it alone (its exports are all re-exports).
+  const { metafile } = await esbuild.build({
+    ...options(requireFile),
+    entryPoints: { controls: 'src/page/controls.ts' },
+    format: 'esm',
+    write: false,
+  });
+  const bundled = new Set(Object.values(metafile.outputs).find((out) => out.entryPoint === 'src/page/controls.ts').exports);
+  return {
+    'controls.imports': files.filter((path) => !upFront.includes(path)).map(fileName),
+    'controls.names': all.exports.filter((name) => !bundled.has(name)).sort(),
   };
 }
 
@@ -369,7 +406,7 @@ async function main() {
   if (process.argv.includes('--analyze')) {
     console.log(await esbuild.analyzeMetafile(client.metafile, { verbose: false }));
   }
-  const files = Object.values(manifest).flat();
+  const files = Object.entries(manifest).flatMap(([key, value]) => (key === 'controls.names' ? [] : value));
   for (const file of files) {
     const bytes = await readFile(join(outdir, file));
     console.log(`${file.padEnd(24)} ${kb(bytes.length)} (${kb(gzipSync(bytes).length)} gzip)`);

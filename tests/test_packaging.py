@@ -128,7 +128,8 @@ def test_the_wheel_holds_the_licence_the_page_client_the_lab_extension_and_the_c
     requires = " ".join(metadata.get_all("Requires-Dist"))
     assert "markupsafe" in requires and "jupyter-server<3" in requires.replace("_", "-")
 
-    # The page client: every file its manifest names, and the pages' fonts.
+    # The page client: every file its manifest names (controls.names are widget classes), and the pages' fonts.
+    assert "TabModel" in manifest.pop("controls.names")
     for entry in manifest.values():
         for file in entry if isinstance(entry, list) else [entry]:
             assert f"{NAME}/static/{file}" in names, file

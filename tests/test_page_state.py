@@ -21,6 +21,8 @@ import pytest
 from conftest import EXAMPLES
 from support import CHROMIUM, RECORD_FIRST_ROOT_VALUES, WAIT_MS, free_port, serving
 
+from jupyter_bridge.server.bridge import STATIC_DIR
+
 pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists(), reason="Chromium is not installed")
 
 #: Values an attacker may put into a widget: each must reach the widget as text, and nothing else.
@@ -42,6 +44,16 @@ STATE = re.compile(r'<script type="application/json" id="jupyter-bridge-state">(
 CONFIG = re.compile(r'<script type="application/json" id="jupyter-bridge-config">(.*?)</script>', re.S)
 
 
+#: Controls the page client does not bundle: they come in a chunk of their own.
+TABS_APP = """
+import datetime
+import ipywidgets as w
+from jupyter_bridge import curdoc
+when = w.DatePicker(value=datetime.date(2026, 12, 8), description="When")
+colour = w.ColorPicker(value="#3b82f6", description="Colour")
+curdoc().add_root(w.Tab(children=[when, colour], titles=("Date", "Colour")))
+"""
+
 CANVAS_APP = """
 import ipywidgets as w
 from ipycanvas import Canvas
@@ -58,6 +70,7 @@ def app_server(tmp_path_factory) -> Iterator[str]:
     folder = tmp_path_factory.mktemp("apps")
     (folder / "escape.py").write_text(ESCAPE_APP)
     (folder / "canvas.py").write_text(CANVAS_APP)
+    (folder / "tabs.py").write_text(TABS_APP)
     for name in ("sliders.py", "counter.py"):
         (folder / name).write_text((EXAMPLES / name).read_text())
     with serving("--glob", str(folder / "*.py")) as base:
@@ -81,6 +94,26 @@ def hold_sockets(page) -> dict:
 def page_html(url: str) -> str:
     with urllib.request.urlopen(url, timeout=WAIT_MS / 1000) as response:
         return response.read().decode()
+
+
+def preloaded(html: str) -> list[str]:
+    """The names of the page client's files the page preloads."""
+    return re.findall(r'<link rel="modulepreload" href="[^"]*/static/([^"/]+)">', html)
+
+
+def fetched_files(page) -> list[str]:
+    """The names of the files the page fetches from now on (the list grows as it does)."""
+    names: list[str] = []
+    page.on("request", lambda request: names.append(urllib.parse.urlsplit(request.url).path.rsplit("/", 1)[-1]))
+    return names
+
+
+def controls_on_demand() -> list[str]:
+    """The files of the controls the page client loads only when a page needs one."""
+    manifest = json.loads((STATIC_DIR / "manifest.json").read_text())
+    assert {"TabModel", "DatePickerModel", "ColorPickerModel"} <= set(manifest["controls.names"])
+    assert "IntSliderModel" not in manifest["controls.names"]
+    return manifest["controls.imports"]
 
 
 def page_state(html: str) -> dict:
@@ -129,6 +162,32 @@ def test_what_an_app_drew_while_it_built_is_in_the_page_before_the_socket_connec
         const pixel = canvas.getContext('2d').getImageData(30, 30, 1, 1).data;
         return pixel[2] > 200 && pixel[3] > 200;  // the blue rectangle
     }""")
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_page_preloads_the_controls_it_needs_beyond_those_bundled_and_draws_them_before_connecting(app_server, page):
+    on_demand = controls_on_demand()
+    assert on_demand, "the build put every control in the code each page loads"
+    assert set(on_demand) <= set(preloaded(page_html(app_server + "/tabs")))
+    fetched = fetched_files(page)
+    held = hold_sockets(page)
+    page.goto(app_server + "/tabs")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1'] .lm-TabBar-tab")
+    assert held["sockets"], "the page did not try its socket"
+    assert page.locator(".lm-TabBar-tabLabel").all_inner_texts() == ["Date", "Colour"]
+    assert page.locator(".widget-datepicker input").input_value() == "2026-12-08"
+    assert [fetched.count(name) for name in on_demand] == [1] * len(on_demand)
+    assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_a_page_of_sliders_neither_preloads_nor_loads_the_controls_it_does_not_use(app_server, page):
+    on_demand = set(controls_on_demand())
+    assert not on_demand & set(preloaded(page_html(app_server + "/sliders")))
+    fetched = fetched_files(page)
+    page.goto(app_server + "/sliders")
+    page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1']")
+    assert fetched, "the page fetched nothing"
+    assert not on_demand & set(fetched)
     assert page.errors == []  # type: ignore[attr-defined]
 
 
@@ -244,6 +303,20 @@ def test_a_state_not_in_the_page_comes_over_the_socket(tmp_path, page, limit):
             socket.close()
         page.wait_for_selector("#jupyter-bridge-roots[data-jb-drawn='1']")
         assert page.locator(".widget-label").last.inner_text() == "value*2 = 0"
+        assert page.errors == []  # type: ignore[attr-defined]
+
+
+def test_controls_not_bundled_load_when_their_state_comes_over_the_socket(tmp_path, page):
+    # No state in the page, so nothing to preload from: the page loads them when the models are made.
+    (tmp_path / "tabs.py").write_text(TABS_APP)
+    on_demand = set(controls_on_demand())
+    with serving(str(tmp_path / "tabs.py"), "--max-page-state", "0") as base:
+        assert not on_demand & set(preloaded(page_html(base + "/tabs")))
+        fetched = fetched_files(page)
+        page.goto(base + "/tabs")
+        page.wait_for_selector("#jupyter-bridge-roots[data-jb-ready='1'] .lm-TabBar-tab")
+        assert page.locator(".lm-TabBar-tabLabel").all_inner_texts() == ["Date", "Colour"]
+        assert on_demand <= set(fetched)
         assert page.errors == []  # type: ignore[attr-defined]
 
 

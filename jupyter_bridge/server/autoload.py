@@ -157,17 +157,18 @@ class AutoloadHandler(SessionHandler):
             raise web.HTTPError(500, reason=reason_phrase(str(error))) from None
         # For the page client: it shares the page with someone else's content.
         config: dict[str, Any] = {**self.client_config(session), "embedded": True}
+        state = self.page_state(session)
         assets = {
             "css": self.bridge.asset_url("client.css"),
             "js": self.bridge.asset_url("client.js"),
-            "preload": self.bridge.preload_urls(),
+            "preload": [*self.bridge.preload_urls(), *state.preload_urls],
         }
         script = (
             _SCRIPT.replace("__ELEMENT_ID__", json.dumps(element_id))
             .replace("__ASSETS__", json.dumps(assets))
             .replace("__CONFIG__", json.dumps(config))
             # Last: no placeholder is looked for in the widgets' values.
-            .replace("__STATE__", self.page_state(session) or "null")
+            .replace("__STATE__", state.json or "null")
         )
         self.set_header("Content-Type", "application/javascript; charset=utf-8")
         self.set_header("Cache-Control", "no-store")

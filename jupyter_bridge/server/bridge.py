@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from functools import cached_property
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ log = logging.getLogger(__name__)
 
 STATIC_DIR = Path(__file__).resolve().parent.parent / "static"
 TEMPLATES_DIR = Path(__file__).resolve().parent / "templates"
+#: The npm package of the standard controls.
+CONTROLS_MODULE = "@jupyter-widgets/controls"
 
 
 class SessionIdError(ValueError):
@@ -327,7 +329,8 @@ class Bridge:
     @cached_property
     def manifest(self) -> dict[str, Any]:
         """Built asset names ('client.js' -> 'client-<hash>.js'; 'client.imports' -> the
-        chunks client.js imports, which pages preload)."""
+        chunks client.js imports, which pages preload; 'controls.imports' -> those of the
+        controls it loads on demand), and 'controls.names': the widget classes only those have."""
         path = STATIC_DIR / "manifest.json"
         try:
             return json.loads(path.read_text())
@@ -345,6 +348,29 @@ class Bridge:
     def preload_urls(self) -> list[str]:
         """The addresses of the chunks the page client imports before it runs."""
         return [self.url("static/" + name) for name in self.manifest.get("client.imports", [])]
+
+    @cached_property
+    def _controls_on_demand(self) -> frozenset[str]:
+        return frozenset(self.manifest.get("controls.names", ()))
+
+    def on_demand_urls(self, messages: Iterable[tuple[Mapping[str, Any], Any]]) -> list[str]:
+        """The addresses of the chunks a page whose widgets ``messages`` open will load on demand.
+
+        The page client bundles the controls most pages use; the others (tabs,
+        dates, colours, ...) are a chunk it loads the first time a page needs
+        one. Preloaded beside the client's own chunks, it comes with them.
+        """
+        names = self._controls_on_demand
+        for content, _buffers in messages:
+            if content.get("type") != "comm_open":
+                continue
+            state = content.get("data", {}).get("state", {})
+            if any(
+                state.get(module) == CONTROLS_MODULE and state.get(name) in names
+                for module, name in (("_model_module", "_model_name"), ("_view_module", "_view_name"))
+            ):
+                return [self.url("static/" + name) for name in self.manifest.get("controls.imports", [])]
+        return []
 
     async def destroy_unused_sessions(self) -> None:
         # A copy: apps resolved (or dropped) while this awaits change the dict.

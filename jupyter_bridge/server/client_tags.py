@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 
 from markupsafe import Markup
@@ -57,11 +58,14 @@ def script_json(value: Any) -> str:
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
-def complete_page(html: str, head: Markup, state_json: str | None = None) -> str:
+def complete_page(html: str, head: Markup, state_json: str | None = None, preload_urls: Sequence[str] = ()) -> str:
     """``html`` with the client's ``head`` tags and the roots container, where it lacks them.
 
     ``state_json`` (made by :func:`script_json`): the session's widget state, put
-    at the end of the body, after what the page loads first.
+    at the end of the body, after what the page loads first. ``preload_urls``:
+    chunks of the page client that its widgets need beyond those in ``head``
+    (known once the app has run, after the head may have been sent), preloaded
+    from just before the state.
     """
     # Plain strings from here: adding Markup to the rendered page would escape it.
     if not _HAS_CONFIG.search(html):
@@ -70,10 +74,12 @@ def complete_page(html: str, head: Markup, state_json: str | None = None) -> str
         container = f'\n<div id="{ROOTS_ID}"></div>\n'
         ends = list(_BODY_END.finditer(html))
         html = html[: ends[-1].start()] + container + html[ends[-1].start():] if ends else html + container
+    late = "".join(str(Markup('\n<link rel="modulepreload" href="{}">').format(url)) for url in preload_urls)
     if state_json is not None:
-        state = f'\n<script type="application/json" id="{STATE_ID}">{state_json}</script>\n'
+        late += f'\n<script type="application/json" id="{STATE_ID}">{state_json}</script>\n'
+    if late:
         ends = list(_BODY_END.finditer(html))
-        html = html[: ends[-1].start()] + state + html[ends[-1].start():] if ends else html + state
+        html = html[: ends[-1].start()] + late + html[ends[-1].start():] if ends else html + late
     return html
 
 

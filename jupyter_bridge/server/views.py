@@ -15,7 +15,7 @@ import weakref
 from collections.abc import Callable
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import quote, urlencode
 
 import jinja2
@@ -97,6 +97,15 @@ def _kept(values: dict[str, str], include: list[str], exclude: list[str]) -> dic
         unwanted = {name.lower() for name in exclude}
         values = {k: v for k, v in values.items() if k.lower() not in unwanted}
     return values
+
+
+class PageState(NamedTuple):
+    """What a page carries of its session's widgets."""
+
+    #: The widget state the page shows before its socket connects (``script_json``), or None.
+    json: str | None
+    #: The chunks the page client loads on demand that these widgets need, to preload.
+    preload_urls: list[str]
 
 
 class BridgeHandler(GatedHandler):
@@ -214,17 +223,27 @@ class SessionHandler(BridgeHandler):
             "styles": {"icons": self.bridge.asset_url("icons.css"), "math": self.bridge.asset_url("math.css")},
         }
 
-    def page_state(self, session: Session[BrowserChannel]) -> str | None:
-        """The session's widget state for the page to show before its socket connects (``script_json``).
+    def page_state(self, session: Session[BrowserChannel]) -> PageState:
+        """The session's widget state for the page to show before its socket connects, and what its widgets need.
+
+        With ``--max-page-state 0`` the page carries neither: the state comes
+        over the socket, and the code its widgets need when they come.
+        """
+        if not self.bridge.settings.max_page_state:
+            return PageState(None, [])
+        last_seq, messages = session.channel.page_state()
+        return PageState(self.state_json(session, last_seq, messages), self.bridge.on_demand_urls(messages))
+
+    def state_json(
+        self, session: Session[BrowserChannel], last_seq: int, messages: list[tuple[dict[str, Any], list[Any]]]
+    ) -> str | None:
+        """The page state's ``messages`` as ``script_json`` for the page.
 
         None when it is larger than ``--max-page-state`` (or holds a value JSON
         cannot carry): the page then gets it over the socket, as before.
         """
         limit = self.bridge.settings.max_page_state
-        if not limit:
-            return None
         channel = session.channel
-        last_seq, messages = channel.page_state()
         if sum(memoryview(buffer).nbytes for _, buffers in messages for buffer in buffers) * 4 // 3 > limit:
             return None  # as base64 alone it would not fit
         state = {
@@ -343,10 +362,11 @@ class PageHandler(SessionHandler):
         try:
             # A template that is a whole page of its own (not extending page.html)
             # still boots the client: complete_page adds the tags it lacks.
+            state = self.page_state(session)
             html = complete_page(template.render(**variables), head_tags(
                 css_url=variables["css_url"], js_url=variables["js_url"],
                 preload_urls=variables["preload_urls"], config_json=variables["config_json"],
-            ), self.page_state(session))
+            ), state.json, state.preload_urls)
         except Exception as error:  # a broken app template: say so, keep serving
             log.exception("%s: the page template failed", self.request.path)
             await served.destroy(session)

@@ -5,7 +5,7 @@
 // Jupyter services with it: about half the page's code, used only by Output
 // widgets. Here those load on demand, with the first Output widget (output.ts),
 // and the HTML sanitizer of `description_allow_html` with the first such
-// description (sanitize.ts).
+// description (sanitize.ts); so do the controls few pages use (controls.ts).
 
 import * as base from '@jupyter-widgets/base';
 import {
@@ -18,12 +18,12 @@ import {
   type WidgetView,
 } from '@jupyter-widgets/base';
 import { ManagerBase } from '@jupyter-widgets/base-manager';
-import * as controls from '@jupyter-widgets/controls';
 import { MessageLoop } from '@lumino/messaging';
 import { Widget } from '@lumino/widgets';
 import { Comm, Comms } from './comm';
 import { loadJQuery, queryOnDemand } from './jquery';
-import { loadOutput } from './lazy';
+import * as controls from './controls';
+import { loadControls, loadOutput } from './lazy';
 import { MODEL_REF_PREFIX } from './protocol';
 import type { CommOpen, JSONObject } from './protocol';
 import { onSanitizerLoaded } from './sanitize';
@@ -222,7 +222,7 @@ export class BridgeManager extends ManagerBase {
    */
   protected override async loadClass(className: string, moduleName: string, moduleVersion: string): Promise<WidgetClass> {
     try {
-      const module = await this.loadModule(moduleName, moduleVersion);
+      const module = await this.loadModule(moduleName, moduleVersion, className);
       const found = module[className];
       if (found === undefined) {
         throw new Error(`Class ${className} not found in module ${moduleName}@${moduleVersion}`);
@@ -234,13 +234,17 @@ export class BridgeManager extends ManagerBase {
     }
   }
 
-  private loadModule(moduleName: string, moduleVersion: string): Promise<Record<string, unknown>> {
+  private loadModule(moduleName: string, moduleVersion: string, className: string): Promise<Record<string, unknown>> {
     // The ipywidgets 8 protocol names base 2.x, controls 2.x and output 1.x.
     switch (moduleName) {
       case '@jupyter-widgets/base':
         return major(moduleVersion) < 2 ? Promise.reject(new Error(IPYWIDGETS_7)) : Promise.resolve(base);
       case '@jupyter-widgets/controls':
-        return major(moduleVersion) < 2 ? Promise.reject(new Error(IPYWIDGETS_7)) : Promise.resolve(controls);
+        if (major(moduleVersion) < 2) {
+          return Promise.reject(new Error(IPYWIDGETS_7));
+        }
+        // The controls most pages use are bundled (controls.ts); the others load with the whole package.
+        return Object.hasOwn(controls, className) ? Promise.resolve(controls) : loadControls();
       case '@jupyter-widgets/output':
         this.outputModule ??= loadOutput().then(
           (output) => output.outputWidgets(this),

@@ -4,9 +4,7 @@
 // so pages made of standard controls never download it.
 
 import * as base from '@jupyter-widgets/base';
-import * as controls from '@jupyter-widgets/controls';
-import * as output from '@jupyter-widgets/output';
-import { loadFederated } from './lazy';
+import { loadControls, loadFederated, loadOutputPackage } from './lazy';
 import type { ModuleLoader } from './manager';
 
 interface RequireError extends Error {
@@ -26,12 +24,15 @@ interface RequireInternals {
   s: { contexts: { _: { nameToUrl(name: string, ext?: string, skipExt?: boolean): string } } };
 }
 
-/** The modules bundled here, shared with third-party modules instead of loaded again. */
-const SHARED: Record<string, unknown> = {
-  '@jupyter-widgets/base': base,
-  '@jupyter-widgets/controls': controls,
-  '@jupyter-widgets/output': output,
-};
+/**
+ * The modules bundled here, shared with third-party modules instead of loaded
+ * again: with the first third-party module, the whole of the controls (see
+ * controls.ts) and Output's base classes load too.
+ */
+async function shared(): Promise<Record<string, unknown>> {
+  const [controls, output] = await Promise.all([loadControls(), loadOutputPackage()]);
+  return { '@jupyter-widgets/base': base, '@jupyter-widgets/controls': controls, '@jupyter-widgets/output': output };
+}
 
 /** The AMD id of federated.ts's loader, named by the server's modules of labextension-only packages. */
 const FEDERATED = '@jupyter-bridge/federated';
@@ -92,17 +93,21 @@ function scriptUrl(source: string): string {
   return URL.createObjectURL(new Blob([source], { type: 'text/javascript' }));
 }
 
-function loadRequire(modulesUrl: string, requireUrl: string, files: Record<string, string>): Promise<RequireJS> {
+async function loadRequire(modulesUrl: string, requireUrl: string, files: Record<string, string>): Promise<RequireJS> {
+  const [modules] = await Promise.all([shared(), loadRequireScript(requireUrl)]);
+  return configure(modulesUrl, files, modules);
+}
+
+function loadRequireScript(requireUrl: string): Promise<void> {
   return new Promise((resolve, reject) => {
-    const ready = () => resolve(configure(modulesUrl, files));
     // A page template may bring its own RequireJS; use it rather than load a second one.
     if (typeof window.requirejs === 'function') {
-      ready();
+      resolve();
       return;
     }
     const script = document.createElement('script');
     script.src = requireUrl;
-    script.onload = ready;
+    script.onload = () => resolve();
     script.onerror = () => {
       script.remove();
       reject(new Error(`the module loader ${requireUrl} did not load`));
@@ -111,7 +116,7 @@ function loadRequire(modulesUrl: string, requireUrl: string, files: Record<strin
   });
 }
 
-function configure(modulesUrl: string, files: Record<string, string>): RequireJS {
+function configure(modulesUrl: string, files: Record<string, string>, modules: Record<string, unknown>): RequireJS {
   // Bundles built for the classic Notebook find their fonts and chunks at
   // <body data-base-url>nbextensions/<name>/ (jupyter-vuetify's icon fonts do);
   // without the attribute they ask for "nullnbextensions/...".
@@ -142,7 +147,7 @@ function configure(modulesUrl: string, files: Record<string, string>): RequireJS
     return PACKAGE.test(name) && url === `${modulesUrl}${name}.js` ? `${modulesUrl}${name}/index.js` : url;
   };
   const define = window.define as Define;
-  for (const [id, module] of Object.entries(SHARED)) {
+  for (const [id, module] of Object.entries(modules)) {
     define(id, [], () => module);
   }
   // The server's module for a package that installs only a JupyterLab extension calls this.
