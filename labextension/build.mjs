@@ -61,7 +61,11 @@ const outputCssInEntry = {
 // module a widget: those are bundled instead, as free of side effects, so a page
 // carries the widgets the controls use (Widget, Panel, TabBar, their layouts).
 // The page shares no Lumino with widget libraries (modules.ts, federated.ts):
-// they bring their own.
+// they bring their own. The sources compile as Lumino's own build compiles them,
+// not with our tsconfig.json: its verbatimModuleSyntax would keep the imports
+// they make for types alone, and with them packages no widget of a page runs
+// (@lumino/virtualdom, for Title's icon type).
+const LUMINO_COMPILER_OPTIONS = { target: 'es2020', strict: true, useDefineForClassFields: false };
 const luminoWidgetsSources = {
   name: 'lumino-widgets-sources',
   setup(build) {
@@ -74,6 +78,17 @@ const luminoWidgetsSources = {
     build.onResolve({ filter: /^\.\// }, (args) =>
       args.importer.startsWith(sources) ? { path: join(sources, `${args.path.slice(2)}.ts`), sideEffects: false } : undefined,
     );
+    build.onLoad({ filter: /\.ts$/ }, async (args) => {
+      if (!args.path.startsWith(sources)) {
+        return undefined;
+      }
+      const { code } = await esbuild.transform(await readFile(args.path, 'utf8'), {
+        loader: 'ts',
+        sourcefile: args.path,
+        tsconfigRaw: { compilerOptions: LUMINO_COMPILER_OPTIONS },
+      });
+      return { contents: code, loader: 'js', resolveDir: sources };
+    });
   },
 };
 
