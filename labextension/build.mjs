@@ -42,6 +42,17 @@ const lazySanitizer = {
   },
 };
 
+// @jupyter-widgets/base imports lodash's isEqual as CommonJS: 89 modules, each
+// wrapped in a function the page compiles and calls as it starts. The same
+// version's ES modules (lodash-es) are bundled as plain code instead.
+const lodashAsModules = {
+  name: 'lodash-as-modules',
+  setup(build) {
+    const modules = join(here, 'node_modules', 'lodash-es');
+    build.onResolve({ filter: /^lodash\/[A-Za-z]+$/ }, (args) => ({ path: join(modules, `${args.path.slice('lodash/'.length)}.js`) }));
+  },
+};
+
 // The Output widget's stylesheet is imported by index.ts: esbuild would put it
 // in a CSS file of the Output chunk, which nothing loads.
 const outputCssInEntry = {
@@ -211,7 +222,7 @@ function options(requireFile) {
       'process.env.NODE_ENV': '"production"',
       REQUIRE_JS_FILE: JSON.stringify(requireFile),
     },
-    plugins: [lazySanitizer, jqueryOnDemand, outputCssInEntry, woff2Only, katexWoff2Only, luminoWidgetsSources],
+    plugins: [lazySanitizer, jqueryOnDemand, lodashAsModules, outputCssInEntry, woff2Only, katexWoff2Only, luminoWidgetsSources],
     metafile: true,
     logLevel: 'warning',
   };
