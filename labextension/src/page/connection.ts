@@ -130,6 +130,11 @@ export class Connection {
     this.socket = socket;
   }
 
+  /** Whether the socket has opened and its hello is on its way (the page's next task may bring it). */
+  get helloDue(): boolean {
+    return this.state !== 'connected' && this.socket?.readyState === WebSocket.OPEN;
+  }
+
   /** Closes the socket on purpose: no reconnecting, no "disconnected" state. */
   close(): void {
     this.stopped = true;

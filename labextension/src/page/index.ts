@@ -53,6 +53,11 @@ function webSocketUrl(relative: string): URL {
   return url;
 }
 
+/** Resolves after the tasks already queued (a socket's) have run. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 0));
+}
+
 function failed(error: unknown): void {
   document.documentElement.dataset.jbState = 'disconnected';
   console.error(error);
@@ -82,10 +87,13 @@ function boot(): void {
     connection.open();
     loadApp()
       // Evaluating the widgets' code is one long task, during which the socket's
-      // handshake and hello arrive: one turn of the event loop lets the page take
+      // handshake and hello arrive: a turn of the event loop lets the page take
       // them before it draws, so that the frame that draws the widgets finds the
-      // page connected, instead of the next one.
-      .then((app) => new Promise<typeof app>((resolve) => setTimeout(() => resolve(app), 0)))
+      // page connected, instead of a later one. The browser reads the hello only
+      // once it has taken the handshake: if that turn took it, one more turn
+      // takes the hello (drawing is one long task too).
+      .then((app) => nextTurn().then(() => app))
+      .then((app) => (connection.helloDue ? nextTurn().then(() => app) : app))
       .then((app) => {
         window.jupyterBridge = app.start(config, scriptUrl, connection, early, pageState);
       })
