@@ -259,15 +259,7 @@ async function buildClient(requireFile) {
   // The page preloads what it needs up front: the chunks the entry imports
   // statically, and the widgets' code (app.ts), which the small entry imports
   // once it has opened the socket, with everything that imports statically.
-  const upFront = [entry];
-  for (const path of upFront) {
-    for (const imported of outputs[path].imports) {
-      const needed = imported.kind === 'import-statement' || (path === entry && imported.kind === 'dynamic-import');
-      if (needed && !upFront.includes(imported.path)) {
-        upFront.push(imported.path);
-      }
-    }
-  }
+  const upFront = loadedWith(outputs, entry, { dynamicImportsToo: true });
   check(metafile, UNWANTED, 'the page client pulls in files it must not');
   check({ outputs: Object.fromEntries(upFront.map((path) => [path, outputs[path]])) }, ON_DEMAND,
     'the page client loads up front files meant to load on demand');
@@ -301,7 +293,7 @@ async function controlsOnDemand(requireFile, outputs, upFront) {
   if (chunk === undefined) {
     throw new Error(`no chunk of ${ALL_CONTROLS}: src/page/lazy.ts should import it on demand`);
   }
-  const files = [chunk, ...all.imports.filter((imported) => imported.kind === 'import-statement').map(({ path }) => path)];
+  const files = loadedWith(outputs, chunk);
   // The names controls.ts exports, from a bundle of it alone (its exports are all re-exports).
   const { metafile } = await esbuild.build({
     ...options(requireFile),
@@ -314,6 +306,24 @@ async function controlsOnDemand(requireFile, outputs, upFront) {
     'controls.imports': files.filter((path) => !upFront.includes(path)).map(fileName),
     'controls.names': all.exports.filter((name) => !bundled.has(name)).sort(),
   };
+}
+
+/**
+ * The chunks the browser loads with `first`: it and what it imports statically,
+ * directly or not, in the order found; `dynamicImportsToo`: also what `first`
+ * itself imports dynamically, with theirs.
+ */
+function loadedWith(outputs, first, { dynamicImportsToo = false } = {}) {
+  const found = [first];
+  for (const path of found) {
+    for (const imported of outputs[path].imports) {
+      const loaded = imported.kind === 'import-statement' || (dynamicImportsToo && path === first && imported.kind === 'dynamic-import');
+      if (loaded && !found.includes(imported.path)) {
+        found.push(imported.path);
+      }
+    }
+  }
+  return found;
 }
 
 /** One classic script holding everything, inlined into pages that `jupyter-bridge html` writes. */
