@@ -594,7 +594,8 @@ async def run(options: argparse.Namespace, logdir: Path) -> None:
         print_size(ours[n], bokeh[n])
         if before is not None:
             print_before(before[n], ours[n], bokeh[n], options.before)
-    print_cycles(ours["cycles"], bokeh["cycles"])
+    if "cycles" in ours and "cycles" in bokeh:  # --cycles 0 (or --bokeh-cycles 0) measures sizes only
+        print_cycles(ours["cycles"], bokeh["cycles"])
 
 
 def print_before(before: SizeResult, ours: SizeResult, bokeh: SizeResult, where: str) -> None:
