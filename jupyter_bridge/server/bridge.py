@@ -347,7 +347,11 @@ class Bridge:
 
     def preload_urls(self) -> list[str]:
         """The addresses of the chunks the page client imports before it runs."""
-        return [self.url("static/" + name) for name in self.manifest.get("client.imports", [])]
+        return self._asset_urls("client.imports")
+
+    def _asset_urls(self, key: str) -> list[str]:
+        """The addresses of the files the manifest lists under ``key``."""
+        return [self.url("static/" + name) for name in self.manifest.get(key, [])]
 
     @cached_property
     def _controls_on_demand(self) -> frozenset[str]:
@@ -369,7 +373,7 @@ class Bridge:
                 state.get(module) == CONTROLS_MODULE and state.get(name) in names
                 for module, name in (("_model_module", "_model_name"), ("_view_module", "_view_name"))
             ):
-                return [self.url("static/" + name) for name in self.manifest.get("controls.imports", [])]
+                return self._asset_urls("controls.imports")
         return []
 
     async def destroy_unused_sessions(self) -> None:
